@@ -1,0 +1,34 @@
+# Helpers every module uses, so targets and tests are declared one way.
+#
+# farm_library(NAME SOURCES... [PUBLIC_DEPS ...] [PRIVATE_DEPS ...])
+#   A static library whose public headers live in ${CMAKE_CURRENT_SOURCE_DIR}/include.
+#   Third-party libraries go in PRIVATE_DEPS so their headers stay out of dependents.
+#
+# farm_test(NAME SOURCES... [DEPS ...] [LABELS ...] [TIMEOUT s])
+#   A GoogleTest executable registered with ctest. LABELS: unit, integration, mpi, gpu
+#   (default unit). A test that cannot run here exits 77 and is reported as skipped.
+include_guard(GLOBAL)
+
+function(farm_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(${name} STATIC ${ARG_SOURCES} ${ARG_UNPARSED_ARGUMENTS})
+  target_include_directories(${name} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include
+                                     PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
+  target_link_libraries(${name} PUBLIC ${ARG_PUBLIC_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
+endfunction()
+
+function(farm_test name)
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
+  if(NOT ARG_LABELS)
+    set(ARG_LABELS unit)
+  endif()
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 120)
+  endif()
+  add_executable(${name} ${ARG_SOURCES} ${ARG_UNPARSED_ARGUMENTS})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES
+    LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT} SKIP_RETURN_CODE 77
+    ENVIRONMENT "FARM_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+endfunction()

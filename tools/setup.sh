@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Installs everything StudioFarm needs on Debian 12 and fetches the face-ID model package.
+# Idempotent: when every package and the model cache are present it prints nothing and
+# exits 0. Needs root (or sudo) only when something is missing.
+#
+#   tools/setup.sh [--models-dir DIR] [--no-models]
+#
+# The face model package is pinned and checksum-verified; its model/ folder and the demo
+# photos demo/sample*.jpg are extracted to DIR (default: $STUDIOFARM_MODELS or
+# ~/.cache/studiofarm/models).
+set -euo pipefail
+
+readonly FACE_API_PACKAGE="@vladmandic/face-api"
+readonly FACE_API_VERSION="1.7.15"
+readonly FACE_API_TGZ_SHA256="0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031"
+
+# One line per need; the comment says which module uses it.
+readonly PACKAGES=(
+  g++ cmake ninja-build ccache pkg-config          # build
+  libtorch-dev libopenblas-dev libopenblas0-pthread # kernels/, agent/ (OpenBLAS: reference BLAS is ~30x slower)
+  libopenmpi-dev openmpi-bin                       # agent/collective (CPU training ranks)
+  libzmq3-dev cppzmq-dev libsodium-dev             # transport (CURVE needs libsodium); SHA-256
+  libboost-dev libboost-system-dev                 # farmd HTTP (Asio/Beast)
+  libopencv-dev                                    # kernels/image
+  libsqlitecpp-dev libsqlite3-dev                  # coordinator/store
+  libgtest-dev libgmock-dev                        # tests
+  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev  # specs, canonical JSON, CLI
+  libspdlog-dev libfmt-dev                         # logging
+  libprotobuf-dev protobuf-compiler                # schemas/farm.proto
+)
+
+models_dir="${STUDIOFARM_MODELS:-$HOME/.cache/studiofarm/models}"
+want_models=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --models-dir) models_dir="$2"; shift 2 ;;
+    --no-models) want_models=0; shift ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "setup.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+install_packages() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  # Node.js may come from another source that bundles npm; only install npm when absent.
+  command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "setup: installing ${#missing[@]} packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get update -qq
+  as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # libtorch must use OpenBLAS, not the reference BLAS.
+  local blas
+  blas=$(update-alternatives --list "libblas.so.3-$(dpkg-architecture -qDEB_HOST_MULTIARCH)" 2>/dev/null | grep openblas | head -n1 || true)
+  [ -n "$blas" ] && as_root update-alternatives --quiet --set "libblas.so.3-$(dpkg-architecture -qDEB_HOST_MULTIARCH)" "$blas"
+  echo "setup: packages installed"
+}
+
+fetch_face_models() {
+  local stamp="$models_dir/face-api-$FACE_API_VERSION.ok"
+  [ -f "$stamp" ] && return 0
+  echo "setup: fetching $FACE_API_PACKAGE@$FACE_API_VERSION into $models_dir"
+  local work
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' RETURN
+  (cd "$work" && npm pack --silent "$FACE_API_PACKAGE@$FACE_API_VERSION" >/dev/null)
+  local tgz="$work/vladmandic-face-api-$FACE_API_VERSION.tgz"
+  local got
+  got=$(sha256sum "$tgz" | cut -d' ' -f1)
+  if [ "$got" != "$FACE_API_TGZ_SHA256" ]; then
+    echo "setup: checksum mismatch for $FACE_API_PACKAGE@$FACE_API_VERSION" >&2
+    echo "  expected $FACE_API_TGZ_SHA256" >&2
+    echo "  got      $got" >&2
+    return 1
+  fi
+  mkdir -p "$models_dir/face-api"
+  tar -xzf "$tgz" -C "$work" package/model package/demo
+  rm -rf "$models_dir/face-api/model" "$models_dir/face-api/demo"
+  cp -r "$work/package/model" "$models_dir/face-api/model"
+  mkdir -p "$models_dir/face-api/demo"
+  cp "$work"/package/demo/sample*.jpg "$models_dir/face-api/demo/"
+  echo "$FACE_API_TGZ_SHA256" >"$stamp"
+  echo "setup: face models ready in $models_dir/face-api"
+}
+
+install_packages
+[ "$want_models" -eq 1 ] && fetch_face_models
+exit 0
