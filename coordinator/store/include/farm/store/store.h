@@ -1,0 +1,206 @@
+// The farm database: one SQLite file in WAL mode, written only by the coordinator
+// (farmd, or farmctl db init/migrate) and read by farmctl while that writer runs.
+//
+// Contracts shared by every method:
+// - No exception crosses this API; failures are farm::Status values whose message starts
+//   with the database path and names the operation. Codes callers act on:
+//     NotFound            a named row or the file does not exist;
+//     AlreadyExists       a unique key would be stored twice;
+//     InvalidArgument     bad input (a CHECK/NOT NULL/foreign key refused it, bad path);
+//     FailedPrecondition  wrong state: read-only store, schema too new/old, stale lease;
+//     Unavailable         another writer holds the database past the busy timeout;
+//     DataLoss            the file is corrupt or truncated.
+// - A Store is not thread-safe: use it from one thread at a time. Any number of Store
+//   objects (in any processes) may read the same file; at most one should write.
+// - Every write method is atomic: it runs in its own transaction, or joins the open
+//   WriteTransaction as a savepoint (so a failed call undoes only itself). Vector methods
+//   write all rows in one transaction with cached prepared statements. With
+//   synchronous=NORMAL in WAL mode a commit survives a killed process; the WAL is fsynced
+//   at checkpoints, so an OS crash or power loss may drop the last commits.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "farm/schemas/status.h"
+#include "farm/store/records.h"
+
+namespace farm::store {
+
+class StoreImpl;
+
+enum class OpenMode {
+  // Creates the file if missing (unless StoreOptions::create_if_missing is false), sets
+  // WAL mode and applies pending migrations in one transaction.
+  kReadWrite,
+  // Never writes and never migrates; refuses a database whose schema is older or newer
+  // than this binary's. Works while another process writes (WAL snapshot reads).
+  kReadOnly,
+};
+
+struct StoreOptions {
+  // kReadWrite only: false makes a missing file NotFound (farmctl db migrate).
+  bool create_if_missing = true;
+  // How long a statement waits for another connection's lock before Unavailable.
+  int busy_timeout_ms = 5000;
+  // Page cache per connection (SQLite's default is 2 MiB; bulk inserts into the
+  // param_hash index want more).
+  int cache_size_kib = 32 * 1024;
+  // Milliseconds since the Unix epoch for created_at/updated_at columns. Empty: the
+  // system clock. Tests inject a fake clock.
+  std::function<std::int64_t()> clock_ms;
+};
+
+struct MigrateResult {
+  int from_version = 0;
+  int to_version = 0;
+  std::vector<std::string> applied;  // "0001_initial", ... in order; empty if up to date
+};
+
+struct StoreInfo {
+  std::string path;
+  bool read_only = false;
+  int schema_version = 0;
+  int latest_schema_version = 0;  // what this binary knows
+  std::string journal_mode;       // "wal" for a farm database
+  std::int64_t page_count = 0;
+  std::int64_t page_size = 0;
+  std::vector<std::pair<std::string, std::int64_t>> row_counts;  // table -> rows
+};
+
+class Store;
+
+// Groups several write calls into one transaction (BEGIN IMMEDIATE: the write lock is
+// taken up front, so the commit cannot fail on a lock upgrade). Rolls back on destruction
+// unless committed. Must not outlive its Store; one at a time per Store.
+class WriteTransaction {
+ public:
+  WriteTransaction(WriteTransaction&& other) noexcept;
+  WriteTransaction& operator=(WriteTransaction&&) = delete;
+  WriteTransaction(const WriteTransaction&) = delete;
+  ~WriteTransaction();
+
+  // Commits (the only fsync point). After Commit the object is spent, even on error.
+  Status Commit();
+
+ private:
+  friend class Store;
+  explicit WriteTransaction(StoreImpl* impl) : impl_(impl) {}
+  StoreImpl* impl_;  // not owned; null once committed or rolled back
+};
+
+class Store {
+ public:
+  // Opens or creates the database at `path`. Errors name the path: NotFound (missing
+  // file or parent directory), InvalidArgument (a directory, not a SQLite file),
+  // DataLoss (truncated/corrupt), FailedPrecondition (not a farm database, schema newer
+  // than LatestSchemaVersion(), or in kReadOnly older than it: "run farmctl db migrate").
+  // An empty file opened kReadWrite is initialised as a new database.
+  static StatusOr<std::unique_ptr<Store>> Open(const std::string& path, OpenMode mode,
+                                               StoreOptions options = {});
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  const std::string& path() const;
+  bool read_only() const;
+  // What Open's migration did (from == to when nothing was pending, or in kReadOnly).
+  const MigrateResult& migration_at_open() const;
+
+  // Applies pending migrations (normally none after Open) in one transaction with the
+  // schema_version rows. Idempotent.
+  StatusOr<MigrateResult> Migrate();
+  StatusOr<StoreInfo> Info();
+
+  // Starts a transaction that the following write calls join until Commit.
+  // FailedPrecondition if read-only or one is already open.
+  StatusOr<WriteTransaction> BeginWrite();
+
+  // ---- sweeps and jobs (sweeps.cc, jobs.cc, attempts.cc) ----
+  // The coordinator's main path: the sweep row, its jobs, their dependencies and render
+  // rows in one transaction. See InsertJobs for render sharing.
+  StatusOr<CreatedSweep> CreateSweep(const NewSweep& sweep);
+  StatusOr<Sweep> GetSweep(std::int64_t sweep_id);
+  StatusOr<std::vector<Sweep>> ListSweeps(std::int64_t limit = 0);  // newest first
+  Status SetSweepState(std::int64_t sweep_id, SweepState state);
+
+  // Adds jobs to a sweep. A kRender job whose param_hash already has a render that is
+  // rendered, or whose producing job is queued, leased or succeeded, creates no job: the
+  // render is linked to the sweep and the input maps to the existing job (0 when the
+  // render has none), and its deps are dropped. Otherwise a job is created and the
+  // render row created or pointed at it. Deps refer to earlier indices of `jobs`.
+  StatusOr<InsertedJobs> InsertJobs(std::int64_t sweep_id, const std::vector<NewJob>& jobs);
+  StatusOr<Job> GetJob(std::int64_t job_id);
+  StatusOr<std::vector<Job>> ListJobs(const JobFilter& filter);
+  StatusOr<std::vector<std::int64_t>> ListJobDeps(std::int64_t job_id);  // depends-on ids
+  Status SetJobState(std::int64_t job_id, JobState state);
+
+  // Leases a queued job to a registered agent: attempt = attempt_count + 1, job leased.
+  // FailedPrecondition if the job is not queued; NotFound for an unknown job or agent.
+  StatusOr<Attempt> StartAttempt(std::int64_t job_id, const std::string& agent_id,
+                                 std::int64_t deadline_ms);
+  // Closes the job's current lease and moves the job to `next_state` (error, if any,
+  // becomes last_error). Fencing: FailedPrecondition if `attempt` is not the job's newest
+  // attempt or is already closed, so a late or duplicate result changes nothing.
+  Status FinishAttempt(std::int64_t job_id, int attempt, AttemptOutcome outcome,
+                       const std::string& error, JobState next_state);
+  StatusOr<std::vector<Attempt>> ListAttempts(std::int64_t job_id);  // by attempt
+  StatusOr<std::vector<Attempt>> ListOpenAttempts();                 // by deadline
+
+  // ---- renders and artifacts (renders.cc, artifacts.cc) ----
+  // Canonicalises each record that does not carry its canonical form (one
+  // ToCanonicalJson per row), then inserts all rows in one transaction. An existing param_hash is not an error: its id comes back with
+  // created=false and it is linked to the given sweep. Index-aligned with the input.
+  StatusOr<std::vector<RenderInsert>> InsertRenders(const std::vector<NewRender>& renders);
+  StatusOr<Render> GetRender(std::int64_t render_id);
+  StatusOr<Render> GetRenderByHash(const std::string& param_hash);
+  StatusOr<std::vector<Render>> ListRenders(const RenderFilter& filter);
+  Status SetRenderArtifact(std::int64_t render_id, std::int64_t artifact_id);
+
+  // Content-addressed: an existing sha256 returns its id (InvalidArgument if the size
+  // differs). InvalidArgument for absolute paths or '..' components.
+  StatusOr<std::int64_t> InsertArtifact(const NewArtifact& artifact);
+  StatusOr<Artifact> GetArtifact(std::int64_t artifact_id);
+  StatusOr<Artifact> GetArtifactBySha256(const std::string& sha256);
+
+  // ---- identities and LoRAs (identities.cc, loras.cc) ----
+  // AlreadyExists if the name is taken.
+  StatusOr<std::int64_t> CreateIdentity(const NewIdentity& identity);
+  StatusOr<Identity> GetIdentity(std::int64_t identity_id);
+  StatusOr<Identity> GetIdentityByName(const std::string& name);
+  Status SetPhotoAnalysis(std::int64_t photo_id, int face_count,
+                          const std::vector<float>& descriptor,
+                          const std::string& descriptor_model);
+
+  // An existing train_param_hash returns its id (training is deterministic).
+  StatusOr<std::int64_t> InsertLora(const NewLora& lora);
+  StatusOr<Lora> GetLora(std::int64_t lora_id);
+  StatusOr<Lora> GetLoraByTrainHash(const std::string& train_param_hash);
+  // Idempotent for the same (lora, step, artifact); AlreadyExists for another artifact.
+  StatusOr<std::int64_t> AddLoraCheckpoint(std::int64_t lora_id, int step,
+                                           std::int64_t artifact_id);
+  Status SetCheckpointValidation(std::int64_t checkpoint_id, double score);
+  StatusOr<std::vector<LoraCheckpoint>> ListLoraCheckpoints(std::int64_t lora_id);  // by step
+
+  // ---- scores and agents (scores.cc, agents.cc) ----
+  // Idempotent per (render, identity, metric, model_version): a repeated score keeps the
+  // first row and returns its id. Index-aligned with the input.
+  StatusOr<std::vector<std::int64_t>> InsertScores(const std::vector<NewScore>& scores);
+  StatusOr<std::vector<Score>> ListScores(std::int64_t render_id);
+
+  // Inserts or updates by id; keeps first_seen, sets last_seen to now.
+  Status UpsertAgent(const AgentRecord& agent);
+  Status SetAgentState(const std::string& agent_id, AgentState state);
+  StatusOr<AgentRecord> GetAgent(const std::string& agent_id);
+  StatusOr<std::vector<AgentRecord>> ListAgents();  // by id
+
+ private:
+  explicit Store(std::unique_ptr<StoreImpl> impl);
+  std::unique_ptr<StoreImpl> impl_;
+};
+
+}  // namespace farm::store

@@ -1,0 +1,103 @@
+#include "render_rows.h"
+
+#include "farm/schemas/sha256.h"
+
+namespace farm::store {
+namespace {
+
+constexpr char kInsertRender[] =
+    "INSERT INTO renders (param_hash, params_json, job_id, seed, sampler, scheduler, steps, "
+    "cfg, clip_skip, width, height, pose, tone, denoise, lora_ref, lora_weight, "
+    "checkpoint_sha256, prompt, negative_prompt, created_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+    "?19, ?20) ON CONFLICT (param_hash) DO NOTHING";
+
+// bindNoCopy: the strings outlive the statement's execution, which follows at once.
+void BindTextNoCopyOrNull(SQLite::Statement& statement, int index, const std::string& text) {
+  if (text.empty()) {
+    statement.bind(index);
+  } else {
+    statement.bindNoCopy(index, text);
+  }
+}
+
+}  // namespace
+
+StatusOr<CanonicalRender> Canonicalize(const RenderParams& params, std::string params_json,
+                                       std::string param_hash) {
+  CanonicalRender canonical;
+  if (params_json.empty()) {
+    FARM_ASSIGN_OR_RETURN(canonical.params_json, ToCanonicalJson(params));
+    canonical.param_hash = Sha256Hex(canonical.params_json);
+    return canonical;
+  }
+  if (!IsSha256Hex(param_hash)) {
+    return InvalidArgument("param_hash '" + param_hash + "' is not 64 lower-case hex digits");
+  }
+  canonical.params_json = std::move(params_json);
+  canonical.param_hash = std::move(param_hash);
+  return canonical;
+}
+
+
+RenderWriter::RenderWriter(StoreImpl& impl)
+    : impl_(impl),
+      insert_(impl.Prepare(kInsertRender)),
+      find_(impl.Prepare("SELECT id FROM renders WHERE param_hash = ?")),
+      link_(impl.Prepare("INSERT INTO sweep_renders (sweep_id, render_id) VALUES (?, ?) "
+                         "ON CONFLICT DO NOTHING")) {}
+
+RenderInsert RenderWriter::Upsert(const RenderParams& params, const CanonicalRender& canonical,
+                                  std::int64_t job_id, std::int64_t now_ms) {
+  SQLite::Statement& insert = *insert_;
+  insert.reset();  // every parameter is bound again below
+  insert.bindNoCopy(1, canonical.param_hash);
+  insert.bindNoCopy(2, canonical.params_json);
+  BindIdOrNull(insert, 3, job_id);
+  // Seeds >= 2^63 wrap to negative (documented in 0001_initial.sql).
+  insert.bind(4, static_cast<int64_t>(params.seed));
+  insert.bindNoCopy(5, params.sampler);
+  insert.bindNoCopy(6, params.scheduler);
+  insert.bind(7, params.steps);
+  insert.bind(8, params.cfg);
+  insert.bind(9, params.clip_skip);
+  insert.bind(10, params.width);
+  insert.bind(11, params.height);
+  BindTextNoCopyOrNull(insert, 12, params.pose);
+  BindTextNoCopyOrNull(insert, 13, params.tone);
+  insert.bind(14, params.denoise);
+  if (params.loras.empty()) {
+    insert.bind(15);
+    insert.bind(16);
+  } else {
+    insert.bindNoCopy(15, params.loras.front().ref);
+    insert.bind(16, params.loras.front().weight);
+  }
+  insert.bindNoCopy(17, params.checkpoint_sha256);
+  insert.bindNoCopy(18, params.prompt);
+  insert.bindNoCopy(19, params.negative_prompt);
+  insert.bind(20, static_cast<int64_t>(now_ms));
+  const bool created = insert.exec() == 1;
+  insert.reset();  // release the bound strings before the caller's records go away
+  if (created) return {impl_.db().getLastInsertRowid(), true};
+
+  SQLite::Statement& find = *find_;
+  find.reset();
+  find.bindNoCopy(1, canonical.param_hash);
+  if (!find.executeStep()) {
+    throw CorruptRow("render " + canonical.param_hash + " was neither inserted nor found");
+  }
+  const RenderInsert existing{find.getColumn(0).getInt64(), false};
+  find.reset();
+  return existing;
+}
+
+void RenderWriter::LinkToSweep(std::int64_t sweep_id, std::int64_t render_id) {
+  SQLite::Statement& link = *link_;
+  link.reset();
+  link.bind(1, static_cast<int64_t>(sweep_id));
+  link.bind(2, static_cast<int64_t>(render_id));
+  link.exec();
+}
+
+}  // namespace farm::store
