@@ -1,0 +1,93 @@
+// SweepSpec -> the jobs the farm runs: train, render and score records with their
+// canonical JSON and param_hash. Pure: hashes of files come from a SpecResolver.
+//
+// Order (deterministic; the same spec gives the same jobs in the same order):
+//   train jobs, in training-group order (rank, alpha, learning_rate, batch_size,
+//   resolution, seed; last varies fastest);
+//   render jobs: training group, then lora_step, then grid parameters in declaration
+//   order (zip groups move together; last varies fastest), then seeds;
+//   score jobs, one per render, in render order.
+// A render whose lora_weight is 0 carries no LoRA, so it is the same render for every
+// training group and step and is kept once (its first occurrence). Any other two jobs
+// with the same param_hash also collapse into the first.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "farm/schemas/render_params.h"
+#include "farm/schemas/status.h"
+#include "farm/sweep/resolver.h"
+#include "farm/sweep/spec.h"
+
+namespace farm::sweep {
+
+// Default cap on the jobs one spec may expand to, against accidental explosions.
+inline constexpr std::int64_t kDefaultMaxJobs = 100000;
+
+struct ExpandOptions {
+  // Overrides the spec's `max_jobs`; without either the cap is kDefaultMaxJobs.
+  std::optional<std::int64_t> max_jobs;
+};
+
+// The values one swept parameter takes (in the grid's order, as text).
+struct ParameterValues {
+  std::string name;  // grid parameter, "lora_step" or "seed"
+  std::vector<std::string> values;
+};
+
+struct ExpansionCount {
+  std::int64_t train = 0;
+  std::int64_t render = 0;
+  std::int64_t score = 0;
+  std::int64_t total() const { return train + render + score; }
+  std::vector<ParameterValues> parameters;  // lora_step, grid parameters, seed
+};
+
+enum class JobKind { kTrain, kRender, kScore };
+const char* JobKindName(JobKind kind);  // "train", "render", "score"
+
+struct SweepJob {
+  std::variant<TrainParams, RenderParams, ScoreParams> params;
+  std::string params_json;  // canonical JSON of `params`
+  std::string param_hash;
+  std::vector<std::size_t> depends_on;  // indices into ExpandedSweep::jobs, all smaller
+  int priority = 0;                     // the spec's priority
+
+  JobKind kind() const { return static_cast<JobKind>(params.index()); }
+};
+
+// How many renders took each value of a swept parameter.
+struct ValueCount {
+  std::string value;
+  std::int64_t renders = 0;
+};
+struct ParameterCounts {
+  std::string name;
+  std::vector<ValueCount> counts;
+};
+
+struct ExpandedSweep {
+  std::string name;
+  std::vector<SweepJob> jobs;
+  ExpansionCount count;  // exact counts of `jobs`
+  std::vector<ParameterCounts> value_counts;
+};
+
+// Counts the jobs without building them and without a resolver. Equals what ExpandSweep
+// produces, except when two different prompt templates of a grid expand to the same
+// text (then the count is an upper bound). Fails only when the parameters tied together
+// by exclusions and dependencies are too many even to walk.
+StatusOr<ExpansionCount> CountJobs(const SweepSpec& spec);
+
+// Builds every job. Refuses with InvalidArgument (giving the count and the cap) before
+// building anything when the count exceeds the cap; passes on resolver errors.
+StatusOr<ExpandedSweep> ExpandSweep(const SweepSpec& spec, SpecResolver& resolver,
+                                    const ExpandOptions& options = {});
+
+}  // namespace farm::sweep

@@ -1,0 +1,28 @@
+// How expansion learns content hashes without touching files itself.
+//
+// Expansion needs the SHA-256 of the base checkpoint (and of the pose ControlNet) and the
+// digest of the identity's photo set. Tests pass a fake; farmctl passes FileSpecResolver.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "farm/schemas/status.h"
+#include "farm/sweep/spec.h"
+
+namespace farm::sweep {
+
+class SpecResolver {
+ public:
+  virtual ~SpecResolver() = default;
+
+  // Lower-case hex SHA-256 of the model. When `model.sha256` is set it is the answer.
+  // NotFound names the path when the file does not exist.
+  virtual StatusOr<std::string> ResolveModel(const ModelRef& model) = 0;
+
+  // farm::PhotoSetDigest of every file matched by the globs. NotFound lists the globs
+  // when nothing matches.
+  virtual StatusOr<std::string> ResolvePhotoSet(const std::vector<std::string>& globs) = 0;
+};
+
+}  // namespace farm::sweep

@@ -1,0 +1,169 @@
+#include "farm/sweep/expand.h"
+
+#include <unordered_map>
+
+#include "grid_plan.h"
+#include "render_builder.h"
+#include "train_groups.h"
+
+namespace farm::sweep {
+namespace {
+
+template <typename Params>
+StatusOr<SweepJob> MakeJob(Params params, std::vector<std::size_t> depends_on, int priority) {
+  SweepJob job;
+  FARM_ASSIGN_OR_RETURN(job.params_json, ToCanonicalJson(params));
+  FARM_ASSIGN_OR_RETURN(job.param_hash, ParamHash(params));
+  job.params = std::move(params);
+  job.depends_on = std::move(depends_on);
+  job.priority = priority;
+  return job;
+}
+
+// Renders per value of each swept parameter, in the order values first appear.
+class ValueCounter {
+ public:
+  explicit ValueCounter(std::vector<std::string> names) {
+    for (std::string& name : names) counts_.push_back({std::move(name), {}});
+    positions_.resize(counts_.size());
+  }
+  void Add(std::size_t param, const std::string& value) {
+    auto [it, inserted] = positions_[param].try_emplace(value, counts_[param].counts.size());
+    if (inserted) counts_[param].counts.push_back({value, 0});
+    ++counts_[param].counts[it->second].renders;
+  }
+  std::vector<ParameterCounts> Take() { return std::move(counts_); }
+
+ private:
+  std::vector<ParameterCounts> counts_;
+  std::vector<std::unordered_map<std::string, std::size_t>> positions_;
+};
+
+Status CheckCap(const SweepSpec& spec, const ExpansionCount& count, const ExpandOptions& options) {
+  std::int64_t cap = options.max_jobs.value_or(spec.max_jobs.value_or(kDefaultMaxJobs));
+  if (count.total() <= cap) return Status::Ok();
+  return InvalidArgument("sweep '" + spec.name + "' expands to " + std::to_string(count.total()) +
+                         " jobs (" + std::to_string(count.train) + " train, " +
+                         std::to_string(count.render) + " render, " + std::to_string(count.score) +
+                         " score), over the cap of " + std::to_string(cap) +
+                         " jobs; expected a smaller grid, or raise the cap with max_jobs: in "
+                         "the spec or --max-jobs");
+}
+
+}  // namespace
+
+const char* JobKindName(JobKind kind) {
+  switch (kind) {
+    case JobKind::kTrain:
+      return "train";
+    case JobKind::kRender:
+      return "render";
+    case JobKind::kScore:
+      return "score";
+  }
+  return "?";
+}
+
+StatusOr<ExpandedSweep> ExpandSweep(const SweepSpec& spec, SpecResolver& resolver,
+                                    const ExpandOptions& options) {
+  FARM_ASSIGN_OR_RETURN(ExpansionCount count, CountJobs(spec));
+  FARM_RETURN_IF_ERROR(CheckCap(spec, count, options));
+
+  ResolvedModels models;
+  auto checkpoint = resolver.ResolveModel(spec.checkpoint);
+  if (!checkpoint.ok()) return checkpoint.status().WithContext("checkpoint");
+  models.checkpoint_sha256 = *checkpoint;
+  auto photos = resolver.ResolvePhotoSet(spec.identity.photos);
+  if (!photos.ok()) return photos.status().WithContext("identity.photos");
+  GridPlan plan(spec);
+  if (spec.pose_control) {
+    auto pose = resolver.ResolveModel(spec.pose_control->model);
+    if (!pose.ok()) return pose.status().WithContext("render.pose_control");
+    models.pose_control_sha256 = *pose;
+  }
+
+  ExpandedSweep out;
+  out.name = spec.name;
+  std::vector<TrainParams> groups;
+  if (spec.train && count.train > 0) groups = TrainGroups(spec, *photos, *checkpoint);
+  for (TrainParams& group : groups) {
+    FARM_ASSIGN_OR_RETURN(SweepJob job, MakeJob(std::move(group), {}, spec.priority));
+    out.jobs.push_back(std::move(job));
+  }
+
+  std::vector<std::string> names = plan.names();
+  names.push_back("seed");
+  ValueCounter counter(names);
+  const int step_param = plan.IndexOf("lora_step");
+  std::unordered_map<std::string, std::size_t> seen;
+  std::vector<std::size_t> renders;
+  Status status;
+  auto add_point = [&](std::size_t group, const PointValues& values) {
+    if (!status.ok() || plan.Excluded(values)) return;
+    auto base = BuildRender(spec, plan, values, models);
+    if (!base.ok()) {
+      status = base.status();
+      return;
+    }
+    std::vector<std::size_t> depends_on;
+    double weight = 0;
+    if (spec.train) {
+      const GridValue* w = ParamAt(spec, plan, values, "lora_weight");
+      weight = std::holds_alternative<double>(*w) ? std::get<double>(*w)
+                                                  : static_cast<double>(std::get<std::int64_t>(*w));
+    }
+    // A LoRA at weight 0 changes no pixel: leave it out so the render is shared.
+    if (weight != 0) {
+      std::string step = GridValueText(*values[step_param]);
+      base->loras.push_back({"train:" + out.jobs[group].param_hash + "@" + step, weight});
+      depends_on.push_back(group);
+    }
+    for (std::uint64_t seed : spec.seeds) {
+      RenderParams render = *base;
+      render.seed = seed;
+      auto job = MakeJob(std::move(render), depends_on, spec.priority);
+      if (!job.ok()) {
+        status = job.status();
+        return;
+      }
+      if (!seen.try_emplace(job->param_hash, out.jobs.size()).second) continue;
+      for (std::size_t p = 0; p < plan.names().size(); ++p) {
+        counter.Add(p, p == static_cast<std::size_t>(step_param) && weight == 0
+                           ? "none"
+                           : GridValueText(*values[p]));
+      }
+      counter.Add(plan.names().size(), std::to_string(seed));
+      renders.push_back(out.jobs.size());
+      out.jobs.push_back(std::move(*job));
+    }
+  };
+  std::vector<bool> all(plan.factors().size(), true);
+  std::size_t group_count = spec.train ? TrainGroupCount(*spec.train) : 1;
+  for (std::size_t g = 0; g < group_count; ++g) {
+    plan.Visit(all, [&](const std::vector<std::size_t>&, const PointValues& values) {
+      add_point(g, values);
+    });
+  }
+  FARM_RETURN_IF_ERROR(status);
+
+  if (spec.score) {
+    for (std::size_t r : renders) {
+      ScoreParams score{out.jobs[r].param_hash, spec.identity.name, *photos, spec.score->metric};
+      FARM_ASSIGN_OR_RETURN(SweepJob job, MakeJob(std::move(score), {r}, spec.priority));
+      if (seen.try_emplace(job.param_hash, out.jobs.size()).second) {
+        out.jobs.push_back(std::move(job));
+      }
+    }
+  }
+  out.count.parameters = std::move(count.parameters);
+  for (const SweepJob& job : out.jobs) {
+    std::int64_t& n = job.kind() == JobKind::kTrain    ? out.count.train
+                      : job.kind() == JobKind::kRender ? out.count.render
+                                                       : out.count.score;
+    ++n;
+  }
+  out.value_counts = counter.Take();
+  return out;
+}
+
+}  // namespace farm::sweep

@@ -1,0 +1,89 @@
+#include "farm/sweep/file_resolver.h"
+
+#include <glob.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "farm/schemas/sha256.h"
+
+namespace farm::sweep {
+namespace {
+
+constexpr std::string_view kModelsPrefix = "models:/";
+
+// Regular files matching a glob(3) pattern, sorted.
+std::vector<std::string> Glob(const std::string& pattern) {
+  glob_t matches{};
+  std::vector<std::string> files;
+  if (glob(pattern.c_str(), GLOB_NOSORT, nullptr, &matches) == 0) {
+    for (std::size_t i = 0; i < matches.gl_pathc; ++i) {
+      std::error_code error;
+      if (std::filesystem::is_regular_file(matches.gl_pathv[i], error)) {
+        files.emplace_back(matches.gl_pathv[i]);
+      }
+    }
+  }
+  globfree(&matches);
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+}  // namespace
+
+FileSpecResolver::FileSpecResolver(std::string spec_dir, std::string models_dir)
+    : spec_dir_(std::move(spec_dir)), models_dir_(std::move(models_dir)) {}
+
+StatusOr<std::string> FileSpecResolver::ResolvePath(const std::string& spec_path) const {
+  namespace fs = std::filesystem;
+  if (spec_path.starts_with(kModelsPrefix)) {
+    if (models_dir_.empty()) {
+      return NotFound("'" + spec_path +
+                      "' is under models:/ but no models directory is set; expected "
+                      "--models-dir or the farm config's models_dir");
+    }
+    return (fs::path(models_dir_) / spec_path.substr(kModelsPrefix.size())).string();
+  }
+  fs::path path(spec_path);
+  if (path.is_absolute()) return path.string();
+  return (fs::path(spec_dir_.empty() ? "." : spec_dir_) / path).lexically_normal().string();
+}
+
+StatusOr<std::string> FileSpecResolver::HashFile(const std::string& path) {
+  if (auto it = hash_cache_.find(path); it != hash_cache_.end()) return it->second;
+  FARM_ASSIGN_OR_RETURN(std::string hash, Sha256File(path));
+  hash_cache_.emplace(path, hash);
+  return hash;
+}
+
+StatusOr<std::string> FileSpecResolver::ResolveModel(const ModelRef& model) {
+  if (!model.sha256.empty()) return model.sha256;
+  FARM_ASSIGN_OR_RETURN(std::string path, ResolvePath(model.path));
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error)) {
+    return NotFound("model file '" + model.path + "' not found (looked for " + path +
+                    "); expected the file, or its sha256 in the spec");
+  }
+  return HashFile(path);
+}
+
+StatusOr<std::string> FileSpecResolver::ResolvePhotoSet(const std::vector<std::string>& globs) {
+  std::vector<std::string> files;
+  std::string looked;
+  for (const std::string& pattern : globs) {
+    FARM_ASSIGN_OR_RETURN(std::string resolved, ResolvePath(pattern));
+    looked += (looked.empty() ? "" : ", ") + pattern + " (" + resolved + ")";
+    for (std::string& file : Glob(resolved)) files.push_back(std::move(file));
+  }
+  if (files.empty()) return NotFound("no photos match " + looked);
+  std::sort(files.begin(), files.end());
+  files.erase(std::unique(files.begin(), files.end()), files.end());
+  std::vector<std::string> hashes;
+  for (const std::string& file : files) {
+    FARM_ASSIGN_OR_RETURN(std::string hash, HashFile(file));
+    hashes.push_back(std::move(hash));
+  }
+  return PhotoSetDigest(std::move(hashes));
+}
+
+}  // namespace farm::sweep

@@ -1,0 +1,43 @@
+#include "train_groups.h"
+
+namespace farm::sweep {
+
+std::uint64_t TrainGroupCount(const TrainSpec& train) {
+  return std::uint64_t{train.rank.size()} * train.alpha.size() * train.learning_rate.size() *
+         train.batch_size.size() * train.resolution.size() * train.seed.size();
+}
+
+std::vector<TrainParams> TrainGroups(const SweepSpec& spec, const std::string& photos_sha256,
+                                     const std::string& checkpoint_sha256) {
+  std::vector<TrainParams> groups;
+  const TrainSpec& t = *spec.train;
+  for (int rank : t.rank) {
+    for (double alpha : t.alpha) {
+      for (double learning_rate : t.learning_rate) {
+        for (int batch_size : t.batch_size) {
+          for (int resolution : t.resolution) {
+            for (std::uint64_t seed : t.seed) {
+              TrainParams p;
+              p.identity = spec.identity.name;
+              p.photos_sha256 = photos_sha256;
+              p.instance_token = spec.identity.token;
+              p.checkpoint_sha256 = checkpoint_sha256;
+              p.save_steps = t.steps;
+              p.rank = rank;
+              p.alpha = alpha;
+              p.learning_rate = learning_rate;
+              p.batch_size = batch_size;
+              p.resolution = resolution;
+              p.seed = seed;
+              p.extra = t.extra;
+              groups.push_back(std::move(p));
+            }
+          }
+        }
+      }
+    }
+  }
+  return groups;
+}
+
+}  // namespace farm::sweep

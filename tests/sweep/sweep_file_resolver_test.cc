@@ -1,0 +1,115 @@
+// FileSpecResolver on real temporary files: globs, models:/ paths, given hashes and
+// the NotFound messages.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "farm/schemas/render_params.h"
+#include "farm/schemas/sha256.h"
+#include "farm/sweep/file_resolver.h"
+
+namespace farm::sweep {
+namespace {
+
+namespace fs = std::filesystem;
+
+class FileResolverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() /
+            ("sweep_resolver_" + std::to_string(::getpid()) + "_" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+    fs::create_directories(root_ / "specs" / "photos");
+    fs::create_directories(root_ / "models" / "sd15");
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  void Write(const fs::path& relative, const std::string& bytes) {
+    std::ofstream(root_ / relative, std::ios::binary) << bytes;
+  }
+  FileSpecResolver Resolver() {
+    return FileSpecResolver((root_ / "specs").string(), (root_ / "models").string());
+  }
+
+  fs::path root_;
+};
+
+TEST_F(FileResolverTest, PhotoGlobDigestsMatchedFilesOnly) {
+  Write("specs/photos/a.jpg", "photo a");
+  Write("specs/photos/b.jpg", "photo b");
+  Write("specs/photos/notes.txt", "not a photo");
+  FileSpecResolver resolver = Resolver();
+  auto digest = resolver.ResolvePhotoSet({"photos/*.jpg"});
+  ASSERT_TRUE(digest.ok()) << digest.status().message();
+  EXPECT_EQ(*digest, PhotoSetDigest({Sha256Hex("photo a"), Sha256Hex("photo b")}));
+  // Overlapping globs count each file once.
+  auto again = resolver.ResolvePhotoSet({"photos/a.jpg", "photos/*.jpg"});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *digest);
+}
+
+TEST_F(FileResolverTest, NoMatchIsNotFoundNamingTheGlob) {
+  FileSpecResolver resolver = Resolver();
+  auto digest = resolver.ResolvePhotoSet({"photos/*.png"});
+  ASSERT_FALSE(digest.ok());
+  EXPECT_EQ(digest.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(digest.status().message().find("no photos match photos/*.png"), std::string::npos)
+      << digest.status().message();
+  EXPECT_NE(digest.status().message().find((root_ / "specs" / "photos").string()),
+            std::string::npos);
+}
+
+TEST_F(FileResolverTest, GivenSha256IsUsedWithoutTheFile) {
+  FileSpecResolver resolver = Resolver();
+  const std::string hash(64, 'b');
+  auto resolved = resolver.ResolveModel({"missing/model.safetensors", hash});
+  ASSERT_TRUE(resolved.ok()) << resolved.status().message();
+  EXPECT_EQ(*resolved, hash);
+}
+
+TEST_F(FileResolverTest, ModelsPrefixIsUnderTheModelsDir) {
+  Write("models/sd15/tiny.safetensors", "weights");
+  FileSpecResolver resolver = Resolver();
+  auto resolved = resolver.ResolveModel({"models:/sd15/tiny.safetensors", ""});
+  ASSERT_TRUE(resolved.ok()) << resolved.status().message();
+  EXPECT_EQ(*resolved, Sha256Hex("weights"));
+  auto path = resolver.ResolvePath("models:/sd15/tiny.safetensors");
+  ASSERT_TRUE(path.ok());
+  EXPECT_EQ(*path, (root_ / "models" / "sd15" / "tiny.safetensors").string());
+}
+
+TEST_F(FileResolverTest, RelativePathsAreRelativeToTheSpec) {
+  Write("models/sd15/tiny.safetensors", "weights");
+  FileSpecResolver resolver = Resolver();
+  auto resolved = resolver.ResolveModel({"../models/sd15/tiny.safetensors", ""});
+  ASSERT_TRUE(resolved.ok()) << resolved.status().message();
+  EXPECT_EQ(*resolved, Sha256Hex("weights"));
+  auto absolute = resolver.ResolveModel({(root_ / "models/sd15/tiny.safetensors").string(), ""});
+  ASSERT_TRUE(absolute.ok());
+  EXPECT_EQ(*absolute, Sha256Hex("weights"));
+}
+
+TEST_F(FileResolverTest, MissingModelIsNotFoundNamingThePath) {
+  FileSpecResolver resolver = Resolver();
+  auto resolved = resolver.ResolveModel({"models:/sd15/none.safetensors", ""});
+  ASSERT_FALSE(resolved.ok());
+  EXPECT_EQ(resolved.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(resolved.status().message().find("models:/sd15/none.safetensors"), std::string::npos);
+  EXPECT_NE(resolved.status().message().find((root_ / "models/sd15/none.safetensors").string()),
+            std::string::npos)
+      << resolved.status().message();
+}
+
+TEST_F(FileResolverTest, ModelsPrefixWithoutModelsDir) {
+  FileSpecResolver resolver((root_ / "specs").string(), "");
+  auto resolved = resolver.ResolvePhotoSet({"models:/face-api/demo/*.jpg"});
+  ASSERT_FALSE(resolved.ok());
+  EXPECT_EQ(resolved.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(resolved.status().message().find("no models directory"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace farm::sweep
