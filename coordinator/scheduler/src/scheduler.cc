@@ -1,0 +1,84 @@
+// The Scheduler facade: forwards to SchedulerImpl.
+#include "farm/scheduler/scheduler.h"
+
+#include <utility>
+
+#include "scheduler_impl.h"
+
+namespace farm::scheduler {
+
+StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(const Clock& clock,
+                                                       SchedulerOptions options) {
+  FARM_RETURN_IF_ERROR(ValidateOptions(options));
+  return std::unique_ptr<Scheduler>(
+      new Scheduler(std::make_unique<SchedulerImpl>(clock, std::move(options))));
+}
+
+Scheduler::Scheduler(std::unique_ptr<SchedulerImpl> impl) : impl_(std::move(impl)) {}
+Scheduler::~Scheduler() = default;
+
+Status Scheduler::SubmitJobs(std::vector<JobSpec> jobs) {
+  return impl_->SubmitJobs(std::move(jobs));
+}
+
+Status Scheduler::SubmitJob(JobSpec job) {
+  std::vector<JobSpec> jobs;
+  jobs.push_back(std::move(job));
+  return impl_->SubmitJobs(std::move(jobs));
+}
+
+Status Scheduler::CancelJob(JobId job, std::string_view reason) {
+  return impl_->CancelJob(job, reason);
+}
+
+Status Scheduler::CancelSweep(SweepId sweep, std::string_view reason) {
+  return impl_->CancelSweep(sweep, reason);
+}
+
+Status Scheduler::RegisterAgent(const AgentSpec& spec) { return impl_->RegisterAgent(spec); }
+
+Status Scheduler::Heartbeat(const AgentId& agent) { return impl_->Heartbeat(agent, nullptr); }
+
+Status Scheduler::Heartbeat(const AgentId& agent, std::span<const LeaseRef> active) {
+  return impl_->Heartbeat(agent, &active);
+}
+
+StatusOr<bool> Scheduler::ReportProgress(const AgentId& agent, LeaseRef lease) {
+  return impl_->ReportProgress(agent, lease);
+}
+
+StatusOr<ResultAck> Scheduler::ReportResult(const AgentId& agent, const ResultReport& result) {
+  return impl_->ReportResult(agent, result);
+}
+
+Status Scheduler::UpdateCachedModels(const AgentId& agent, std::vector<std::string> models) {
+  return impl_->UpdateCachedModels(agent, std::move(models));
+}
+
+Status Scheduler::SetDraining(const AgentId& agent, bool draining) {
+  return impl_->SetDraining(agent, draining);
+}
+
+Status Scheduler::DeregisterAgent(const AgentId& agent, std::string_view reason) {
+  return impl_->DeregisterAgent(agent, reason);
+}
+
+void Scheduler::Tick() { impl_->Tick(); }
+void Scheduler::Schedule() { impl_->Schedule(); }
+Status Scheduler::Restore(RestoreInput input) { return impl_->Restore(std::move(input)); }
+std::vector<Decision> Scheduler::TakeDecisions() { return impl_->TakeDecisions(); }
+
+std::size_t Scheduler::QueueDepth() const { return impl_->QueueDepth(); }
+std::size_t Scheduler::ActiveLeases() const { return impl_->ActiveLeases(); }
+StateCounts Scheduler::CountsByState() const { return impl_->CountsByState(); }
+StatusOr<TimeMs> Scheduler::AgentBusyMs(const AgentId& agent) const {
+  return impl_->AgentBusyMs(agent);
+}
+StatusOr<JobInfo> Scheduler::GetJob(JobId job) const { return impl_->GetJob(job); }
+StatusOr<AgentInfo> Scheduler::GetAgent(const AgentId& agent) const {
+  return impl_->GetAgent(agent);
+}
+std::vector<AgentInfo> Scheduler::Agents() const { return impl_->Agents(); }
+const SchedulerOptions& Scheduler::options() const { return impl_->options(); }
+
+}  // namespace farm::scheduler
