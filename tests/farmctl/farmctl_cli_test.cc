@@ -1,0 +1,144 @@
+// Runs the farmctl binary as a user or a script would: exit codes, --json output,
+// --help on every verb, and errors that name the file.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out;  // stdout and stderr together
+};
+
+std::string SourceDir() {
+  const char* dir = std::getenv("FARM_SOURCE_DIR");
+  return dir ? dir : ".";
+}
+
+// Runs farmctl with `args` (already shell-quoted where needed) from a scratch directory.
+CliRun Farmctl(const std::string& args, const std::string& cwd, bool merge_stderr = true) {
+  const std::string command = "cd '" + cwd + "' && STUDIOFARM_DB= '" FARMCTL_PATH "' " + args +
+                              (merge_stderr ? " 2>&1" : " 2>/dev/null");
+  CliRun run;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return run;
+  std::array<char, 4096> buffer;
+  std::size_t n;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) run.out.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+class FarmctlCliTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(testing::TempDir()) /
+           ("farmctl_cli_" + std::to_string(::getpid()) + "_" +
+            testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string Experiment(const std::string& name) const {
+    return "'" + SourceDir() + "/experiments/" + name + "'";
+  }
+  std::string Write(const std::string& name, const std::string& content) const {
+    std::ofstream(dir_ / name) << content;
+    return (dir_ / name).string();
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(FarmctlCliTest, VersionAndHelpSucceed) {
+  CliRun version = Farmctl("--version", dir_);
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_NE(version.out.find("farmctl "), std::string::npos);
+  for (const char* verb : {"", "sweep", "sweep validate", "sweep expand", "db", "db init",
+                           "db migrate", "db info"}) {
+    CliRun help = Farmctl(std::string(verb) + " --help", dir_);
+    EXPECT_EQ(help.exit_code, 0) << verb << ": " << help.out;
+    EXPECT_NE(help.out.find("Usage"), std::string::npos) << verb;
+  }
+}
+
+TEST_F(FarmctlCliTest, UsageErrorsExitTwo) {
+  EXPECT_EQ(Farmctl("", dir_).exit_code, 2);
+  EXPECT_EQ(Farmctl("no-such-verb", dir_).exit_code, 2);
+  EXPECT_EQ(Farmctl("sweep validate", dir_).exit_code, 2);  // missing FILE
+  EXPECT_EQ(Farmctl("sweep expand x.yaml --limit notanumber", dir_).exit_code, 2);
+}
+
+TEST_F(FarmctlCliTest, ValidatesEveryShippedExperiment) {
+  for (const auto& entry : fs::directory_iterator(SourceDir() + "/experiments")) {
+    if (entry.path().extension() != ".yaml") continue;
+    CliRun run = Farmctl("sweep validate '" + entry.path().string() + "'", dir_);
+    EXPECT_EQ(run.exit_code, 0) << entry.path() << ":\n" << run.out;
+  }
+}
+
+TEST_F(FarmctlCliTest, ExpandJsonIsMachineReadable) {
+  CliRun run = Farmctl("sweep expand " + Experiment("quickstart.yaml") + " --limit 3 --json", dir_,
+                    /*merge_stderr=*/false);
+  ASSERT_EQ(run.exit_code, 0) << run.out;
+  const auto json = nlohmann::json::parse(run.out, nullptr, false);
+  ASSERT_FALSE(json.is_discarded()) << run.out;
+  EXPECT_GT(json.dump().size(), 2u);
+}
+
+TEST_F(FarmctlCliTest, InvalidSpecExitsOneAndNamesFileLineColumn) {
+  const std::string spec = Write("bad.yaml", "name: x\nrender:\n  stepz: 20\n");
+  CliRun run = Farmctl("sweep validate '" + spec + "'", dir_);
+  EXPECT_EQ(run.exit_code, 1) << run.out;
+  EXPECT_NE(run.out.find("bad.yaml:3:3"), std::string::npos) << run.out;
+}
+
+TEST_F(FarmctlCliTest, MissingSpecFileExitsOne) {
+  CliRun run = Farmctl("sweep validate does-not-exist.yaml", dir_);
+  EXPECT_EQ(run.exit_code, 1) << run.out;
+  EXPECT_NE(run.out.find("does-not-exist.yaml"), std::string::npos) << run.out;
+}
+
+TEST_F(FarmctlCliTest, DbInitThenInfoReportsTheSchemaVersion) {
+  ASSERT_EQ(Farmctl("db init --db farm.db", dir_).exit_code, 0);
+  EXPECT_EQ(Farmctl("db init --db farm.db", dir_).exit_code, 0) << "init must be repeatable";
+  EXPECT_EQ(Farmctl("db migrate --db farm.db", dir_).exit_code, 0);
+  CliRun info = Farmctl("db info --db farm.db --json", dir_, /*merge_stderr=*/false);
+  ASSERT_EQ(info.exit_code, 0) << info.out;
+  const auto json = nlohmann::json::parse(info.out, nullptr, false);
+  ASSERT_FALSE(json.is_discarded()) << info.out;
+  EXPECT_NE(info.out.find("schema_version"), std::string::npos) << info.out;
+}
+
+TEST_F(FarmctlCliTest, DbInfoOnANonDatabaseFileIsAClearError) {
+  Write("junk.db", std::string(8192, 'j'));
+  CliRun run = Farmctl("db info --db junk.db", dir_);
+  EXPECT_EQ(run.exit_code, 1) << run.out;
+  EXPECT_NE(run.out.find("junk.db"), std::string::npos) << run.out;
+
+  CliRun json = Farmctl("db info --db junk.db --json", dir_, /*merge_stderr=*/false);
+  EXPECT_EQ(json.exit_code, 1);
+  const auto parsed = nlohmann::json::parse(json.out, nullptr, false);
+  ASSERT_FALSE(parsed.is_discarded()) << json.out;
+  EXPECT_EQ(parsed["ok"], false);
+}
+
+TEST_F(FarmctlCliTest, DbMigrateOnAMissingDatabaseFails) {
+  CliRun run = Farmctl("db migrate --db nothing-here.db", dir_);
+  EXPECT_EQ(run.exit_code, 1) << run.out;
+  EXPECT_FALSE(fs::exists(dir_ / "nothing-here.db")) << "migrate must not create a database";
+}
+
+}  // namespace

@@ -1,0 +1,58 @@
+// farmctl: the StudioFarm command line. Verbs live in *_commands.cc; this file parses
+// the global options (the only place that reads environment variables) and dispatches.
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+
+#include "cli_common.h"
+#include "db_commands.h"
+#include "sweep_commands.h"
+
+namespace {
+
+std::string EnvOr(const char* name, const std::string& fallback) {
+  const char* value = std::getenv(name);
+  return value && *value ? std::string(value) : fallback;
+}
+
+std::string DefaultModelsDir() {
+  return EnvOr("STUDIOFARM_MODELS", EnvOr("HOME", ".") + "/.cache/studiofarm/models");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  farmctl::GlobalOptions options;
+  options.default_db_path = EnvOr("STUDIOFARM_DB", ".studiofarm/farm.db");
+  options.models_dir = DefaultModelsDir();
+  std::string config_dir = EnvOr("STUDIOFARM_CONFIG_DIR", FARM_DEFAULT_CONFIG_DIR);
+
+  CLI::App app{
+      "farmctl - StudioFarm command line: validate and expand sweep specs, manage the farm "
+      "database.\n\nExit codes: 0 ok, 1 the command failed, 2 the command line is wrong."};
+  app.set_version_flag("--version", std::string("farmctl ") + FARM_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();  // global flags may follow the verb: `farmctl sweep expand F --json`
+  app.add_flag("--json", options.json, "Machine-readable JSON on stdout");
+  app.add_option("--db", options.db_path,
+                 "Farm database (default: $STUDIOFARM_DB or .studiofarm/farm.db)");
+  app.add_option("--models-dir", options.models_dir,
+                 "Where 'models:/' paths in specs point (default: $STUDIOFARM_MODELS or "
+                 "~/.cache/studiofarm/models)");
+  app.add_option("--config-dir", config_dir,
+                 "Farm configuration folder with tones.yaml and pipelines.yaml")
+      ->capture_default_str();
+
+  int exit_code = farmctl::kExitOk;
+  farmctl::AddSweepCommands(app, options, config_dir, exit_code);
+  farmctl::AddDbCommands(app, options, exit_code);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    // --help and --version are successes; everything else is a usage error.
+    return code == 0 ? farmctl::kExitOk : farmctl::kExitUsage;
+  }
+  return exit_code;
+}
