@@ -13,8 +13,8 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing_util::OpenOrDie;
-using testing_util::SampleRender;
 using testing_util::Row;
+using testing_util::SampleRender;
 using testing_util::TempDir;
 
 class StoreIdentitiesTest : public ::testing::Test {
@@ -29,7 +29,8 @@ class StoreIdentitiesTest : public ::testing::Test {
     NewIdentity ana;
     ana.name = "ana";
     ana.instance_token = "sks person";
-    ana.photos.push_back({Sha256Hex("p1"), "identities/ana/1.jpg", 1, {0.25f, -1.5f, 3.0f}, "arcface-r100"});
+    ana.photos.push_back(
+        {Sha256Hex("p1"), "identities/ana/1.jpg", 1, {0.25f, -1.5f, 3.0f}, "arcface-r100"});
     ana.photos.push_back({Sha256Hex("p2"), "identities/ana/2.jpg", std::nullopt, {}, ""});
     auto id = store_->CreateIdentity(ana);
     EXPECT_TRUE(id.ok()) << id.status().ToString();
@@ -95,10 +96,10 @@ TEST_F(StoreIdentitiesTest, LorasAndCheckpoints) {
   ASSERT_TRUE(lora_id.ok()) << lora_id.status().ToString();
   EXPECT_EQ(*store_->InsertLora(lora), *lora_id);  // deterministic training: same row
 
-  auto a800 = store_->InsertArtifact({Sha256Hex("ckpt-800"), 100, "loras/800.safetensors",
-                                      "application/x-safetensors"});
-  auto a1600 = store_->InsertArtifact({Sha256Hex("ckpt-1600"), 100, "loras/1600.safetensors",
-                                       "application/x-safetensors"});
+  auto a800 = store_->InsertArtifact(
+      {Sha256Hex("ckpt-800"), 100, "loras/800.safetensors", "application/x-safetensors"});
+  auto a1600 = store_->InsertArtifact(
+      {Sha256Hex("ckpt-1600"), 100, "loras/1600.safetensors", "application/x-safetensors"});
   ASSERT_TRUE(a800.ok() && a1600.ok());
   auto c1600 = store_->AddLoraCheckpoint(*lora_id, 1600, *a1600);
   auto c800 = store_->AddLoraCheckpoint(*lora_id, 800, *a800);
@@ -135,8 +136,9 @@ TEST_F(StoreIdentitiesTest, ScoresAreIdempotentPerModelVersion) {
   ASSERT_TRUE(renders.ok());
   const std::int64_t r1 = (*renders)[0].id;
   const std::int64_t r2 = (*renders)[1].id;
-  auto ids = store_->InsertScores({{r1, ana, 0, "cosine", "arcface-1", 0.83, 1, ""},
-                                   {r2, ana, 0, "cosine", "arcface-1", std::nullopt, 0, "no face"}});
+  auto ids =
+      store_->InsertScores({{r1, ana, 0, "cosine", "arcface-1", 0.83, 1, ""},
+                            {r2, ana, 0, "cosine", "arcface-1", std::nullopt, 0, "no face"}});
   ASSERT_TRUE(ids.ok()) << ids.status().ToString();
   // A duplicate delivery keeps the first value; a new model version adds a row.
   auto again = store_->InsertScores({{r1, ana, 0, "cosine", "arcface-1", 0.10, 1, ""},

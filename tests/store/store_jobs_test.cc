@@ -116,8 +116,8 @@ TEST_F(StoreJobsTest, RendersAreSharedAcrossSweepsUnlessTheirJobFailed) {
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   ASSERT_TRUE(store_->SetJobState(first->jobs.job_ids[1], JobState::kFailed).ok());
 
-  auto second = Create("second", {RenderJob(1), RenderJob(2), RenderJob(3),
-                                  RenderJob(3)});  // 3 twice in one sweep
+  auto second = Create(
+      "second", {RenderJob(1), RenderJob(2), RenderJob(3), RenderJob(3)});  // 3 twice in one sweep
   ASSERT_TRUE(second.ok()) << second.status().ToString();
   const InsertedJobs& jobs = second->jobs;
   // Render 1 is queued in the first sweep: shared, no new job.
@@ -245,23 +245,21 @@ TEST_F(StoreJobsTest, LeasesAreFenced) {
   ASSERT_EQ(store_->ListOpenAttempts()->size(), 1u);
 
   // The lease expires; the job is requeued and leased again.
-  ASSERT_TRUE(store_->FinishAttempt(job, 1, AttemptOutcome::kExpired, "deadline passed",
-                                    JobState::kQueued)
-                  .ok());
+  ASSERT_TRUE(
+      store_->FinishAttempt(job, 1, AttemptOutcome::kExpired, "deadline passed", JobState::kQueued)
+          .ok());
   auto second = store_->StartAttempt(job, "agent-b", 1'700'000'200'000);
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(second->attempt, 2);
 
   // The first agent's late result is ignored, and so is a duplicate of the second's.
-  Status late = store_->FinishAttempt(job, 1, AttemptOutcome::kSucceeded, "",
-                                      JobState::kSucceeded);
+  Status late = store_->FinishAttempt(job, 1, AttemptOutcome::kSucceeded, "", JobState::kSucceeded);
   EXPECT_EQ(late.code(), StatusCode::kFailedPrecondition);
   EXPECT_THAT(late.message(), HasSubstr("stale lease"));
   ASSERT_TRUE(
       store_->FinishAttempt(job, 2, AttemptOutcome::kSucceeded, "", JobState::kSucceeded).ok());
-  EXPECT_EQ(
-      store_->FinishAttempt(job, 2, AttemptOutcome::kFailed, "dup", JobState::kFailed).code(),
-      StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->FinishAttempt(job, 2, AttemptOutcome::kFailed, "dup", JobState::kFailed).code(),
+            StatusCode::kFailedPrecondition);
   EXPECT_EQ(store_->FinishAttempt(job, 7, AttemptOutcome::kFailed, "", JobState::kFailed).code(),
             StatusCode::kNotFound);
 

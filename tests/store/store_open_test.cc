@@ -79,8 +79,8 @@ TEST(StoreOpenTest, RefusesNewerDatabaseInBothModes) {
     EXPECT_EQ(store.status().code(), StatusCode::kFailedPrecondition);
     EXPECT_EQ(store.status().message(),
               path + ": database schema version " + std::to_string(newer) +
-                  " is newer than this binary supports (" +
-                  std::to_string(LatestSchemaVersion()) + "); upgrade StudioFarm");
+                  " is newer than this binary supports (" + std::to_string(LatestSchemaVersion()) +
+                  "); upgrade StudioFarm");
   }
 }
 
@@ -90,8 +90,8 @@ TEST(StoreOpenTest, ReadOnlyRefusesOlderDatabase) {
   ASSERT_NE(OpenOrDie(path), nullptr);
   // Pretend the newest migration has not run yet (its tables stay; only the version
   // matters for the refusal).
-  RawSql(path, "DELETE FROM schema_version WHERE version = " +
-                   std::to_string(LatestSchemaVersion()));
+  RawSql(path,
+         "DELETE FROM schema_version WHERE version = " + std::to_string(LatestSchemaVersion()));
   const int older = LatestSchemaVersion() - 1;
   auto read_only = Store::Open(path, OpenMode::kReadOnly);
   ASSERT_FALSE(read_only.ok());
@@ -233,9 +233,9 @@ TEST(StoreOpenTest, ForeignSqliteDatabaseIsRefusedAndLeftAlone) {
   const std::string path = dir.File("other.db");
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE photos (id INTEGER PRIMARY KEY)", nullptr, nullptr,
-                         nullptr),
-            SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(db, "CREATE TABLE photos (id INTEGER PRIMARY KEY)", nullptr, nullptr, nullptr),
+      SQLITE_OK);
   sqlite3_close(db);
   for (OpenMode mode : {OpenMode::kReadWrite, OpenMode::kReadOnly}) {
     auto store = Store::Open(path, mode);

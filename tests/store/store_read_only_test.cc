@@ -14,8 +14,8 @@ namespace {
 
 using ::testing::HasSubstr;
 using testing_util::OpenOrDie;
-using testing_util::SampleRender;
 using testing_util::Row;
+using testing_util::SampleRender;
 using testing_util::TempDir;
 
 std::int64_t CountRenders(Store& store) {

@@ -13,8 +13,8 @@ namespace {
 using ::testing::HasSubstr;
 using testing_util::OpenOrDie;
 using testing_util::RawSql;
-using testing_util::SampleRender;
 using testing_util::Row;
+using testing_util::SampleRender;
 using testing_util::TempDir;
 
 class StoreRendersTest : public ::testing::Test {
@@ -48,14 +48,18 @@ TEST_F(StoreRendersTest, TypedColumnsCanonicalJsonAndHash) {
   EXPECT_TRUE((*inserted)[0].created);
   const std::string id = std::to_string((*inserted)[0].id);
 
-  const std::string row = RawSql(
-      path_, "SELECT printf('%d|%s|%s|%d|%g|%d|%d|%d|%s|%s|%g|%s|%g|%s|%s|%s', seed, sampler, "
+  const std::string row =
+      RawSql(path_,
+             "SELECT printf('%d|%s|%s|%d|%g|%d|%d|%d|%s|%s|%g|%s|%g|%s|%s|%s', seed, sampler, "
              "scheduler, steps, cfg, clip_skip, width, height, pose, tone, denoise, lora_ref, "
-             "lora_weight, checkpoint_sha256 = '" + Sha256Hex("checkpoint") + "', prompt, "
-             "negative_prompt) FROM renders WHERE id = " + id);
-  EXPECT_EQ(row,
-            "-1|DPM++ 2M|karras|25|6.5|2|512|768|three_quarter_left|warm|1|sha256:" +
-                Sha256Hex("lora") + "|0.75|1|studio portrait of sks person, golden light|blurry");
+             "lora_weight, checkpoint_sha256 = '" +
+                 Sha256Hex("checkpoint") +
+                 "', prompt, "
+                 "negative_prompt) FROM renders WHERE id = " +
+                 id);
+  EXPECT_EQ(row, "-1|DPM++ 2M|karras|25|6.5|2|512|768|three_quarter_left|warm|1|sha256:" +
+                     Sha256Hex("lora") +
+                     "|0.75|1|studio portrait of sks person, golden light|blurry");
   EXPECT_EQ(RawSql(path_, "SELECT param_hash FROM renders WHERE id = " + id),
             ParamHash(params).value());
   EXPECT_EQ(RawSql(path_, "SELECT artifact_id IS NULL FROM renders WHERE id = " + id), "1");
@@ -77,8 +81,9 @@ TEST_F(StoreRendersTest, NoPoseNoToneNoLoraAreNull) {
   params.loras.clear();
   auto inserted = store_->InsertRenders({Row(params)});
   ASSERT_TRUE(inserted.ok()) << inserted.status().ToString();
-  EXPECT_EQ(RawSql(path_, "SELECT (pose IS NULL) + (tone IS NULL) + (lora_ref IS NULL) + "
-                          "(lora_weight IS NULL) FROM renders"),
+  EXPECT_EQ(RawSql(path_,
+                   "SELECT (pose IS NULL) + (tone IS NULL) + (lora_ref IS NULL) + "
+                   "(lora_weight IS NULL) FROM renders"),
             "4");
 }
 
@@ -206,7 +211,8 @@ TEST_F(StoreRendersTest, ArtifactsAreContentAddressed) {
   EXPECT_EQ(store_->GetArtifactBySha256(png.sha256)->id, *id);
   EXPECT_EQ(store_->GetArtifact(*id + 100).status().code(), StatusCode::kNotFound);
 
-  for (const char* bad_path : {"/etc/passwd", "../up.png", "a/../../b.png", "a//b.png", "", "./x"}) {
+  for (const char* bad_path :
+       {"/etc/passwd", "../up.png", "a/../../b.png", "a//b.png", "", "./x"}) {
     NewArtifact escaping{Sha256Hex(bad_path), 1, bad_path, "image/png"};
     auto refused = store_->InsertArtifact(escaping);
     EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument) << bad_path;

@@ -122,16 +122,16 @@ int RunInfo(const GlobalOptions& options) {
     return kExitOk;
   }
   std::cout << std::left << std::setw(16) << "database" << info->path << "\n"
-            << std::setw(16) << "schema version" << info->schema_version
-            << " (this farmctl knows " << info->latest_schema_version << ")\n"
+            << std::setw(16) << "schema version" << info->schema_version << " (this farmctl knows "
+            << info->latest_schema_version << ")\n"
             << std::setw(16) << "journal mode" << info->journal_mode << "\n"
             << std::setw(16) << "size" << info->page_count << " pages x " << info->page_size
             << " bytes = " << std::fixed << std::setprecision(1)
             << static_cast<double>(bytes) / (1024.0 * 1024.0) << " MiB\n\n"
-            << std::setw(18) << "table" << std::right << std::setw(12) << "rows" << "\n";
+            << std::setw(18) << "table" << std::right << std::setw(12) << "rows"
+            << "\n";
   for (const auto& [table, rows] : info->row_counts) {
-    std::cout << std::left << std::setw(18) << table << std::right << std::setw(12) << rows
-              << "\n";
+    std::cout << std::left << std::setw(18) << table << std::right << std::setw(12) << rows << "\n";
   }
   return kExitOk;
 }

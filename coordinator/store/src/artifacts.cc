@@ -59,8 +59,8 @@ StatusOr<std::int64_t> Store::InsertArtifact(const NewArtifact& artifact) {
       if (existing->executeStep()) {
         if (existing->getColumn(1).getInt64() != artifact.size) {
           return InvalidArgument(what + ": already stored with size " +
-                                 std::to_string(existing->getColumn(1).getInt64()) +
-                                 ", not " + std::to_string(artifact.size));
+                                 std::to_string(existing->getColumn(1).getInt64()) + ", not " +
+                                 std::to_string(artifact.size));
         }
         return existing->getColumn(0).getInt64();  // nothing written; scope rolls back
       }

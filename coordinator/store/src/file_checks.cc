@@ -49,7 +49,8 @@ Status CheckHeader(const std::string& path, std::uintmax_t size) {
   const std::size_t read = static_cast<std::size_t>(in.gcount());
   const std::size_t magic_bytes = std::min<std::size_t>(read, sizeof(kMagic));
   if (std::memcmp(header.data(), kMagic, magic_bytes) != 0) {
-    return InvalidArgument(path + ": not a SQLite database (the file does not start with "
+    return InvalidArgument(path +
+                           ": not a SQLite database (the file does not start with "
                            "\"SQLite format 3\")");
   }
   if (read < kHeaderSize) {
@@ -59,8 +60,7 @@ Status CheckHeader(const std::string& path, std::uintmax_t size) {
   std::uint32_t page_size = ReadBigEndian(&header[16], 2);
   if (page_size == 1) page_size = 65536;
   if (page_size < 512 || page_size > 65536 || (page_size & (page_size - 1)) != 0) {
-    return DataLoss(path + ": corrupt SQLite header (page size " + std::to_string(page_size) +
-                    ")");
+    return DataLoss(path + ": corrupt SQLite header (page size " + std::to_string(page_size) + ")");
   }
   if (size % page_size != 0) {
     return DataLoss(path + ": truncated SQLite database (" + std::to_string(size) +
@@ -76,8 +76,8 @@ Status CheckHeader(const std::string& path, std::uintmax_t size) {
   const bool wal_has_frames = !error && wal_size > 0;
   const std::uintmax_t expected = static_cast<std::uintmax_t>(pages) * page_size;
   if (pages_valid && !wal_has_frames && size < expected) {
-    return DataLoss(path + ": truncated SQLite database (the header says " +
-                    std::to_string(pages) + " pages of " + std::to_string(page_size) +
+    return DataLoss(path + ": truncated SQLite database (the header says " + std::to_string(pages) +
+                    " pages of " + std::to_string(page_size) +
                     " bytes = " + std::to_string(expected) + " bytes, the file has " +
                     std::to_string(size) + ")");
   }
@@ -101,8 +101,10 @@ Status CheckDatabaseFile(const std::string& path, bool read_only, bool create_if
   if (error) return Unavailable(path + ": cannot stat the database file: " + error.message());
   if (size == 0) {
     if (read_only) {
-      return FailedPrecondition(path + ": empty file, not a StudioFarm database (create it "
-                                "with: farmctl db init --db " + path + ")");
+      return FailedPrecondition(path +
+                                ": empty file, not a StudioFarm database (create it "
+                                "with: farmctl db init --db " +
+                                path + ")");
     }
     return Status::Ok();  // SQLite treats an empty file as an empty database
   }

@@ -55,7 +55,8 @@ Identity ReadIdentity(StoreImpl& impl, SQLite::Statement& row) {
     photo.identity_id = identity.id;
     photo.sha256 = photos->getColumn(1).getString();
     photo.path = photos->getColumn(2).getString();
-    if (auto faces = OptionalInt64(photos->getColumn(3))) photo.face_count = static_cast<int>(*faces);
+    if (auto faces = OptionalInt64(photos->getColumn(3)))
+      photo.face_count = static_cast<int>(*faces);
     photo.descriptor = ReadDescriptor(photos->getColumn(4), photo.id);
     photo.descriptor_model = TextOrEmpty(photos->getColumn(5));
     photo.created_at_ms = photos->getColumn(6).getInt64();
@@ -89,43 +90,43 @@ StatusOr<std::int64_t> Store::CreateIdentity(const NewIdentity& identity) {
     photo_digests.push_back(photo.sha256);
   }
   const std::string photos_sha256 = PhotoSetDigest(std::move(photo_digests));
-  return Guarded(*impl_, "create identity '" + identity.name + "'",
-                 [&]() -> StatusOr<std::int64_t> {
-    const std::int64_t now = impl_->NowMs();
-    WriteScope scope(*impl_);
-    std::int64_t identity_id = 0;
-    {
-      auto insert = impl_->Prepare(
-          "INSERT INTO identities (name, instance_token, photos_sha256, created_at) "
-          "VALUES (?, ?, ?, ?)");
-      insert->bind(1, identity.name);
-      insert->bind(2, identity.instance_token);
-      insert->bind(3, photos_sha256);
-      insert->bind(4, static_cast<int64_t>(now));
-      insert->exec();
-      identity_id = impl_->db().getLastInsertRowid();
-    }
-    auto insert_photo = impl_->Prepare(
-        "INSERT INTO identity_photos (identity_id, sha256, path, face_count, descriptor, "
-        "descriptor_model, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
-    for (const NewIdentityPhoto& photo : identity.photos) {
-      insert_photo->reset();
-      insert_photo->bind(1, static_cast<int64_t>(identity_id));
-      insert_photo->bind(2, photo.sha256);
-      insert_photo->bind(3, photo.path);
-      if (photo.face_count) {
-        insert_photo->bind(4, *photo.face_count);
-      } else {
-        insert_photo->bind(4);
-      }
-      BindDescriptor(*insert_photo, 5, photo.descriptor);
-      BindTextOrNull(*insert_photo, 6, photo.descriptor_model);
-      insert_photo->bind(7, static_cast<int64_t>(now));
-      insert_photo->exec();
-    }
-    scope.Commit();
-    return identity_id;
-  });
+  return Guarded(
+      *impl_, "create identity '" + identity.name + "'", [&]() -> StatusOr<std::int64_t> {
+        const std::int64_t now = impl_->NowMs();
+        WriteScope scope(*impl_);
+        std::int64_t identity_id = 0;
+        {
+          auto insert = impl_->Prepare(
+              "INSERT INTO identities (name, instance_token, photos_sha256, created_at) "
+              "VALUES (?, ?, ?, ?)");
+          insert->bind(1, identity.name);
+          insert->bind(2, identity.instance_token);
+          insert->bind(3, photos_sha256);
+          insert->bind(4, static_cast<int64_t>(now));
+          insert->exec();
+          identity_id = impl_->db().getLastInsertRowid();
+        }
+        auto insert_photo = impl_->Prepare(
+            "INSERT INTO identity_photos (identity_id, sha256, path, face_count, descriptor, "
+            "descriptor_model, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+        for (const NewIdentityPhoto& photo : identity.photos) {
+          insert_photo->reset();
+          insert_photo->bind(1, static_cast<int64_t>(identity_id));
+          insert_photo->bind(2, photo.sha256);
+          insert_photo->bind(3, photo.path);
+          if (photo.face_count) {
+            insert_photo->bind(4, *photo.face_count);
+          } else {
+            insert_photo->bind(4);
+          }
+          BindDescriptor(*insert_photo, 5, photo.descriptor);
+          BindTextOrNull(*insert_photo, 6, photo.descriptor_model);
+          insert_photo->bind(7, static_cast<int64_t>(now));
+          insert_photo->exec();
+        }
+        scope.Commit();
+        return identity_id;
+      });
 }
 
 StatusOr<Identity> Store::GetIdentity(std::int64_t identity_id) {

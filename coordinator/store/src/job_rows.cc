@@ -53,8 +53,8 @@ void InsertDep(StoreImpl& impl, std::int64_t job_id, std::int64_t depends_on_job
 
 }  // namespace
 
-StatusOr<std::vector<std::optional<CanonicalRender>>> PrepareJobs(
-    const std::string& path, const std::vector<NewJob>& jobs) {
+StatusOr<std::vector<std::optional<CanonicalRender>>> PrepareJobs(const std::string& path,
+                                                                  const std::vector<NewJob>& jobs) {
   std::vector<std::optional<CanonicalRender>> canonical(jobs.size());
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     const NewJob& job = jobs[i];
@@ -118,8 +118,8 @@ InsertedJobs WriteJobs(StoreImpl& impl, std::int64_t sweep_id, const std::vector
       }
       renders.LinkToSweep(sweep_id, result.render_ids[i]);
     } else {
-      job_id = InsertJobRow(impl, sweep_id, job.kind, job.param_hash, job.params_json,
-                            job.priority, now);
+      job_id = InsertJobRow(impl, sweep_id, job.kind, job.param_hash, job.params_json, job.priority,
+                            now);
     }
     result.job_ids[i] = job_id;
     ++result.jobs_created;

@@ -15,8 +15,8 @@ namespace farm::store {
 
 // Checks kinds, hashes and dependency indices and canonicalises the render records, all
 // before any SQL runs. Index-aligned with `jobs`; set for kRender jobs only.
-StatusOr<std::vector<std::optional<CanonicalRender>>> PrepareJobs(
-    const std::string& path, const std::vector<NewJob>& jobs);
+StatusOr<std::vector<std::optional<CanonicalRender>>> PrepareJobs(const std::string& path,
+                                                                  const std::vector<NewJob>& jobs);
 
 // Writes the jobs, their deps and render rows inside the caller's write scope, sharing
 // existing renders as Store::InsertJobs describes. Throws SQLite::Exception.

@@ -33,8 +33,8 @@ Job ReadJob(SQLite::Statement& row) {
 
 StatusOr<InsertedJobs> Store::InsertJobs(std::int64_t sweep_id, const std::vector<NewJob>& jobs) {
   FARM_RETURN_IF_ERROR(impl_->CheckWritable("insert jobs"));
-  FARM_ASSIGN_OR_RETURN(auto canonical, PrepareJobs(impl_->path(), jobs));
   return Guarded(*impl_, "insert jobs", [&]() -> StatusOr<InsertedJobs> {
+    FARM_ASSIGN_OR_RETURN(auto canonical, PrepareJobs(impl_->path(), jobs));
     WriteScope scope(*impl_);
     auto sweep = impl_->Prepare("SELECT 1 FROM sweeps WHERE id = ?");
     sweep->bind(1, static_cast<int64_t>(sweep_id));

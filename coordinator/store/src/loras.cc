@@ -113,8 +113,7 @@ StatusOr<std::int64_t> Store::AddLoraCheckpoint(std::int64_t lora_id, int step,
 Status Store::SetCheckpointValidation(std::int64_t checkpoint_id, double score) {
   FARM_RETURN_IF_ERROR(impl_->CheckWritable("set checkpoint validation"));
   return Guarded(*impl_, "set checkpoint validation", [&]() -> Status {
-    auto update =
-        impl_->Prepare("UPDATE lora_checkpoints SET validation_score = ? WHERE id = ?");
+    auto update = impl_->Prepare("UPDATE lora_checkpoints SET validation_score = ? WHERE id = ?");
     update->bind(1, score);
     update->bind(2, static_cast<int64_t>(checkpoint_id));
     if (update->exec() == 0) {

@@ -39,7 +39,6 @@ StatusOr<CanonicalRender> Canonicalize(const RenderParams& params, std::string p
   return canonical;
 }
 
-
 RenderWriter::RenderWriter(StoreImpl& impl)
     : impl_(impl),
       insert_(impl.Prepare(kInsertRender)),

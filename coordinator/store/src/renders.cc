@@ -30,18 +30,17 @@ Render ReadRender(SQLite::Statement& row) {
 
 StatusOr<std::vector<RenderInsert>> Store::InsertRenders(const std::vector<NewRender>& renders) {
   FARM_RETURN_IF_ERROR(impl_->CheckWritable("insert renders"));
-  std::vector<CanonicalRender> canonical;
-  canonical.reserve(renders.size());
-  for (std::size_t i = 0; i < renders.size(); ++i) {
-    auto record =
-        Canonicalize(renders[i].params, renders[i].params_json, renders[i].param_hash);
-    if (!record.ok()) {
-      return record.status().WithContext(impl_->path() + ": insert renders: render #" +
-                                         std::to_string(i));
-    }
-    canonical.push_back(std::move(record).value());
-  }
   return Guarded(*impl_, "insert renders", [&]() -> StatusOr<std::vector<RenderInsert>> {
+    std::vector<CanonicalRender> canonical;
+    canonical.reserve(renders.size());
+    for (std::size_t i = 0; i < renders.size(); ++i) {
+      auto record = Canonicalize(renders[i].params, renders[i].params_json, renders[i].param_hash);
+      if (!record.ok()) {
+        return record.status().WithContext(impl_->path() + ": insert renders: render #" +
+                                           std::to_string(i));
+      }
+      canonical.push_back(std::move(record).value());
+    }
     const std::int64_t now = impl_->NowMs();
     std::vector<RenderInsert> results;
     results.reserve(renders.size());
@@ -111,8 +110,8 @@ StatusOr<std::vector<Render>> Store::ListRenders(const RenderFilter& filter) {
 Status Store::SetRenderArtifact(std::int64_t render_id, std::int64_t artifact_id) {
   FARM_RETURN_IF_ERROR(impl_->CheckWritable("set render artifact"));
   return Guarded(*impl_, "set render artifact", [&]() -> Status {
-    auto update = impl_->Prepare(
-        "UPDATE renders SET artifact_id = ?, rendered_at = ? WHERE id = ?");
+    auto update =
+        impl_->Prepare("UPDATE renders SET artifact_id = ?, rendered_at = ? WHERE id = ?");
     update->bind(1, static_cast<int64_t>(artifact_id));
     update->bind(2, static_cast<int64_t>(impl_->NowMs()));
     update->bind(3, static_cast<int64_t>(render_id));

@@ -45,8 +45,7 @@ StatusOr<int> ReadSchemaVersion(StoreImpl& impl) {
 Status CheckSchemaVersion(const StoreImpl& impl, int version) {
   const int latest = LatestSchemaVersion();
   if (version > latest) {
-    return FailedPrecondition(impl.path() + ": database schema version " +
-                              std::to_string(version) +
+    return FailedPrecondition(impl.path() + ": database schema version " + std::to_string(version) +
                               " is newer than this binary supports (" + std::to_string(latest) +
                               "); upgrade StudioFarm");
   }
@@ -54,12 +53,12 @@ Status CheckSchemaVersion(const StoreImpl& impl, int version) {
   if (version == 0) {
     return FailedPrecondition(impl.path() +
                               ": not an initialised StudioFarm database (no schema yet); run "
-                              "farmctl db init --db " + impl.path());
+                              "farmctl db init --db " +
+                              impl.path());
   }
-  return FailedPrecondition(impl.path() + ": database schema version " +
-                            std::to_string(version) + " is older than this binary's (" +
-                            std::to_string(latest) + "); run farmctl db migrate --db " +
-                            impl.path());
+  return FailedPrecondition(impl.path() + ": database schema version " + std::to_string(version) +
+                            " is older than this binary's (" + std::to_string(latest) +
+                            "); run farmctl db migrate --db " + impl.path());
 }
 
 StatusOr<MigrateResult> ApplyMigrations(StoreImpl& impl) {
@@ -89,8 +88,8 @@ StatusOr<MigrateResult> ApplyMigrations(StoreImpl& impl) {
     } catch (const SQLite::Exception& error) {
       return impl.ErrorFrom(error, "migration " + name + " (nothing was applied)");
     }
-    auto record = impl.Prepare(
-        "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)");
+    auto record =
+        impl.Prepare("INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)");
     record->bind(1, migration.version);
     record->bind(2, std::string(migration.name));
     record->bind(3, static_cast<int64_t>(impl.NowMs()));

@@ -16,9 +16,9 @@ namespace {
 
 // Main tables in the order `farmctl db info` lists them.
 constexpr const char* kTables[] = {
-    "sweeps",    "jobs",       "job_deps",        "attempts",        "renders",
-    "sweep_renders", "artifacts", "identities", "identity_photos", "loras",
-    "lora_checkpoints", "scores", "agents"};
+    "sweeps",           "jobs",      "job_deps",   "attempts",        "renders",
+    "sweep_renders",    "artifacts", "identities", "identity_photos", "loras",
+    "lora_checkpoints", "scores",    "agents"};
 
 constexpr int kPageSize = 16384;
 
@@ -39,8 +39,9 @@ Status Configure(StoreImpl& impl, int cache_size_kib) {
     return Status::Ok();
   }
   if (std::stoll(PragmaText(db, "page_count")) == 0) {
-    // A new file: larger pages halve the WAL frames (and write calls) per render row,
-    // which is ~1.5 KiB with its canonical JSON. Fixed once the first table exists.
+    // A new file: 16 KiB pages mean a quarter of the WAL frames (and write calls) of
+    // the default for bulk inserts of ~2 KiB render rows (docs/BENCHMARKS.md). Fixed
+    // once the first table exists.
     db.exec("PRAGMA page_size = " + std::to_string(kPageSize));
   }
   const std::string mode = PragmaText(db, "journal_mode = WAL");
@@ -67,8 +68,8 @@ StatusOr<std::unique_ptr<StoreImpl>> OpenImpl(const std::string& path, OpenMode 
   const bool read_only = mode == OpenMode::kReadOnly;
   DisableSqliteMemoryStatistics();
   FARM_RETURN_IF_ERROR(CheckDatabaseFile(path, read_only, options.create_if_missing));
-  const int flags = read_only ? SQLite::OPEN_READONLY
-                              : SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE;
+  const int flags =
+      read_only ? SQLite::OPEN_READONLY : SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE;
   const int cache_size_kib = options.cache_size_kib;
   auto db = std::make_unique<SQLite::Database>(path, flags, options.busy_timeout_ms);
   auto impl = std::make_unique<StoreImpl>(path, read_only, std::move(options), std::move(db));

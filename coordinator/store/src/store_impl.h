@@ -55,8 +55,8 @@ class StoreImpl {
   Status ErrorFrom(const std::exception& error, std::string_view operation) const;
   Status NotFoundError(std::string_view what) const;
 
-  int transaction_depth = 0;       // 0: autocommit; 1: BEGIN; >1: nested savepoints
-  bool user_transaction = false;   // a WriteTransaction is open
+  int transaction_depth = 0;      // 0: autocommit; 1: BEGIN; >1: nested savepoints
+  bool user_transaction = false;  // a WriteTransaction is open
   MigrateResult migration_at_open;
 
  private:

@@ -32,9 +32,9 @@ Sweep ReadSweep(SQLite::Statement& row) {
 StatusOr<CreatedSweep> Store::CreateSweep(const NewSweep& sweep) {
   FARM_RETURN_IF_ERROR(impl_->CheckWritable("create sweep"));
   if (sweep.name.empty()) return InvalidArgument(impl_->path() + ": create sweep: empty name");
-  FARM_ASSIGN_OR_RETURN(auto canonical, PrepareJobs(impl_->path(), sweep.jobs));
-  const std::string spec_sha256 = Sha256Hex(sweep.spec_yaml);
   return Guarded(*impl_, "create sweep '" + sweep.name + "'", [&]() -> StatusOr<CreatedSweep> {
+    FARM_ASSIGN_OR_RETURN(auto canonical, PrepareJobs(impl_->path(), sweep.jobs));
+    const std::string spec_sha256 = Sha256Hex(sweep.spec_yaml);
     const std::int64_t now = impl_->NowMs();
     WriteScope scope(*impl_);
     CreatedSweep created;

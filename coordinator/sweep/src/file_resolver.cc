@@ -75,7 +75,10 @@ StatusOr<std::string> FileSpecResolver::ResolvePhotoSet(const std::vector<std::s
     looked += (looked.empty() ? "" : ", ") + pattern + " (" + resolved + ")";
     for (std::string& file : Glob(resolved)) files.push_back(std::move(file));
   }
-  if (files.empty()) return NotFound("no photos match " + looked);
+  if (files.empty()) {
+    return NotFound("no photos match " + looked +
+                    "; put the identity's photos there or point identity.photos at them");
+  }
   std::sort(files.begin(), files.end());
   files.erase(std::unique(files.begin(), files.end()), files.end());
   std::vector<std::string> hashes;

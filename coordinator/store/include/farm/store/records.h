@@ -50,7 +50,7 @@ struct NewJob {
   std::string param_hash;
   std::string params_json;
   int priority = 0;
-  std::vector<std::size_t> deps;        // indices of earlier jobs in the same call
+  std::vector<std::size_t> deps;       // indices of earlier jobs in the same call
   std::optional<RenderParams> render;  // kRender only
 };
 
@@ -219,7 +219,7 @@ struct Identity {
 struct NewLora {
   std::int64_t identity_id = 0;
   std::string train_param_hash;
-  std::int64_t job_id = 0;  // training job, 0 = none
+  std::int64_t job_id = 0;        // training job, 0 = none
   std::string checkpoint_sha256;  // base model
   std::string settings_json;
 };

@@ -153,8 +153,9 @@ class Store {
 
   // ---- renders and artifacts (renders.cc, artifacts.cc) ----
   // Canonicalises each record that does not carry its canonical form (one
-  // ToCanonicalJson per row), then inserts all rows in one transaction. An existing param_hash is not an error: its id comes back with
-  // created=false and it is linked to the given sweep. Index-aligned with the input.
+  // ToCanonicalJson per row), then inserts all rows in one transaction. An existing param_hash is
+  // not an error: its id comes back with created=false and it is linked to the given sweep.
+  // Index-aligned with the input.
   StatusOr<std::vector<RenderInsert>> InsertRenders(const std::vector<NewRender>& renders);
   StatusOr<Render> GetRender(std::int64_t render_id);
   StatusOr<Render> GetRenderByHash(const std::string& param_hash);
