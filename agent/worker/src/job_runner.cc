@@ -1,0 +1,32 @@
+#include "farm/agent/job_runner.h"
+
+namespace farm::agent {
+
+void CancellationToken::Request(Reason reason) {
+  int expected = 0;
+  reason_.compare_exchange_strong(expected, static_cast<int>(reason), std::memory_order_acq_rel);
+}
+
+Status RunnerRegistry::Register(std::unique_ptr<JobRunner> runner) {
+  if (runner == nullptr) return InvalidArgument("RunnerRegistry::Register: null runner");
+  const int kind = static_cast<int>(runner->kind());
+  if (runners_.count(kind) != 0) {
+    return InvalidArgument("a runner for job kind " + studiofarm::v1::JobKind_Name(runner->kind()) +
+                           " is already registered");
+  }
+  runners_.emplace(kind, std::move(runner));
+  return Status::Ok();
+}
+
+JobRunner* RunnerRegistry::Find(studiofarm::v1::JobKind kind) const {
+  auto it = runners_.find(static_cast<int>(kind));
+  return it == runners_.end() ? nullptr : it->second.get();
+}
+
+std::vector<studiofarm::v1::JobKind> RunnerRegistry::kinds() const {
+  std::vector<studiofarm::v1::JobKind> out;
+  for (const auto& [kind, runner] : runners_) out.push_back(runner->kind());
+  return out;
+}
+
+}  // namespace farm::agent

@@ -1,0 +1,119 @@
+#include "job_slots.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <exception>
+#include <system_error>
+
+#include "farm/schemas/sha256.h"
+
+namespace farm::agent {
+
+JobSlots::JobSlots(uint32_t capacity)
+    : capacity_(capacity), wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+
+JobSlots::~JobSlots() {
+  StopAll(CancellationToken::Reason::kReleased);
+  for (auto& [lease, job] : running_) {
+    if (job.thread.joinable()) job.thread.join();
+  }
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+std::vector<LeaseKey> JobSlots::Active() const {
+  std::vector<LeaseKey> out;
+  for (const auto& [lease, job] : running_) out.push_back(lease);
+  return out;
+}
+
+Status JobSlots::Start(const JobSpec& spec, JobRunner* runner) {
+  const LeaseKey lease{spec.job_id, spec.attempt};
+  if (full()) return FailedPrecondition("every slot is busy");
+  if (Contains(lease)) return FailedPrecondition("the lease is already running");
+  auto token = std::make_shared<CancellationToken>();
+  std::thread thread;
+  try {
+    thread = std::thread([this, spec, runner, token, lease] {
+      const auto start = std::chrono::steady_clock::now();
+      ProgressFn progress = [this, lease](const ProgressUpdate& update) {
+        {
+          std::lock_guard<std::mutex> lock(mutex_);
+          progress_[lease] = update;
+        }
+        const uint64_t one = 1;
+        (void)!::write(wake_fd_, &one, sizeof(one));
+      };
+      SlotEvent event;
+      event.lease = lease;
+      event.finished = true;
+      try {
+        event.outcome = runner->Run(spec, progress, *token);
+      } catch (const std::exception& e) {  // a runner bug must not take the agent down
+        event.outcome = JobOutcome{};
+        event.outcome.error = std::string("runner threw: ") + e.what();
+      }
+      for (const OutputArtifact& artifact : event.outcome.artifacts) {
+        event.artifact_sha256.push_back(Sha256Hex(artifact.bytes));
+      }
+      event.stop_reason = token->reason();
+      event.run_time = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now() - start);
+      Push(std::move(event));
+    });
+  } catch (const std::system_error& e) {
+    return Unavailable(std::string("cannot start a job thread: ") + e.what());
+  }
+  running_.emplace(lease, Running{std::move(token), std::move(thread)});
+  return Status::Ok();
+}
+
+void JobSlots::Push(SlotEvent event) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    finished_.push_back(std::move(event));
+  }
+  const uint64_t one = 1;
+  (void)!::write(wake_fd_, &one, sizeof(one));
+}
+
+bool JobSlots::Stop(const LeaseKey& lease, CancellationToken::Reason reason) {
+  auto it = running_.find(lease);
+  if (it == running_.end()) return false;
+  it->second.token->Request(reason);
+  return true;
+}
+
+void JobSlots::StopAll(CancellationToken::Reason reason) {
+  for (auto& [lease, job] : running_) job.token->Request(reason);
+}
+
+std::vector<SlotEvent> JobSlots::Drain() {
+  uint64_t ignored = 0;
+  (void)!::read(wake_fd_, &ignored, sizeof(ignored));
+  std::vector<SlotEvent> events;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& [lease, update] : progress_) {
+      SlotEvent event;
+      event.lease = lease;
+      event.progress = std::move(update);
+      events.push_back(std::move(event));
+    }
+    progress_.clear();
+    while (!finished_.empty()) {
+      events.push_back(std::move(finished_.front()));
+      finished_.pop_front();
+    }
+  }
+  for (const SlotEvent& event : events) {
+    if (!event.finished) continue;
+    auto it = running_.find(event.lease);
+    if (it == running_.end()) continue;
+    it->second.thread.join();
+    running_.erase(it);
+  }
+  return events;
+}
+
+}  // namespace farm::agent

@@ -1,0 +1,85 @@
+// Runs jobs, one thread each, up to a fixed number of slots, and hands their progress and
+// outcomes back to the socket thread.
+//
+// Threading: every method is called from the socket thread only; job threads touch only
+// the event queue (mutex-guarded) and the wake fd. The destructor releases and joins
+// every job still running.
+#pragma once
+
+#include <chrono>
+#include <compare>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "farm/agent/job_runner.h"
+
+namespace farm::agent {
+
+struct LeaseKey {
+  uint64_t job_id = 0;
+  uint32_t attempt = 0;
+  auto operator<=>(const LeaseKey&) const = default;
+};
+
+struct SlotEvent {
+  LeaseKey lease;
+  bool finished = false;  // false: a progress update
+  ProgressUpdate progress;
+  JobOutcome outcome;
+  // SHA-256 of each outcome artifact, computed on the job thread so that hashing a large
+  // artifact never stalls the socket thread's heartbeats.
+  std::vector<std::string> artifact_sha256;
+  CancellationToken::Reason stop_reason = CancellationToken::Reason::kNone;
+  std::chrono::milliseconds run_time{0};
+};
+
+class JobSlots {
+ public:
+  explicit JobSlots(uint32_t capacity);
+  ~JobSlots();
+  JobSlots(const JobSlots&) = delete;
+  JobSlots& operator=(const JobSlots&) = delete;
+
+  // Readable when events are waiting; poll it next to the socket.
+  int wake_fd() const { return wake_fd_; }
+
+  bool full() const { return running_.size() >= capacity_; }
+  std::size_t running() const { return running_.size(); }
+  bool Contains(const LeaseKey& lease) const { return running_.count(lease) != 0; }
+  std::vector<LeaseKey> Active() const;
+
+  // Starts `runner` on a new thread. FailedPrecondition when every slot is busy or the
+  // lease already runs. `runner` must outlive the job.
+  Status Start(const JobSpec& spec, JobRunner* runner);
+
+  // Asks a job (or all) to stop; false when the lease is not running.
+  bool Stop(const LeaseKey& lease, CancellationToken::Reason reason);
+  void StopAll(CancellationToken::Reason reason);
+
+  // Takes the waiting events: the latest progress per job, then finished jobs (whose
+  // threads are joined and slots freed).
+  std::vector<SlotEvent> Drain();
+
+ private:
+  struct Running {
+    std::shared_ptr<CancellationToken> token;
+    std::thread thread;
+  };
+  void Push(SlotEvent event);
+
+  const uint32_t capacity_;
+  int wake_fd_ = -1;
+  std::map<LeaseKey, Running> running_;  // socket thread only
+
+  std::mutex mutex_;
+  std::map<LeaseKey, ProgressUpdate> progress_;  // guarded by mutex_; coalesced
+  std::deque<SlotEvent> finished_;               // guarded by mutex_; at most capacity_
+};
+
+}  // namespace farm::agent

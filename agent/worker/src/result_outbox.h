@@ -1,0 +1,63 @@
+// Results waiting for farmd's ResultAck, with their artifact bytes.
+//
+// A result is uploaded as its artifacts' chunks followed by the JobResult. Uploads resume
+// where a full send queue stopped them, and start over on every new session (after a
+// Welcome), because farmd may have lost a partial upload with the old connection.
+// Not thread-safe: socket thread only.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "farm.pb.h"
+#include "job_slots.h"
+
+namespace farm::agent {
+
+// Turns a finished job into the JobResult farmd expects (descriptors with SHA-256 and
+// size, status mapped from the outcome and why the job was stopped).
+struct PendingResult {
+  studiofarm::v1::JobResult result;
+  std::vector<std::string> artifact_bytes;  // parallel to result.artifacts()
+};
+PendingResult BuildResult(SlotEvent finished);
+
+// A result for an offer the agent does not run (released, or no runner for its kind).
+PendingResult BuildRefusal(const LeaseKey& lease, studiofarm::v1::ResultStatus status,
+                           std::string error);
+
+class ResultOutbox {
+ public:
+  using SendFn = std::function<Status(studiofarm::v1::Envelope&)>;
+
+  void Add(const LeaseKey& lease, PendingResult result);
+  bool Contains(const LeaseKey& lease) const { return pending_.count(lease) != 0; }
+  // Forgets an acknowledged result; false if it was not pending.
+  bool Ack(const LeaseKey& lease);
+  bool empty() const { return pending_.empty(); }
+  bool HasUnsent() const;
+
+  // Marks every result (or one) to be uploaded again from its first chunk.
+  void RestartAll();
+  void Restart(const LeaseKey& lease);
+
+  // Sends whatever is not yet sent, in lease order; stops at the first failed send and
+  // returns its status (the upload resumes there on the next call).
+  Status SendUnsent(const SendFn& send);
+
+ private:
+  struct Entry {
+    PendingResult pending;
+    int next_artifact = 0;
+    uint64_t next_offset = 0;
+    bool started_artifact = false;
+    bool result_sent = false;
+  };
+  Status SendOne(Entry& entry, const SendFn& send);
+
+  std::map<LeaseKey, Entry> pending_;
+};
+
+}  // namespace farm::agent

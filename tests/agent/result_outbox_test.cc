@@ -1,0 +1,118 @@
+// ResultOutbox (private to farm_agent_core): building results, resuming a paused upload,
+// restarting after a reconnect, forgetting acknowledged results.
+#include "result_outbox.h"
+
+#include <gtest/gtest.h>
+
+#include "farm/agent/artifact_chunker.h"
+#include "farm/schemas/sha256.h"
+
+namespace farm::agent {
+namespace {
+
+namespace v1 = studiofarm::v1;
+
+SlotEvent Finished(uint64_t job_id, JobStatus status, std::string bytes,
+                   CancellationToken::Reason reason = CancellationToken::Reason::kNone) {
+  SlotEvent event;
+  event.lease = {job_id, 1};
+  event.finished = true;
+  event.outcome.status = status;
+  event.outcome.artifacts.push_back({"output", "application/octet-stream", std::move(bytes)});
+  event.stop_reason = reason;
+  return event;
+}
+
+// Records what was sent; fails every send after `budget` successful ones.
+struct FlakySink {
+  int budget = 1 << 30;
+  std::vector<v1::Envelope> sent;
+  ResultOutbox::SendFn Fn() {
+    return [this](v1::Envelope& e) {
+      if (budget-- <= 0) return Unavailable("queue full");
+      sent.push_back(e);
+      return Status::Ok();
+    };
+  }
+};
+
+std::string Concat(const std::vector<v1::Envelope>& sent, std::size_t from = 0) {
+  std::string bytes;
+  for (std::size_t i = from; i < sent.size(); ++i) {
+    if (!sent[i].has_artifact_chunk()) continue;
+    EXPECT_EQ(sent[i].artifact_chunk().offset(), bytes.size());
+    bytes += sent[i].artifact_chunk().data();
+  }
+  return bytes;
+}
+
+TEST(BuildResultTest, MapsStatusAndDescribesArtifacts) {
+  PendingResult ok = BuildResult(Finished(1, JobStatus::kSucceeded, "hello"));
+  EXPECT_EQ(ok.result.status(), v1::RESULT_STATUS_SUCCEEDED);
+  ASSERT_EQ(ok.result.artifacts_size(), 1);
+  EXPECT_EQ(ok.result.artifacts(0).sha256(), Sha256Hex("hello"));
+  EXPECT_EQ(ok.result.artifacts(0).size_bytes(), 5u);
+  EXPECT_EQ(ok.artifact_bytes.at(0), "hello");
+
+  EXPECT_EQ(
+      BuildResult(Finished(2, JobStatus::kCancelled, "", CancellationToken::Reason::kCancelled))
+          .result.status(),
+      v1::RESULT_STATUS_CANCELLED);
+  EXPECT_EQ(
+      BuildResult(Finished(3, JobStatus::kCancelled, "", CancellationToken::Reason::kReleased))
+          .result.status(),
+      v1::RESULT_STATUS_RELEASED);
+  PendingResult failed = BuildResult(Finished(4, JobStatus::kFailed, "partial"));
+  EXPECT_EQ(failed.result.status(), v1::RESULT_STATUS_FAILED);
+  EXPECT_EQ(failed.result.artifacts_size(), 0) << "a failed job uploads nothing";
+}
+
+TEST(ResultOutboxTest, PausedUploadResumesWhereItStopped) {
+  const std::string data(kMaxArtifactChunkBytes * 3 + 10, 'q');
+  ResultOutbox outbox;
+  outbox.Add({5, 1}, BuildResult(Finished(5, JobStatus::kSucceeded, data)));
+  FlakySink sink;
+  sink.budget = 2;  // two chunks go out, the third hits a full queue
+  EXPECT_FALSE(outbox.SendUnsent(sink.Fn()).ok());
+  EXPECT_TRUE(outbox.HasUnsent());
+  sink.budget = 100;
+  ASSERT_TRUE(outbox.SendUnsent(sink.Fn()).ok());
+  EXPECT_FALSE(outbox.HasUnsent());
+  ASSERT_EQ(sink.sent.size(), 5u);  // 4 chunks, then the result
+  EXPECT_EQ(Concat(sink.sent), data);
+  EXPECT_TRUE(sink.sent[3].artifact_chunk().last());
+  EXPECT_TRUE(sink.sent[4].has_job_result());
+
+  ASSERT_TRUE(outbox.SendUnsent(sink.Fn()).ok());
+  EXPECT_EQ(sink.sent.size(), 5u) << "nothing more until a restart";
+}
+
+TEST(ResultOutboxTest, RestartUploadsEverythingAgainUntilAcked) {
+  ResultOutbox outbox;
+  outbox.Add({6, 1}, BuildResult(Finished(6, JobStatus::kSucceeded, "abc")));
+  outbox.Add({7, 1}, BuildRefusal({7, 1}, v1::RESULT_STATUS_RELEASED, "busy"));
+  FlakySink sink;
+  ASSERT_TRUE(outbox.SendUnsent(sink.Fn()).ok());
+  ASSERT_EQ(sink.sent.size(), 3u);  // chunk + result for 6, result for 7
+  outbox.RestartAll();
+  const std::size_t before = sink.sent.size();
+  ASSERT_TRUE(outbox.SendUnsent(sink.Fn()).ok());
+  EXPECT_EQ(sink.sent.size(), before + 3);
+  EXPECT_EQ(Concat(sink.sent, before), "abc");
+
+  EXPECT_TRUE(outbox.Ack({6, 1}));
+  EXPECT_FALSE(outbox.Ack({6, 1}));
+  EXPECT_FALSE(outbox.Contains({6, 1}));
+  EXPECT_TRUE(outbox.Contains({7, 1}));
+  outbox.RestartAll();
+  const std::size_t after_ack = sink.sent.size();
+  ASSERT_TRUE(outbox.SendUnsent(sink.Fn()).ok());
+  ASSERT_EQ(sink.sent.size(), after_ack + 1);
+  EXPECT_EQ(sink.sent.back().job_result().lease().job_id(), 7u);
+  EXPECT_EQ(sink.sent.back().job_result().error(), "busy");
+  EXPECT_TRUE(outbox.Ack({7, 1}));
+  EXPECT_TRUE(outbox.empty());
+}
+
+}  // namespace
+}  // namespace farm::agent
