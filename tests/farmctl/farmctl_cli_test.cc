@@ -66,7 +66,7 @@ TEST_F(FarmctlCliTest, VersionAndHelpSucceed) {
   CliRun version = Farmctl("--version", dir_);
   EXPECT_EQ(version.exit_code, 0);
   EXPECT_NE(version.out.find("farmctl "), std::string::npos);
-  for (const char* verb : {"", "sweep", "sweep validate", "sweep expand", "db", "db init",
+  for (const char* verb : {"", "sweep", "sweep validate", "sweep expand", "db", "db init", "keys", "keys gen",
                            "db migrate", "db info"}) {
     CliRun help = Farmctl(std::string(verb) + " --help", dir_);
     EXPECT_EQ(help.exit_code, 0) << verb << ": " << help.out;
@@ -139,6 +139,28 @@ TEST_F(FarmctlCliTest, DbMigrateOnAMissingDatabaseFails) {
   CliRun run = Farmctl("db migrate --db nothing-here.db", dir_);
   EXPECT_EQ(run.exit_code, 1) << run.out;
   EXPECT_FALSE(fs::exists(dir_ / "nothing-here.db")) << "migrate must not create a database";
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(FarmctlCliTest, KeysGenWritesAPairAndRefusesToOverwrite) {
+  CliRun gen = Farmctl("keys gen --out farmd --json", dir_, /*merge_stderr=*/false);
+  ASSERT_EQ(gen.exit_code, 0) << gen.out;
+  const auto json = nlohmann::json::parse(gen.out, nullptr, false);
+  ASSERT_FALSE(json.is_discarded()) << gen.out;
+  ASSERT_TRUE(json.contains("public_key"));
+  EXPECT_EQ(json["public_key"].get<std::string>().size(), 40u);  // Z85 of 32 bytes
+  EXPECT_TRUE(fs::exists(dir_ / "farmd.key"));
+  EXPECT_TRUE(fs::exists(dir_ / "farmd.pub"));
+  const auto perms = fs::status(dir_ / "farmd.key").permissions();
+  EXPECT_EQ(perms & (fs::perms::group_all | fs::perms::others_all), fs::perms::none)
+      << "the secret key file must be private";
+
+  EXPECT_EQ(Farmctl("keys gen --out farmd", dir_).exit_code, 1) << "must not overwrite a key";
+  EXPECT_EQ(Farmctl("keys gen --out farmd --force", dir_).exit_code, 0);
+  EXPECT_EQ(Farmctl("keys gen", dir_).exit_code, 2) << "--out is required";
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "cli_common.h"
 #include "db_commands.h"
+#include "keys_commands.h"
 #include "sweep_commands.h"
 
 namespace {
@@ -29,7 +30,7 @@ int main(int argc, char** argv) {
 
   CLI::App app{
       "farmctl - StudioFarm command line: validate and expand sweep specs, manage the farm "
-      "database.\n\nExit codes: 0 ok, 1 the command failed, 2 the command line is wrong."};
+      "database and CURVE keys.\n\nExit codes: 0 ok, 1 the command failed, 2 the command line is wrong."};
   app.set_version_flag("--version", std::string("farmctl ") + FARM_VERSION);
   app.require_subcommand(1);
   app.fallthrough();  // global flags may follow the verb: `farmctl sweep expand F --json`
@@ -46,6 +47,7 @@ int main(int argc, char** argv) {
   int exit_code = farmctl::kExitOk;
   farmctl::AddSweepCommands(app, options, config_dir, exit_code);
   farmctl::AddDbCommands(app, options, exit_code);
+  farmctl::AddKeysCommands(app, options, exit_code);
 
   try {
     app.parse(argc, argv);
