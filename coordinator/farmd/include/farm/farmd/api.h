@@ -1,0 +1,57 @@
+// farmd's HTTP API as a pure function of a request, run on the loop thread (it touches
+// the Scheduler and the Store). The Beast server (http_server.h) only parses, enforces
+// the body limit and hands requests here through Coordinator::Post.
+//
+// Routes (JSON bodies and answers; errors are {"error": {"code", "message"}}):
+//   GET  /healthz                     no token needed
+//   GET  /metrics                     Prometheus text
+//   POST /api/v1/sweeps               body: spec YAML, or JSON {spec, file_name, synthetic}
+//   GET  /api/v1/sweeps               newest first
+//   GET  /api/v1/sweeps/{id}          the sweep with job counts by state
+//   POST /api/v1/sweeps/{id}/cancel
+//   GET  /api/v1/jobs?sweep=ID&state=S&limit=N&after=ID
+//   POST /api/v1/jobs/{id}/cancel
+//   GET  /api/v1/agents
+// 401 without "Authorization: Bearer <token>" (when a token is set), 400 for malformed
+// JSON or parameters, 404 for unknown routes or ids, 405 for a wrong method.
+#pragma once
+
+#include <string>
+
+#include "farm/farmd/coordinator.h"
+#include "farm/sweep/presets.h"
+
+namespace farm::farmd {
+
+struct ApiOptions {
+  // Bearer token every route but /healthz requires. Empty: no authentication (only for
+  // tests and loopback-only setups).
+  std::string token;
+  // What submitted specs may refer to: presets by name, relative paths (to spec_dir) and
+  // "models:/" paths (to models_dir).
+  sweep::SpecPresets presets;
+  std::string spec_dir = ".";
+  std::string models_dir;
+  // Defaults for submissions that do not say (the JSON body's "synthetic" overrides).
+  SubmitOptions submit;
+};
+
+struct ApiRequest {
+  std::string method;         // "GET", "POST", ...
+  std::string target;         // path with query string
+  std::string authorization;  // the Authorization header, may be empty
+  std::string content_type;
+  std::string body;
+};
+
+struct ApiResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+};
+
+// Loop thread only.
+ApiResponse HandleApiRequest(Coordinator& coordinator, const ApiOptions& options,
+                             const ApiRequest& request);
+
+}  // namespace farm::farmd

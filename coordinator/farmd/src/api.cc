@@ -1,0 +1,306 @@
+// HTTP API routing and JSON (loop thread). See api.h for the routes.
+#include "farm/farmd/api.h"
+
+#include <charconv>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "farm/sweep/file_resolver.h"
+
+namespace farm::farmd {
+namespace {
+using nlohmann::json;
+
+ApiResponse Json(int status, const json& body) { return {status, "application/json", body.dump()}; }
+
+ApiResponse Error(int status, const std::string& code, const std::string& message) {
+  return Json(status, {{"error", {{"code", code}, {"message", message}}}});
+}
+
+ApiResponse FromStatus(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kInvalidArgument:
+      return Error(400, "invalid_argument", status.message());
+    case StatusCode::kNotFound:
+      return Error(404, "not_found", status.message());
+    case StatusCode::kAlreadyExists:
+      return Error(409, "already_exists", status.message());
+    case StatusCode::kFailedPrecondition:
+      return Error(409, "failed_precondition", status.message());
+    case StatusCode::kUnavailable:
+      return Error(503, "unavailable", status.message());
+    default:
+      return Error(500, StatusCodeName(status.code()), status.message());
+  }
+}
+
+// Constant time in the length of the expected value, so the token does not leak by timing.
+bool TokenMatches(const std::string& header, const std::string& token) {
+  const std::string prefix = "Bearer ";
+  if (header.size() != prefix.size() + token.size() || header.rfind(prefix, 0) != 0) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < token.size(); ++i) {
+    diff |= static_cast<unsigned char>(header[prefix.size() + i] ^ token[i]);
+  }
+  return diff == 0;
+}
+
+std::string UrlDecode(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '+') {
+      out += ' ';
+    } else if (text[i] == '%' && i + 2 < text.size()) {
+      int value = 0;
+      auto [ptr, ec] = std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16);
+      if (ec == std::errc() && ptr == text.data() + i + 3) {
+        out += static_cast<char>(value);
+        i += 2;
+      } else {
+        out += '%';
+      }
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+std::map<std::string, std::string> ParseQuery(std::string_view query) {
+  std::map<std::string, std::string> out;
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    const std::size_t eq = pair.find('=');
+    out[UrlDecode(pair.substr(0, eq))] =
+        eq == std::string_view::npos ? std::string() : UrlDecode(pair.substr(eq + 1));
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
+std::vector<std::string> SplitPath(std::string_view path) {
+  std::vector<std::string> parts;
+  while (!path.empty()) {
+    const std::size_t slash = path.find('/');
+    if (slash != 0) parts.emplace_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return parts;
+}
+
+std::optional<std::int64_t> ParseId(const std::string& text) {
+  std::int64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr != text.data() + text.size() || value <= 0) return std::nullopt;
+  return value;
+}
+
+json SweepJson(const store::Sweep& s) {
+  return {{"id", s.id},
+          {"name", s.name},
+          {"state", store::Name(s.state)},
+          {"priority", s.priority},
+          {"spec_sha256", s.spec_sha256},
+          {"created_at_ms", s.created_at_ms},
+          {"updated_at_ms", s.updated_at_ms}};
+}
+
+json JobJson(const store::Job& j) {
+  return {{"id", j.id},
+          {"sweep_id", j.sweep_id},
+          {"kind", store::Name(j.kind)},
+          {"state", store::Name(j.state)},
+          {"priority", j.priority},
+          {"attempt_count", j.attempt_count},
+          {"param_hash", j.param_hash},
+          {"last_error", j.last_error}};
+}
+
+ApiResponse Submit(Coordinator& coordinator, const ApiOptions& options, const ApiRequest& request) {
+  std::string spec = request.body;
+  std::string file_name = "api-submission.yaml";
+  SubmitOptions submit = options.submit;
+  if (request.content_type.find("json") != std::string::npos) {
+    json body;
+    try {
+      body = json::parse(request.body);
+    } catch (const json::parse_error& e) {
+      return Error(400, "invalid_json", e.what());
+    }
+    try {
+      if (!body.is_object() || !body.contains("spec") || !body["spec"].is_string()) {
+        return Error(400, "invalid_argument", "expected {\"spec\": \"<yaml>\", ...}");
+      }
+      spec = body["spec"].get<std::string>();
+      file_name = body.value("file_name", file_name);
+      submit.synthetic = body.value("synthetic", submit.synthetic);
+      submit.synthetic_cpu_ms = body.value("synthetic_cpu_ms", submit.synthetic_cpu_ms);
+      submit.synthetic_bytes = body.value("synthetic_bytes", submit.synthetic_bytes);
+      if (body.contains("max_jobs")) submit.max_jobs = body["max_jobs"].get<std::int64_t>();
+    } catch (const json::exception& e) {
+      return Error(400, "invalid_argument", e.what());
+    }
+  }
+  sweep::FileSpecResolver resolver(options.spec_dir, options.models_dir);
+  auto result = coordinator.SubmitSweep(spec, file_name, options.presets, resolver, submit);
+  if (!result.ok()) {
+    if (result.status().code() == StatusCode::kNotFound) {
+      return Error(400, "invalid_argument", result.status().message());
+    }
+    return FromStatus(result.status());
+  }
+  return Json(201, {{"sweep_id", result->sweep_id},
+                    {"name", result->name},
+                    {"jobs_total", result->jobs_total},
+                    {"jobs_created", result->jobs_created},
+                    {"renders_shared", result->renders_shared},
+                    {"synthetic", submit.synthetic}});
+}
+
+ApiResponse GetSweep(Coordinator& coordinator, std::int64_t id) {
+  auto sweep = coordinator.store().GetSweep(id);
+  if (!sweep.ok()) return FromStatus(sweep.status());
+  store::JobFilter filter;
+  filter.sweep_id = id;
+  auto jobs = coordinator.store().ListJobs(filter);
+  if (!jobs.ok()) return FromStatus(jobs.status());
+  json counts = json::object();
+  for (const char* state : {"queued", "leased", "succeeded", "failed", "cancelled", "skipped"}) {
+    counts[state] = 0;
+  }
+  for (const store::Job& job : *jobs)
+    counts[store::Name(job.state)] = counts[store::Name(job.state)].get<int>() + 1;
+  json out = SweepJson(*sweep);
+  out["jobs"] = counts;
+  out["jobs_total"] = jobs->size();
+  return Json(200, out);
+}
+
+ApiResponse ListJobs(Coordinator& coordinator, const std::map<std::string, std::string>& query) {
+  store::JobFilter filter;
+  filter.limit = 1000;
+  for (const auto& [key, value] : query) {
+    if (key == "sweep" || key == "after" || key == "limit") {
+      auto id = ParseId(value);
+      if (!id) return Error(400, "invalid_argument", key + " must be a positive integer");
+      if (key == "sweep") filter.sweep_id = *id;
+      if (key == "after") filter.after_id = *id;
+      if (key == "limit") filter.limit = std::min<std::int64_t>(*id, 100000);
+    } else if (key == "state") {
+      auto state = store::ParseJobState(value);
+      if (!state.ok()) return FromStatus(state.status());
+      filter.state = *state;
+    } else {
+      return Error(400, "invalid_argument", "unknown query parameter '" + key + "'");
+    }
+  }
+  auto jobs = coordinator.store().ListJobs(filter);
+  if (!jobs.ok()) return FromStatus(jobs.status());
+  json out = json::array();
+  for (const store::Job& job : *jobs) out.push_back(JobJson(job));
+  return Json(200, {{"jobs", out}});
+}
+
+ApiResponse ListAgents(Coordinator& coordinator) {
+  auto agents = coordinator.store().ListAgents();
+  if (!agents.ok()) return FromStatus(agents.status());
+  json out = json::array();
+  for (const store::AgentRecord& a : *agents) {
+    json agent = {{"id", a.id},
+                  {"hostname", a.hostname},
+                  {"device", a.device_kind},
+                  {"memory_bytes", a.memory_bytes},
+                  {"cores", a.cores},
+                  {"version", a.version},
+                  {"state", store::Name(a.state)},
+                  {"last_seen_at_ms", a.last_seen_at_ms}};
+    if (auto info = coordinator.scheduler().GetAgent(a.id); info.ok()) {
+      agent["state"] = scheduler::Name(info->state);
+      agent["slots"] = info->slots;
+      agent["busy_slots"] = info->busy_slots;
+      agent["busy_ms"] = info->busy_slot_ms;
+    }
+    out.push_back(std::move(agent));
+  }
+  return Json(200, {{"agents", out}});
+}
+
+ApiResponse Cancel(Coordinator& coordinator, bool sweep, std::int64_t id) {
+  Status status = sweep ? coordinator.CancelSweep(id, "cancelled through the API")
+                        : coordinator.CancelJob(id, "cancelled through the API");
+  if (!status.ok()) return FromStatus(status);
+  return Json(200, {{sweep ? "sweep_id" : "job_id", id}, {"cancelled", true}});
+}
+
+}  // namespace
+
+ApiResponse HandleApiRequest(Coordinator& coordinator, const ApiOptions& options,
+                             const ApiRequest& request) {
+  const std::size_t question = request.target.find('?');
+  const std::string path = request.target.substr(0, question);
+  const auto query = ParseQuery(question == std::string::npos
+                                    ? std::string_view()
+                                    : std::string_view(request.target).substr(question + 1));
+  const std::vector<std::string> parts = SplitPath(path);
+  const bool get = request.method == "GET";
+  const bool post = request.method == "POST";
+
+  if (parts == std::vector<std::string>{"healthz"}) {
+    if (!get) return Error(405, "method_not_allowed", "use GET");
+    return Json(200, {{"ok", true}, {"session_id", coordinator.session_id()}});
+  }
+  if (!options.token.empty() && !TokenMatches(request.authorization, options.token)) {
+    return Error(401, "unauthenticated", "missing or wrong bearer token");
+  }
+  if (parts == std::vector<std::string>{"metrics"}) {
+    if (!get) return Error(405, "method_not_allowed", "use GET");
+    return {200, "text/plain; version=0.0.4", coordinator.MetricsText()};
+  }
+  if (parts.size() < 3 || parts[0] != "api" || parts[1] != "v1") {
+    return Error(404, "not_found", "no route " + path);
+  }
+  const std::string& noun = parts[2];
+  try {
+    if (noun == "sweeps" && parts.size() == 3) {
+      if (post) return Submit(coordinator, options, request);
+      if (!get) return Error(405, "method_not_allowed", "use GET or POST");
+      auto sweeps = coordinator.store().ListSweeps(0);
+      if (!sweeps.ok()) return FromStatus(sweeps.status());
+      json out = json::array();
+      for (const store::Sweep& s : *sweeps) out.push_back(SweepJson(s));
+      return Json(200, {{"sweeps", out}});
+    }
+    if ((noun == "sweeps" || noun == "jobs") && parts.size() >= 4) {
+      auto id = ParseId(parts[3]);
+      if (!id) return Error(404, "not_found", "no route " + path);
+      if (parts.size() == 5 && parts[4] == "cancel") {
+        if (!post) return Error(405, "method_not_allowed", "use POST");
+        return Cancel(coordinator, noun == "sweeps", *id);
+      }
+      if (parts.size() == 4 && get) {
+        if (noun == "sweeps") return GetSweep(coordinator, *id);
+        auto job = coordinator.store().GetJob(*id);
+        if (!job.ok()) return FromStatus(job.status());
+        return Json(200, JobJson(*job));
+      }
+      return Error(parts.size() == 4 ? 405 : 404, "not_found",
+                   "no route " + request.method + " " + path);
+    }
+    if (noun == "jobs" && parts.size() == 3) {
+      if (!get) return Error(405, "method_not_allowed", "use GET");
+      return ListJobs(coordinator, query);
+    }
+    if (noun == "agents" && parts.size() == 3) {
+      if (!get) return Error(405, "method_not_allowed", "use GET");
+      return ListAgents(coordinator);
+    }
+  } catch (const std::exception& e) {  // nlohmann or std failures: never take farmd down
+    return Error(500, "internal", e.what());
+  }
+  return Error(404, "not_found", "no route " + path);
+}
+
+}  // namespace farm::farmd

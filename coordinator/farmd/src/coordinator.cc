@@ -1,0 +1,227 @@
+// The loop itself, the dispatch of envelopes and the Coordinator's public face.
+#include <spdlog/spdlog.h>
+
+#include <random>
+#include <thread>
+
+#include "coordinator_impl.h"
+
+namespace farm::farmd {
+namespace v1 = studiofarm::v1;
+
+namespace {
+
+// Consecutive failed Receives (100 ms apart) before Run gives up.
+constexpr int kMaxLinkFailures = 50;
+
+std::string RandomSessionId() {
+  std::random_device device;
+  std::mt19937_64 rng((static_cast<std::uint64_t>(device()) << 32) ^ device());
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id;
+  for (int i = 0; i < 16; ++i) id += kHex[rng() % 16];
+  return id;
+}
+
+}  // namespace
+
+CoordinatorImpl::CoordinatorImpl(CoordinatorOptions options, store::Store& store,
+                                 transport::AgentLink& link, const scheduler::Clock& clock)
+    : options_(std::move(options)),
+      store_(store),
+      link_(link),
+      clock_(clock),
+      uploads_(options_.artifact_root, options_.max_artifact_bytes, options_.max_uploads_per_lease),
+      session_id_(options_.session_id.empty() ? RandomSessionId() : options_.session_id) {}
+
+Status CoordinatorImpl::Init() {
+  if (options_.artifact_root.empty()) return InvalidArgument("artifact_root is required");
+  if (options_.tick_interval_ms <= 0) return InvalidArgument("tick_interval_ms must be > 0");
+  if (options_.max_receive_batch == 0) return InvalidArgument("max_receive_batch must be > 0");
+  if (store_.read_only()) return FailedPrecondition("farmd needs a writable store");
+  FARM_ASSIGN_OR_RETURN(scheduler_, scheduler::Scheduler::Create(clock_, options_.scheduler));
+  FARM_RETURN_IF_ERROR(uploads_.Prepare());
+  FARM_RETURN_IF_ERROR(Restore());
+  // Restore may requeue expired leases at once: persist that before any agent talks.
+  ProcessDecisions();
+  return Status::Ok();
+}
+
+Status CoordinatorImpl::RunOnce() {
+  auto inbound = link_.Receive(options_.receive_timeout, options_.max_receive_batch);
+  if (!inbound.ok()) return inbound.status();
+  for (const transport::Inbound& message : *inbound) {
+    ++counters_.messages;
+    HandleEnvelope(message.peer, message.envelope);
+  }
+  RunPostedTasks();
+  const scheduler::TimeMs now = clock_.NowMs();
+  if (now - last_tick_ms_ >= options_.tick_interval_ms || now < last_tick_ms_) {
+    last_tick_ms_ = now;
+    scheduler_->Tick();
+    // Uploads of leases that ended (expired, agent lost) will never be committed.
+    uploads_.DropUnless([this](const std::string& peer, scheduler::LeaseRef lease) {
+      return HoldsLease(peer, lease);
+    });
+  } else if (!inbound->empty()) {
+    scheduler_->Schedule();  // freed slots are filled without waiting for the tick
+  }
+  ProcessDecisions();
+  if (now - last_heartbeat_ms_ >= options_.scheduler.heartbeat_interval_ms ||
+      now < last_heartbeat_ms_) {
+    last_heartbeat_ms_ = now;
+    SendHeartbeats();
+    SyncAgentStates();
+  }
+  return Status::Ok();
+}
+
+Status CoordinatorImpl::Run(const std::atomic<bool>& stop) {
+  int failures_in_a_row = 0;
+  while (!stop.load()) {
+    Status status = RunOnce();
+    if (status.ok()) {
+      failures_in_a_row = 0;
+      continue;
+    }
+    if (stop.load()) break;  // e.g. the signal that asked us to stop interrupted Receive
+    // A link error may be transient (EINTR, a hiccup): back off, give up only when it
+    // persists, so that farmd does not spin or die on one bad call.
+    if (++failures_in_a_row >= kMaxLinkFailures) {
+      RunPostedTasks();
+      return status;
+    }
+    spdlog::warn("agent link: {} (retrying)", status.ToString());
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  RunPostedTasks();  // nobody waits forever on a posted task
+  return Status::Ok();
+}
+
+void CoordinatorImpl::Post(std::function<void()> task) {
+  std::lock_guard<std::mutex> lock(tasks_mutex_);
+  tasks_.push_back(std::move(task));
+}
+
+void CoordinatorImpl::RunPostedTasks() {
+  std::deque<std::function<void()>> tasks;
+  {
+    std::lock_guard<std::mutex> lock(tasks_mutex_);
+    tasks.swap(tasks_);
+  }
+  for (auto& task : tasks) task();
+}
+
+void CoordinatorImpl::HandleEnvelope(const std::string& peer, const v1::Envelope& envelope) {
+  switch (envelope.body_case()) {
+    case v1::Envelope::kRegister:
+      HandleRegister(peer, envelope.register_());
+      return;
+    case v1::Envelope::kHeartbeat:
+      HandleHeartbeat(peer, envelope.heartbeat());
+      return;
+    case v1::Envelope::kProgress:
+      HandleProgress(peer, envelope.progress());
+      return;
+    case v1::Envelope::kArtifactChunk:
+      HandleChunk(peer, envelope.artifact_chunk());
+      return;
+    case v1::Envelope::kJobResult:
+      HandleResult(peer, envelope.job_result());
+      return;
+    case v1::Envelope::kError:
+      spdlog::warn("agent={} reported error {}: {}", peer,
+                   v1::ErrorCode_Name(envelope.error().code()), envelope.error().message());
+      return;
+    default:
+      SendError(peer, v1::ERROR_CODE_MALFORMED,
+                "farmd does not accept this message (body case " +
+                    std::to_string(static_cast<int>(envelope.body_case())) + ")");
+  }
+}
+
+bool CoordinatorImpl::HoldsLease(const std::string& peer, scheduler::LeaseRef lease) const {
+  auto job = scheduler_->GetJob(lease.job);
+  if (!job.ok() || !job->lease || !(*job->lease == lease)) return false;
+  for (const scheduler::AttemptRecord& attempt : job->attempts) {
+    if (attempt.attempt != lease.attempt) continue;
+    for (const auto& agent : attempt.agents) {
+      if (agent == peer) return true;
+    }
+  }
+  return false;
+}
+
+Status CoordinatorImpl::Send(const std::string& peer, v1::Envelope envelope) {
+  envelope.set_sequence(++sequence_);
+  Status status = link_.Send(peer, envelope);
+  if (!status.ok()) ++counters_.send_failures;
+  return status;
+}
+
+void CoordinatorImpl::SendError(const std::string& peer, v1::ErrorCode code,
+                                const std::string& message) {
+  ++counters_.bad_messages;
+  spdlog::warn("agent={} {}: {}", peer, v1::ErrorCode_Name(code), message);
+  v1::Envelope envelope;
+  envelope.mutable_error()->set_code(code);
+  envelope.mutable_error()->set_message(message);
+  (void)Send(peer, std::move(envelope));  // an unreachable agent re-registers anyway
+}
+
+void CoordinatorImpl::StoreError(const Status& status, const std::string& what) {
+  ++counters_.store_errors;
+  spdlog::error("store: {}: {}", what, status.ToString());
+}
+
+// ---- Coordinator ---------------------------------------------------------------------------
+
+StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(CoordinatorOptions options,
+                                                           store::Store& store,
+                                                           transport::AgentLink& link,
+                                                           const scheduler::Clock& clock) {
+  auto impl = std::make_unique<CoordinatorImpl>(std::move(options), store, link, clock);
+  FARM_RETURN_IF_ERROR(impl->Init());
+  return std::unique_ptr<Coordinator>(new Coordinator(std::move(impl)));
+}
+
+Coordinator::Coordinator(std::unique_ptr<CoordinatorImpl> impl) : impl_(std::move(impl)) {}
+Coordinator::~Coordinator() = default;
+
+Status Coordinator::RunOnce() { return impl_->RunOnce(); }
+Status Coordinator::Run(const std::atomic<bool>& stop) { return impl_->Run(stop); }
+void Coordinator::Post(std::function<void()> task) { impl_->Post(std::move(task)); }
+
+StatusOr<SubmitResult> Coordinator::SubmitSweep(std::string_view yaml, std::string_view file_name,
+                                                const sweep::SpecPresets& presets,
+                                                sweep::SpecResolver& resolver,
+                                                const SubmitOptions& options) {
+  return impl_->SubmitSweep(yaml, file_name, presets, resolver, options);
+}
+
+Status Coordinator::CancelSweep(std::int64_t sweep_id, std::string_view reason) {
+  Status status = impl_->scheduler_->CancelSweep(sweep_id, reason);
+  // Unknown to the scheduler: it does not exist, or every job finished before a restart.
+  if (status.code() == StatusCode::kNotFound) status = impl_->store_.GetSweep(sweep_id).status();
+  FARM_RETURN_IF_ERROR(status);
+  FARM_ASSIGN_OR_RETURN(store::Sweep sweep, impl_->store_.GetSweep(sweep_id));
+  if (sweep.state == store::SweepState::kQueued || sweep.state == store::SweepState::kRunning ||
+      sweep.state == store::SweepState::kPaused) {
+    FARM_RETURN_IF_ERROR(impl_->store_.SetSweepState(sweep_id, store::SweepState::kCancelled));
+  }
+  return Status::Ok();
+}
+
+Status Coordinator::CancelJob(std::int64_t job_id, std::string_view reason) {
+  Status status = impl_->scheduler_->CancelJob(job_id, reason);
+  if (status.code() == StatusCode::kNotFound) return impl_->store_.GetJob(job_id).status();
+  return status;
+}
+
+std::string Coordinator::MetricsText() const { return impl_->MetricsText(); }
+scheduler::Scheduler& Coordinator::scheduler() { return *impl_->scheduler_; }
+store::Store& Coordinator::store() { return impl_->store_; }
+const LoopCounters& Coordinator::counters() const { return impl_->counters_; }
+const std::string& Coordinator::session_id() const { return impl_->session_id_; }
+
+}  // namespace farm::farmd

@@ -1,0 +1,81 @@
+// The Coordinator's state and the loop's handlers, split by concern over several .cc
+// files: coordinator.cc (loop, dispatch of envelopes, posted tasks), registration.cc
+// (Register, Heartbeat, Progress, heartbeats to agents), results.cc (chunks, results),
+// decisions.cc (persist then carry out), recovery.cc (Restore), submit.cc, metrics.cc.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "artifact_uploads.h"
+#include "farm.pb.h"
+#include "farm/farmd/coordinator.h"
+
+namespace farm::farmd {
+
+class CoordinatorImpl {
+ public:
+  CoordinatorImpl(CoordinatorOptions options, store::Store& store, transport::AgentLink& link,
+                  const scheduler::Clock& clock);
+
+  Status Init();  // creates the scheduler, restores it, prepares the artifact root
+  Status RunOnce();
+  Status Run(const std::atomic<bool>& stop);
+  void Post(std::function<void()> task);
+
+  StatusOr<SubmitResult> SubmitSweep(std::string_view yaml, std::string_view file_name,
+                                     const sweep::SpecPresets& presets,
+                                     sweep::SpecResolver& resolver, const SubmitOptions& options);
+  std::string MetricsText() const;
+
+  // ---- handlers (loop thread) ----
+  void HandleEnvelope(const std::string& peer, const studiofarm::v1::Envelope& envelope);
+  void HandleRegister(const std::string& peer, const studiofarm::v1::Register& reg);
+  void HandleHeartbeat(const std::string& peer, const studiofarm::v1::Heartbeat& beat);
+  void HandleProgress(const std::string& peer, const studiofarm::v1::Progress& progress);
+  void HandleChunk(const std::string& peer, const studiofarm::v1::ArtifactChunk& chunk);
+  void HandleResult(const std::string& peer, const studiofarm::v1::JobResult& result);
+
+  // Drains the scheduler's decisions, writes them (and `extra`, e.g. an accepted result's
+  // artifacts) in one transaction, then sends offers and cancels.
+  void ProcessDecisions(const std::function<Status()>& extra = {});
+  // Persists one decision inside the open transaction; false: do not carry it out.
+  bool PersistDecision(const scheduler::Decision& decision);
+  void CarryOut(const scheduler::Decision& decision);
+
+  void SendHeartbeats();
+  void SyncAgentStates();  // writes scheduler agent state changes to the agents table
+  Status Restore();
+  void RunPostedTasks();
+
+  // true when `peer` holds `lease` now (a chunk or result from it may be kept).
+  bool HoldsLease(const std::string& peer, scheduler::LeaseRef lease) const;
+  Status Send(const std::string& peer, studiofarm::v1::Envelope envelope);
+  void SendError(const std::string& peer, studiofarm::v1::ErrorCode code,
+                 const std::string& message);
+  void StoreError(const Status& status, const std::string& what);
+
+  CoordinatorOptions options_;
+  store::Store& store_;
+  transport::AgentLink& link_;
+  const scheduler::Clock& clock_;
+  std::unique_ptr<scheduler::Scheduler> scheduler_;
+  ArtifactUploads uploads_;
+  LoopCounters counters_;
+  std::string session_id_;
+  std::uint64_t sequence_ = 0;
+  scheduler::TimeMs last_tick_ms_ = 0;
+  scheduler::TimeMs last_heartbeat_ms_ = 0;
+  std::map<std::string, scheduler::AgentState> written_agent_states_;
+  // Offer payload per job, read from the store when it is dispatched.
+  std::map<scheduler::JobId, std::string> offer_params_;
+
+  std::mutex tasks_mutex_;
+  std::deque<std::function<void()>> tasks_;  // guarded by tasks_mutex_
+};
+
+}  // namespace farm::farmd

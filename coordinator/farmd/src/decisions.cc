@@ -1,0 +1,160 @@
+// Scheduler decisions: persisted in one transaction per batch, carried out after the
+// commit, so that an offer never reaches an agent before its lease is on disk.
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "conversions.h"
+#include "coordinator_impl.h"
+
+namespace farm::farmd {
+namespace v1 = studiofarm::v1;
+namespace {
+
+// The payload an agent gets. A synthetic stand-in's stored record says what it stands in
+// for; the agent gets the synthetic workload's own params, seeded by the job id.
+std::string OfferParams(const store::Job& job) {
+  if (job.kind != store::JobKind::kSynthetic) return job.params_json;
+  nlohmann::json params = nlohmann::json::parse(job.params_json, nullptr, false);
+  if (!params.is_object() || !params.contains("stand_in_for")) return job.params_json;
+  params.erase("stand_in_for");
+  params["seed"] = job.id;
+  params["fail"] = false;
+  return params.dump();
+}
+
+}  // namespace
+
+void CoordinatorImpl::ProcessDecisions(const std::function<Status()>& extra) {
+  std::vector<scheduler::Decision> decisions = scheduler_->TakeDecisions();
+  if (decisions.empty() && !extra) return;
+  std::vector<bool> carry(decisions.size(), false);
+  std::set<std::int64_t> finished_sweeps;
+  auto txn = store_.BeginWrite();
+  if (!txn.ok()) {
+    StoreError(txn.status(), "begin decisions batch");
+  } else {
+    if (extra) {
+      if (Status status = extra(); !status.ok()) StoreError(status, "result");
+    }
+    for (std::size_t i = 0; i < decisions.size(); ++i) {
+      carry[i] = PersistDecision(decisions[i]);
+      if (const auto* done = std::get_if<scheduler::JobFinished>(&decisions[i])) {
+        auto job = scheduler_->GetJob(done->job);
+        if (job.ok() && job->spec.sweep_id > 0) finished_sweeps.insert(job->spec.sweep_id);
+      }
+    }
+    // A sweep whose last job finished is finished too.
+    for (std::int64_t sweep : finished_sweeps) {
+      auto open = store_.ListJobs(JobsWhere(sweep, store::JobState::kQueued, 1));
+      auto leased = store_.ListJobs(JobsWhere(sweep, store::JobState::kLeased, 1));
+      if (!open.ok() || !leased.ok() || !open->empty() || !leased->empty()) continue;
+      auto failed = store_.ListJobs(JobsWhere(sweep, store::JobState::kFailed, 1));
+      auto current = store_.GetSweep(sweep);
+      if (!failed.ok() || !current.ok() || current->state == store::SweepState::kCancelled)
+        continue;
+      (void)store_.SetSweepState(
+          sweep, failed->empty() ? store::SweepState::kSucceeded : store::SweepState::kFailed);
+    }
+    if (Status status = txn->Commit(); !status.ok()) {
+      StoreError(status, "commit decisions batch");
+      std::fill(carry.begin(), carry.end(), false);
+    }
+  }
+  for (std::size_t i = 0; i < decisions.size(); ++i) {
+    // A cancel is safe to send even when nothing was written: it only stops work.
+    if (carry[i] || std::holds_alternative<scheduler::CancelRequest>(decisions[i])) {
+      CarryOut(decisions[i]);
+    }
+  }
+}
+
+bool CoordinatorImpl::PersistDecision(const scheduler::Decision& decision) {
+  if (const auto* d = std::get_if<scheduler::Dispatch>(&decision)) {
+    auto job = store_.GetJob(d->job);
+    if (!job.ok()) {
+      StoreError(job.status(), "dispatch job " + std::to_string(d->job));
+      return false;
+    }
+    offer_params_[d->job] = OfferParams(*job);
+    // The attempts table has one agent column: a gang's lease is recorded under rank 0.
+    auto attempt = store_.StartAttempt(d->job, d->placements.at(0).agent, d->deadline_ms);
+    if (!attempt.ok()) {
+      StoreError(attempt.status(), "start attempt of job " + std::to_string(d->job));
+      return false;
+    }
+    if (attempt->attempt != d->attempt) {
+      spdlog::error("job={} scheduler attempt {} but store attempt {}", d->job, d->attempt,
+                    attempt->attempt);
+    }
+    if (job->sweep_id > 0) {
+      auto sweep = store_.GetSweep(job->sweep_id);
+      if (sweep.ok() && sweep->state == store::SweepState::kQueued) {
+        (void)store_.SetSweepState(job->sweep_id, store::SweepState::kRunning);
+      }
+    }
+    return true;
+  }
+  if (const auto* d = std::get_if<scheduler::AttemptEnded>(&decision)) {
+    // The attempt ended; the job is terminal now or back in the queue (a re-dispatch in
+    // this same batch comes later and starts from queued).
+    auto job = scheduler_->GetJob(d->job);
+    store::JobState next = store::JobState::kQueued;
+    if (job.ok() && scheduler::IsTerminal(job->state)) next = ToStore(job->state);
+    Status status = store_.FinishAttempt(d->job, d->attempt, ToStore(d->outcome), d->error, next);
+    if (!status.ok()) StoreError(status, "finish attempt of job " + std::to_string(d->job));
+    return true;
+  }
+  if (const auto* d = std::get_if<scheduler::Requeue>(&decision)) {
+    Status status = store_.SetJobState(d->job, store::JobState::kQueued);
+    if (!status.ok()) StoreError(status, "requeue job " + std::to_string(d->job));
+    return true;
+  }
+  if (const auto* d = std::get_if<scheduler::JobFinished>(&decision)) {
+    Status status = store_.SetJobState(d->job, ToStore(d->state));
+    if (!status.ok()) StoreError(status, "finish job " + std::to_string(d->job));
+    if (d->state == scheduler::JobState::kSucceeded) ++counters_.jobs_succeeded;
+    if (d->state == scheduler::JobState::kFailed) ++counters_.jobs_failed;
+    offer_params_.erase(d->job);
+    return true;
+  }
+  return true;  // CancelRequest: nothing to write
+}
+
+void CoordinatorImpl::CarryOut(const scheduler::Decision& decision) {
+  if (const auto* d = std::get_if<scheduler::Dispatch>(&decision)) {
+    auto job = scheduler_->GetJob(d->job);
+    if (!job.ok()) return;
+    v1::Envelope envelope;
+    v1::JobOffer* offer = envelope.mutable_job_offer();
+    offer->mutable_lease()->set_job_id(static_cast<std::uint64_t>(d->job));
+    offer->mutable_lease()->set_attempt(static_cast<std::uint32_t>(d->attempt));
+    offer->set_lease_deadline_unix_ms(static_cast<std::uint64_t>(d->deadline_ms));
+    offer->set_kind(ToWire(job->spec.kind));
+    offer->set_param_hash(job->spec.param_hash);
+    offer->set_params_json(offer_params_[d->job]);
+    for (const auto& model : job->spec.required_models) offer->add_required_model_sha256(model);
+    offer->set_gang_size(static_cast<std::uint32_t>(d->placements.size()));
+    for (const scheduler::Placement& placement : d->placements) {
+      offer->set_gang_rank(static_cast<std::uint32_t>(placement.rank));
+      Status status = Send(placement.agent, envelope);
+      if (!status.ok()) {
+        spdlog::warn("agent={} job={} attempt={} offer not delivered: {}", placement.agent, d->job,
+                     d->attempt, status.message());
+        // The lease cannot run: the scheduler requeues it with the agent's other work.
+        (void)scheduler_->DeregisterAgent(placement.agent, "unreachable: " + status.message());
+      }
+    }
+    return;
+  }
+  if (const auto* d = std::get_if<scheduler::CancelRequest>(&decision)) {
+    v1::Envelope envelope;
+    envelope.mutable_cancel()->mutable_lease()->set_job_id(static_cast<std::uint64_t>(d->job));
+    envelope.mutable_cancel()->mutable_lease()->set_attempt(static_cast<std::uint32_t>(d->attempt));
+    envelope.mutable_cancel()->set_reason(d->reason);
+    (void)Send(d->agent, std::move(envelope));  // a gone agent is declared lost by liveness
+  }
+}
+
+}  // namespace farm::farmd

@@ -1,0 +1,141 @@
+// Agents joining and staying alive: Register -> Welcome, heartbeats both ways, progress.
+#include <spdlog/spdlog.h>
+
+#include "conversions.h"
+#include "coordinator_impl.h"
+
+namespace farm::farmd {
+namespace v1 = studiofarm::v1;
+
+void CoordinatorImpl::HandleRegister(const std::string& peer, const v1::Register& reg) {
+  if (reg.protocol_version() != kProtocolVersion) {
+    SendError(peer, v1::ERROR_CODE_PROTOCOL_MISMATCH,
+              "farmd speaks protocol " + std::to_string(kProtocolVersion) + ", agent sent " +
+                  std::to_string(reg.protocol_version()));
+    return;
+  }
+  // The routing id is what offers are sent to, so it is the agent's identity.
+  if (!reg.agent_id().empty() && reg.agent_id() != peer) {
+    SendError(peer, v1::ERROR_CODE_MALFORMED,
+              "agent_id '" + reg.agent_id() + "' differs from the connection's id '" + peer + "'");
+    return;
+  }
+  const v1::Capabilities& caps = reg.capabilities();
+  scheduler::AgentSpec spec;
+  spec.id = peer;
+  spec.device = caps.device_kind() == v1::DEVICE_KIND_CUDA ? scheduler::DeviceKind::kCuda
+                                                           : scheduler::DeviceKind::kCpu;
+  spec.device_memory_bytes = caps.device_memory_bytes();
+  spec.slots =
+      caps.slots() == 0 ? 1 : static_cast<int>(std::min<std::uint32_t>(caps.slots(), 1024));
+  spec.cached_models.assign(caps.cached_model_sha256().begin(), caps.cached_model_sha256().end());
+  for (int kind : caps.job_kinds()) {
+    scheduler::JobKind parsed;
+    if (FromWire(static_cast<v1::JobKind>(kind), &parsed)) spec.job_kinds.push_back(parsed);
+  }
+  if (Status status = scheduler::ValidateAgentSpec(spec); !status.ok()) {
+    SendError(peer, v1::ERROR_CODE_MALFORMED, status.message());
+    return;
+  }
+  // The agents row must exist before an attempt can name the agent (foreign key).
+  store::AgentRecord record;
+  record.id = peer;
+  record.hostname = reg.hostname();
+  record.device_kind = scheduler::Name(spec.device);
+  record.memory_bytes =
+      static_cast<std::int64_t>(std::min<std::uint64_t>(caps.device_memory_bytes(), INT64_MAX));
+  record.cores = static_cast<int>(std::min<std::uint32_t>(caps.cpu_cores(), 1u << 20));
+  record.version = reg.agent_version();
+  record.state = store::AgentState::kOnline;
+  if (Status status = store_.UpsertAgent(record); !status.ok()) {
+    StoreError(status, "register agent " + peer);
+    SendError(peer, v1::ERROR_CODE_UNSPECIFIED, "farmd could not record the agent; retry");
+    return;
+  }
+  written_agent_states_[peer] = scheduler::AgentState::kOnline;
+  if (Status status = scheduler_->RegisterAgent(spec); !status.ok()) {
+    SendError(peer, v1::ERROR_CODE_MALFORMED, status.message());
+    return;
+  }
+  spdlog::info("agent={} registered ({} slots, {})", peer, spec.slots,
+               scheduler::Name(spec.device));
+  v1::Envelope welcome;
+  welcome.mutable_welcome()->set_session_id(session_id_);
+  welcome.mutable_welcome()->set_heartbeat_interval_ms(
+      static_cast<std::uint32_t>(options_.scheduler.heartbeat_interval_ms));
+  welcome.mutable_welcome()->set_heartbeat_liveness(
+      static_cast<std::uint32_t>(options_.scheduler.heartbeat_liveness));
+  if (!Send(peer, std::move(welcome)).ok()) {
+    (void)scheduler_->DeregisterAgent(peer, "unreachable after registration");
+  }
+}
+
+void CoordinatorImpl::HandleHeartbeat(const std::string& peer, const v1::Heartbeat& beat) {
+  std::vector<scheduler::LeaseRef> active;
+  active.reserve(beat.active_leases_size());
+  for (const v1::LeaseRef& lease : beat.active_leases()) {
+    if (lease.job_id() > static_cast<std::uint64_t>(INT64_MAX) || lease.attempt() > INT32_MAX) {
+      continue;  // cannot be one of ours
+    }
+    active.push_back(
+        {static_cast<scheduler::JobId>(lease.job_id()), static_cast<int>(lease.attempt())});
+  }
+  Status status = scheduler_->Heartbeat(peer, active);
+  if (!status.ok()) {
+    SendError(peer, v1::ERROR_CODE_NOT_REGISTERED, "register again: " + status.message());
+  }
+}
+
+void CoordinatorImpl::HandleProgress(const std::string& peer, const v1::Progress& progress) {
+  if (progress.lease().job_id() > static_cast<std::uint64_t>(INT64_MAX) ||
+      progress.lease().attempt() > INT32_MAX) {
+    SendError(peer, v1::ERROR_CODE_UNKNOWN_LEASE, "lease out of range");
+    return;
+  }
+  const scheduler::LeaseRef lease{static_cast<scheduler::JobId>(progress.lease().job_id()),
+                                  static_cast<int>(progress.lease().attempt())};
+  auto held = scheduler_->ReportProgress(peer, lease);
+  if (!held.ok()) {
+    const bool unknown_agent =
+        held.status().code() == StatusCode::kNotFound && !scheduler_->GetAgent(peer).ok();
+    SendError(peer, unknown_agent ? v1::ERROR_CODE_NOT_REGISTERED : v1::ERROR_CODE_UNKNOWN_LEASE,
+              held.status().message());
+  }
+  // held == false: the scheduler issued a CancelRequest, sent with the decisions.
+}
+
+void CoordinatorImpl::SendHeartbeats() {
+  v1::Envelope beat;
+  beat.mutable_heartbeat()->set_sent_unix_ms(static_cast<std::uint64_t>(clock_.NowMs()));
+  for (const scheduler::AgentInfo& agent : scheduler_->Agents()) {
+    if (agent.state != scheduler::AgentState::kOnline &&
+        agent.state != scheduler::AgentState::kDraining) {
+      continue;
+    }
+    if (!Send(agent.id, beat).ok()) {
+      // Gone from the link: requeue its work now rather than after the liveness window.
+      (void)scheduler_->DeregisterAgent(agent.id, "unreachable");
+    }
+  }
+  ProcessDecisions();
+}
+
+void CoordinatorImpl::SyncAgentStates() {
+  std::vector<std::pair<std::string, scheduler::AgentState>> changed;
+  for (const scheduler::AgentInfo& agent : scheduler_->Agents()) {
+    auto it = written_agent_states_.find(agent.id);
+    if (it != written_agent_states_.end() && ToStore(it->second) == ToStore(agent.state)) continue;
+    changed.emplace_back(agent.id, agent.state);
+  }
+  if (changed.empty()) return;
+  auto txn = store_.BeginWrite();
+  if (!txn.ok()) return StoreError(txn.status(), "agent states");
+  for (const auto& [id, state] : changed) {
+    Status status = store_.SetAgentState(id, ToStore(state));
+    if (!status.ok() && status.code() != StatusCode::kNotFound) StoreError(status, "agent " + id);
+  }
+  if (Status status = txn->Commit(); !status.ok()) return StoreError(status, "agent states");
+  for (const auto& [id, state] : changed) written_agent_states_[id] = state;
+}
+
+}  // namespace farm::farmd

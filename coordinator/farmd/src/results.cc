@@ -1,0 +1,143 @@
+// Artifact chunks and job results: verify the bytes, fence the result through the
+// scheduler, store an accepted one in one transaction with its decisions, always ack.
+#include <spdlog/spdlog.h>
+
+#include "coordinator_impl.h"
+
+namespace farm::farmd {
+namespace v1 = studiofarm::v1;
+namespace {
+
+bool ToLease(const v1::LeaseRef& wire, scheduler::LeaseRef* lease) {
+  if (wire.job_id() == 0 || wire.job_id() > static_cast<std::uint64_t>(INT64_MAX) ||
+      wire.attempt() == 0 || wire.attempt() > INT32_MAX) {
+    return false;
+  }
+  *lease = {static_cast<scheduler::JobId>(wire.job_id()), static_cast<int>(wire.attempt())};
+  return true;
+}
+
+bool ToResultKind(v1::ResultStatus status, scheduler::ResultKind* kind) {
+  switch (status) {
+    case v1::RESULT_STATUS_SUCCEEDED:
+      *kind = scheduler::ResultKind::kSucceeded;
+      return true;
+    case v1::RESULT_STATUS_FAILED:
+      *kind = scheduler::ResultKind::kFailed;
+      return true;
+    case v1::RESULT_STATUS_CANCELLED:
+      *kind = scheduler::ResultKind::kCancelled;
+      return true;
+    case v1::RESULT_STATUS_RELEASED:
+      *kind = scheduler::ResultKind::kReleased;
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+void CoordinatorImpl::HandleChunk(const std::string& peer, const v1::ArtifactChunk& chunk) {
+  scheduler::LeaseRef lease;
+  if (!ToLease(chunk.lease(), &lease) || !HoldsLease(peer, lease)) {
+    ++counters_.artifacts_rejected;
+    SendError(peer, v1::ERROR_CODE_UNKNOWN_LEASE,
+              "artifact chunk for job " + std::to_string(chunk.lease().job_id()) + " attempt " +
+                  std::to_string(chunk.lease().attempt()) + ", which this agent does not hold");
+    return;
+  }
+  Status status = uploads_.AddChunk(peer, lease, chunk);
+  if (!status.ok()) {
+    ++counters_.artifacts_rejected;
+    SendError(peer,
+              status.code() == StatusCode::kDataLoss ? v1::ERROR_CODE_ARTIFACT_MISMATCH
+                                                     : v1::ERROR_CODE_MALFORMED,
+              "job " + std::to_string(lease.job) + " attempt " + std::to_string(lease.attempt) +
+                  ": " + status.message());
+  }
+}
+
+void CoordinatorImpl::HandleResult(const std::string& peer, const v1::JobResult& result) {
+  scheduler::LeaseRef lease;
+  scheduler::ResultReport report;
+  if (!ToLease(result.lease(), &lease) || !ToResultKind(result.status(), &report.kind)) {
+    SendError(peer, v1::ERROR_CODE_MALFORMED, "job result without a valid lease or status");
+    return;
+  }
+  report.lease = lease;
+  report.error = result.error();
+  // A success is only a success if every artifact arrived intact; otherwise the attempt
+  // failed (the job is retried) and nothing of it is stored.
+  if (report.kind == scheduler::ResultKind::kSucceeded && HoldsLease(peer, lease)) {
+    if (Status verified = uploads_.Verify(peer, lease, result.artifacts()); !verified.ok()) {
+      ++counters_.artifacts_rejected;
+      SendError(peer, v1::ERROR_CODE_ARTIFACT_MISMATCH, verified.message());
+      report.kind = scheduler::ResultKind::kFailed;
+      report.error = "artifact verification failed: " + verified.message();
+    }
+  }
+  v1::Envelope ack;
+  ack.mutable_result_ack()->mutable_lease()->CopyFrom(result.lease());
+  auto verdict = scheduler_->ReportResult(peer, report);
+  if (!verdict.ok()) {
+    uploads_.Drop(peer, lease);
+    if (!scheduler_->GetAgent(peer).ok()) {
+      // Not registered: it registers again and resends, so do not ack.
+      SendError(peer, v1::ERROR_CODE_NOT_REGISTERED, verdict.status().message());
+      return;
+    }
+    ++counters_.results_ignored;
+    ack.mutable_result_ack()->set_accepted(false);
+    (void)Send(peer, std::move(ack));
+    return;
+  }
+  // As farm.proto defines it (false: not the lease holder): a repeat of an accepted result
+  // by the agent that reported it is acknowledged as accepted (its work is in); the same
+  // (job, attempt) from any other agent is refused.
+  bool accepted = verdict->verdict == scheduler::ResultVerdict::kAccepted;
+  if (verdict->verdict == scheduler::ResultVerdict::kDuplicate) {
+    auto job = scheduler_->GetJob(lease.job);
+    if (job.ok()) {
+      for (const scheduler::AttemptRecord& attempt : job->attempts) {
+        if (attempt.attempt == lease.attempt && attempt.reported_by == peer) accepted = true;
+      }
+    }
+  }
+  ack.mutable_result_ack()->set_accepted(accepted);
+  if (verdict->verdict != scheduler::ResultVerdict::kAccepted) {
+    ++counters_.results_ignored;
+    uploads_.Drop(peer, lease);
+    spdlog::info("agent={} job={} attempt={} result ignored: {}", peer, lease.job, lease.attempt,
+                 verdict->reason);
+    (void)Send(peer, std::move(ack));
+    return;
+  }
+  ++counters_.results_accepted;
+  auto job = scheduler_->GetJob(lease.job);
+  const bool is_render = job.ok() && job->spec.kind == scheduler::JobKind::kRender;
+  const std::string param_hash = job.ok() ? job->spec.param_hash : std::string();
+  auto store_artifacts = [&]() -> Status {
+    if (report.kind != scheduler::ResultKind::kSucceeded) return Status::Ok();
+    for (const v1::ArtifactDescriptor& d : result.artifacts()) {
+      FARM_ASSIGN_OR_RETURN(std::string path, uploads_.Commit(peer, lease, d.sha256()));
+      store::NewArtifact artifact;
+      artifact.sha256 = d.sha256();
+      artifact.size = static_cast<std::int64_t>(d.size_bytes());
+      artifact.path = path;
+      artifact.media_type = d.media_type().empty() ? "application/octet-stream" : d.media_type();
+      FARM_ASSIGN_OR_RETURN(std::int64_t artifact_id, store_.InsertArtifact(artifact));
+      ++counters_.artifacts_stored;
+      if (is_render && (d.name() == "image" || result.artifacts_size() == 1)) {
+        FARM_ASSIGN_OR_RETURN(store::Render render, store_.GetRenderByHash(param_hash));
+        FARM_RETURN_IF_ERROR(store_.SetRenderArtifact(render.id, artifact_id));
+      }
+    }
+    return Status::Ok();
+  };
+  ProcessDecisions(store_artifacts);
+  uploads_.Drop(peer, lease);
+  (void)Send(peer, std::move(ack));
+}
+
+}  // namespace farm::farmd

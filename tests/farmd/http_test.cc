@@ -1,0 +1,202 @@
+// The HTTP API over loopback (port 0) with the loop running on its own thread: auth,
+// malformed JSON, body limit, submit/list/cancel, metrics format, unknown routes.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <thread>
+
+#include "farm/farmd/http_server.h"
+#include "farmd_test_util.h"
+
+namespace farm::farmd::testing {
+namespace {
+using nlohmann::json;
+
+struct Reply {
+  int status = 0;
+  std::string body;
+  json Json() const { return json::parse(body, nullptr, false); }
+};
+
+// A minimal HTTP/1.1 client (one request per connection) so the test does not depend on
+// the server's own library.
+Reply Http(const std::string& endpoint, const std::string& method, const std::string& target,
+           const std::string& body = "", const std::string& extra_headers = "") {
+  const std::size_t colon = endpoint.rfind(':');
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(std::stoi(endpoint.substr(colon + 1))));
+  inet_pton(AF_INET, endpoint.substr(0, colon).c_str(), &address.sin_addr);
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  timeval timeout{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  Reply reply;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    close(fd);
+    ADD_FAILURE() << "cannot connect to " << endpoint;
+    return reply;
+  }
+  const std::string request =
+      method + " " + target + " HTTP/1.1\r\nHost: test\r\n" +
+      "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" +
+      extra_headers + "\r\n" + body;
+  (void)send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string response;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = recv(fd, buffer, sizeof buffer, 0)) > 0)
+    response.append(buffer, static_cast<std::size_t>(n));
+  close(fd);
+  if (response.rfind("HTTP/1.1 ", 0) != 0) {
+    ADD_FAILURE() << "no HTTP response: '" << response << "'";
+    return reply;
+  }
+  reply.status = std::stoi(response.substr(9, 3));
+  const std::size_t split = response.find("\r\n\r\n");
+  if (split != std::string::npos) reply.body = response.substr(split + 4);
+  return reply;
+}
+
+const std::string kAuth = "Authorization: Bearer sesame\r\n";
+const std::string kJson = "Content-Type: application/json\r\n";
+
+class HttpTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::filesystem::create_directories(dir_.path() / "photos");
+    std::ofstream(dir_.path() / "photos" / "a.jpg") << "not really a jpeg";
+    auto store =
+        store::Store::Open((dir_.path() / "farm.db").string(), store::OpenMode::kReadWrite);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+    CoordinatorOptions options;
+    options.artifact_root = (dir_.path() / "artifacts").string();
+    auto coordinator = Coordinator::Create(options, *store_, link_, clock_);
+    ASSERT_TRUE(coordinator.ok()) << coordinator.status().ToString();
+    coordinator_ = std::move(*coordinator);
+    HttpServerOptions http;
+    http.max_body_bytes = 2048;
+    http.api.token = "sesame";
+    http.api.spec_dir = dir_.path().string();
+    auto server = HttpServer::Start(*coordinator_, http);
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(*server);
+    loop_ = std::thread([this] { (void)coordinator_->Run(stop_); });
+  }
+  void TearDown() override {
+    if (server_) server_->Stop();
+    stop_ = true;
+    if (loop_.joinable()) loop_.join();
+  }
+  std::string endpoint() const { return server_->endpoint(); }
+
+  // Polls until `predicate` holds on GET `target` (the loop persists asynchronously).
+  json WaitFor(const std::string& target, const std::function<bool(const json&)>& predicate) {
+    json last;
+    for (int i = 0; i < 200; ++i) {
+      Reply reply = Http(endpoint(), "GET", target, "", kAuth);
+      last = reply.Json();
+      if (reply.status == 200 && predicate(last)) return last;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ADD_FAILURE() << "timed out waiting on " << target << ": " << last.dump();
+    return last;
+  }
+
+  TempDir dir_;
+  scheduler::SystemClock clock_;
+  transport::InProcessAgentLink link_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<Coordinator> coordinator_;
+  std::unique_ptr<HttpServer> server_;
+  std::atomic<bool> stop_{false};
+  std::thread loop_;
+};
+
+TEST_F(HttpTest, AuthIsRequiredExceptForHealthz) {
+  EXPECT_EQ(Http(endpoint(), "GET", "/healthz").status, 200);
+  EXPECT_EQ(Http(endpoint(), "GET", "/api/v1/sweeps").status, 401);
+  EXPECT_EQ(
+      Http(endpoint(), "GET", "/api/v1/sweeps", "", "Authorization: Bearer sesamE\r\n").status,
+      401);
+  EXPECT_EQ(Http(endpoint(), "GET", "/metrics").status, 401);
+  EXPECT_EQ(Http(endpoint(), "GET", "/api/v1/sweeps", "", kAuth).status, 200);
+}
+
+TEST_F(HttpTest, MalformedJsonOversizedBodiesAndUnknownRoutes) {
+  Reply bad = Http(endpoint(), "POST", "/api/v1/sweeps", "{\"spec\": ", kAuth + kJson);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("parse"), std::string::npos) << bad.body;
+  Reply wrong_type = Http(endpoint(), "POST", "/api/v1/sweeps", "{\"spec\": 3}", kAuth + kJson);
+  EXPECT_EQ(wrong_type.status, 400);
+  Reply big = Http(endpoint(), "POST", "/api/v1/sweeps", std::string(4096, 'x'), kAuth + kJson);
+  EXPECT_EQ(big.status, 413);
+  EXPECT_EQ(Http(endpoint(), "GET", "/api/v1/nothing", "", kAuth).status, 404);
+  EXPECT_EQ(Http(endpoint(), "GET", "/api/v1/sweeps/999", "", kAuth).status, 404);
+  EXPECT_EQ(Http(endpoint(), "POST", "/api/v1/jobs/999/cancel", "", kAuth).status, 404);
+  EXPECT_EQ(Http(endpoint(), "GET", "/api/v1/jobs?state=bogus", "", kAuth).status, 400);
+  Reply bad_spec = Http(endpoint(), "POST", "/api/v1/sweeps", "name: [unclosed", kAuth);
+  EXPECT_EQ(bad_spec.status, 400) << bad_spec.body;
+}
+
+TEST_F(HttpTest, SubmitListAndCancel) {
+  json request = {{"spec", SpecYaml(3)}, {"file_name", "t.yaml"}, {"synthetic", true}};
+  Reply submitted = Http(endpoint(), "POST", "/api/v1/sweeps", request.dump(), kAuth + kJson);
+  ASSERT_EQ(submitted.status, 201) << submitted.body;
+  const std::int64_t id = submitted.Json()["sweep_id"].get<std::int64_t>();
+  EXPECT_EQ(submitted.Json()["jobs_created"].get<int>(), 3);
+
+  json sweeps = Http(endpoint(), "GET", "/api/v1/sweeps", "", kAuth).Json();
+  ASSERT_EQ(sweeps["sweeps"].size(), 1u);
+  EXPECT_EQ(sweeps["sweeps"][0]["id"].get<std::int64_t>(), id);
+  json sweep = Http(endpoint(), "GET", "/api/v1/sweeps/" + std::to_string(id), "", kAuth).Json();
+  EXPECT_EQ(sweep["jobs"]["queued"].get<int>(), 3);
+  json jobs = Http(endpoint(), "GET", "/api/v1/jobs?sweep=" + std::to_string(id) + "&state=queued",
+                   "", kAuth)
+                  .Json();
+  ASSERT_EQ(jobs["jobs"].size(), 3u);
+  EXPECT_EQ(jobs["jobs"][0]["kind"], "synthetic");
+  const std::int64_t first_job = jobs["jobs"][0]["id"].get<std::int64_t>();
+
+  EXPECT_EQ(
+      Http(endpoint(), "POST", "/api/v1/jobs/" + std::to_string(first_job) + "/cancel", "", kAuth)
+          .status,
+      200);
+  WaitFor("/api/v1/sweeps/" + std::to_string(id),
+          [](const json& s) { return s["jobs"]["cancelled"] == 1; });
+  EXPECT_EQ(Http(endpoint(), "POST", "/api/v1/sweeps/" + std::to_string(id) + "/cancel", "", kAuth)
+                .status,
+            200);
+  json done = WaitFor("/api/v1/sweeps/" + std::to_string(id),
+                      [](const json& s) { return s["jobs"]["cancelled"] == 3; });
+  EXPECT_EQ(done["state"], "cancelled");
+  EXPECT_EQ(Http(endpoint(), "GET", "/api/v1/agents", "", kAuth).Json()["agents"].size(), 0u);
+}
+
+TEST_F(HttpTest, MetricsAreValidPrometheusText) {
+  Reply metrics = Http(endpoint(), "GET", "/metrics", "", kAuth);
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("# TYPE farm_queue_depth gauge\nfarm_queue_depth 0\n"),
+            std::string::npos);
+  EXPECT_NE(metrics.body.find("# TYPE farm_jobs_completed_total counter"), std::string::npos);
+  EXPECT_NE(metrics.body.find("farm_link_messages_total{kind=\"sent\"}"), std::string::npos);
+  // Every sample line is `name{labels} value`.
+  const std::regex sample(R"(^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[0-9.e+]+$)");
+  std::istringstream lines(metrics.body);
+  int samples = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    EXPECT_TRUE(std::regex_match(line, sample)) << line;
+    ++samples;
+  }
+  EXPECT_GT(samples, 10);
+}
+
+}  // namespace
+}  // namespace farm::farmd::testing
