@@ -23,7 +23,7 @@ foreach(path IN LISTS sql_files)
   string(APPEND body "      {${version}, \"${name}\", R\"farmsql(${sql})farmsql\"},\n")
 endforeach()
 file(WRITE "${OUTPUT}.tmp"
-"// Generated from schemas/migrations by cmake/EmbedMigrations.cmake. Do not edit.
+"// Generated from schemas/migrations by tools/cmake/EmbedMigrations.cmake. Do not edit.
 #include \"farm/schemas/migrations.h\"
 
 namespace farm {
