@@ -7,6 +7,8 @@
 #include "cli_common.h"
 #include "db_commands.h"
 #include "keys_commands.h"
+#include "remote_commands.h"
+#include "run_command.h"
 #include "sweep_commands.h"
 
 namespace {
@@ -48,6 +50,8 @@ int main(int argc, char** argv) {
   farmctl::AddSweepCommands(app, options, config_dir, exit_code);
   farmctl::AddDbCommands(app, options, exit_code);
   farmctl::AddKeysCommands(app, options, exit_code);
+  farmctl::AddRunCommands(app, options, config_dir, exit_code);
+  farmctl::AddRemoteCommands(app, options, config_dir, farmctl::ReadApiEnvironment(), exit_code);
 
   try {
     app.parse(argc, argv);

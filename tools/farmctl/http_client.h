@@ -1,0 +1,54 @@
+// A small synchronous HTTP/1.1 client for farmd's API (Boost.Beast lives only in
+// http_client.cc). One connection per request; the timeout covers connect, write and read.
+#pragma once
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "farm/schemas/status.h"
+
+namespace farmctl {
+
+struct HttpResponse {
+  int status = 0;
+  std::string body;
+};
+
+struct HttpRequest {
+  std::string method = "GET";  // GET or POST
+  std::string target = "/";    // path and query
+  std::string token;           // sent as "Authorization: Bearer <token>" when not empty
+  std::string body;            // sent as application/json when not empty
+  std::chrono::milliseconds timeout{10000};
+};
+
+// `endpoint` is HOST:PORT. Unavailable when nothing answers (the message names the
+// endpoint), TimedOut past the timeout, InvalidArgument for a malformed endpoint. Any
+// HTTP status is a success here.
+farm::StatusOr<HttpResponse> SendHttp(const std::string& endpoint, const HttpRequest& request);
+
+// farmd's JSON API on top of SendHttp: 2xx answers parsed as JSON; others become a
+// Status carrying the API's {"error": {"code", "message"}} (401 -> FailedPrecondition
+// "wrong or missing token", 404 -> NotFound, 400 -> InvalidArgument, else Unavailable).
+class ApiClient {
+ public:
+  ApiClient(std::string endpoint, std::string token,
+            std::chrono::milliseconds timeout = std::chrono::seconds(10))
+      : endpoint_(std::move(endpoint)), token_(std::move(token)), timeout_(timeout) {}
+
+  farm::StatusOr<nlohmann::json> Get(const std::string& target) const;
+  farm::StatusOr<nlohmann::json> Post(const std::string& target, const nlohmann::json& body) const;
+
+  const std::string& endpoint() const { return endpoint_; }
+
+ private:
+  farm::StatusOr<nlohmann::json> Call(const std::string& method, const std::string& target,
+                                      std::string body) const;
+
+  std::string endpoint_;
+  std::string token_;
+  std::chrono::milliseconds timeout_;
+};
+
+}  // namespace farmctl

@@ -1,0 +1,51 @@
+// Progress of a sweep on stderr: a live one-line bar redrawn in place on a terminal,
+// plain lines every few seconds otherwise (logs, CI).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <ostream>
+#include <string>
+
+namespace farmctl {
+
+struct JobCounts {
+  std::int64_t total = 0;
+  std::int64_t queued = 0;
+  std::int64_t running = 0;  // leased
+  std::int64_t succeeded = 0;
+  std::int64_t failed = 0;
+  std::int64_t cancelled = 0;
+  std::int64_t skipped = 0;
+
+  std::int64_t finished() const { return succeeded + failed + cancelled + skipped; }
+  bool AllTerminal() const { return queued == 0 && running == 0 && finished() >= total; }
+};
+
+// "42/100 done 40 ok 2 failed 3 running 55 queued"
+std::string CountsLine(const JobCounts& counts);
+
+class ProgressBar {
+ public:
+  // `live`: redraw one line in place (a terminal); otherwise print a line at most every
+  // `plain_interval`.
+  ProgressBar(std::ostream& out, bool live,
+              std::chrono::milliseconds plain_interval = std::chrono::seconds(5));
+
+  void Update(const JobCounts& counts);
+  // Ends the live line (or prints the last plain line) so later output starts clean.
+  void Finish(const JobCounts& counts);
+
+ private:
+  std::string Render(const JobCounts& counts) const;
+
+  std::ostream& out_;
+  bool live_;
+  std::chrono::milliseconds plain_interval_;
+  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point last_plain_{};
+  std::int64_t first_finished_ = -1;  // finished when first seen: resumes do not inflate rate
+  std::size_t last_width_ = 0;
+};
+
+}  // namespace farmctl

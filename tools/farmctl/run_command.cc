@@ -1,0 +1,317 @@
+#include "run_command.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "farm/schemas/sha256.h"
+#include "http_client.h"
+#include "local_farm.h"
+#include "progress_bar.h"
+#include "spec_check.h"
+
+#ifndef FARMCTL_FARMD_PATH
+#define FARMCTL_FARMD_PATH ""
+#endif
+#ifndef FARMCTL_AGENT_PATH
+#define FARMCTL_AGENT_PATH ""
+#endif
+
+namespace farmctl {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::atomic<bool> g_interrupted{false};
+void OnInterrupt(int) { g_interrupted.store(true); }
+
+struct RunArgs {
+  std::string spec;
+  int agents = 2;
+  int slots = 1;
+  bool synthetic = true;
+  bool force = false;
+  std::string farmd_path;
+  std::string agent_path;
+};
+
+// --flag, else the build tree's binary, else one next to farmctl itself.
+std::string FindProgram(const std::string& flag, const char* built, const char* name) {
+  if (!flag.empty()) return flag;
+  std::error_code ec;
+  if (*built && fs::exists(built, ec)) return built;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec && fs::exists(self.parent_path() / name, ec)) return (self.parent_path() / name).string();
+  return *built ? built : name;
+}
+
+// Only one `farmctl run` per database: a second farmd would fight over it.
+farm::StatusOr<int> LockStateDir(const fs::path& state_dir, bool force) {
+  std::error_code ec;
+  fs::create_directories(state_dir, ec);
+  const std::string path = (state_dir / "run.lock").string();
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return farm::Unavailable("cannot open '" + path + "'");
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0 && !force) {
+    ::close(fd);
+    return farm::FailedPrecondition("another farmctl run is using " + state_dir.string() +
+                                    " (lock " + path + "); wait for it or pass --force");
+  }
+  return fd;
+}
+
+JobCounts CountsOf(const json& sweep) {
+  JobCounts counts;
+  const json& jobs = sweep.at("jobs");
+  counts.total = sweep.value("jobs_total", std::int64_t{0});
+  counts.queued = jobs.value("queued", std::int64_t{0});
+  counts.running = jobs.value("leased", std::int64_t{0});
+  counts.succeeded = jobs.value("succeeded", std::int64_t{0});
+  counts.failed = jobs.value("failed", std::int64_t{0});
+  counts.cancelled = jobs.value("cancelled", std::int64_t{0});
+  counts.skipped = jobs.value("skipped", std::int64_t{0});
+  return counts;
+}
+
+// Sleeps `total` in small slices; false when interrupted meanwhile.
+bool SleepUnlessInterrupted(std::chrono::milliseconds total) {
+  const auto end = std::chrono::steady_clock::now() + total;
+  while (std::chrono::steady_clock::now() < end) {
+    if (g_interrupted.load()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  return !g_interrupted.load();
+}
+
+json CountsJson(const JobCounts& c) {
+  return {{"total", c.total},         {"succeeded", c.succeeded}, {"failed", c.failed},
+          {"cancelled", c.cancelled}, {"skipped", c.skipped},     {"queued", c.queued},
+          {"running", c.running}};
+}
+
+struct Outcome {
+  std::int64_t sweep_id = 0;
+  json submitted;  // the API's submit answer
+  JobCounts counts;
+  json first_errors = json::array();
+  bool interrupted = false;
+};
+
+// The newest earlier sweep of the same spec text (and the same synthetic choice) with
+// nothing failed, cancelled or skipped: resuming attaches to it instead of submitting
+// again. 0 when there is none. Synthetic jobs are not shared by param_hash like renders
+// are, so without this a resumed synthetic run would redo everything.
+farm::StatusOr<std::int64_t> FindResumable(const ApiClient& api, const CheckedSpec& spec,
+                                           bool synthetic) {
+  const std::string spec_sha256 = farm::Sha256Hex(spec.text);
+  FARM_ASSIGN_OR_RETURN(json sweeps, api.Get("/api/v1/sweeps"));
+  for (const json& sweep : sweeps.value("sweeps", json::array())) {  // newest first
+    if (sweep.value("spec_sha256", "") != spec_sha256) continue;
+    const std::int64_t id = sweep.value("id", std::int64_t{0});
+    const std::string state = sweep.value("state", "");
+    if (id <= 0 || state == "failed" || state == "cancelled") return 0;
+    FARM_ASSIGN_OR_RETURN(json detail, api.Get("/api/v1/sweeps/" + std::to_string(id)));
+    const JobCounts counts = CountsOf(detail);
+    if (counts.failed + counts.cancelled + counts.skipped > 0 || counts.total == 0) return 0;
+    FARM_ASSIGN_OR_RETURN(json first,
+                          api.Get("/api/v1/jobs?sweep=" + std::to_string(id) + "&limit=1"));
+    const json jobs = first.value("jobs", json::array());
+    const bool was_synthetic = !jobs.empty() && jobs[0].value("kind", "") == "synthetic";
+    return was_synthetic == synthetic ? id : 0;
+  }
+  return 0;
+}
+
+// Submits (or resumes) and waits; the farm is running.
+farm::StatusOr<Outcome> SubmitAndWait(const GlobalOptions& options, const RunArgs& args,
+                                      const CheckedSpec& spec, LocalFarm& farm) {
+  ApiClient api(farm.http_endpoint(), farm.token(), std::chrono::seconds(30));
+  Outcome outcome;
+  try {
+    FARM_ASSIGN_OR_RETURN(outcome.sweep_id, FindResumable(api, spec, args.synthetic));
+  } catch (const json::exception& e) {
+    return farm::DataLoss(std::string("farmd's sweep list is malformed: ") + e.what());
+  }
+  if (outcome.sweep_id > 0) {
+    outcome.submitted = {{"sweep_id", outcome.sweep_id}, {"jobs_created", 0}, {"resumed", true}};
+    if (!options.json) {
+      std::cerr << "farmctl: resuming sweep " << outcome.sweep_id << " '" << spec.name << "'\n";
+    }
+  } else {
+    FARM_ASSIGN_OR_RETURN(
+        outcome.submitted,
+        api.Post("/api/v1/sweeps",
+                 {{"spec", spec.text}, {"file_name", args.spec}, {"synthetic", args.synthetic}}));
+    outcome.sweep_id = outcome.submitted.value("sweep_id", std::int64_t{0});
+  }
+  if (outcome.sweep_id <= 0) return farm::DataLoss("farmd's submit answer has no sweep_id");
+  if (!options.json && !outcome.submitted.value("resumed", false)) {
+    std::cerr << "farmctl: sweep " << outcome.sweep_id << " '" << spec.name
+              << "': " << outcome.submitted.value("jobs_created", 0) << " new jobs, "
+              << outcome.submitted.value("renders_shared", 0) << " renders already done or "
+              << "pending" << (args.synthetic ? " (synthetic stand-ins)" : "") << "\n";
+  }
+  const std::string target = "/api/v1/sweeps/" + std::to_string(outcome.sweep_id);
+  ProgressBar progress(std::cerr, !options.json && ::isatty(STDERR_FILENO));
+  while (true) {
+    FARM_ASSIGN_OR_RETURN(json sweep, api.Get(target));
+    try {
+      outcome.counts = CountsOf(sweep);
+    } catch (const json::exception& e) {
+      return farm::DataLoss(std::string("farmd's sweep answer is malformed: ") + e.what());
+    }
+    if (!options.json) progress.Update(outcome.counts);
+    if (outcome.counts.AllTerminal()) break;
+    FARM_RETURN_IF_ERROR(farm.CheckAlive());
+    if (!SleepUnlessInterrupted(std::chrono::milliseconds(250))) {
+      outcome.interrupted = true;
+      if (!options.json) progress.Finish(outcome.counts);
+      auto cancelled = api.Post(target + "/cancel", json::object());
+      if (!cancelled.ok()) std::cerr << "farmctl: " << cancelled.status().message() << "\n";
+      return outcome;
+    }
+  }
+  if (!options.json) progress.Finish(outcome.counts);
+  if (outcome.counts.failed > 0) {
+    auto failed =
+        api.Get("/api/v1/jobs?sweep=" + std::to_string(outcome.sweep_id) + "&state=failed&limit=5");
+    if (failed.ok() && failed->contains("jobs")) {
+      for (const json& job : (*failed)["jobs"]) {
+        outcome.first_errors.push_back(
+            {{"job_id", job.value("id", std::int64_t{0})}, {"error", job.value("last_error", "")}});
+      }
+    }
+  }
+  return outcome;
+}
+
+int RunSweep(const GlobalOptions& options, const std::string& config_dir, const RunArgs& args) {
+  // Checked before anything starts: a bad spec never costs a process.
+  SpecCheckResult checked = CheckSpecFile(args.spec, config_dir, options.models_dir, true);
+  if (!checked.ok) return ReportSpecProblems(options, checked);
+
+  const fs::path database = fs::absolute(EffectiveDbPath(options));
+  const fs::path state_dir = database.parent_path();
+  auto lock = LockStateDir(state_dir, args.force);
+  if (!lock.ok()) return ReportError(options, lock.status());
+
+  struct sigaction action = {};
+  action.sa_handler = OnInterrupt;
+  sigemptyset(&action.sa_mask);
+  struct sigaction old_int = {}, old_term = {};
+  ::sigaction(SIGINT, &action, &old_int);
+  ::sigaction(SIGTERM, &action, &old_term);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  LocalFarmOptions farm_options;
+  farm_options.farmd_path = FindProgram(args.farmd_path, FARMCTL_FARMD_PATH, "farmd");
+  farm_options.agent_path = FindProgram(args.agent_path, FARMCTL_AGENT_PATH, "farm-agent");
+  farm_options.database = database.string();
+  farm_options.state_dir = state_dir.string();
+  farm_options.presets_dir = config_dir;
+  farm_options.spec_dir = fs::absolute(args.spec).parent_path().string();
+  farm_options.models_dir = options.models_dir;
+  farm_options.agents = args.agents;
+  farm_options.slots = args.slots;
+
+  farm::StatusOr<Outcome> outcome = farm::Unavailable("interrupted");
+  {
+    auto farm = LocalFarm::Start(farm_options, g_interrupted);
+    if (farm.ok()) {
+      outcome = SubmitAndWait(options, args, checked.spec, **farm);
+      (*farm)->Stop();
+    } else {
+      outcome = farm.status();
+    }
+  }
+  ::sigaction(SIGINT, &old_int, nullptr);
+  ::sigaction(SIGTERM, &old_term, nullptr);
+  ::close(*lock);
+
+  if (g_interrupted.load() || (outcome.ok() && outcome->interrupted)) {
+    if (options.json) {
+      json out = {{"ok", false}, {"interrupted", true}};
+      if (outcome.ok()) out["sweep_id"] = outcome->sweep_id;
+      std::cout << out.dump(2) << "\n";
+    } else {
+      std::cerr << "farmctl: interrupted; the sweep was cancelled and the farm stopped. Run the "
+                   "same command again to resume.\n";
+    }
+    return kExitInterrupted;
+  }
+  if (!outcome.ok()) return ReportError(options, outcome.status());
+  const JobCounts& c = outcome->counts;
+  const bool ok = c.failed == 0 && c.cancelled == 0 && c.skipped == 0;
+  if (options.json) {
+    json out = {{"ok", ok},
+                {"sweep_id", outcome->sweep_id},
+                {"name", checked.spec.name},
+                {"synthetic", args.synthetic},
+                {"resumed", outcome->submitted.value("resumed", false)},
+                {"jobs_created", outcome->submitted.value("jobs_created", 0)},
+                {"renders_shared", outcome->submitted.value("renders_shared", 0)},
+                {"counts", CountsJson(c)},
+                {"first_errors", outcome->first_errors},
+                {"database", database.string()}};
+    std::cout << out.dump(2) << "\n";
+  } else {
+    std::cerr << "farmctl: sweep " << outcome->sweep_id << " " << (ok ? "finished" : "FAILED")
+              << ": " << CountsLine(c) << "\n";
+    for (const json& e : outcome->first_errors) {
+      std::cerr << "  job " << e.value("job_id", std::int64_t{0}) << ": "
+                << e.value("error", std::string()) << "\n";
+    }
+    if (!ok) std::cerr << "farmctl: logs in " << (state_dir / "logs").string() << "\n";
+  }
+  return ok ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+ApiEnvironment ReadApiEnvironment() {
+  ApiEnvironment environment;
+  if (const char* endpoint = std::getenv("STUDIOFARM_ENDPOINT")) environment.endpoint = endpoint;
+  if (const char* token = std::getenv("STUDIOFARM_TOKEN")) environment.token = token;
+  return environment;
+}
+
+void AddRunCommands(CLI::App& app, GlobalOptions& options, const std::string& config_dir,
+                    int& exit_code) {
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* run = app.add_subcommand(
+      "run",
+      "Run a sweep on this machine: starts farmd and local agents (CURVE, loopback), shows "
+      "progress, stops them when every job is finished. Same command again resumes (finished "
+      "results are reused). Ctrl-C cancels the sweep and exits 130. Keys, logs and artifacts "
+      "go next to the database (--db).");
+  run->add_option("SWEEP", args->spec, "Sweep spec (YAML)")->required();
+  run->add_option("--agents", args->agents, "Local agents to start")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  run->add_option("--slots", args->slots, "Jobs each agent runs at once")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  run->add_flag("--synthetic,!--no-synthetic", args->synthetic,
+                "Run every job as a synthetic stand-in (default ON until the render job kind "
+                "exists; --no-synthetic submits real jobs)");
+  run->add_flag("--force", args->force,
+                "Start even if another farmctl run seems to hold the database");
+  run->add_option("--farmd", args->farmd_path, "farmd executable (default: the build's)");
+  run->add_option("--agent", args->agent_path, "farm-agent executable (default: the build's)");
+  run->callback([&options, &config_dir, &exit_code, args] {
+    exit_code = RunSweep(options, config_dir, *args);
+  });
+}
+
+}  // namespace farmctl

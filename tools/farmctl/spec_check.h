@@ -1,0 +1,37 @@
+// Local checks of a sweep spec before it is sent to farmd: the checks `sweep validate`
+// runs (presets, every diagnostic, the job cap) and, for `run`, the expansion itself so
+// missing photos or checkpoints are caught before any process starts.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cli_common.h"
+#include "farm/sweep/diagnostic.h"
+
+namespace farmctl {
+
+struct CheckedSpec {
+  std::string text;  // the YAML as read
+  std::string name;
+  std::int64_t jobs = 0;  // jobs it expands to
+};
+
+struct SpecCheckResult {
+  bool ok = false;
+  CheckedSpec spec;                                  // when ok
+  std::vector<farm::sweep::Diagnostic> diagnostics;  // problems with a file position
+  farm::Status error;                                // other problems (unreadable file, cap)
+};
+
+// `expand`: also expand with files resolved relative to the spec's folder and
+// `models_dir` (missing files become errors).
+SpecCheckResult CheckSpecFile(const std::string& path, const std::string& config_dir,
+                              const std::string& models_dir, bool expand);
+
+// Prints a failed result for a person (stderr) or as JSON (stdout, like `sweep validate
+// --json`). Returns kExitFailure.
+int ReportSpecProblems(const GlobalOptions& options, const SpecCheckResult& result);
+
+}  // namespace farmctl
