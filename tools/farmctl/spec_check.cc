@@ -1,14 +1,13 @@
 #include "spec_check.h"
 
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "farm/sweep/expand.h"
 #include "farm/sweep/file_resolver.h"
 #include "farm/sweep/parser.h"
+#include "farm/sweep/preset_files.h"
 #include "farm/sweep/presets.h"
 
 namespace farmctl {
@@ -17,41 +16,15 @@ namespace {
 namespace fs = std::filesystem;
 using farm::sweep::Diagnostic;
 
-farm::StatusOr<std::string> ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return farm::NotFound("cannot read '" + path + "'");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// Presets from `config_dir`; a missing file means no presets of that kind.
-farm::Status LoadPresets(const std::string& config_dir, farm::sweep::SpecPresets* presets,
-                         std::vector<Diagnostic>* problems) {
-  const fs::path tones = fs::path(config_dir) / "tones.yaml";
-  if (fs::exists(tones)) {
-    FARM_ASSIGN_OR_RETURN(std::string text, ReadText(tones.string()));
-    auto found = farm::sweep::CheckTonePresets(text, tones.string(), &presets->tones);
-    problems->insert(problems->end(), found.begin(), found.end());
-  }
-  const fs::path pipelines = fs::path(config_dir) / "pipelines.yaml";
-  if (fs::exists(pipelines)) {
-    FARM_ASSIGN_OR_RETURN(std::string text, ReadText(pipelines.string()));
-    auto found = farm::sweep::CheckPipelinePresets(text, pipelines.string(), &presets->pipelines);
-    problems->insert(problems->end(), found.begin(), found.end());
-  }
-  return farm::Status::Ok();
-}
-
 }  // namespace
 
 SpecCheckResult CheckSpecFile(const std::string& path, const std::string& config_dir,
                               const std::string& models_dir, bool expand) {
   SpecCheckResult result;
   farm::sweep::SpecPresets presets;
-  result.error = LoadPresets(config_dir, &presets, &result.diagnostics);
+  result.error = farm::sweep::LoadPresetFiles(config_dir, &presets, &result.diagnostics);
   if (!result.error.ok() || !result.diagnostics.empty()) return result;
-  auto text = ReadText(path);
+  auto text = farm::sweep::ReadTextFile(path);
   if (!text.ok()) {
     result.error = text.status();
     return result;
@@ -89,24 +62,33 @@ SpecCheckResult CheckSpecFile(const std::string& path, const std::string& config
   return result;
 }
 
-int ReportSpecProblems(const GlobalOptions& options, const SpecCheckResult& result) {
-  if (!result.error.ok()) return ReportError(options, result.error);
+nlohmann::json DiagnosticsJson(const std::vector<Diagnostic>& diagnostics) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const Diagnostic& d : diagnostics) {
+    out.push_back({{"file", d.file},
+                   {"line", d.line},
+                   {"column", d.column},
+                   {"path", d.path},
+                   {"message", d.message}});
+  }
+  return out;
+}
+
+int ReportDiagnostics(const GlobalOptions& options, const std::vector<Diagnostic>& diagnostics) {
   if (options.json) {
-    nlohmann::json diagnostics = nlohmann::json::array();
-    for (const Diagnostic& d : result.diagnostics) {
-      diagnostics.push_back({{"file", d.file},
-                             {"line", d.line},
-                             {"column", d.column},
-                             {"path", d.path},
-                             {"message", d.message}});
-    }
-    std::cout << nlohmann::json({{"ok", false}, {"diagnostics", diagnostics}}).dump(2) << "\n";
+    nlohmann::json out = {{"ok", false}, {"diagnostics", DiagnosticsJson(diagnostics)}};
+    std::cout << out.dump(2) << "\n";
   } else {
-    for (const Diagnostic& d : result.diagnostics) std::cerr << d.ToString() << "\n";
-    std::cerr << "farmctl: " << result.diagnostics.size() << " problem"
-              << (result.diagnostics.size() == 1 ? "" : "s") << " found\n";
+    for (const Diagnostic& d : diagnostics) std::cerr << d.ToString() << "\n";
+    std::cerr << "farmctl: " << diagnostics.size() << " problem"
+              << (diagnostics.size() == 1 ? "" : "s") << " found\n";
   }
   return kExitFailure;
+}
+
+int ReportSpecProblems(const GlobalOptions& options, const SpecCheckResult& result) {
+  if (!result.error.ok()) return ReportError(options, result.error);
+  return ReportDiagnostics(options, result.diagnostics);
 }
 
 }  // namespace farmctl

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <nlohmann/json_fwd.hpp>
 #include <vector>
 
 #include "cli_common.h"
@@ -29,6 +30,14 @@ struct SpecCheckResult {
 // `models_dir` (missing files become errors).
 SpecCheckResult CheckSpecFile(const std::string& path, const std::string& config_dir,
                               const std::string& models_dir, bool expand);
+
+// Every diagnostic as a JSON array of {file, line, column, path, message}.
+nlohmann::json DiagnosticsJson(const std::vector<farm::sweep::Diagnostic>& diagnostics);
+
+// Prints every diagnostic (stderr, or {"ok":false,"diagnostics":[...]} on stdout with
+// --json). Returns kExitFailure.
+int ReportDiagnostics(const GlobalOptions& options,
+                      const std::vector<farm::sweep::Diagnostic>& diagnostics);
 
 // Prints a failed result for a person (stderr) or as JSON (stdout, like `sweep validate
 // --json`). Returns kExitFailure.

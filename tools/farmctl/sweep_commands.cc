@@ -3,7 +3,6 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -13,6 +12,8 @@
 #include "farm/sweep/expand.h"
 #include "farm/sweep/file_resolver.h"
 #include "farm/sweep/parser.h"
+#include "farm/sweep/preset_files.h"
+#include "spec_check.h"
 
 namespace farmctl {
 namespace {
@@ -26,62 +27,15 @@ struct SweepArgs {
   std::int64_t max_jobs = 0;  // 0: the spec's max_jobs or the default cap
 };
 
-farm::StatusOr<std::string> ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return farm::NotFound("cannot read '" + path + "'");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-nlohmann::json DiagnosticsJson(const std::vector<Diagnostic>& diagnostics) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const Diagnostic& d : diagnostics) {
-    out.push_back({{"file", d.file},
-                   {"line", d.line},
-                   {"column", d.column},
-                   {"path", d.path},
-                   {"message", d.message}});
-  }
-  return out;
-}
-
-// Prints every diagnostic (stderr, or JSON on stdout) and returns kExitFailure.
-int ReportDiagnostics(const GlobalOptions& options, const std::vector<Diagnostic>& diagnostics) {
-  if (options.json) {
-    nlohmann::json out = {{"ok", false}, {"diagnostics", DiagnosticsJson(diagnostics)}};
-    std::cout << out.dump(2) << "\n";
-  } else {
-    for (const Diagnostic& d : diagnostics) std::cerr << d.ToString() << "\n";
-    std::cerr << "farmctl: " << diagnostics.size() << " problem"
-              << (diagnostics.size() == 1 ? "" : "s") << " found\n";
-  }
-  return kExitFailure;
-}
-
 // Reads the presets in `config_dir`; a missing file means no presets of that kind.
 std::optional<farm::sweep::SpecPresets> LoadPresets(const GlobalOptions& options,
                                                     const std::string& config_dir, int& exit_code) {
   farm::sweep::SpecPresets presets;
   std::vector<Diagnostic> problems;
-  const fs::path tones = fs::path(config_dir) / "tones.yaml";
-  if (fs::exists(tones)) {
-    auto text = ReadText(tones.string());
-    if (!text.ok()) {
-      exit_code = ReportError(options, text.status());
-      return std::nullopt;
-    }
-    problems = farm::sweep::CheckTonePresets(*text, tones.string(), &presets.tones);
-  }
-  const fs::path pipelines = fs::path(config_dir) / "pipelines.yaml";
-  if (fs::exists(pipelines)) {
-    auto text = ReadText(pipelines.string());
-    if (!text.ok()) {
-      exit_code = ReportError(options, text.status());
-      return std::nullopt;
-    }
-    auto more = farm::sweep::CheckPipelinePresets(*text, pipelines.string(), &presets.pipelines);
-    problems.insert(problems.end(), more.begin(), more.end());
+  if (farm::Status status = farm::sweep::LoadPresetFiles(config_dir, &presets, &problems);
+      !status.ok()) {
+    exit_code = ReportError(options, status);
+    return std::nullopt;
   }
   if (!problems.empty()) {
     exit_code = ReportDiagnostics(options, problems);
@@ -96,7 +50,7 @@ std::optional<farm::sweep::SweepSpec> LoadSpec(const GlobalOptions& options,
                                                int& exit_code) {
   auto presets = LoadPresets(options, config_dir, exit_code);
   if (!presets) return std::nullopt;
-  auto text = ReadText(args.file);
+  auto text = farm::sweep::ReadTextFile(args.file);
   if (!text.ok()) {
     exit_code = ReportError(options, text.status());
     return std::nullopt;

@@ -10,14 +10,12 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "farm/farmd/coordinator.h"
 #include "farm/farmd/http_server.h"
-#include "farm/sweep/presets.h"
+#include "farm/sweep/preset_files.h"
 #include "farm/transport/curve_keys.h"
 #include "farm/transport/zmq_agent_link.h"
 #include "farm_config.h"
@@ -27,14 +25,6 @@ namespace fs = std::filesystem;
 
 std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop.store(true); }
-
-farm::StatusOr<std::string> ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return farm::NotFound("cannot read '" + path + "'");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 std::string ExpandHome(const std::string& path) {
   if (path.rfind("~/", 0) != 0) return path;
@@ -51,17 +41,9 @@ int Fail(const farm::Status& status) {
 farm::StatusOr<farm::sweep::SpecPresets> LoadPresets(const std::string& dir) {
   farm::sweep::SpecPresets presets;
   if (dir.empty()) return presets;
-  const fs::path tones = fs::path(dir) / "tones.yaml";
-  if (fs::exists(tones)) {
-    FARM_ASSIGN_OR_RETURN(std::string text, ReadText(tones.string()));
-    FARM_ASSIGN_OR_RETURN(presets.tones, farm::sweep::ParseTonePresets(text, tones.string()));
-  }
-  const fs::path pipelines = fs::path(dir) / "pipelines.yaml";
-  if (fs::exists(pipelines)) {
-    FARM_ASSIGN_OR_RETURN(std::string text, ReadText(pipelines.string()));
-    FARM_ASSIGN_OR_RETURN(presets.pipelines,
-                          farm::sweep::ParsePipelinePresets(text, pipelines.string()));
-  }
+  std::vector<farm::sweep::Diagnostic> problems;
+  FARM_RETURN_IF_ERROR(farm::sweep::LoadPresetFiles(dir, &presets, &problems));
+  FARM_RETURN_IF_ERROR(farm::sweep::DiagnosticsToStatus(problems));
   return presets;
 }
 
@@ -90,7 +72,7 @@ int main(int argc, char** argv) {
 
   farm::farmd::FarmConfig config;
   if (!config_path.empty()) {
-    auto text = ReadText(config_path);
+    auto text = farm::sweep::ReadTextFile(config_path);
     if (!text.ok()) return Fail(text.status());
     auto parsed = farm::farmd::ParseFarmConfig(*text, config_path);
     if (!parsed.ok()) return Fail(parsed.status());
