@@ -1,6 +1,8 @@
 // Runs the farmctl binary as a user or a script would: exit codes, --json output,
 // --help on every verb, and errors that name the file.
 #include <gtest/gtest.h>
+
+#include "shell_run.h"
 #include <sys/wait.h>
 
 #include <array>
@@ -15,10 +17,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out;  // stdout and stderr together
-};
+using farmctl_test::CliRun;
+using farmctl_test::Shell;
 
 std::string SourceDir() {
   const char* dir = std::getenv("FARM_SOURCE_DIR");
@@ -29,15 +29,7 @@ std::string SourceDir() {
 CliRun Farmctl(const std::string& args, const std::string& cwd, bool merge_stderr = true) {
   const std::string command = "cd '" + cwd + "' && STUDIOFARM_DB= '" FARMCTL_PATH "' " + args +
                               (merge_stderr ? " 2>&1" : " 2>/dev/null");
-  CliRun run;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return run;
-  std::array<char, 4096> buffer;
-  std::size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) run.out.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
+  return Shell(command);
 }
 
 class FarmctlCliTest : public testing::Test {

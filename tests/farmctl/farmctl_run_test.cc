@@ -3,6 +3,8 @@
 // process starts, and the query verbs against a dead endpoint.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
+#include "shell_run.h"
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -25,23 +27,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out;
-};
-
-// Runs `command` through the shell; stdout (and stderr when merged) captured.
-CliRun Shell(const std::string& command) {
-  CliRun run;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return run;
-  std::array<char, 4096> buffer;
-  std::size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) run.out.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
+using farmctl_test::CliRun;
+using farmctl_test::Shell;
 
 class FarmctlRunTest : public testing::Test {
  protected:
