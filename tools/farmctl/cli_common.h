@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "farm/schemas/status.h"
 
@@ -25,5 +26,9 @@ int ReportError(const GlobalOptions& options, const farm::Status& status);
 
 // Database path to use: --db if given, else the default.
 std::string EffectiveDbPath(const GlobalOptions& options);
+
+// Prints rows as left-aligned columns separated by two spaces on stdout (the first row is
+// usually the header).
+void PrintTable(const std::vector<std::vector<std::string>>& rows);
 
 }  // namespace farmctl

@@ -9,6 +9,7 @@
 #include "http_client.h"
 #include "progress_bar.h"
 #include "spec_check.h"
+#include "sweep_counts.h"
 
 namespace farmctl {
 namespace {
@@ -31,22 +32,6 @@ std::string Field(const json& object, const char* key) {
   if (!object.is_object() || !object.contains(key) || object[key].is_null()) return "-";
   const json& value = object[key];
   return value.is_string() ? value.get<std::string>() : value.dump();
-}
-
-void PrintTable(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<std::size_t> widths;
-  for (const auto& row : rows) {
-    widths.resize(std::max(widths.size(), row.size()));
-    for (std::size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (std::size_t c = 0; c < row.size(); ++c) {
-      line += row[c];
-      if (c + 1 < row.size()) line += std::string(widths[c] - row[c].size() + 2, ' ');
-    }
-    std::cout << line << "\n";
-  }
 }
 
 // Table rows of `list[key]` with `columns` as headers and keys.
@@ -90,15 +75,7 @@ int Remote(const GlobalOptions& options, const RemoteArgs& args, Call call, Prin
 }
 
 void PrintSweep(const json& sweep) {
-  JobCounts c;
-  const json& jobs = sweep.at("jobs");
-  c.total = sweep.value("jobs_total", std::int64_t{0});
-  c.queued = jobs.value("queued", std::int64_t{0});
-  c.running = jobs.value("leased", std::int64_t{0});
-  c.succeeded = jobs.value("succeeded", std::int64_t{0});
-  c.failed = jobs.value("failed", std::int64_t{0});
-  c.cancelled = jobs.value("cancelled", std::int64_t{0});
-  c.skipped = jobs.value("skipped", std::int64_t{0});
+  const JobCounts c = CountsOfSweep(sweep);
   std::cout << "sweep " << Field(sweep, "id") << " '" << Field(sweep, "name")
             << "': " << Field(sweep, "state") << "\n"
             << CountsLine(c) << "\n";

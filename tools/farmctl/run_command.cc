@@ -19,6 +19,7 @@
 #include "local_farm.h"
 #include "progress_bar.h"
 #include "spec_check.h"
+#include "sweep_counts.h"
 
 #ifndef FARMCTL_FARMD_PATH
 #define FARMCTL_FARMD_PATH ""
@@ -71,19 +72,6 @@ farm::StatusOr<int> LockStateDir(const fs::path& state_dir, bool force) {
   return fd;
 }
 
-JobCounts CountsOf(const json& sweep) {
-  JobCounts counts;
-  const json& jobs = sweep.at("jobs");
-  counts.total = sweep.value("jobs_total", std::int64_t{0});
-  counts.queued = jobs.value("queued", std::int64_t{0});
-  counts.running = jobs.value("leased", std::int64_t{0});
-  counts.succeeded = jobs.value("succeeded", std::int64_t{0});
-  counts.failed = jobs.value("failed", std::int64_t{0});
-  counts.cancelled = jobs.value("cancelled", std::int64_t{0});
-  counts.skipped = jobs.value("skipped", std::int64_t{0});
-  return counts;
-}
-
 // Sleeps `total` in small slices; false when interrupted meanwhile.
 bool SleepUnlessInterrupted(std::chrono::milliseconds total) {
   const auto end = std::chrono::steady_clock::now() + total;
@@ -122,7 +110,7 @@ farm::StatusOr<std::int64_t> FindResumable(const ApiClient& api, const CheckedSp
     const std::string state = sweep.value("state", "");
     if (id <= 0 || state == "failed" || state == "cancelled") return 0;
     FARM_ASSIGN_OR_RETURN(json detail, api.Get("/api/v1/sweeps/" + std::to_string(id)));
-    const JobCounts counts = CountsOf(detail);
+    const JobCounts counts = CountsOfSweep(detail);
     if (counts.failed + counts.cancelled + counts.skipped > 0 || counts.total == 0) return 0;
     FARM_ASSIGN_OR_RETURN(json first,
                           api.Get("/api/v1/jobs?sweep=" + std::to_string(id) + "&limit=1"));
@@ -167,7 +155,7 @@ farm::StatusOr<Outcome> SubmitAndWait(const GlobalOptions& options, const RunArg
   while (true) {
     FARM_ASSIGN_OR_RETURN(json sweep, api.Get(target));
     try {
-      outcome.counts = CountsOf(sweep);
+      outcome.counts = CountsOfSweep(sweep);
     } catch (const json::exception& e) {
       return farm::DataLoss(std::string("farmd's sweep answer is malformed: ") + e.what());
     }

@@ -141,22 +141,6 @@ std::vector<std::string> Row(const farm::sweep::ExpandedSweep& sweep, std::size_
   return row;
 }
 
-void PrintTable(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<std::size_t> widths;
-  for (const auto& row : rows) {
-    widths.resize(std::max(widths.size(), row.size()));
-    for (std::size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (std::size_t c = 0; c < row.size(); ++c) {
-      line += row[c];
-      if (c + 1 < row.size()) line += std::string(widths[c] - row[c].size() + 2, ' ');
-    }
-    std::cout << line << "\n";
-  }
-}
-
 void PrintExpansion(const farm::sweep::ExpandedSweep& sweep, std::size_t limit) {
   std::cout << "sweep " << sweep.name << ": " << CountLine(sweep.count) << "\n\n";
   std::vector<std::vector<std::string>> params = {{"parameter", "values", "renders per value"}};
