@@ -9,6 +9,11 @@
 #   (default unit). A test that cannot run here exits 77 and is reported as skipped.
 include_guard(GLOBAL)
 
+# The repository root, also when kernels/ is built on its own.
+if(NOT FARM_REPO_ROOT)
+  set(FARM_REPO_ROOT "${PROJECT_SOURCE_DIR}")
+endif()
+
 function(farm_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
   add_library(${name} STATIC ${ARG_SOURCES} ${ARG_UNPARSED_ARGUMENTS})
@@ -30,5 +35,5 @@ function(farm_test name)
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES
     LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT} SKIP_RETURN_CODE 77
-    ENVIRONMENT "FARM_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+    ENVIRONMENT "FARM_SOURCE_DIR=${FARM_REPO_ROOT}")
 endfunction()
