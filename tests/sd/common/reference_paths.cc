@@ -1,0 +1,46 @@
+#include "reference_paths.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <system_error>
+
+namespace farm::sd::testing {
+namespace fs = std::filesystem;
+
+std::optional<std::string> FindSd15ReferenceDir() {
+  if (const char* dir = std::getenv("FARM_SD_REFERENCE"); dir && *dir) {
+    if (fs::is_directory(dir)) return std::string(dir);
+    return std::nullopt;
+  }
+  const char* root = std::getenv("FARM_SOURCE_DIR");
+  fs::path base = root ? fs::path(root) : fs::current_path();
+  for (const fs::path& candidate : {base / ".." / "shared" / "reference" / "sd15",
+                                    base / "shared" / "reference" / "sd15"}) {
+    std::error_code ec;
+    if (fs::is_directory(candidate, ec)) return fs::weakly_canonical(candidate, ec).string();
+  }
+  return std::nullopt;
+}
+
+namespace {
+struct Scratch {
+  fs::path path;
+  Scratch() {
+    path = fs::temp_directory_path() / ("farm-sd-test-" + std::to_string(::getpid()));
+    fs::create_directories(path);
+  }
+  ~Scratch() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+}  // namespace
+
+std::string ScratchDir() {
+  static Scratch scratch;
+  return scratch.path.string();
+}
+
+}  // namespace farm::sd::testing

@@ -1,0 +1,24 @@
+// Where the engine's tests find the reference data produced by the public reference
+// implementations (../shared/reference/sd15 next to the repository).
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace farm::sd::testing {
+
+// The sd15 reference folder: $FARM_SD_REFERENCE, else ../shared/reference/sd15 or
+// shared/reference/sd15 relative to the repository root ($FARM_SOURCE_DIR). Empty when
+// none exists.
+std::optional<std::string> FindSd15ReferenceDir();
+
+// A scratch directory unique to this test process, removed at exit.
+std::string ScratchDir();
+
+}  // namespace farm::sd::testing
+
+// Skips the current test (with the reason printed) when the reference data is absent.
+#define FARM_SD_REQUIRE_REFERENCE(var)                                                  \
+  auto var##_opt = ::farm::sd::testing::FindSd15ReferenceDir();                        \
+  if (!var##_opt) GTEST_SKIP() << "sd15 reference data not found (set FARM_SD_REFERENCE)"; \
+  const std::string var = *var##_opt
