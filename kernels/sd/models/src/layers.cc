@@ -1,0 +1,86 @@
+#include "layers.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace farm::sd {
+
+const at::Tensor& Weights::operator()(const std::string& name) const {
+  auto it = map_.find(name);
+  if (it == map_.end()) throw std::out_of_range("weight " + name + " was removed from the model");
+  return it->second;
+}
+
+at::Tensor Linear(const Weights& w, const std::string& prefix, const at::Tensor& x) {
+  at::Tensor weight = w(prefix + ".weight");
+  if (weight.dim() == 4) weight = weight.flatten(1);  // a 1x1 conv stored for a linear
+  const std::string bias_name = prefix + ".bias";
+  return at::linear(x, weight, w.Has(bias_name) ? w(bias_name) : at::Tensor());
+}
+
+at::Tensor Conv2d(const Weights& w, const std::string& prefix, const at::Tensor& x,
+                  int64_t stride, int64_t padding) {
+  return at::conv2d(x, w(prefix + ".weight"), w(prefix + ".bias"), {stride, stride},
+                    {padding, padding});
+}
+
+at::Tensor GroupNorm(const Weights& w, const std::string& prefix, const at::Tensor& x,
+                     GroupNormConfig norm) {
+  return at::group_norm(x, norm.groups, w(prefix + ".weight"), w(prefix + ".bias"), norm.eps);
+}
+
+at::Tensor LayerNorm(const Weights& w, const std::string& prefix, const at::Tensor& x, double eps) {
+  return at::layer_norm(x, {x.size(-1)}, w(prefix + ".weight"), w(prefix + ".bias"), eps);
+}
+
+at::Tensor ResnetBlock(const Weights& w, const std::string& prefix, const at::Tensor& x,
+                       const at::Tensor& temb_silu, GroupNormConfig norm) {
+  at::Tensor h = at::silu(GroupNorm(w, prefix + ".norm1", x, norm));
+  h = Conv2d(w, prefix + ".conv1", h);
+  if (temb_silu.defined()) {
+    h.add_(Linear(w, prefix + ".time_emb_proj", temb_silu).unsqueeze(-1).unsqueeze(-1));
+  }
+  h = GroupNorm(w, prefix + ".norm2", h, norm);
+  at::silu_(h);
+  h = Conv2d(w, prefix + ".conv2", h);
+  const std::string shortcut = prefix + ".conv_shortcut";
+  if (w.Has(shortcut + ".weight")) return h.add_(Conv2d(w, shortcut, x, 1, 0));
+  return h.add_(x);
+}
+
+namespace {
+// [B, N, H*d] -> [B*H, N, d]
+at::Tensor SplitHeads(const at::Tensor& x, int64_t heads) {
+  const int64_t b = x.size(0), n = x.size(1), d = x.size(2) / heads;
+  return x.reshape({b, n, heads, d}).permute({0, 2, 1, 3}).reshape({b * heads, n, d});
+}
+
+// Bound on one float32 score block, so a 4096-token self-attention does not allocate
+// B*heads*N*N scores at once.
+constexpr int64_t kMaxScoreBytes = int64_t{256} << 20;
+}  // namespace
+
+at::Tensor MultiHeadAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                              int64_t heads, const at::Tensor& additive_mask) {
+  const int64_t b = q.size(0), n = q.size(1), c = q.size(2), m = k.size(1);
+  TORCH_CHECK(c % heads == 0, "attention width ", c, " is not divisible by ", heads, " heads");
+  const double scale = 1.0 / std::sqrt(static_cast<double>(c / heads));
+  at::Tensor qh = SplitHeads(q * scale, heads);
+  at::Tensor kt = SplitHeads(k, heads).transpose(1, 2);
+  at::Tensor vh = SplitHeads(v, heads);
+  const int64_t groups = b * heads;
+  const int64_t per_group = std::max<int64_t>(1, kMaxScoreBytes / std::max<int64_t>(1, n * m * 4));
+  at::Tensor out = at::empty({groups, n, c / heads}, q.options());
+  for (int64_t start = 0; start < groups; start += per_group) {
+    const int64_t end = std::min(groups, start + per_group);
+    at::Tensor scores = at::bmm(qh.slice(0, start, end), kt.slice(0, start, end));
+    if (additive_mask.defined()) scores.add_(additive_mask);
+    at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(v.scalar_type());
+    at::Tensor out_block = out.slice(0, start, end);
+    at::bmm_out(out_block, probs, vh.slice(0, start, end));
+  }
+  return out.reshape({b, heads, n, c / heads}).permute({0, 2, 1, 3}).reshape({b, n, c});
+}
+
+}  // namespace farm::sd

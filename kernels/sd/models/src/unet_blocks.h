@@ -1,0 +1,38 @@
+// Forward functions of the UNet's parts, shared by the UNet and (for the encoder half)
+// a ControlNet, which uses the same diffusers names.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <string>
+#include <vector>
+
+#include "farm/sd/debug_taps.h"
+#include "layers.h"
+#include "unet_structure.h"
+
+namespace farm::sd {
+
+// Sinusoidal timestep features [B, channels], cos half first (flip_sin_to_cos, shift 0),
+// computed in float32 like diffusers' get_timestep_embedding.
+at::Tensor TimestepFeatures(const at::Tensor& timesteps, int64_t channels);
+
+// time_embedding: linear_1, SiLU, linear_2.
+at::Tensor TimeEmbedding(const Weights& w, const at::Tensor& features);
+
+// Transformer2DModel: GroupNorm, proj_in, transformer blocks (self-attention,
+// cross-attention on `context`, GEGLU feed-forward), proj_out, + input.
+at::Tensor SpatialTransformer(const Weights& w, const std::string& prefix, const at::Tensor& x,
+                              const at::Tensor& context, const TransformerShape& shape,
+                              const UNetOptions& options);
+
+// conv_in, then every down level; returns the last hidden state and appends every skip
+// (conv_in output, each resnet/attention output, each downsampler output) to `skips`.
+at::Tensor UNetDownPath(const Weights& w, const UNet::Structure& s, const UNetOptions& options,
+                        const at::Tensor& sample, const at::Tensor& temb_silu,
+                        const at::Tensor& context, std::vector<at::Tensor>* skips, DebugTaps* taps);
+
+at::Tensor UNetMidBlock(const Weights& w, const UNet::Structure& s, const UNetOptions& options,
+                        const at::Tensor& x, const at::Tensor& temb_silu, const at::Tensor& context);
+
+}  // namespace farm::sd
