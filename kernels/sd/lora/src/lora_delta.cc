@@ -1,0 +1,28 @@
+#include <ATen/ATen.h>
+
+#include "farm/sd/lora_merge.h"
+
+namespace farm::sd {
+
+std::vector<int64_t> LoraWeightShape(const LoraModule& module) {
+  std::vector<int64_t> shape = {module.up.size(0), module.down.size(1)};
+  if (module.down.dim() == 4) {
+    shape.push_back(module.down.size(2));
+    shape.push_back(module.down.size(3));
+  }
+  return shape;
+}
+
+at::Tensor LoraDelta(const LoraModule& module, double multiplier, const at::Device& device) {
+  at::Tensor up = module.up.to(device, at::kFloat);
+  at::Tensor down = module.down.to(device, at::kFloat);
+  // Linear: [out,r] @ [r,in]. Conv: up [out,r,1,1] -> [out,r]; down [r,in,kh,kw] ->
+  // [r, in*kh*kw]; the product reshaped to [out,in,kh,kw] is the weight of the conv
+  // `up(down(x))` (a 1x1 conv after a kxk one), which is what kohya's conv2d-based merge
+  // computes.
+  at::Tensor product = at::matmul(up.flatten(1), down.flatten(1)).reshape(LoraWeightShape(module));
+  // Multiplier first, then alpha/rank, each as a float32 scalar: the order kohya uses.
+  return product.mul_(multiplier).mul_(module.alpha / static_cast<double>(module.rank));
+}
+
+}  // namespace farm::sd
