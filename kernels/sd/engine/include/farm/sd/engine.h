@@ -1,0 +1,122 @@
+// The render engine: an SD 1.5 checkpoint loaded once, rendering txt2img, img2img and
+// inpaint requests with LoRAs, weighted prompts and any of the samplers.
+//
+//   FARM_ASSIGN_OR_RETURN(auto engine, Engine::Load({.checkpoint = "model.safetensors"}));
+//   FARM_ASSIGN_OR_RETURN(RenderOutput out, engine->Render(request));
+//
+// Reproducibility: all randomness comes from per-image CPU generators seeded seed + i
+// (sampling/noise.h), so an image depends only on its own parameters, not on the batch
+// it was rendered in or the device. On the CPU the same request gives bit-identical
+// pixels run after run with the same thread count, which is recorded in RenderOutput.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "farm/schemas/status.h"
+#include "farm/sd/clip_text_model.h"
+#include "farm/sd/clip_tokenizer.h"
+#include "farm/sd/sampler.h"
+#include "farm/sd/schedule.h"
+#include "farm/sd/unet.h"
+#include "farm/sd/vae.h"
+
+namespace farm::sd {
+
+struct EngineOptions {
+  // A single .safetensors file (LDM layout) or a diffusers folder.
+  std::string checkpoint;
+  // vocab.json + merges.txt. Empty: <folder>/tokenizer for a diffusers folder, else
+  // "tokenizer/" next to the checkpoint file.
+  std::string tokenizer_dir;
+  // Folders searched for `<lora:name:w>` prompt tags (name.safetensors).
+  std::vector<std::string> lora_dirs;
+  // "cpu", "cuda" or "cuda:N". On CUDA the UNet and text encoder run in fp16 and the
+  // VAE in fp32 (fp16 VAE decodes overflow to NaN on SD 1.5).
+  std::string device = "cpu";
+  // Intra-op threads; 0 keeps libtorch's default. The value used is recorded.
+  int threads = 0;
+};
+
+struct LoraRequest {
+  std::string path;  // a kohya .safetensors
+  double multiplier = 1.0;
+};
+
+struct RenderRequest {
+  std::string prompt;           // A1111 syntax: (word:1.2), [word], BREAK, <lora:name:w>
+  std::string negative_prompt;
+  std::string sampler = "Euler a";  // front-end name, see sampler_names.h
+  int64_t steps = 20;
+  double cfg_scale = 7.0;
+  int64_t clip_skip = 1;        // 1 = last CLIP layer, 2 = penultimate
+  uint64_t seed = 0;            // image i uses seed + i
+  int64_t width = 512;          // multiples of 8
+  int64_t height = 512;
+  int64_t batch = 1;
+  std::vector<LoraRequest> loras;
+  // img2img: [3, H, W] float in [0, 1] of the requested size; strength in [0, 1].
+  std::optional<at::Tensor> init_image;
+  double strength = 0.75;
+  // inpaint (needs init_image): [H, W] float in [0, 1], 1 = repaint, 0 = keep.
+  std::optional<at::Tensor> mask;
+  ScheduleSemantics semantics = ScheduleSemantics::kFrontEnd;
+};
+
+struct RenderOutput {
+  at::Tensor images;    // [batch, H, W, 3] uint8, CPU
+  at::Tensor latents;   // [batch, 4, H/8, W/8] final latents, float32, CPU
+  std::vector<uint64_t> seeds;
+  int64_t steps_run = 0;  // fewer than steps for img2img
+  int threads = 0;        // intra-op threads the render ran with
+  std::string device;
+  std::vector<std::string> loras_applied;  // "path:multiplier", tags resolved
+};
+
+class Engine {
+ public:
+  static StatusOr<std::unique_ptr<Engine>> Load(const EngineOptions& options);
+
+  StatusOr<RenderOutput> Render(const RenderRequest& request,
+                                const ProgressCallback& on_progress = nullptr);
+
+  // The prompt as CLIP conditioning [1, 77 * chunks, hidden] with weights applied;
+  // `pad_to_chunks` appends empty chunks (cond and uncond must have the same length).
+  StatusOr<at::Tensor> EncodePrompt(const std::string& prompt, int64_t clip_skip,
+                                    int64_t pad_to_chunks = 0);
+
+  ClipTextModel& text_model() { return *text_; }
+  UNet& unet() { return *unet_; }
+  Vae& vae() { return *vae_; }
+  const ClipTokenizer& tokenizer() const { return *tokenizer_; }
+  const EngineOptions& options() const { return options_; }
+  at::Device device() const { return device_; }
+
+ private:
+  Engine() = default;
+  StatusOr<std::vector<LoraRequest>> ResolveLoras(const RenderRequest& request,
+                                                  std::string& prompt,
+                                                  std::string& negative) const;
+  StatusOr<at::Tensor> Sample(const RenderRequest& request, const at::Tensor& uncond,
+                              const at::Tensor& cond, int64_t& steps_run,
+                              const ProgressCallback& on_progress);
+  StatusOr<at::Tensor> EncodeImage(const at::Tensor& image01);
+
+  EngineOptions options_;
+  at::Device device_ = at::kCPU;
+  at::ScalarType compute_dtype_ = at::kFloat;
+  std::optional<ClipTextModel> text_;
+  std::optional<UNet> unet_;
+  std::optional<Vae> vae_;
+  std::optional<ClipTokenizer> tokenizer_;
+};
+
+// Decoder output in [-1, 1] -> [B, H, W, 3] uint8: round(clamp(x / 2 + 0.5, 0, 1) * 255).
+at::Tensor ImagesToUint8(const at::Tensor& decoded);
+
+}  // namespace farm::sd

@@ -1,0 +1,30 @@
+// A tiny SD 1.5-topology model with random weights and real tokenizer files, written
+// deterministically from a seed: what the tests and the quickstart render with when no
+// real checkpoint is configured. Its images are noise-like and mean nothing.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <ATen/ATen.h>
+
+#include "farm/schemas/status.h"
+#include "farm/sd/architecture.h"
+
+namespace farm::sd {
+
+struct TinyModelFiles {
+  std::string checkpoint;     // <dir>/tiny-sd15.safetensors (LDM layout, fp32)
+  std::string tokenizer_dir;  // <dir>/tokenizer (vocab.json, merges.txt)
+};
+
+// Writes the files (same bytes for the same seed on every machine).
+StatusOr<TinyModelFiles> MakeTinyModel(const std::string& dir, uint64_t seed);
+
+// A random single-file checkpoint of any architecture in the LDM layout, with the
+// head and group counts in its metadata: the tiny model, and the full-size SD 1.5
+// checkpoint of the engine benchmark.
+Status WriteRandomCheckpoint(const std::string& path, const SdArchitecture& arch, uint64_t seed,
+                             at::ScalarType dtype);
+
+}  // namespace farm::sd

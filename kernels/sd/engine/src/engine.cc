@@ -1,0 +1,284 @@
+#include "farm/sd/engine.h"
+
+#include <cmath>
+#include <filesystem>
+#include <utility>
+
+#include <ATen/Parallel.h>
+
+#include "farm/sd/checkpoint.h"
+#include "farm/sd/denoiser.h"
+#include "farm/sd/lora.h"
+#include "farm/sd/model_hints.h"
+#include "farm/sd/noise.h"
+#include "farm/sd/prompt.h"
+#include "farm/sd/sampler_names.h"
+
+namespace farm::sd {
+namespace fs = std::filesystem;
+namespace {
+
+std::string DefaultTokenizerDir(const std::string& checkpoint) {
+  fs::path path(checkpoint);
+  if (fs::is_directory(path)) return (path / "tokenizer").string();
+  return (path.parent_path() / "tokenizer").string();
+}
+
+Status ValidateRequest(const RenderRequest& r, int64_t downscale, int64_t clip_layers) {
+  auto bad = [](const std::string& what) { return InvalidArgument("render request: " + what); };
+  if (r.width <= 0 || r.height <= 0 || r.width % downscale != 0 || r.height % downscale != 0) {
+    return bad("size " + std::to_string(r.width) + "x" + std::to_string(r.height) +
+               " must be positive multiples of " + std::to_string(downscale));
+  }
+  if (r.steps < 1 || r.steps > 1000) return bad("steps must be in 1..1000");
+  if (r.batch < 1 || r.batch > 64) return bad("batch must be in 1..64");
+  if (r.clip_skip < 1 || r.clip_skip > clip_layers) {
+    return bad("clip skip must be in 1.." + std::to_string(clip_layers));
+  }
+  if (!std::isfinite(r.cfg_scale)) return bad("cfg scale must be a finite number");
+  if (r.init_image) {
+    const at::Tensor& img = *r.init_image;
+    if (img.dim() != 3 || img.size(0) != 3 || img.size(1) != r.height || img.size(2) != r.width) {
+      return bad("init image must be [3, " + std::to_string(r.height) + ", " +
+                 std::to_string(r.width) + "] (the requested size)");
+    }
+    if (!(r.strength >= 0.0 && r.strength <= 1.0)) return bad("strength must be in [0, 1]");
+  }
+  if (r.mask) {
+    if (!r.init_image) return bad("a mask needs an init image (inpaint)");
+    const at::Tensor& m = *r.mask;
+    if (m.dim() != 2 || m.size(0) != r.height || m.size(1) != r.width) {
+      return bad("mask must be [" + std::to_string(r.height) + ", " + std::to_string(r.width) + "]");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+at::Tensor ImagesToUint8(const at::Tensor& decoded) {
+  return (decoded.detach().to(at::kCPU, at::kFloat) / 2 + 0.5)
+      .clamp(0, 1)
+      .mul(255)
+      .round()
+      .to(at::kByte)
+      .permute({0, 2, 3, 1})
+      .contiguous();
+}
+
+StatusOr<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& options) {
+  std::unique_ptr<Engine> engine(new Engine());
+  engine->options_ = options;
+  try {
+    engine->device_ = at::Device(options.device);
+  } catch (const std::exception&) {
+    return InvalidArgument("device '" + options.device + "': expected cpu, cuda or cuda:N");
+  }
+  if (engine->device_.is_cuda()) {
+    if (!at::hasCUDA()) {
+      return FailedPrecondition("device '" + options.device +
+                                "': this libtorch has no CUDA support or no GPU is visible");
+    }
+    engine->compute_dtype_ = at::kHalf;
+  }
+  if (options.threads > 0) at::set_num_threads(options.threads);
+  // Same inputs, same bits (on the CPU; CUDA kernels that have no deterministic version
+  // only warn).
+  at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
+
+  FARM_ASSIGN_OR_RETURN(SdArchitecture arch, ReadModelHints(options.checkpoint));
+  FARM_ASSIGN_OR_RETURN(SdWeights weights, LoadCheckpoint(options.checkpoint, at::kFloat));
+
+  const std::string tokenizer_dir =
+      options.tokenizer_dir.empty() ? DefaultTokenizerDir(options.checkpoint) : options.tokenizer_dir;
+  auto tokenizer = ClipTokenizer::LoadFromDir(tokenizer_dir);
+  if (!tokenizer.ok()) {
+    return tokenizer.status().WithContext(
+        "tokenizer (vocab.json + merges.txt; pass the folder with --tokenizer)");
+  }
+  engine->tokenizer_.emplace(std::move(tokenizer).value());
+
+  auto to_device = [&](TensorMap& map, at::ScalarType dtype) {
+    for (auto& [name, tensor] : map) tensor = tensor.to(engine->device_, dtype).contiguous();
+  };
+  to_device(weights.text_encoder, engine->compute_dtype_);
+  to_device(weights.unet, engine->compute_dtype_);
+  to_device(weights.vae, at::kFloat);
+
+  ClipTextOptions text_options;
+  text_options.num_heads = arch.text.heads;
+  auto text = ClipTextModel::Create(std::move(weights.text_encoder), text_options);
+  if (!text.ok()) return text.status().WithContext(options.checkpoint + ": text encoder");
+  engine->text_.emplace(std::move(text).value());
+
+  UNetOptions unet_options;
+  unet_options.num_heads = arch.unet.heads;
+  unet_options.norm_groups = arch.unet.norm_groups;
+  auto unet = UNet::Create(std::move(weights.unet), unet_options);
+  if (!unet.ok()) return unet.status().WithContext(options.checkpoint + ": unet");
+  engine->unet_.emplace(std::move(unet).value());
+
+  VaeOptions vae_options;
+  vae_options.norm_groups = arch.vae.norm_groups;
+  auto vae = Vae::Create(std::move(weights.vae), vae_options);
+  if (!vae.ok()) return vae.status().WithContext(options.checkpoint + ": vae");
+  engine->vae_.emplace(std::move(vae).value());
+  return engine;
+}
+
+StatusOr<at::Tensor> Engine::EncodePrompt(const std::string& prompt, int64_t clip_skip,
+                                          int64_t pad_to_chunks) {
+  at::NoGradGuard no_grad;
+  FARM_ASSIGN_OR_RETURN(TokenizedPrompt tokens, TokenizePrompt(*tokenizer_, prompt));
+  while (static_cast<int64_t>(tokens.chunks.size()) < pad_to_chunks) {
+    tokens.chunks.push_back(EmptyPromptChunk(*tokenizer_));
+  }
+  at::Tensor ids = ChunkIdsTensor(tokens.chunks).to(device_);
+  FARM_ASSIGN_OR_RETURN(at::Tensor z, text_->Forward(ids, static_cast<int>(clip_skip)));
+  z = z.to(at::kFloat).reshape({1, -1, z.size(-1)});
+  return ApplyPromptWeights(z, ChunkWeights(tokens.chunks));
+}
+
+StatusOr<std::vector<LoraRequest>> Engine::ResolveLoras(const RenderRequest& request,
+                                                        std::string& prompt,
+                                                        std::string& negative) const {
+  std::vector<LoraRequest> loras = request.loras;
+  FARM_ASSIGN_OR_RETURN(LoraExtraction positive, ExtractLoraTags(request.prompt));
+  auto neg = ExtractLoraTags(request.negative_prompt);
+  if (!neg.ok()) return neg.status().WithContext("negative prompt");
+  prompt = positive.prompt;
+  negative = neg->prompt;
+  std::vector<LoraTag> tags = positive.loras;
+  tags.insert(tags.end(), neg->loras.begin(), neg->loras.end());
+  for (const LoraTag& tag : tags) {
+    std::string found;
+    for (const std::string& dir : options_.lora_dirs) {
+      fs::path candidate = fs::path(dir) / (tag.name + ".safetensors");
+      if (fs::is_regular_file(candidate)) {
+        found = candidate.string();
+        break;
+      }
+    }
+    if (found.empty()) {
+      std::string searched;
+      for (const std::string& dir : options_.lora_dirs) searched += (searched.empty() ? "" : ", ") + dir;
+      return NotFound("prompt tag <lora:" + tag.name + ">: no " + tag.name +
+                      ".safetensors in the LoRA folders (" +
+                      (searched.empty() ? std::string("none configured") : searched) + ")");
+    }
+    loras.push_back({found, tag.weight});
+  }
+  return loras;
+}
+
+StatusOr<at::Tensor> Engine::EncodeImage(const at::Tensor& image01) {
+  at::Tensor x = image01.to(device_, at::kFloat).unsqueeze(0) * 2 - 1;
+  FARM_ASSIGN_OR_RETURN(VaePosterior posterior, vae_->Encode(x));
+  // The posterior mean rather than a sample: deterministic, and the sample's spread is
+  // tiny next to the noise img2img adds.
+  return posterior.mean * kVaeScalingFactor;
+}
+
+StatusOr<at::Tensor> Engine::Sample(const RenderRequest& request, const at::Tensor& uncond,
+                                    const at::Tensor& cond, int64_t& steps_run,
+                                    const ProgressCallback& on_progress) {
+  FARM_ASSIGN_OR_RETURN(SamplerSpec spec, ParseSamplerSpec(request.sampler));
+  FARM_ASSIGN_OR_RETURN(Schedule schedule, MakeSchedule(spec, request.steps, request.semantics));
+  const int64_t n = request.batch;
+  const int64_t factor = vae_->downscale_factor();
+  const std::vector<int64_t> shape = {n, vae_->latent_channels(), request.height / factor,
+                                      request.width / factor};
+  const auto latent_options = at::TensorOptions().dtype(at::kFloat).device(device_);
+
+  at::Tensor context = at::cat({uncond.expand({n, -1, -1}), cond.expand({n, -1, -1})})
+                           .to(compute_dtype_)
+                           .contiguous();
+  EpsModel model = [&](const at::Tensor& x_in, double, double timestep) -> StatusOr<at::Tensor> {
+    at::Tensor t = at::full({x_in.size(0)}, timestep, latent_options);
+    FARM_ASSIGN_OR_RETURN(at::Tensor eps, unet_->Forward(x_in.to(compute_dtype_), t, context));
+    return eps.to(at::kFloat);
+  };
+  CfgDenoiser denoiser(model, request.cfg_scale);
+  SeededNoise noise(request.seed, n);
+  SamplerOptions sampler_options;
+  sampler_options.on_progress = on_progress;
+
+  if (!request.init_image) {
+    steps_run = request.steps;
+    FARM_ASSIGN_OR_RETURN(at::Tensor x, Txt2ImgStartLatent(noise, shape, schedule, latent_options));
+    return farm::sd::Sample(spec.sampler, denoiser, schedule, x, noise, sampler_options);
+  }
+
+  FARM_ASSIGN_OR_RETURN(at::Tensor init_one, EncodeImage(*request.init_image));
+  at::Tensor init = init_one.expand(shape).contiguous();
+  FARM_ASSIGN_OR_RETURN(int64_t start, Img2ImgStart(request.steps, request.strength));
+  steps_run = request.steps - start;
+  sampler_options.start_step = start;
+  FARM_ASSIGN_OR_RETURN(at::Tensor x, Img2ImgStartLatent(noise, init, schedule, start));
+  if (!request.mask) return farm::sd::Sample(spec.sampler, denoiser, schedule, x, noise, sampler_options);
+
+  // Inpaint: outside the mask the latent follows the original image, noised to the
+  // level of each step with the same noise the start latent got.
+  const double start_sigma = schedule.sigmas[start];
+  at::Tensor start_noise = start_sigma > 0 ? (x - init) / start_sigma : at::zeros_like(x);
+  at::Tensor keep_mask = request.mask->to(device_, at::kFloat).reshape({1, 1, request.height, request.width});
+  at::Tensor repaint = at::adaptive_avg_pool2d(keep_mask, {shape[2], shape[3]});
+  auto blend = [&](const at::Tensor& latent, double sigma) {
+    return latent * repaint + (init + start_noise * sigma) * (1 - repaint);
+  };
+  sampler_options.after_step = [&](int64_t, const at::Tensor& latent, double sigma) -> StatusOr<at::Tensor> {
+    return blend(latent, sigma);
+  };
+  FARM_ASSIGN_OR_RETURN(at::Tensor result,
+                        farm::sd::Sample(spec.sampler, denoiser, schedule, x, noise, sampler_options));
+  return blend(result, 0.0);
+}
+
+StatusOr<RenderOutput> Engine::Render(const RenderRequest& request,
+                                      const ProgressCallback& on_progress) {
+  FARM_RETURN_IF_ERROR(ValidateRequest(request, vae_->downscale_factor(), text_->num_layers()));
+  try {
+    at::NoGradGuard no_grad;
+    std::string prompt, negative;
+    FARM_ASSIGN_OR_RETURN(std::vector<LoraRequest> lora_requests, ResolveLoras(request, prompt, negative));
+
+    RenderOutput out;
+    std::vector<LoraFile> files;
+    files.reserve(lora_requests.size());
+    std::vector<LoraApplication> applications;
+    for (const LoraRequest& lora : lora_requests) {
+      FARM_ASSIGN_OR_RETURN(LoraFile file, ReadLoraFile(lora.path));
+      files.push_back(std::move(file));
+      out.loras_applied.push_back(lora.path + ":" + std::to_string(lora.multiplier));
+    }
+    for (size_t i = 0; i < files.size(); ++i) applications.push_back({&files[i], lora_requests[i].multiplier});
+    std::vector<LoraComponent> components = {
+        {"unet", std::string(kLoraUnetPrefix), &unet_->weights()},
+        {"text_encoder", std::string(kLoraTextEncoderPrefix), &text_->weights()},
+    };
+    // Unmerged when `merged` goes out of scope, also on an error return.
+    FARM_ASSIGN_OR_RETURN(MergedLoras merged, MergeLoras(components, applications));
+
+    FARM_ASSIGN_OR_RETURN(TokenizedPrompt cond_tokens, TokenizePrompt(*tokenizer_, prompt));
+    FARM_ASSIGN_OR_RETURN(TokenizedPrompt uncond_tokens, TokenizePrompt(*tokenizer_, negative));
+    const int64_t chunks = static_cast<int64_t>(
+        std::max(cond_tokens.chunks.size(), uncond_tokens.chunks.size()));
+    FARM_ASSIGN_OR_RETURN(at::Tensor cond, EncodePrompt(prompt, request.clip_skip, chunks));
+    FARM_ASSIGN_OR_RETURN(at::Tensor uncond, EncodePrompt(negative, request.clip_skip, chunks));
+
+    FARM_ASSIGN_OR_RETURN(at::Tensor latents, Sample(request, uncond, cond, out.steps_run, on_progress));
+    FARM_ASSIGN_OR_RETURN(at::Tensor decoded, vae_->Decode(latents / kVaeScalingFactor));
+    FARM_RETURN_IF_ERROR(merged.Unmerge());
+
+    out.images = ImagesToUint8(decoded);
+    out.latents = latents.to(at::kCPU, at::kFloat);
+    for (int64_t i = 0; i < request.batch; ++i) out.seeds.push_back(request.seed + i);
+    out.threads = at::get_num_threads();
+    out.device = device_.str();
+    return out;
+  } catch (const std::exception& e) {
+    return Internal(std::string("render failed inside libtorch: ") + e.what());
+  }
+}
+
+}  // namespace farm::sd

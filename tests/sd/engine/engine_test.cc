@@ -1,0 +1,196 @@
+#include "farm/sd/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "farm/sd/tiny_model.h"
+#include "reference_paths.h"
+
+namespace farm::sd {
+namespace {
+
+std::string FileBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto files = MakeTinyModel(testing::ScratchDir() + "/tiny", 5);
+    ASSERT_TRUE(files.ok()) << files.status().ToString();
+    files_ = new TinyModelFiles(*files);
+    EngineOptions options;
+    options.checkpoint = files_->checkpoint;
+    options.threads = 1;
+    auto engine = Engine::Load(options);
+    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    engine_ = engine->release();
+  }
+  static void TearDownTestSuite() {
+    delete engine_;
+    delete files_;
+  }
+
+  static RenderRequest SmallRequest() {
+    RenderRequest r;
+    r.prompt = "a (studio:1.2) portrait, soft light";
+    r.negative_prompt = "blurry";
+    r.sampler = "Euler a";
+    r.steps = 3;
+    r.seed = 42;
+    r.width = 64;
+    r.height = 48;
+    return r;
+  }
+
+  static TinyModelFiles* files_;
+  static Engine* engine_;
+};
+TinyModelFiles* EngineTest::files_ = nullptr;
+Engine* EngineTest::engine_ = nullptr;
+
+TEST_F(EngineTest, TinyModelIsWrittenDeterministically) {
+  auto again = MakeTinyModel(testing::ScratchDir() + "/tiny-again", 5);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(FileBytes(again->checkpoint), FileBytes(files_->checkpoint));
+  EXPECT_EQ(FileBytes(again->tokenizer_dir + "/vocab.json"), FileBytes(files_->tokenizer_dir + "/vocab.json"));
+  auto other = MakeTinyModel(testing::ScratchDir() + "/tiny-other", 6);
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE(FileBytes(other->checkpoint), FileBytes(files_->checkpoint));
+}
+
+TEST_F(EngineTest, SameRequestGivesBitIdenticalPixels) {
+  for (const char* sampler : {"Euler a", "DPM++ 2M Karras", "DPM++ SDE Karras", "DDIM", "Euler"}) {
+    RenderRequest r = SmallRequest();
+    r.sampler = sampler;
+    auto first = engine_->Render(r);
+    ASSERT_TRUE(first.ok()) << sampler << ": " << first.status().ToString();
+    auto second = engine_->Render(r);
+    ASSERT_TRUE(second.ok());
+    EXPECT_EQ(first->images.sizes(), (std::vector<int64_t>{1, 48, 64, 3}));
+    EXPECT_TRUE(at::equal(first->images, second->images)) << sampler;
+    EXPECT_TRUE(at::equal(first->latents, second->latents)) << sampler;
+    EXPECT_EQ(first->threads, 1);
+    EXPECT_EQ(first->steps_run, 3);
+  }
+}
+
+TEST_F(EngineTest, SeedChangesTheImage) {
+  RenderRequest r = SmallRequest();
+  auto a = engine_->Render(r);
+  r.seed = 43;
+  auto b = engine_->Render(r);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_FALSE(at::equal(a->latents, b->latents));
+}
+
+TEST_F(EngineTest, BatchImagesEqualSingleRendersOfTheirSeeds) {
+  RenderRequest r = SmallRequest();
+  r.batch = 2;
+  auto batch = engine_->Render(r);
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  EXPECT_EQ(batch->seeds, (std::vector<uint64_t>{42, 43}));
+  for (int64_t i = 0; i < 2; ++i) {
+    RenderRequest single = SmallRequest();
+    single.seed = 42 + i;
+    auto one = engine_->Render(single);
+    ASSERT_TRUE(one.ok());
+    // Same noise; only the matrix-product blocking of a larger batch may differ.
+    EXPECT_LT((batch->latents[i] - one->latents[0]).abs().max().item<double>(), 1e-3) << i;
+  }
+}
+
+TEST_F(EngineTest, Img2ImgRunsThePartOfTheScheduleStrengthSelects) {
+  RenderRequest r = SmallRequest();
+  r.steps = 10;
+  r.init_image = at::rand({3, 48, 64});
+  r.strength = 0.35;  // t_enc = 3 -> 4 steps run
+  auto out = engine_->Render(r);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->steps_run, 4);
+}
+
+TEST_F(EngineTest, InpaintKeepsTheUnmaskedImage) {
+  RenderRequest r = SmallRequest();
+  r.init_image = at::rand({3, 48, 64});
+  r.strength = 0.8;
+  r.mask = at::zeros({48, 64});  // keep everything
+  auto a = engine_->Render(r);
+  r.seed = 99;
+  auto b = engine_->Render(r);
+  ASSERT_TRUE(a.ok() && b.ok()) << a.status().ToString();
+  // With nothing to repaint, the result is the encoded original whatever the seed.
+  EXPECT_TRUE(at::equal(a->latents, b->latents));
+
+  r.mask = at::ones({48, 64});
+  auto repainted = engine_->Render(r);
+  ASSERT_TRUE(repainted.ok());
+  EXPECT_FALSE(at::equal(repainted->latents, a->latents));
+}
+
+TEST_F(EngineTest, LongPromptsAndBreakUseSeveralChunks) {
+  std::string long_prompt;
+  for (int i = 0; i < 60; ++i) long_prompt += "studio portrait, ";
+  auto z = engine_->EncodePrompt(long_prompt, 1);
+  ASSERT_TRUE(z.ok()) << z.status().ToString();
+  EXPECT_GE(z->size(1), 2 * 77);
+  EXPECT_EQ(z->size(1) % 77, 0);
+  auto padded = engine_->EncodePrompt("face", 2, 3);
+  ASSERT_TRUE(padded.ok());
+  EXPECT_EQ(padded->size(1), 3 * 77);
+
+  RenderRequest r = SmallRequest();
+  r.prompt = long_prompt + " BREAK warm tone";
+  EXPECT_TRUE(engine_->Render(r).ok());
+}
+
+TEST_F(EngineTest, BadRequestsAreClearErrors) {
+  RenderRequest r = SmallRequest();
+  r.width = 60;
+  EXPECT_NE(engine_->Render(r).status().message().find("multiples of 8"), std::string::npos);
+  r = SmallRequest();
+  r.clip_skip = 9;
+  EXPECT_NE(engine_->Render(r).status().message().find("clip skip"), std::string::npos);
+  r = SmallRequest();
+  r.sampler = "Euler b";
+  EXPECT_FALSE(engine_->Render(r).ok());
+  r = SmallRequest();
+  r.prompt = "portrait <lora:missing_face:0.8>";
+  auto missing = engine_->Render(r);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("missing_face"), std::string::npos);
+  r = SmallRequest();
+  r.mask = at::zeros({48, 64});
+  EXPECT_NE(engine_->Render(r).status().message().find("init image"), std::string::npos);
+}
+
+EngineOptions OptionsFor(const std::string& checkpoint, const std::string& device = "cpu") {
+  EngineOptions options;
+  options.checkpoint = checkpoint;
+  options.device = device;
+  return options;
+}
+
+TEST(EngineLoadTest, MissingTokenizerAndCheckpointAreNamed) {
+  auto missing = Engine::Load(OptionsFor("/nonexistent/model.safetensors"));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("/nonexistent/model.safetensors"), std::string::npos);
+  auto files = MakeTinyModel(testing::ScratchDir() + "/no-tokenizer", 1);
+  ASSERT_TRUE(files.ok());
+  std::filesystem::remove_all(files->tokenizer_dir);
+  auto no_tokenizer = Engine::Load(OptionsFor(files->checkpoint));
+  ASSERT_FALSE(no_tokenizer.ok());
+  EXPECT_NE(no_tokenizer.status().message().find("tokenizer"), std::string::npos);
+  auto bad_device = Engine::Load(OptionsFor(files->checkpoint, "tpu:0"));
+  ASSERT_FALSE(bad_device.ok());
+  EXPECT_NE(bad_device.status().message().find("tpu:0"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace farm::sd
