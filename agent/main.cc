@@ -14,6 +14,9 @@
 
 #include "farm/agent/agent.h"
 #include "farm/agent/synthetic_runner.h"
+#ifdef FARM_HAVE_SD_ENGINE
+#include "engine_commands.h"
+#endif
 
 namespace {
 
@@ -49,8 +52,8 @@ int main(int argc, char** argv) {
   farm::agent::AgentOptions options;
   std::string server_key, server_key_file, key_file;
   int64_t heartbeat_ms = 1000, grace_ms = 30000, reconnect_max_ms = 32000;
-  app.add_option("--connect", options.endpoint, "farmd endpoint, e.g. tcp://host:5555")->required();
-  app.add_option("--id", options.agent_id, "stable agent id (socket routing id)")->required();
+  app.add_option("--connect", options.endpoint, "farmd endpoint, e.g. tcp://host:5555");
+  app.add_option("--id", options.agent_id, "stable agent id (socket routing id)");
   app.add_option("--slots", options.slots, "jobs run at once")->check(CLI::Range(1, 1024));
   app.add_option("--threads", options.compute_threads, "threads a job may use")
       ->check(CLI::Range(1, 1024));
@@ -66,7 +69,18 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{0}, int64_t{86400000}));
   app.add_option("--reconnect-max-ms", reconnect_max_ms, "longest reconnect back-off")
       ->check(CLI::Range(int64_t{1000}, int64_t{3600000}));
+#ifdef FARM_HAVE_SD_ENGINE
+  farm::agent::AddEngineCommands(app);
+  app.footer("Without a subcommand farm-agent serves farmd (--connect and --id are required).");
+#endif
   CLI11_PARSE(app, argc, argv);
+#ifdef FARM_HAVE_SD_ENGINE
+  if (int code = farm::agent::RunEngineCommand(app); code >= 0) return code;
+#endif
+  if (options.endpoint.empty() || options.agent_id.empty()) {
+    std::fprintf(stderr, "farm-agent: --connect and --id are required to serve farmd (see --help)\n");
+    return 2;
+  }
 
   // Installed before anything slow so an early SIGTERM still shuts down cleanly.
   struct sigaction action = {};
