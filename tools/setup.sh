@@ -27,6 +27,7 @@ readonly PACKAGES=(
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev  # specs, canonical JSON, CLI
   libspdlog-dev libfmt-dev                         # logging
   libprotobuf-dev protobuf-compiler                # schemas/farm.proto
+  clang libclang-rt-14-dev                         # tests/fuzz: the libFuzzer target (CI runs the replay test)
 )
 
 models_dir="${STUDIOFARM_MODELS:-$HOME/.cache/studiofarm/models}"

@@ -13,8 +13,10 @@ using Json = nlohmann::json;
 
 Json SettingsToJson(const Settings& settings) {
   Json out = Json::object();
-  for (const auto& [key, value] : settings) {
-    std::visit([&out, &key](const auto& v) { out[key] = v; }, value);
+  for (const auto& entry : settings) {
+    // Not a structured binding: clang before 16 cannot capture those in a lambda.
+    const auto& key = entry.first;
+    std::visit([&out, &key](const auto& v) { out[key] = v; }, entry.second);
   }
   return out;
 }

@@ -59,7 +59,7 @@ TEST_F(FarmctlCliTest, VersionAndHelpSucceed) {
   EXPECT_EQ(version.exit_code, 0);
   EXPECT_NE(version.out.find("farmctl "), std::string::npos);
   for (const char* verb : {"", "sweep", "sweep validate", "sweep expand", "db", "db init", "keys", "keys gen",
-                           "db migrate", "db info"}) {
+                           "db migrate", "db info", "watch"}) {
     CliRun help = Farmctl(std::string(verb) + " --help", dir_);
     EXPECT_EQ(help.exit_code, 0) << verb << ": " << help.out;
     EXPECT_NE(help.out.find("Usage"), std::string::npos) << verb;

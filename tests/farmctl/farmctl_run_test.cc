@@ -1,6 +1,7 @@
 // `farmctl run` end to end: farmd and two agents as children on loopback (CURVE on),
 // a tiny synthetic sweep, resume on the same database, refusal of a bad spec before any
-// process starts, and the query verbs against a dead endpoint.
+// process starts, the query verbs against a dead endpoint, and `watch` against a farmd
+// the test starts itself.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 
@@ -159,6 +160,38 @@ TEST_F(FarmctlRunTest, QueryVerbsAgainstADeadEndpointExplainAndExitOne) {
   EXPECT_EQ(Farmctl("cancel --endpoint 127.0.0.1:1").exit_code, 2) << "what to cancel?";
 }
 
+TEST_F(FarmctlRunTest, AgentCountDefaultsToTheFarmConfig) {
+  // A config folder of its own: local.yaml asks for three agents, no presets.
+  fs::create_directories(dir_ / "configs");
+  std::ofstream(dir_ / "configs" / "local.yaml") << "agents:\n  count: 3\n  slots: 1\n";
+  CliRun run = Farmctl("run '" + WriteSpec("tiny.yaml") + "' " + Db() + " --config-dir '" +
+                           (dir_ / "configs").string() + "' --json",
+                       false);
+  ASSERT_EQ(run.exit_code, 0) << run.out;
+  EXPECT_TRUE(fs::exists(dir_ / "state" / "logs" / "agent-3.log"));
+  EXPECT_FALSE(fs::exists(dir_ / "state" / "logs" / "agent-4.log"));
+}
+
+TEST_F(FarmctlRunTest, ABadAgentCountInTheFarmConfigNamesFileLineAndExpectedValue) {
+  fs::create_directories(dir_ / "configs");
+  const std::string config = (dir_ / "configs" / "local.yaml").string();
+  const std::string spec = WriteSpec("tiny.yaml");
+  for (const char* value : {"two", "0", "300", "2.5", "[1, 2]"}) {
+    std::ofstream(config) << "# local farm\nagents:\n  count: " << value << "\n";
+    CliRun run = Farmctl("run '" + spec + "' " + Db() + " --config-dir '" +
+                         (dir_ / "configs").string() + "'");
+    EXPECT_EQ(run.exit_code, 1) << value << ": " << run.out;
+    EXPECT_NE(run.out.find(config + ":3: agents.count"), std::string::npos) << run.out;
+    EXPECT_NE(run.out.find("expected an integer from 1 to 256"), std::string::npos) << run.out;
+    EXPECT_FALSE(fs::exists(dir_ / "state")) << "a process or key was made for a bad config";
+  }
+  // The shipped config is valid.
+  const std::string shipped = std::string(FARM_SOURCE_DIR) + "/farm_configs";
+  EXPECT_EQ(Farmctl("run '" + spec + "' " + Db() + " --config-dir '" + shipped +
+                    "' --agents 1 --json", false).exit_code,
+            0);
+}
+
 // Processes whose command line mentions `needle` (our farmd and agents name the state dir).
 int ProcessesMentioning(const std::string& needle) {
   int found = 0;
@@ -213,6 +246,205 @@ TEST_F(FarmctlRunTest, InterruptCancelsTheSweepStopsTheFarmAndExits130) {
   EXPECT_NE(Sql("SELECT count(*) FROM jobs WHERE state = 'succeeded'"), "400");
   EXPECT_EQ(ProcessesMentioning((dir_ / "state").string()), 0)
       << "farmd or an agent outlived farmctl";
+}
+
+// A farmd (no CURVE, loopback) and farm-agents started by the test itself, so `watch`
+// is exercised against a farm it did not start.
+class FarmctlWatchTest : public FarmctlRunTest {
+ protected:
+  void TearDown() override {
+    for (pid_t pid : children_) {
+      ::kill(pid, SIGTERM);
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+    }
+    FarmctlRunTest::TearDown();
+  }
+
+  pid_t Spawn(std::vector<std::string> args, int stdout_fd, const std::string& log) {
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    if (stdout_fd >= 0) posix_spawn_file_actions_adddup2(&actions, stdout_fd, STDOUT_FILENO);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    pid_t pid = 0;
+    const int spawned = posix_spawn(&pid, args[0].c_str(), &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (spawned != 0) return -1;
+    children_.push_back(pid);
+    return pid;
+  }
+
+  // Starts farmd and returns its ready line (endpoints as JSON); `config` is optional.
+  nlohmann::json StartFarmd(const std::string& config = "") {
+    fs::create_directories(dir_ / "state");
+    std::vector<std::string> args = {FARMD_PATH,      "--no-curve",
+                                     "--db",          (dir_ / "state" / "farm.db").string(),
+                                     "--artifacts",   (dir_ / "state" / "artifacts").string(),
+                                     "--listen-agents", "tcp://127.0.0.1:0",
+                                     "--listen-http", "127.0.0.1:0",
+                                     "--token",       "watch-token",
+                                     "--spec-dir",    dir_.string()};
+    if (!config.empty()) {
+      std::ofstream(dir_ / "farmd.yaml") << config;
+      args.push_back("--config");
+      args.push_back((dir_ / "farmd.yaml").string());
+    }
+    int fds[2];
+    if (::pipe(fds) != 0) return nullptr;
+    const pid_t pid = Spawn(args, fds[1], (dir_ / "farmd.log").string());
+    ::close(fds[1]);
+    std::string line;
+    char ch;
+    while (pid > 0 && ::read(fds[0], &ch, 1) == 1 && ch != '\n') line += ch;
+    ::close(fds[0]);
+    return nlohmann::json::parse(line, nullptr, false);
+  }
+
+  void StartAgent(const nlohmann::json& ready, const std::string& id) {
+    Spawn({FARM_AGENT_PATH, "--connect", ready.value("agent_endpoint", ""), "--id", id,
+           "--slots", "2", "--shutdown-grace-ms", "0"},
+          -1, (dir_ / (id + ".log")).string());
+  }
+
+  std::string Remote(const nlohmann::json& ready) const {
+    return " --endpoint " + ready.value("http", "") + " --token watch-token";
+  }
+
+  std::int64_t Submit(const nlohmann::json& ready, const std::string& spec,
+                      const std::string& flags = "") {
+    CliRun run = Farmctl("submit '" + spec + "'" + Remote(ready) + flags + " --json", false);
+    const auto answer = nlohmann::json::parse(run.out, nullptr, false);
+    if (run.exit_code != 0 || answer.is_discarded()) {
+      ADD_FAILURE() << "submit failed: " << run.out;
+      return 0;
+    }
+    return answer.value("sweep_id", std::int64_t{0});
+  }
+
+  // `farmctl watch ARGS`, bounded so a sweep that never ends fails the test instead of
+  // hanging it (exit 124).
+  CliRun Watch(const std::string& args, bool merge_stderr = true) const {
+    return Shell("cd '" + dir_.string() + "' && STUDIOFARM_ENDPOINT= timeout 60 '" FARMCTL_PATH
+                 "' watch " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null"));
+  }
+
+  std::string FarmdLog() const { return Shell("tail -20 '" + (dir_ / "farmd.log").string() + "'").out; }
+
+  std::vector<pid_t> children_;
+};
+
+// Every line of `out` parsed as JSON; a line that does not parse fails the test.
+std::vector<nlohmann::json> JsonLines(const std::string& out) {
+  std::vector<nlohmann::json> lines;
+  std::size_t start = 0;
+  while (start < out.size()) {
+    std::size_t end = out.find('\n', start);
+    if (end == std::string::npos) end = out.size();
+    const std::string line = out.substr(start, end - start);
+    start = end + 1;
+    if (line.empty()) continue;
+    lines.push_back(nlohmann::json::parse(line, nullptr, false));
+    EXPECT_FALSE(lines.back().is_discarded()) << "not one JSON object per line: " << line;
+  }
+  return lines;
+}
+
+TEST_F(FarmctlWatchTest, FollowsASweepToTheEndAndExitsZero) {
+  const nlohmann::json ready = StartFarmd();
+  ASSERT_TRUE(ready.is_object() && ready.contains("http")) << ready.dump() << FarmdLog();
+  const std::int64_t sweep = Submit(ready, WriteSpec("tiny.yaml"));
+  ASSERT_GT(sweep, 0);
+  StartAgent(ready, "w1");
+
+  // Submitted but not necessarily started: watch follows it from queued to done.
+  CliRun json_run =
+      Watch(std::to_string(sweep) + Remote(ready) + " --interval-ms 100 --json",
+              false);
+  ASSERT_EQ(json_run.exit_code, 0) << json_run.out << FarmdLog();
+  const std::vector<nlohmann::json> lines = JsonLines(json_run.out);
+  ASSERT_GE(lines.size(), 2u) << json_run.out;
+  for (std::size_t i = 0; i + 1 < lines.size(); ++i) {
+    EXPECT_EQ(lines[i].value("event", ""), "progress") << lines[i].dump();
+    EXPECT_EQ(lines[i].value("sweep_id", std::int64_t{0}), sweep);
+    EXPECT_EQ(lines[i]["counts"].value("total", 0), 8) << lines[i].dump();
+    EXPECT_TRUE(lines[i].contains("jobs_per_s") && lines[i].contains("eta_s"));
+  }
+  const nlohmann::json& done = lines.back();
+  EXPECT_EQ(done.value("event", ""), "done") << done.dump();
+  EXPECT_EQ(done.value("ok", false), true) << done.dump();
+  EXPECT_EQ(done["counts"].value("succeeded", 0), 8) << done.dump();
+
+  // People get the bar and a summary on stderr; without SWEEP_ID the newest sweep.
+  CliRun plain = Watch(Remote(ready));
+  EXPECT_EQ(plain.exit_code, 0) << plain.out;
+  EXPECT_NE(plain.out.find("sweep " + std::to_string(sweep) + " finished: 8/8 done"),
+            std::string::npos)
+      << plain.out;
+}
+
+TEST_F(FarmctlWatchTest, FailedJobsExitOneWithASummary) {
+  if (Shell("command -v curl >/dev/null").exit_code != 0) GTEST_SKIP() << "no curl";
+  // One failure per job is final; synthetic jobs asking for more than the agent's output
+  // limit fail on it.
+  const nlohmann::json ready = StartFarmd("coordinator:\n  max_failures_per_job: 1\n");
+  ASSERT_TRUE(ready.is_object() && ready.contains("http")) << ready.dump() << FarmdLog();
+  std::ifstream in(WriteSpec("tiny.yaml"));
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::ofstream(dir_ / "body.json") << nlohmann::json{{"spec", text},
+                                                      {"file_name", "tiny.yaml"},
+                                                      {"synthetic", true},
+                                                      {"synthetic_cpu_ms", 0},
+                                                      {"synthetic_bytes", 1ll << 31}}
+                                           .dump();
+  CliRun posted = Shell("curl -sf -H 'Authorization: Bearer watch-token' -H "
+                        "'Content-Type: application/json' --data-binary @'" +
+                        (dir_ / "body.json").string() + "' http://" + ready.value("http", "") +
+                        "/api/v1/sweeps");
+  ASSERT_EQ(posted.exit_code, 0) << posted.out << FarmdLog();
+  const std::int64_t sweep =
+      nlohmann::json::parse(posted.out, nullptr, false).value("sweep_id", std::int64_t{0});
+  ASSERT_GT(sweep, 0) << posted.out;
+  StartAgent(ready, "w1");
+
+  CliRun plain = Watch(std::to_string(sweep) + Remote(ready) + " --interval-ms 100");
+  EXPECT_EQ(plain.exit_code, 1) << plain.out << FarmdLog();
+  EXPECT_NE(plain.out.find("sweep " + std::to_string(sweep) + " FAILED"), std::string::npos)
+      << plain.out;
+  EXPECT_NE(plain.out.find("exceeds the limit"), std::string::npos) << plain.out;
+
+  CliRun json_run = Watch(std::to_string(sweep) + Remote(ready) + " --json", false);
+  EXPECT_EQ(json_run.exit_code, 1) << json_run.out;
+  const std::vector<nlohmann::json> lines = JsonLines(json_run.out);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.back().value("event", ""), "done");
+  EXPECT_EQ(lines.back().value("ok", true), false);
+  EXPECT_GT(lines.back()["counts"].value("failed", 0), 0) << lines.back().dump();
+  EXPECT_FALSE(lines.back()["first_errors"].empty()) << lines.back().dump();
+}
+
+TEST_F(FarmctlWatchTest, ErrorsExplainAndExitOne) {
+  const nlohmann::json ready = StartFarmd();
+  ASSERT_TRUE(ready.is_object() && ready.contains("http")) << ready.dump() << FarmdLog();
+  CliRun none = Watch(Remote(ready));
+  EXPECT_EQ(none.exit_code, 1) << none.out;
+  EXPECT_NE(none.out.find("no sweeps yet"), std::string::npos) << none.out;
+  CliRun unknown = Watch("99" + Remote(ready) + " --json", false);
+  EXPECT_EQ(unknown.exit_code, 1) << unknown.out;
+  const std::vector<nlohmann::json> lines = JsonLines(unknown.out);
+  ASSERT_EQ(lines.size(), 1u) << unknown.out;
+  EXPECT_EQ(lines[0].value("event", ""), "error");
+  CliRun token = Watch("1 --endpoint " + ready.value("http", "") + " --token wrong");
+  EXPECT_EQ(token.exit_code, 1) << token.out;
+  EXPECT_NE(token.out.find("token"), std::string::npos) << token.out;
+  CliRun dead = Watch("1 --endpoint 127.0.0.1:1 --interval-ms 50");
+  EXPECT_EQ(dead.exit_code, 1) << dead.out;
+  EXPECT_NE(dead.out.find("cannot connect to farmd at 127.0.0.1:1"), std::string::npos)
+      << dead.out;
+  EXPECT_EQ(Watch("0 --endpoint 127.0.0.1:1").exit_code, 2) << "ids are positive";
 }
 
 }  // namespace

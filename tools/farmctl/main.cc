@@ -10,6 +10,7 @@
 #include "remote_commands.h"
 #include "run_command.h"
 #include "sweep_commands.h"
+#include "watch_command.h"
 
 namespace {
 
@@ -51,7 +52,9 @@ int main(int argc, char** argv) {
   farmctl::AddDbCommands(app, options, exit_code);
   farmctl::AddKeysCommands(app, options, exit_code);
   farmctl::AddRunCommands(app, options, config_dir, exit_code);
-  farmctl::AddRemoteCommands(app, options, config_dir, farmctl::ReadApiEnvironment(), exit_code);
+  const farmctl::ApiEnvironment environment = farmctl::ReadApiEnvironment();
+  farmctl::AddRemoteCommands(app, options, config_dir, environment, exit_code);
+  farmctl::AddWatchCommand(app, options, environment, exit_code);
 
   try {
     app.parse(argc, argv);

@@ -31,24 +31,34 @@ std::string CountsLine(const JobCounts& c) {
   return line;
 }
 
-ProgressBar::ProgressBar(std::ostream& out, bool live, std::chrono::milliseconds plain_interval)
-    : out_(out),
-      live_(live),
-      plain_interval_(plain_interval),
-      start_(std::chrono::steady_clock::now()) {}
+PaceMeter::PaceMeter() : start_(std::chrono::steady_clock::now()) {}
 
-std::string ProgressBar::Render(const JobCounts& counts) const {
-  const double elapsed =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  const std::int64_t done_here = counts.finished() - std::max<std::int64_t>(first_finished_, 0);
-  const double rate = elapsed > 0.5 ? done_here / elapsed : 0.0;
+Pace PaceMeter::Observe(const JobCounts& counts) {
+  if (first_finished_ < 0) first_finished_ = counts.finished();
+  Pace pace;
+  pace.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const std::int64_t done_here = counts.finished() - first_finished_;
+  pace.jobs_per_s = pace.elapsed_s > 0.5 ? done_here / pace.elapsed_s : 0.0;
   const std::int64_t left = std::max<std::int64_t>(counts.total - counts.finished(), 0);
+  if (left == 0) {
+    pace.eta_s = 0;
+  } else if (pace.jobs_per_s > 0) {
+    pace.eta_s = left / pace.jobs_per_s;
+  }
+  return pace;
+}
+
+ProgressBar::ProgressBar(std::ostream& out, bool live, std::chrono::milliseconds plain_interval)
+    : out_(out), live_(live), plain_interval_(plain_interval) {}
+
+std::string ProgressBar::Render(const JobCounts& counts) {
+  const Pace pace = pace_.Observe(counts);
   char tail[96];
-  if (rate > 0) {
-    std::snprintf(tail, sizeof(tail), " | %.1f jobs/s, ETA %s", rate,
-                  left == 0 ? "0s" : Duration(left / rate).c_str());
+  if (pace.jobs_per_s > 0) {
+    std::snprintf(tail, sizeof(tail), " | %.1f jobs/s, ETA %s", pace.jobs_per_s,
+                  Duration(pace.eta_s).c_str());
   } else {
-    std::snprintf(tail, sizeof(tail), " | %s elapsed", Duration(elapsed).c_str());
+    std::snprintf(tail, sizeof(tail), " | %s elapsed", Duration(pace.elapsed_s).c_str());
   }
   std::string bar;
   if (live_) {
@@ -62,7 +72,6 @@ std::string ProgressBar::Render(const JobCounts& counts) const {
 }
 
 void ProgressBar::Update(const JobCounts& counts) {
-  if (first_finished_ < 0) first_finished_ = counts.finished();
   const auto now = std::chrono::steady_clock::now();
   if (live_) {
     const std::string line = Render(counts);

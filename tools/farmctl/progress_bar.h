@@ -25,6 +25,23 @@ struct JobCounts {
 // "42/100 done 40 ok 2 failed 3 running 55 queued"
 std::string CountsLine(const JobCounts& counts);
 
+// How fast a sweep finishes jobs, as seen from the first observation on.
+struct Pace {
+  double elapsed_s = 0;
+  double jobs_per_s = 0;  // 0 until half a second has passed
+  double eta_s = -1;      // -1 while the rate is unknown
+};
+
+class PaceMeter {
+ public:
+  PaceMeter();
+  Pace Observe(const JobCounts& counts);
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+  std::int64_t first_finished_ = -1;  // finished when first seen: resumes do not inflate rate
+};
+
 class ProgressBar {
  public:
   // `live`: redraw one line in place (a terminal); otherwise print a line at most every
@@ -37,14 +54,13 @@ class ProgressBar {
   void Finish(const JobCounts& counts);
 
  private:
-  std::string Render(const JobCounts& counts) const;
+  std::string Render(const JobCounts& counts);
 
   std::ostream& out_;
   bool live_;
   std::chrono::milliseconds plain_interval_;
-  std::chrono::steady_clock::time_point start_;
+  PaceMeter pace_;
   std::chrono::steady_clock::time_point last_plain_{};
-  std::int64_t first_finished_ = -1;  // finished when first seen: resumes do not inflate rate
   std::size_t last_width_ = 0;
 };
 

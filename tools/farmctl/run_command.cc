@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "farm/schemas/sha256.h"
+#include "farm_defaults.h"
 #include "http_client.h"
 #include "local_farm.h"
 #include "progress_bar.h"
@@ -39,8 +40,8 @@ void OnInterrupt(int) { g_interrupted.store(true); }
 
 struct RunArgs {
   std::string spec;
-  int agents = 2;
-  int slots = 1;
+  int agents = 0;  // 0: agents.count of the config folder's local.yaml
+  int slots = 0;   // 0: agents.slots of local.yaml
   bool synthetic = true;
   bool force = false;
   std::string farmd_path;
@@ -189,6 +190,11 @@ int RunSweep(const GlobalOptions& options, const std::string& config_dir, const 
   SpecCheckResult checked = CheckSpecFile(args.spec, config_dir, options.models_dir, true);
   if (!checked.ok) return ReportSpecProblems(options, checked);
 
+  // The flags win; otherwise the farm config, read (and refused) before anything starts.
+  const std::string defaults_path = (fs::path(config_dir) / "local.yaml").string();
+  farm::StatusOr<LocalFarmDefaults> defaults = ReadLocalFarmDefaults(defaults_path);
+  if (!defaults.ok()) return ReportError(options, defaults.status());
+
   const fs::path database = fs::absolute(EffectiveDbPath(options));
   const fs::path state_dir = database.parent_path();
   auto lock = LockStateDir(state_dir, args.force);
@@ -210,8 +216,8 @@ int RunSweep(const GlobalOptions& options, const std::string& config_dir, const 
   farm_options.presets_dir = config_dir;
   farm_options.spec_dir = fs::absolute(args.spec).parent_path().string();
   farm_options.models_dir = options.models_dir;
-  farm_options.agents = args.agents;
-  farm_options.slots = args.slots;
+  farm_options.agents = args.agents > 0 ? args.agents : defaults->agents;
+  farm_options.slots = args.slots > 0 ? args.slots : defaults->slots;
 
   farm::StatusOr<Outcome> outcome = farm::Unavailable("interrupted");
   {
@@ -284,12 +290,13 @@ void AddRunCommands(CLI::App& app, GlobalOptions& options, const std::string& co
       "results are reused). Ctrl-C cancels the sweep and exits 130. Keys, logs and artifacts "
       "go next to the database (--db).");
   run->add_option("SWEEP", args->spec, "Sweep spec (YAML)")->required();
-  run->add_option("--agents", args->agents, "Local agents to start")
-      ->check(CLI::Range(1, 256))
-      ->capture_default_str();
-  run->add_option("--slots", args->slots, "Jobs each agent runs at once")
-      ->check(CLI::Range(1, 1024))
-      ->capture_default_str();
+  run->add_option("--agents", args->agents,
+                  "Local agents to start (default: agents.count in the config folder's "
+                  "local.yaml, else 2)")
+      ->check(CLI::Range(1, kMaxLocalAgents));
+  run->add_option("--slots", args->slots,
+                  "Jobs each agent runs at once (default: agents.slots in local.yaml, else 1)")
+      ->check(CLI::Range(1, kMaxAgentSlots));
   run->add_flag("--synthetic,!--no-synthetic", args->synthetic,
                 "Run every job as a synthetic stand-in (default ON until the render job kind "
                 "exists; --no-synthetic submits real jobs)");

@@ -73,6 +73,7 @@ class Agent::Impl {
   TimePoint next_connect_{};
   TimePoint last_heard_{};
   TimePoint next_heartbeat_{};
+  TimePoint register_sent_{};
   Status fatal_;
 
   bool draining_ = false;
@@ -124,6 +125,7 @@ void Agent::Impl::SendRegister() {
   caps->set_slots(options_.slots);
   for (const std::string& sha : options_.cached_model_sha256) caps->add_cached_model_sha256(sha);
   for (v1::JobKind kind : runners_->kinds()) caps->add_job_kinds(kind);
+  register_sent_ = Now();
   Status sent = Send(envelope);
   if (!sent.ok()) Log(options_.agent_id, "register: " + sent.ToString());
 }
@@ -230,8 +232,13 @@ void Agent::Impl::Handle(const v1::Envelope& envelope, TimePoint now) {
         fatal_ = FailedPrecondition("farmd refused protocol version " +
                                     std::to_string(kProtocolVersion) + ": " + error.message());
       } else if (error.code() == v1::ERROR_CODE_NOT_REGISTERED) {
-        registered_ = false;
-        SendRegister();
+        // Every message in flight earns its own error: answer them with one Register, as
+        // farmd takes a second one for a restart and requeues this agent's work. Only a
+        // Register unanswered for a liveness window is sent again.
+        if (registered_ || now - register_sent_ > SilenceLimit()) {
+          registered_ = false;
+          SendRegister();
+        }
       }
       return;
     }

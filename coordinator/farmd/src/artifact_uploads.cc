@@ -50,9 +50,21 @@ std::size_t ArtifactUploads::CountForLease(const std::string& peer,
 
 void ArtifactUploads::Discard(std::map<Key, Upload>::iterator it) {
   it->second.out.reset();
-  std::error_code ignored;
-  fs::remove(it->second.temp, ignored);
+  if (!it->second.temp.empty()) {
+    std::error_code ignored;
+    fs::remove(it->second.temp, ignored);
+  }
   uploads_.erase(it);
+}
+
+Status ArtifactUploads::Spill(Upload& upload) {
+  upload.temp = root_ / "tmp" / ("upload-" + std::to_string(next_temp_++) + ".part");
+  upload.out = std::make_unique<std::ofstream>(upload.temp, std::ios::binary | std::ios::trunc);
+  if (!*upload.out) return Internal("cannot create '" + upload.temp.string() + "'");
+  upload.out->write(upload.buffer.data(), static_cast<std::streamsize>(upload.buffer.size()));
+  if (!*upload.out) return Internal("cannot write '" + upload.temp.string() + "'");
+  std::string().swap(upload.buffer);
+  return Status::Ok();
 }
 
 Status ArtifactUploads::AddChunk(const std::string& peer, scheduler::LeaseRef lease,
@@ -72,9 +84,6 @@ Status ArtifactUploads::AddChunk(const std::string& peer, scheduler::LeaseRef le
                              " artifacts for one lease");
     }
     Upload upload;
-    upload.temp = root_ / "tmp" / ("upload-" + std::to_string(next_temp_++) + ".part");
-    upload.out = std::make_unique<std::ofstream>(upload.temp, std::ios::binary | std::ios::trunc);
-    if (!*upload.out) return Internal("cannot create '" + upload.temp.string() + "'");
     upload.hash = std::make_unique<Sha256>();
     it = uploads_.emplace(key, std::move(upload)).first;
   }
@@ -92,13 +101,22 @@ Status ArtifactUploads::AddChunk(const std::string& peer, scheduler::LeaseRef le
     return fail(InvalidArgument("artifact larger than the limit of " + std::to_string(max_bytes_) +
                                 " bytes"));
   }
-  upload.out->write(chunk.data().data(), static_cast<std::streamsize>(chunk.data().size()));
-  if (!*upload.out) return fail(Internal("cannot write '" + upload.temp.string() + "'"));
+  if (!upload.out && upload.size + chunk.data().size() > kUploadSpillBytes) {
+    if (Status spilled = Spill(upload); !spilled.ok()) return fail(spilled);
+  }
+  if (upload.out) {
+    upload.out->write(chunk.data().data(), static_cast<std::streamsize>(chunk.data().size()));
+    if (!*upload.out) return fail(Internal("cannot write '" + upload.temp.string() + "'"));
+  } else {
+    upload.buffer += chunk.data();
+  }
   upload.hash->Update(chunk.data());
   upload.size += chunk.data().size();
   if (chunk.last()) {
-    upload.out->close();
-    if (!*upload.out) return fail(Internal("cannot write '" + upload.temp.string() + "'"));
+    if (upload.out) {
+      upload.out->close();
+      if (!*upload.out) return fail(Internal("cannot write '" + upload.temp.string() + "'"));
+    }
     const std::string digest = upload.hash->FinishHex();
     upload.hash.reset();
     if (digest != chunk.sha256()) {
@@ -139,12 +157,26 @@ StatusOr<std::string> ArtifactUploads::Commit(const std::string& peer, scheduler
   const std::string relative = ContentPath(sha256);
   const fs::path target = root_ / relative;
   std::error_code ec;
-  fs::create_directories(target.parent_path(), ec);
-  if (ec) return Internal("cannot create '" + target.parent_path().string() + "': " + ec.message());
   if (fs::exists(target, ec)) {
     Discard(it);  // content-addressed: the same digest is the same bytes
     return relative;
   }
+  fs::create_directories(target.parent_path(), ec);
+  if (ec) return Internal("cannot create '" + target.parent_path().string() + "': " + ec.message());
+  if (!it->second.out) {
+    // Written under a temp name and renamed: a crash never leaves a partial file at the
+    // content address.
+    Status spilled = Spill(it->second);
+    if (spilled.ok()) {
+      it->second.out->close();
+      if (!*it->second.out) spilled = Internal("cannot write '" + it->second.temp.string() + "'");
+    }
+    if (!spilled.ok()) {
+      Discard(it);
+      return spilled;
+    }
+  }
+  it->second.out.reset();
   fs::rename(it->second.temp, target, ec);
   if (ec) return Internal("cannot move artifact to '" + target.string() + "': " + ec.message());
   uploads_.erase(it);

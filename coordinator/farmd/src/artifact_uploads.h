@@ -1,6 +1,8 @@
-// Artifact uploads in progress: chunks stream into temp files under <root>/tmp with an
-// incremental SHA-256; a finished upload is verified against its descriptor and moved
-// into content-addressed storage <root>/ab/cd/<sha256>.
+// Artifact uploads in progress: chunks are hashed incrementally and kept in memory up to
+// kUploadSpillBytes, beyond that streamed into a temp file under <root>/tmp; a finished
+// upload is verified against its descriptor and moved (or written) into content-addressed
+// storage <root>/ab/cd/<sha256>. Small results thus cost no file at all when their digest
+// is already stored, and one file write otherwise.
 //
 // Safety: no path or file name from a message is ever used; temp names are counters and
 // the final name is the verified digest. Every upload is bounded (max bytes, chunks in
@@ -29,6 +31,9 @@ bool IsSha256Hex(const std::string& text);
 
 // "ab/cd/<sha256>": where a verified artifact lives, relative to the root.
 std::string ContentPath(const std::string& sha256);
+
+// Uploads up to this size stay in memory until Commit.
+inline constexpr std::uint64_t kUploadSpillBytes = 1u << 20;
 
 class ArtifactUploads {
  public:
@@ -67,7 +72,8 @@ class ArtifactUploads {
 
  private:
   struct Upload {
-    std::filesystem::path temp;
+    std::string buffer;                  // the bytes, until they pass kUploadSpillBytes
+    std::filesystem::path temp;          // then this file; empty until created
     std::unique_ptr<std::ofstream> out;
     std::unique_ptr<Sha256> hash;
     std::uint64_t size = 0;
@@ -76,6 +82,8 @@ class ArtifactUploads {
   using Key = std::tuple<std::string, scheduler::JobId, int, std::string>;
 
   void Discard(std::map<Key, Upload>::iterator it);
+  // Moves the buffered bytes into a new temp file (out and temp set).
+  Status Spill(Upload& upload);
   std::size_t CountForLease(const std::string& peer, scheduler::LeaseRef lease) const;
 
   std::filesystem::path root_;

@@ -59,9 +59,16 @@ Status CoordinatorImpl::RunOnce() {
   if (now - last_tick_ms_ >= options_.tick_interval_ms || now < last_tick_ms_) {
     last_tick_ms_ = now;
     scheduler_->Tick();
-    // Uploads of leases that ended (expired, agent lost) will never be committed.
+    // Uploads of leases that ended (expired, agent lost) will never be committed; those
+    // of accepted results still wait for this iteration's commit.
     uploads_.DropUnless([this](const std::string& peer, scheduler::LeaseRef lease) {
-      return HoldsLease(peer, lease);
+      if (HoldsLease(peer, lease)) return true;
+      for (const PendingResult& r : pending_results_) {
+        if (r.peer == peer && r.lease.job == lease.job && r.lease.attempt == lease.attempt) {
+          return true;
+        }
+      }
+      return false;
     });
   } else if (!inbound->empty()) {
     scheduler_->Schedule();  // freed slots are filled without waiting for the tick
@@ -72,6 +79,13 @@ Status CoordinatorImpl::RunOnce() {
     last_heartbeat_ms_ = now;
     SendHeartbeats();
     SyncAgentStates();
+    // The link drops undecodable and oversized frames unseen: report them, once per beat.
+    const std::uint64_t dropped = link_.stats().dropped_malformed;
+    if (dropped > logged_dropped_frames_) {
+      spdlog::warn("agent link: dropped {} malformed or oversized frames",
+                   dropped - logged_dropped_frames_);
+      logged_dropped_frames_ = dropped;
+    }
   }
   return Status::Ok();
 }

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "artifact_uploads.h"
@@ -43,6 +44,10 @@ class CoordinatorImpl {
   // Drains the scheduler's decisions, writes them (and `extra`, e.g. an accepted result's
   // artifacts) in one transaction, then sends offers and cancels.
   void ProcessDecisions(const std::function<Status()>& extra = {});
+  // Group commit: results accepted since the last ProcessDecisions are stored in its
+  // transaction (with their decisions) and acked only after it committed.
+  void StorePendingResults();
+  void AckPendingResults();
   // Persists one decision inside the open transaction; false: do not carry it out.
   bool PersistDecision(const scheduler::Decision& decision);
   void CarryOut(const scheduler::Decision& decision);
@@ -70,9 +75,27 @@ class CoordinatorImpl {
   std::uint64_t sequence_ = 0;
   scheduler::TimeMs last_tick_ms_ = 0;
   scheduler::TimeMs last_heartbeat_ms_ = 0;
+  std::uint64_t logged_dropped_frames_ = 0;  // link drops already logged
   std::map<std::string, scheduler::AgentState> written_agent_states_;
   // Offer payload per job, read from the store when it is dispatched.
   std::map<scheduler::JobId, std::string> offer_params_;
+  // Accepted results waiting for the iteration's commit (see StorePendingResults).
+  struct PendingResult {
+    std::string peer;
+    scheduler::LeaseRef lease;
+    bool succeeded = false;
+    bool is_render = false;
+    std::string param_hash;
+    std::vector<studiofarm::v1::ArtifactDescriptor> artifacts;
+    studiofarm::v1::Envelope ack;
+  };
+  std::vector<PendingResult> pending_results_;
+  // Sweeps whose jobs finished, checked for completion at once when no work is left,
+  // else at most once a second: the check scans the sweep's jobs, too slow for every
+  // batch of a big sweep.
+  std::set<std::int64_t> sweeps_to_check_;
+  scheduler::TimeMs last_sweep_check_ms_ = 0;
+  std::set<std::int64_t> started_sweeps_;  // sweeps read as running or finished
 
   std::mutex tasks_mutex_;
   std::deque<std::function<void()>> tasks_;  // guarded by tasks_mutex_

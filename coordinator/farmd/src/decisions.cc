@@ -12,6 +12,10 @@ namespace farm::farmd {
 namespace v1 = studiofarm::v1;
 namespace {
 
+// How often sweeps with running work are checked for completion: the check walks the
+// sweep's finished jobs (SQLite's jobs_sweep index), milliseconds for a big sweep.
+constexpr scheduler::TimeMs kSweepCheckIntervalMs = 1000;
+
 // The payload an agent gets. A synthetic stand-in's stored record says what it stands in
 // for; the agent gets the synthetic workload's own params, seeded by the job id.
 std::string OfferParams(const store::Job& job) {
@@ -28,9 +32,15 @@ std::string OfferParams(const store::Job& job) {
 
 void CoordinatorImpl::ProcessDecisions(const std::function<Status()>& extra) {
   std::vector<scheduler::Decision> decisions = scheduler_->TakeDecisions();
-  if (decisions.empty() && !extra) return;
+  const scheduler::TimeMs now = clock_.NowMs();
+  auto sweep_check_due = [&] {
+    if (sweeps_to_check_.empty()) return false;
+    // Nothing left to run: every sweep that had a job finish may be done, say so now.
+    if (scheduler_->QueueDepth() == 0 && scheduler_->ActiveLeases() == 0) return true;
+    return now - last_sweep_check_ms_ >= kSweepCheckIntervalMs || now < last_sweep_check_ms_;
+  };
+  if (decisions.empty() && !extra && pending_results_.empty() && !sweep_check_due()) return;
   std::vector<bool> carry(decisions.size(), false);
-  std::set<std::int64_t> finished_sweeps;
   auto txn = store_.BeginWrite();
   if (!txn.ok()) {
     StoreError(txn.status(), "begin decisions batch");
@@ -38,12 +48,18 @@ void CoordinatorImpl::ProcessDecisions(const std::function<Status()>& extra) {
     if (extra) {
       if (Status status = extra(); !status.ok()) StoreError(status, "result");
     }
+    StorePendingResults();
     for (std::size_t i = 0; i < decisions.size(); ++i) {
       carry[i] = PersistDecision(decisions[i]);
       if (const auto* done = std::get_if<scheduler::JobFinished>(&decisions[i])) {
         auto job = scheduler_->GetJob(done->job);
-        if (job.ok() && job->spec.sweep_id > 0) finished_sweeps.insert(job->spec.sweep_id);
+        if (job.ok() && job->spec.sweep_id > 0) sweeps_to_check_.insert(job->spec.sweep_id);
       }
+    }
+    std::set<std::int64_t> finished_sweeps;
+    if (sweep_check_due()) {
+      finished_sweeps.swap(sweeps_to_check_);
+      last_sweep_check_ms_ = now;
     }
     // A sweep whose last job finished is finished too.
     for (std::int64_t sweep : finished_sweeps) {
@@ -68,6 +84,7 @@ void CoordinatorImpl::ProcessDecisions(const std::function<Status()>& extra) {
       CarryOut(decisions[i]);
     }
   }
+  AckPendingResults();
 }
 
 bool CoordinatorImpl::PersistDecision(const scheduler::Decision& decision) {
@@ -88,10 +105,13 @@ bool CoordinatorImpl::PersistDecision(const scheduler::Decision& decision) {
       spdlog::error("job={} scheduler attempt {} but store attempt {}", d->job, d->attempt,
                     attempt->attempt);
     }
-    if (job->sweep_id > 0) {
+    // A sweep read as past queued never returns to it: one read per sweep, not per job.
+    if (job->sweep_id > 0 && !started_sweeps_.count(job->sweep_id)) {
       auto sweep = store_.GetSweep(job->sweep_id);
       if (sweep.ok() && sweep->state == store::SweepState::kQueued) {
         (void)store_.SetSweepState(job->sweep_id, store::SweepState::kRunning);
+      } else if (sweep.ok()) {
+        started_sweeps_.insert(job->sweep_id);
       }
     }
     return true;

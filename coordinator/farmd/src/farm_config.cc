@@ -26,6 +26,7 @@ StatusOr<FarmConfig> ParseFarmConfig(const std::string& yaml_text, const std::st
     Read(coordinator, "http_listen", &config.http_listen);
     Read(coordinator, "heartbeat_interval_ms", &config.heartbeat_interval_ms);
     Read(coordinator, "heartbeat_liveness", &config.heartbeat_liveness);
+    Read(coordinator, "lease_timeout_ms", &config.lease_timeout_ms);
     Read(coordinator, "max_failures_per_job", &config.max_failures_per_job);
     Read(coordinator, "curve", &config.curve);
     Read(root["models"], "dir", &config.models_dir);

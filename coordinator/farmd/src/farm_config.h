@@ -16,6 +16,7 @@ struct FarmConfig {
   std::string http_listen = "127.0.0.1:0";
   std::int64_t heartbeat_interval_ms = 1000;
   int heartbeat_liveness = 3;
+  std::int64_t lease_timeout_ms = 30000;
   int max_failures_per_job = 3;
   std::string curve = "generate";  // "generate", "on" or "off"
   std::string models_dir;          // '~' expanded by the caller

@@ -125,6 +125,7 @@ int main(int argc, char** argv) {
   options.artifact_root = config.artifacts;
   options.scheduler.heartbeat_interval_ms = config.heartbeat_interval_ms;
   options.scheduler.heartbeat_liveness = config.heartbeat_liveness;
+  options.scheduler.lease_timeout_ms = config.lease_timeout_ms;
   options.scheduler.max_distinct_agent_failures = config.max_failures_per_job;
   farm::scheduler::SystemClock clock;
   auto coordinator = farm::farmd::Coordinator::Create(options, **store, **link, clock);

@@ -24,6 +24,14 @@ scheduler::JobSpec SpecFromRow(const store::Job& job) {
 }  // namespace
 
 Status CoordinatorImpl::Restore() {
+  // A sweep whose last job finished just before a crash may not have been marked done
+  // yet (completion is checked in batches): check every unfinished sweep once.
+  FARM_ASSIGN_OR_RETURN(std::vector<store::Sweep> sweeps, store_.ListSweeps());
+  for (const store::Sweep& sweep : sweeps) {
+    if (sweep.state == store::SweepState::kQueued || sweep.state == store::SweepState::kRunning) {
+      sweeps_to_check_.insert(sweep.id);
+    }
+  }
   std::map<scheduler::JobId, store::Job> rows;  // ascending id: parents before children
   for (store::JobState state : {store::JobState::kQueued, store::JobState::kLeased}) {
     FARM_ASSIGN_OR_RETURN(std::vector<store::Job> jobs,

@@ -115,29 +115,52 @@ void CoordinatorImpl::HandleResult(const std::string& peer, const v1::JobResult&
   }
   ++counters_.results_accepted;
   auto job = scheduler_->GetJob(lease.job);
-  const bool is_render = job.ok() && job->spec.kind == scheduler::JobKind::kRender;
-  const std::string param_hash = job.ok() ? job->spec.param_hash : std::string();
-  auto store_artifacts = [&]() -> Status {
-    if (report.kind != scheduler::ResultKind::kSucceeded) return Status::Ok();
-    for (const v1::ArtifactDescriptor& d : result.artifacts()) {
-      FARM_ASSIGN_OR_RETURN(std::string path, uploads_.Commit(peer, lease, d.sha256()));
-      store::NewArtifact artifact;
-      artifact.sha256 = d.sha256();
-      artifact.size = static_cast<std::int64_t>(d.size_bytes());
-      artifact.path = path;
-      artifact.media_type = d.media_type().empty() ? "application/octet-stream" : d.media_type();
-      FARM_ASSIGN_OR_RETURN(std::int64_t artifact_id, store_.InsertArtifact(artifact));
-      ++counters_.artifacts_stored;
-      if (is_render && (d.name() == "image" || result.artifacts_size() == 1)) {
-        FARM_ASSIGN_OR_RETURN(store::Render render, store_.GetRenderByHash(param_hash));
-        FARM_RETURN_IF_ERROR(store_.SetRenderArtifact(render.id, artifact_id));
+  PendingResult pending;
+  pending.peer = peer;
+  pending.lease = lease;
+  pending.succeeded = report.kind == scheduler::ResultKind::kSucceeded;
+  pending.is_render = job.ok() && job->spec.kind == scheduler::JobKind::kRender;
+  if (job.ok()) pending.param_hash = job->spec.param_hash;
+  if (pending.succeeded) {
+    pending.artifacts.assign(result.artifacts().begin(), result.artifacts().end());
+  }
+  pending.ack = std::move(ack);
+  pending_results_.push_back(std::move(pending));
+}
+
+void CoordinatorImpl::StorePendingResults() {
+  for (const PendingResult& r : pending_results_) {
+    auto store_artifacts = [&]() -> Status {
+      for (const v1::ArtifactDescriptor& d : r.artifacts) {
+        FARM_ASSIGN_OR_RETURN(std::string path, uploads_.Commit(r.peer, r.lease, d.sha256()));
+        store::NewArtifact artifact;
+        artifact.sha256 = d.sha256();
+        artifact.size = static_cast<std::int64_t>(d.size_bytes());
+        artifact.path = path;
+        artifact.media_type = d.media_type().empty() ? "application/octet-stream" : d.media_type();
+        FARM_ASSIGN_OR_RETURN(std::int64_t artifact_id, store_.InsertArtifact(artifact));
+        ++counters_.artifacts_stored;
+        if (r.is_render && (d.name() == "image" || r.artifacts.size() == 1)) {
+          FARM_ASSIGN_OR_RETURN(store::Render render, store_.GetRenderByHash(r.param_hash));
+          FARM_RETURN_IF_ERROR(store_.SetRenderArtifact(render.id, artifact_id));
+        }
       }
+      return Status::Ok();
+    };
+    // One result's failure must not keep the others out of the transaction.
+    if (Status status = store_artifacts(); !status.ok()) {
+      StoreError(status, "result of job " + std::to_string(r.lease.job));
     }
-    return Status::Ok();
-  };
-  ProcessDecisions(store_artifacts);
-  uploads_.Drop(peer, lease);
-  (void)Send(peer, std::move(ack));
+  }
+}
+
+void CoordinatorImpl::AckPendingResults() {
+  std::vector<PendingResult> pending;
+  pending.swap(pending_results_);
+  for (PendingResult& r : pending) {
+    uploads_.Drop(r.peer, r.lease);
+    (void)Send(r.peer, std::move(r.ack));
+  }
 }
 
 }  // namespace farm::farmd

@@ -6,6 +6,8 @@
 #include <mutex>
 #include <utility>
 
+#include "farm/transport/wire_frame.h"
+
 namespace farm::transport {
 namespace internal {
 
@@ -122,7 +124,7 @@ Status FakeAgentEnd::SendRaw(std::string frame) {
   }
   // Like the network: a bad frame is accepted by the sender and dropped by the receiver.
   Inbound in{id_, {}};
-  if (frame.size() > state_->limits.max_frame_bytes || !in.envelope.ParseFromString(frame)) {
+  if (!DecodeAgentFrame(frame, state_->limits, &in.envelope).ok()) {
     ++state_->stats.dropped_malformed;
     return Status::Ok();
   }

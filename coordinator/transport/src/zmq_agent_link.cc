@@ -7,6 +7,7 @@
 #include <zmq.hpp>
 
 #include "farm/transport/curve_keys.h"
+#include "farm/transport/wire_frame.h"
 #include "zap_handler.h"
 
 namespace farm::transport {
@@ -121,16 +122,16 @@ bool ZmqAgentLink::ReadOne(std::vector<Inbound>* out) {
   // Expect [routing id, envelope]; drain and drop anything longer.
   std::size_t parts = 1;
   zmq::message_t payload;
-  bool oversized = false;
   while (router_.get(zmq::sockopt::rcvmore)) {
     zmq::message_t part;
     (void)router_.recv(part, zmq::recv_flags::none);  // later parts are already queued
     if (++parts == 2) payload = std::move(part);
   }
-  if (parts == 2 && payload.size() > options_.limits.max_frame_bytes) oversized = true;
   Inbound in;
-  if (parts != 2 || oversized ||
-      !in.envelope.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+  if (parts != 2 ||
+      !DecodeAgentFrame(std::string_view(static_cast<const char*>(payload.data()), payload.size()),
+                        options_.limits, &in.envelope)
+           .ok()) {
     ++stats_.dropped_malformed;
     return true;
   }
