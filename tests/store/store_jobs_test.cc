@@ -2,6 +2,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "farm/schemas/render_params.h"
 #include "farm/schemas/sha256.h"
 #include "farm/store/store.h"
@@ -224,6 +226,14 @@ TEST_F(StoreJobsTest, ListFiltersAndStates) {
   EXPECT_EQ((*sweeps)[0].name, "b");  // newest first
   EXPECT_EQ((*sweeps)[0].state, SweepState::kRunning);
   EXPECT_EQ(store_->ListSweeps(1)->size(), 1u);
+
+  auto all_counts = store_->CountJobsByState();
+  ASSERT_TRUE(all_counts.ok()) << all_counts.status().ToString();
+  EXPECT_EQ(*all_counts, (std::map<JobState, std::int64_t>{{JobState::kQueued, 4}, {JobState::kSkipped, 1}}));
+  auto first_counts = store_->CountJobsByState(first->sweep_id);
+  ASSERT_TRUE(first_counts.ok());
+  EXPECT_EQ(*first_counts, (std::map<JobState, std::int64_t>{{JobState::kQueued, 3}, {JobState::kSkipped, 1}}));
+  EXPECT_TRUE(store_->CountJobsByState(12345)->empty());
   EXPECT_EQ(store_->GetSweep(12345).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(store_->GetJob(12345).status().code(), StatusCode::kNotFound);
 }
@@ -262,6 +272,10 @@ TEST_F(StoreJobsTest, LeasesAreFenced) {
             StatusCode::kFailedPrecondition);
   EXPECT_EQ(store_->FinishAttempt(job, 7, AttemptOutcome::kFailed, "", JobState::kFailed).code(),
             StatusCode::kNotFound);
+
+  EXPECT_EQ(*store_->CountAttempts(AttemptOutcome::kSucceeded), 1);
+  EXPECT_EQ(*store_->CountAttempts(AttemptOutcome::kExpired), 1);
+  EXPECT_EQ(*store_->CountAttempts(AttemptOutcome::kFailed), 0);
 
   auto final_job = store_->GetJob(job);
   ASSERT_TRUE(final_job.ok());

@@ -5,7 +5,6 @@
 // farmd binary in the same run, and the ratio.
 //
 //   bench_dispatch --agents 1,8,64 --jobs 50000 --slots 4 [--compare /tmp/farmd-before]
-#include <sqlite3.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -21,6 +20,7 @@
 #include <vector>
 
 #include "child_process.h"
+#include "farm/store/store.h"
 #include "http_client.h"
 
 namespace {
@@ -46,21 +46,26 @@ double CpuSeconds(pid_t pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-// Counts rows with a read-only connection (farmd's CPU is not charged for it).
-long long Count(const std::string& db, const char* sql) {
-  sqlite3* handle = nullptr;
-  long long n = -1;
-  if (sqlite3_open_v2(db.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_busy_timeout(handle, 2000);
-    sqlite3_stmt* statement = nullptr;
-    if (sqlite3_prepare_v2(handle, sql, -1, &statement, nullptr) == SQLITE_OK &&
-        sqlite3_step(statement) == SQLITE_ROW) {
-      n = sqlite3_column_int64(statement, 0);
-    }
-    sqlite3_finalize(statement);
-  }
-  sqlite3_close(handle);
-  return n;
+// Job counts through a read-only store connection (farmd's CPU is not charged for it);
+// -1 when the database cannot be read yet.
+struct JobCounts {
+  long long finished = -1, succeeded = -1, attempts_succeeded = -1;
+};
+
+JobCounts CountJobs(farm::store::Store* store) {
+  JobCounts counts;
+  if (store == nullptr) return counts;
+  auto by_state = store->CountJobsByState();
+  auto attempts = store->CountAttempts(farm::store::AttemptOutcome::kSucceeded);
+  if (!by_state.ok() || !attempts.ok()) return counts;
+  auto of = [&](farm::store::JobState state) {
+    auto it = by_state->find(state);
+    return it == by_state->end() ? 0LL : static_cast<long long>(it->second);
+  };
+  counts.succeeded = of(farm::store::JobState::kSucceeded);
+  counts.finished = counts.succeeded + of(farm::store::JobState::kFailed);
+  counts.attempts_succeeded = static_cast<long long>(*attempts);
+  return counts;
 }
 
 struct Run {
@@ -144,7 +149,12 @@ Run RunOnce(const std::string& farmd_path, const std::string& agent_path, int ag
     std::fprintf(stderr, "submit: %s\n", submitted.status().ToString().c_str());
     return run;
   }
-  while (Count(db, "SELECT count(*) FROM jobs WHERE state IN ('succeeded', 'failed')") < jobs) {
+  auto reader = farm::store::Store::Open(db, farm::store::OpenMode::kReadOnly);
+  if (!reader.ok()) {
+    std::fprintf(stderr, "open %s: %s\n", db.c_str(), reader.status().ToString().c_str());
+    return run;
+  }
+  while (CountJobs(reader->get()).finished < jobs) {
     if (!farmd->Running()) {
       std::fprintf(stderr, "farmd died:\n%s\n", farmctl::TailOfFile(farmd_options.log_path, 10).c_str());
       return run;
@@ -159,8 +169,9 @@ Run RunOnce(const std::string& farmd_path, const std::string& agent_path, int ag
   run.dispatch_s = std::chrono::duration<double>(t2 - t1).count();
   run.submit_cpu_s = cpu1 - cpu0;
   run.dispatch_cpu_s = cpu2 - cpu1;
-  run.succeeded = Count(db, "SELECT count(*) FROM jobs WHERE state = 'succeeded'");
-  run.attempts_ok = Count(db, "SELECT count(*) FROM attempts WHERE outcome = 'succeeded'");
+  const JobCounts final_counts = CountJobs(reader->get());
+  run.succeeded = final_counts.succeeded;
+  run.attempts_ok = final_counts.attempts_succeeded;
   run.ok = run.succeeded == jobs && run.attempts_ok == jobs;
   return run;
 }

@@ -155,4 +155,13 @@ StatusOr<std::vector<Attempt>> Store::ListOpenAttempts() {
   });
 }
 
+StatusOr<std::int64_t> Store::CountAttempts(AttemptOutcome outcome) {
+  return Guarded(*impl_, "count attempts", [&]() -> StatusOr<std::int64_t> {
+    auto rows = impl_->Prepare("SELECT count(*) FROM attempts WHERE outcome = ?");
+    rows->bind(1, Name(outcome));
+    rows->executeStep();
+    return rows->getColumn(0).getInt64();
+  });
+}
+
 }  // namespace farm::store

@@ -75,6 +75,23 @@ StatusOr<std::vector<Job>> Store::ListJobs(const JobFilter& filter) {
   });
 }
 
+StatusOr<std::map<JobState, std::int64_t>> Store::CountJobsByState(
+    std::optional<std::int64_t> sweep_id) {
+  std::string sql = "SELECT state, count(*) FROM jobs";
+  if (sweep_id) sql += " WHERE sweep_id = ?";
+  sql += " GROUP BY state";
+  return Guarded(*impl_, "count jobs", [&]() -> StatusOr<std::map<JobState, std::int64_t>> {
+    auto rows = impl_->Prepare(sql);
+    if (sweep_id) rows->bind(1, static_cast<int64_t>(*sweep_id));
+    std::map<JobState, std::int64_t> counts;
+    while (rows->executeStep()) {
+      JobState state = ValueOrCorrupt(ParseJobState(rows->getColumn(0).getText()), "count jobs");
+      counts[state] = rows->getColumn(1).getInt64();
+    }
+    return counts;
+  });
+}
+
 StatusOr<std::vector<std::int64_t>> Store::ListJobDeps(std::int64_t job_id) {
   return Guarded(*impl_, "list job deps", [&]() -> StatusOr<std::vector<std::int64_t>> {
     auto rows = impl_->Prepare(

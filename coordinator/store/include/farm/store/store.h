@@ -21,7 +21,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -137,6 +139,11 @@ class Store {
   StatusOr<Job> GetJob(std::int64_t job_id);
   StatusOr<std::vector<Job>> ListJobs(const JobFilter& filter);
   StatusOr<std::vector<std::int64_t>> ListJobDeps(std::int64_t job_id);  // depends-on ids
+  // Jobs per state, of one sweep or of all, in one GROUP BY (states with no job absent).
+  StatusOr<std::map<JobState, std::int64_t>> CountJobsByState(
+      std::optional<std::int64_t> sweep_id = std::nullopt);
+  // Attempts that ended with `outcome`.
+  StatusOr<std::int64_t> CountAttempts(AttemptOutcome outcome);
   Status SetJobState(std::int64_t job_id, JobState state);
 
   // Leases a queued job to a registered agent: attempt = attempt_count + 1, job leased.
