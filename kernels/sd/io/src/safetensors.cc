@@ -288,7 +288,16 @@ StatusOr<at::Tensor> SafetensorsFile::Load(const std::string& name) const {
   }
   try {
     at::Tensor tensor = at::empty(info->shape, at::TensorOptions().dtype(ToScalarType(info->dtype)));
-    if (count > 0) std::memcpy(tensor.data_ptr(), bytes, count);
+    if (count > 0) {
+      std::memcpy(tensor.data_ptr(), bytes, count);
+      // The copy is all that is kept: let the kernel drop the file pages now, or a
+      // checkpoint load would hold the file and its copy in memory at once (8 GB instead
+      // of 4 for SD 1.5 in fp32). Whole pages inside the tensor's bytes only.
+      const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+      const uintptr_t first = (reinterpret_cast<uintptr_t>(bytes) + page - 1) & ~(page - 1);
+      const uintptr_t last = (reinterpret_cast<uintptr_t>(bytes) + count) & ~(page - 1);
+      if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+    }
     return tensor;
   } catch (const std::exception& e) {
     return Internal(path_ + ": tensor '" + name + "': cannot allocate " + std::to_string(count) +
