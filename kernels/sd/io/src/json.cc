@@ -1,5 +1,7 @@
 #include "farm/sd/json.h"
 
+#include "farm/sd/utf8.h"
+
 #include <charconv>
 #include <cstdlib>
 #include <unordered_set>
@@ -8,24 +10,6 @@ namespace farm::sd {
 namespace {
 
 constexpr int kMaxDepth = 64;
-
-void AppendUtf8(uint32_t cp, std::string& out) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
 
 }  // namespace
 
@@ -210,7 +194,7 @@ class JsonParser {
           } else if (cp >= 0xDC00 && cp < 0xE000) {
             return Error("unexpected lone low surrogate");
           }
-          AppendUtf8(cp, out);
+          AppendUtf8(static_cast<char32_t>(cp), out);
           break;
         }
         default:

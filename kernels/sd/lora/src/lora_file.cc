@@ -1,5 +1,7 @@
 #include "farm/sd/lora_file.h"
 
+#include "lora_text.h"
+
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
@@ -23,17 +25,6 @@ bool EndsWith(std::string_view text, std::string_view suffix) {
   return text.size() > suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
 }
 
-std::string ShapeText(at::IntArrayRef shape) {
-  std::ostringstream out;
-  out << '[';
-  for (size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
-  out << ']';
-  return out.str();
-}
-
-bool IsLoraFloat(at::ScalarType type) {
-  return type == at::kHalf || type == at::kBFloat16 || type == at::kFloat || type == at::kDouble;
-}
 
 bool AllFinite(const at::Tensor& t) { return at::isfinite(t).all().item<bool>(); }
 
@@ -49,7 +40,7 @@ std::string CheckParts(const ModuleParts& parts) {
   if (!parts.up.defined()) return "has lora_down.weight but no lora_up.weight";
   const at::Tensor& down = parts.down;
   const at::Tensor& up = parts.up;
-  if (!IsLoraFloat(down.scalar_type()) || !IsLoraFloat(up.scalar_type())) {
+  if (!IsLoraFloatType(down.scalar_type()) || !IsLoraFloatType(up.scalar_type())) {
     return std::string("lora_down/lora_up must be f16, bf16, f32 or f64, found ") +
            c10::toString(down.scalar_type()) + "/" + c10::toString(up.scalar_type());
   }

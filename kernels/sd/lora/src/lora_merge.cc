@@ -1,5 +1,7 @@
 #include "farm/sd/lora_merge.h"
 
+#include "lora_text.h"
+
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
@@ -18,17 +20,6 @@ namespace {
 // How many issues a refusal lists before summarising the rest.
 constexpr size_t kIssuesListed = 32;
 
-std::string ShapeText(at::IntArrayRef shape) {
-  std::ostringstream out;
-  out << '[';
-  for (size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
-  out << ']';
-  return out.str();
-}
-
-bool IsWeightFloat(at::ScalarType type) {
-  return type == at::kHalf || type == at::kBFloat16 || type == at::kFloat || type == at::kDouble;
-}
 
 struct PlannedMerge {
   const LoraModule* module;
@@ -151,7 +142,7 @@ StatusOr<MergedLoras> MergeLoras(const std::vector<LoraComponent>& components,
       }
       const at::Tensor& weight = weights_of.at(target->component)->at(target->weight_key);
       const std::string where = target->component + "/" + target->weight_key;
-      if (!weight.defined() || !IsWeightFloat(weight.scalar_type())) {
+      if (!weight.defined() || !IsLoraFloatType(weight.scalar_type())) {
         issues.push_back({lora.source, module.name, "weight " + where + " is not a float tensor"});
         continue;
       }

@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "farm/sd/utf8.h"
+
 namespace farm::sd::unicode {
 
 struct DecodedChar {
@@ -15,7 +17,7 @@ struct DecodedChar {
 };
 
 DecodedChar DecodeAt(std::string_view text, size_t pos);
-void AppendUtf8(char32_t code_point, std::string& out);
+using ::farm::sd::AppendUtf8;  // farm/sd/utf8.h
 
 bool IsLetter(char32_t c);     // \p{L}
 bool IsNumber(char32_t c);     // \p{N}
