@@ -17,11 +17,12 @@ readonly FACE_API_TGZ_SHA256="0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a32
 # One line per need; the comment says which module uses it.
 readonly PACKAGES=(
   g++ cmake ninja-build ccache pkg-config          # build
-  libtorch-dev libopenblas-dev libopenblas0-pthread # kernels/, agent/ (OpenBLAS: reference BLAS is ~30x slower)
+  libtorch-dev libopenblas-dev libopenblas0-openmp  # kernels/, agent/ (OpenBLAS: reference BLAS is ~30x slower;
+                                                   # the OpenMP build shares libtorch's thread pool)
   libopenmpi-dev openmpi-bin                       # agent/collective (CPU training ranks)
   libzmq3-dev cppzmq-dev libsodium-dev             # transport (CURVE needs libsodium); SHA-256
   libboost-dev libboost-system-dev                 # farmd HTTP (Asio/Beast)
-  libopencv-dev                                    # kernels/image
+  libopencv-dev libjpeg-dev                        # kernels/image, kernels/faceid (JPEG as libjpeg-turbo decodes it)
   libsqlitecpp-dev libsqlite3-dev                  # coordinator/store
   libgtest-dev libgmock-dev                        # tests
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev  # specs, canonical JSON, CLI
@@ -57,11 +58,23 @@ install_packages() {
   export DEBIAN_FRONTEND=noninteractive
   as_root apt-get update -qq
   as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # libtorch must use OpenBLAS, not the reference BLAS.
-  local blas
-  blas=$(update-alternatives --list "libblas.so.3-$(dpkg-architecture -qDEB_HOST_MULTIARCH)" 2>/dev/null | grep openblas | head -n1 || true)
-  [ -n "$blas" ] && as_root update-alternatives --quiet --set "libblas.so.3-$(dpkg-architecture -qDEB_HOST_MULTIARCH)" "$blas"
   echo "setup: packages installed"
+}
+
+# libtorch must use OpenBLAS, not the reference BLAS, and its OpenMP build: libtorch runs
+# on OpenMP too, and the pthread build's own threads would compete with libtorch's
+# (spinning) OpenMP workers for the same cores: a UNet call took twice as long.
+select_blas() {
+  local arch name want current
+  arch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
+  for name in libblas.so.3 libopenblas.so.0; do
+    want=$(update-alternatives --list "$name-$arch" 2>/dev/null | grep openblas-openmp | head -n1 || true)
+    [ -n "$want" ] || continue
+    current=$(readlink -f "/usr/lib/$arch/$name" || true)
+    [ "$current" = "$(readlink -f "$want")" ] && continue
+    as_root update-alternatives --quiet --set "$name-$arch" "$want"
+    echo "setup: $name now points to $want"
+  done
 }
 
 fetch_face_models() {
@@ -92,5 +105,6 @@ fetch_face_models() {
 }
 
 install_packages
+select_blas
 [ "$want_models" -eq 1 ] && fetch_face_models
 exit 0
