@@ -1,4 +1,4 @@
-// Replays fuzz inputs through FuzzAgentFrame with any compiler, so the harness is built
+// Replays fuzz inputs through a fuzz harness with any compiler, so the harness is built
 // and run where libFuzzer is not available. Arguments: files or folders (every regular
 // file inside, in name order); default the committed seed corpus.
 #include <algorithm>
@@ -10,7 +10,13 @@
 #include <string>
 #include <vector>
 
-#include "agent_frame_fuzz.h"
+// The harness replayed: agent frames unless the build names another one
+// (FARM_FUZZ_HARNESS_HEADER and FARM_FUZZ_ENTRY, e.g. the tfjs manifest harness).
+#ifndef FARM_FUZZ_HARNESS_HEADER
+#define FARM_FUZZ_HARNESS_HEADER "agent_frame_fuzz.h"
+#define FARM_FUZZ_ENTRY farm::fuzz::FuzzAgentFrame
+#endif
+#include FARM_FUZZ_HARNESS_HEADER
 
 namespace fs = std::filesystem;
 
@@ -40,7 +46,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    farm::fuzz::FuzzAgentFrame(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+    FARM_FUZZ_ENTRY(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
   }
   std::printf("replayed %zu inputs\n", inputs.size());
   return 0;

@@ -1,0 +1,44 @@
+#include "tfjs_ops.h"
+
+#include <algorithm>
+
+namespace farm::faceid::internal {
+
+at::Tensor ConvFiltersToOihw(const at::Tensor& hwio) { return hwio.permute({3, 2, 0, 1}).contiguous(); }
+
+at::Tensor DepthwiseFiltersToOihw(const at::Tensor& hwc1) {
+  return hwc1.permute({2, 3, 0, 1}).contiguous();
+}
+
+at::Tensor AsChannelVector(const at::Tensor& c) { return c.reshape({1, -1, 1, 1}).contiguous(); }
+
+namespace {
+std::pair<int64_t, int64_t> SamePadding(int64_t n, int64_t k, int64_t stride) {
+  const int64_t out = (n + stride - 1) / stride;
+  const int64_t total = std::max<int64_t>((out - 1) * stride + k - n, 0);
+  return {total / 2, total - total / 2};
+}
+}  // namespace
+
+at::Tensor PadSame(const at::Tensor& x, int64_t k, int64_t stride) {
+  const auto [top, bottom] = SamePadding(x.size(2), k, stride);
+  const auto [left, right] = SamePadding(x.size(3), k, stride);
+  if (top == 0 && bottom == 0 && left == 0 && right == 0) return x;
+  return at::constant_pad_nd(x, {left, right, top, bottom}, 0.0);
+}
+
+at::Tensor Conv2dSame(const at::Tensor& x, const at::Tensor& oihw, int64_t stride, int64_t groups) {
+  const int64_t strides[2] = {stride, stride};
+  const int64_t zeros[2] = {0, 0};
+  const int64_t ones[2] = {1, 1};
+  return at::conv2d(PadSame(x, oihw.size(2), stride), oihw, /*bias=*/{}, at::IntArrayRef(strides),
+                    at::IntArrayRef(zeros), at::IntArrayRef(ones), groups);
+}
+
+at::Tensor NormalizeToNchw(const at::Tensor& hwc, const float mean_rgb[3], float divisor) {
+  const at::Tensor mean = at::tensor({mean_rgb[0], mean_rgb[1], mean_rgb[2]}, at::kFloat);
+  const at::Tensor normalized = (hwc.to(at::kFloat) - mean) / divisor;
+  return normalized.permute({2, 0, 1}).unsqueeze(0).contiguous();
+}
+
+}  // namespace farm::faceid::internal
