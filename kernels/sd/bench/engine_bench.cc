@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <utility>
 
 #include "farm/sd/architecture.h"
 #include "farm/sd/checkpoint.h"
@@ -33,13 +34,22 @@ using Clock = std::chrono::steady_clock;
 
 struct Flags {
   std::string checkpoint;
-  std::string mode = "all";  // all | render (the child)
+  std::string mode = "all";  // all | unet (peaks and UNet only) | render (the child)
   int threads = 0;
   int64_t width = 512, height = 768, steps = 20;
   int unet_calls = 3;
 };
 
 double Seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+// CPU seconds this process has used so far: user and system (page faults, zero-filling
+// freshly mapped memory).
+std::pair<double, double> CpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return {seconds(usage.ru_utime), seconds(usage.ru_stime)};
+}
 
 double PeakRssGiB() {
   rusage usage{};
@@ -187,14 +197,18 @@ int RunAll(const Flags& flags, const char* self) {
     at::Tensor t = at::full({2}, 500.0);
     at::Tensor context = at::randn({2, 77, 768});
     if (auto warm = unet->Forward(x, t, context); !warm.ok()) return Fail(warm.status());
+    const auto [user0, sys0] = CpuSeconds();
     const double seconds = BestOf(flags.unet_calls, [&] { (void)unet->Forward(x, t, context); });
+    const auto [user1, sys1] = CpuSeconds();
     const double gflop = UNetForwardFlops(hints->unet, 64, 64, 2, 77) / 1e9;
     std::printf("UNet forward 64x64 latent, batch 2, fp32: %.0f ms per call (best of %d), %.0f GFLOP, "
-                "%.1f GFLOP/s = %.0f%% of measured peak\n",
-                seconds * 1e3, flags.unet_calls, gflop, gflop / seconds, 100.0 * gflop / seconds / peak);
+                "%.1f GFLOP/s = %.0f%% of measured peak; CPU per call: user %.1f s, system %.1f s\n",
+                seconds * 1e3, flags.unet_calls, gflop, gflop / seconds, 100.0 * gflop / seconds / peak,
+                (user1 - user0) / flags.unet_calls, (sys1 - sys0) / flags.unet_calls);
   }
 
   std::fflush(stdout);
+  if (flags.mode == "unet") return 0;
   const std::string child = std::string(self) + " --mode render --checkpoint '" + flags.checkpoint +
                             "' --threads " + std::to_string(flags.threads) + " --size " +
                             std::to_string(flags.width) + "x" + std::to_string(flags.height) + " --steps " +
@@ -228,8 +242,9 @@ int main(int argc, char** argv) {
       flags.height = std::stoll(size.substr(size.find('x') + 1));
     } else {
       std::fprintf(stderr,
-                   "usage: bench_engine [--checkpoint PATH] [--threads N] [--size WxH] [--steps N] "
-                   "[--unet-calls N]\n  (the checkpoint is generated at PATH when missing)\n");
+                   "usage: bench_engine [--checkpoint PATH] [--mode all|unet] [--threads N] [--size WxH] "
+                   "[--steps N] [--unet-calls N]\n"
+                   "  --mode unet: the peaks and the UNet call only, no full render\n  (the checkpoint is generated at PATH when missing)\n");
       return arg == "--help" ? 0 : 2;
     }
   }

@@ -56,9 +56,10 @@ at::Tensor SplitHeads(const at::Tensor& x, int64_t heads) {
   return x.reshape({b, n, heads, d}).permute({0, 2, 1, 3}).reshape({b * heads, n, d});
 }
 
-// Bound on one float32 score block, so a 4096-token self-attention does not allocate
-// B*heads*N*N scores at once.
-constexpr int64_t kMaxScoreBytes = int64_t{256} << 20;
+// Bound on one float32 score block. A 4096-token self-attention would otherwise hold
+// B*heads*N*N scores at once; blocks this small also stay in the allocator's heap
+// instead of being mapped and zero-filled afresh by the kernel for every block.
+constexpr int64_t kMaxScoreBytes = int64_t{16} << 20;
 }  // namespace
 
 at::Tensor MultiHeadAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
@@ -70,15 +71,26 @@ at::Tensor MultiHeadAttention(const at::Tensor& q, const at::Tensor& k, const at
   at::Tensor kt = SplitHeads(k, heads).transpose(1, 2);
   at::Tensor vh = SplitHeads(v, heads);
   const int64_t groups = b * heads;
-  const int64_t per_group = std::max<int64_t>(1, kMaxScoreBytes / std::max<int64_t>(1, n * m * 4));
+  const int64_t row_bytes = std::max<int64_t>(1, m * 4);
+  // Whole heads per block when they fit, else blocks of query rows within one head:
+  // softmax is per row, so the result does not depend on the blocking.
+  const int64_t rows = std::clamp<int64_t>(kMaxScoreBytes / row_bytes, 1, n);
+  const int64_t per_group = rows == n ? std::max<int64_t>(1, kMaxScoreBytes / (row_bytes * n)) : 1;
   at::Tensor out = at::empty({groups, n, c / heads}, q.options());
-  for (int64_t start = 0; start < groups; start += per_group) {
-    const int64_t end = std::min(groups, start + per_group);
-    at::Tensor scores = at::bmm(qh.slice(0, start, end), kt.slice(0, start, end));
-    if (additive_mask.defined()) scores.add_(additive_mask);
-    at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(v.scalar_type());
-    at::Tensor out_block = out.slice(0, start, end);
-    at::bmm_out(out_block, probs, vh.slice(0, start, end));
+  for (int64_t g0 = 0; g0 < groups; g0 += per_group) {
+    const int64_t g1 = std::min(groups, g0 + per_group);
+    at::Tensor k_block = kt.slice(0, g0, g1), v_block = vh.slice(0, g0, g1);
+    for (int64_t r0 = 0; r0 < n; r0 += rows) {
+      const int64_t r1 = std::min(n, r0 + rows);
+      at::Tensor scores = at::bmm(qh.slice(0, g0, g1).slice(1, r0, r1), k_block);
+      if (additive_mask.defined()) {
+        const bool per_row = additive_mask.dim() >= 2 && additive_mask.size(-2) == n;
+        scores.add_(per_row ? additive_mask.slice(-2, r0, r1) : additive_mask);
+      }
+      at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(v.scalar_type());
+      at::Tensor out_block = out.slice(0, g0, g1).slice(1, r0, r1);
+      at::bmm_out(out_block, probs, v_block);
+    }
   }
   return out.reshape({b, heads, n, c / heads}).permute({0, 2, 1, 3}).reshape({b, n, c});
 }
