@@ -1,0 +1,36 @@
+#include "farm/image/png_parameters.h"
+
+namespace farm::image {
+
+GenerationParameters ToGenerationParameters(const RenderInfotext& info) {
+  GenerationParameters params;
+  params.prompt = info.prompt;
+  params.negative_prompt = info.negative_prompt;
+  auto add = [&](const char* key, std::string value) {
+    if (!value.empty()) params.fields.emplace_back(key, std::move(value));
+  };
+  if (info.steps > 0) add("Steps", std::to_string(info.steps));
+  add("Sampler", info.sampler);
+  if (info.cfg_scale > 0) add("CFG scale", FormatNumber(info.cfg_scale));
+  add("Seed", std::to_string(info.seed));
+  if (info.width > 0 && info.height > 0) {
+    add("Size", std::to_string(info.width) + "x" + std::to_string(info.height));
+  }
+  add("Model hash", info.model_hash);
+  add("Model", info.model);
+  if (info.clip_skip > 0) add("Clip skip", std::to_string(info.clip_skip));
+  if (!info.loras.empty()) {
+    std::string hashes;
+    for (const LoraHash& lora : info.loras) {
+      if (!hashes.empty()) hashes += ", ";
+      hashes += lora.name + ": " + lora.hash;
+    }
+    add("Lora hashes", hashes);
+  }
+  for (const auto& [key, value] : info.extra) params.fields.emplace_back(key, value);
+  add("StudioFarm param_hash", info.param_hash);
+  add("Render id", info.render_id);
+  return params;
+}
+
+}  // namespace farm::image
