@@ -26,6 +26,7 @@ struct RenderFlags {
   std::string size = "512x512";
   int64_t seed = 0;
   std::vector<std::string> loras;  // path[:weight]
+  std::vector<std::string> controlnets;  // model:hint.png[:scale[:start:end]]
   std::string init_image, mask, output = "out.png";
   std::string semantics = "frontend";
   bool json_output = false;
@@ -83,6 +84,65 @@ StatusOr<sd::LoraRequest> ParseLora(const std::string& text) {
   }
   if (!fs::is_regular_file(lora.path)) return NotFound("--lora " + text + ": no such file " + lora.path);
   return lora;
+}
+
+// "model:hint.png[:scale[:start:end]]". Numbers are taken from the end; of what is left,
+// the model path is the shortest prefix (up to a colon) that exists, so paths may contain
+// colons.
+struct ControlNetFlag {
+  std::string model, hint;
+  double scale = 1.0, start = 0.0, end = 1.0;
+};
+
+StatusOr<ControlNetFlag> ParseControlNet(const std::string& text) {
+  const std::string usage = "--controlnet " + text + ": expected MODEL:HINT_IMAGE[:SCALE[:START:END]]";
+  std::vector<std::string> parts;
+  for (size_t begin = 0;;) {
+    size_t colon = text.find(':', begin);
+    parts.push_back(text.substr(begin, colon == std::string::npos ? std::string::npos : colon - begin));
+    if (colon == std::string::npos) break;
+    begin = colon + 1;
+  }
+  auto number = [](const std::string& s, double& out) {
+    try {
+      size_t used = 0;
+      out = std::stod(s, &used);
+      return used == s.size() && !s.empty();
+    } catch (const std::exception&) {
+      return false;
+    }
+  };
+  size_t trailing = 0;
+  double values[3] = {0, 0, 0};
+  while (trailing < 3 && parts.size() - trailing > 2) {
+    double v = 0;
+    if (!number(parts[parts.size() - 1 - trailing], v)) break;
+    values[2 - trailing] = v;
+    ++trailing;
+  }
+  ControlNetFlag flag;
+  if (trailing == 3) {
+    flag.scale = values[0];
+    flag.start = values[1];
+    flag.end = values[2];
+  } else if (trailing == 1) {
+    flag.scale = values[2];
+  } else if (trailing == 2) {
+    return InvalidArgument(usage + " (give both START and END)");
+  }
+  parts.resize(parts.size() - trailing);
+  if (parts.size() < 2) return InvalidArgument(usage);
+  std::string model = parts[0];
+  size_t split = 1;
+  while (split + 1 < parts.size() && !fs::exists(model)) model += ":" + parts[split++];
+  std::string hint = parts[split];
+  for (size_t i = split + 1; i < parts.size(); ++i) hint += ":" + parts[i];
+  if (model.empty() || hint.empty()) return InvalidArgument(usage);
+  if (!fs::exists(model)) return NotFound("--controlnet " + text + ": no such ControlNet file or folder " + model);
+  if (!fs::is_regular_file(hint)) return NotFound("--controlnet " + text + ": no such hint image " + hint);
+  flag.model = model;
+  flag.hint = hint;
+  return flag;
 }
 
 // An image file as [3, H, W] float RGB in [0, 1] (or [H, W] for a mask), resized to the
@@ -167,6 +227,18 @@ int RunRender() {
     if (!mask.ok()) return Fail(mask.status());
     r.mask = *mask;
   }
+  json controlnets = json::array();
+  for (const std::string& text : f.controlnets) {
+    StatusOr<ControlNetFlag> flag = ParseControlNet(text);
+    if (!flag.ok()) return Fail(flag.status());
+    // The hint is resized to the render size ("just resize"), like the init image.
+    StatusOr<at::Tensor> hint = ReadImage(flag->hint, r.width, r.height, false);
+    if (!hint.ok()) return Fail(hint.status().WithContext("--controlnet hint"));
+    r.controlnets.push_back({flag->model, *hint, flag->scale, flag->start, flag->end});
+    // Named like the farm's render parameters (schemas/render_params.h ControlNetUnit).
+    controlnets.push_back({{"model", flag->model}, {"input", flag->hint}, {"weight", flag->scale},
+                           {"start", flag->start}, {"end", flag->end}});
+  }
 
   const auto started = std::chrono::steady_clock::now();
   StatusOr<std::unique_ptr<sd::Engine>> engine = sd::Engine::Load(f.engine);
@@ -184,6 +256,7 @@ int RunRender() {
       {"width", r.width}, {"height", r.height}, {"scheduler_semantics", f.semantics},
       {"loras", out->loras_applied}, {"device", out->device}, {"threads", out->threads},
       {"init_image", f.init_image}, {"strength", r.strength}, {"mask", f.mask},
+      {"controlnets", controlnets},
       {"load_seconds", std::chrono::duration<double>(loaded - started).count()},
       {"render_seconds", std::chrono::duration<double>(rendered - loaded).count()},
   };
@@ -246,10 +319,10 @@ int RunMakeTinyModel() {
   if (!files.ok()) return Fail(files.status());
   if (g_tiny.json_output) {
     std::printf("%s\n", json{{"checkpoint", files->checkpoint}, {"tokenizer", files->tokenizer_dir},
-                             {"seed", g_tiny.seed}}.dump().c_str());
+                             {"controlnet", files->controlnet}, {"seed", g_tiny.seed}}.dump().c_str());
   } else {
-    std::printf("wrote %s and %s (random weights, seed %llu: images from it are not meaningful)\n",
-                files->checkpoint.c_str(), files->tokenizer_dir.c_str(),
+    std::printf("wrote %s, %s and %s (random weights, seed %llu: images from it are not meaningful)\n",
+                files->checkpoint.c_str(), files->controlnet.c_str(), files->tokenizer_dir.c_str(),
                 static_cast<unsigned long long>(g_tiny.seed));
   }
   return 0;
@@ -280,6 +353,10 @@ void AddEngineCommands(CLI::App& app) {
   render->add_option("--init-image", f.init_image, "img2img: start from this image");
   render->add_option("--strength", f.request.strength, "img2img: how much to change (0..1)")->capture_default_str();
   render->add_option("--mask", f.mask, "inpaint: white = repaint, black = keep (needs --init-image)");
+  render->add_option("--controlnet", f.controlnets,
+                     "ControlNet unit MODEL:HINT.png[:SCALE[:START:END]] (repeatable, residuals summed); the hint "
+                     "is resized to --size, used in [0,1]; active for steps i with START <= i/steps < END "
+                     "(defaults 1:0:1)");
   render->add_option("--device", f.engine.device, "cpu, cuda or cuda:N")->capture_default_str();
   render->add_option("--threads", f.engine.threads, "CPU threads (0 = libtorch default); recorded");
   render->add_option("--scheduler-semantics", f.semantics,
@@ -299,7 +376,8 @@ void AddEngineCommands(CLI::App& app) {
   check->add_flag("--json", g_check.json_output, "print the report as JSON");
 
   CLI::App* tiny = app.add_subcommand(
-      "make-tiny-model", "write a tiny random SD 1.5-topology checkpoint and tokenizer (for tests)");
+      "make-tiny-model",
+      "write a tiny random SD 1.5-topology checkpoint, a ControlNet for it and a tokenizer (for tests)");
   tiny->add_option("dir", g_tiny.dir, "output folder")->required();
   tiny->add_option("--seed", g_tiny.seed, "weights seed")->capture_default_str();
   tiny->add_flag("--json", g_tiny.json_output, "print the written paths as JSON");

@@ -1,5 +1,6 @@
 // farm-agent's one-shot engine commands, for debugging renders without the farm:
 //   farm-agent render --checkpoint M --prompt ... -o out.png
+//       [--controlnet CN.safetensors:hint.png[:scale[:start:end]]]...
 //   farm-agent check-reference DIR
 //   farm-agent make-tiny-model OUT --seed S
 #pragma once

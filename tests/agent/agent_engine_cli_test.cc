@@ -30,16 +30,20 @@ class AgentEngineCliTest : public ::testing::Test {
     ASSERT_EQ(made.exit_code, 0) << made.out;
     auto record = nlohmann::json::parse(made.out);
     checkpoint_ = new std::string(record["checkpoint"].get<std::string>());
+    controlnet_ = new std::string(record["controlnet"].get<std::string>());
   }
   static void TearDownTestSuite() {
     delete dir_;
     delete checkpoint_;
+    delete controlnet_;
   }
   static std::string* dir_;
   static std::string* checkpoint_;
+  static std::string* controlnet_;
 };
 std::string* AgentEngineCliTest::dir_ = nullptr;
 std::string* AgentEngineCliTest::checkpoint_ = nullptr;
+std::string* AgentEngineCliTest::controlnet_ = nullptr;
 
 TEST_F(AgentEngineCliTest, RenderWritesPngAndItsParametersReproducibly) {
   const std::string base = kAgent + " render --checkpoint " + *checkpoint_ +
@@ -64,6 +68,41 @@ TEST_F(AgentEngineCliTest, RenderWritesPngAndItsParametersReproducibly) {
                        " --init-image " + *dir_ + "/a.png --strength 0.5 -o " + *dir_ + "/c.png");
   EXPECT_EQ(img2img.exit_code, 0) << img2img.out;
   EXPECT_TRUE(fs::exists(*dir_ + "/c.png"));
+}
+
+TEST_F(AgentEngineCliTest, RenderWithControlNetRecordsTheUnits) {
+  ASSERT_TRUE(fs::is_regular_file(*controlnet_));
+  const std::string base = kAgent + " render --checkpoint " + *checkpoint_ +
+                           " --prompt portrait --steps 3 --seed 5 --size 64x48 --threads 1 ";
+  auto hint = Shell(base + "-o " + *dir_ + "/hint.png");
+  ASSERT_EQ(hint.exit_code, 0) << hint.out;
+  auto plain = Shell(base + "-o " + *dir_ + "/plain.png");
+  ASSERT_EQ(plain.exit_code, 0) << plain.out;
+  // Two units; the second with a scale and a guidance window. The hint is resized to --size.
+  auto controlled = Shell(base + "--controlnet " + *controlnet_ + ":" + *dir_ + "/hint.png --controlnet " +
+                          *controlnet_ + ":" + *dir_ + "/hint.png:0.5:0.25:0.75 -o " + *dir_ + "/cn.png");
+  ASSERT_EQ(controlled.exit_code, 0) << controlled.out;
+  EXPECT_NE(Bytes(*dir_ + "/cn.png"), Bytes(*dir_ + "/plain.png"));
+
+  auto record = nlohmann::json::parse(Bytes(*dir_ + "/cn.png.json"));
+  ASSERT_EQ(record["controlnets"].size(), 2u);
+  EXPECT_EQ(record["controlnets"][0]["model"], *controlnet_);
+  EXPECT_EQ(record["controlnets"][0]["input"], *dir_ + "/hint.png");
+  EXPECT_EQ(record["controlnets"][0]["weight"], 1.0);
+  EXPECT_EQ(record["controlnets"][1]["weight"], 0.5);
+  EXPECT_EQ(record["controlnets"][1]["start"], 0.25);
+  EXPECT_EQ(record["controlnets"][1]["end"], 0.75);
+  EXPECT_TRUE(nlohmann::json::parse(Bytes(*dir_ + "/plain.png.json"))["controlnets"].empty());
+
+  auto usage = Shell(base + "--controlnet " + *controlnet_ + " 2>&1");
+  EXPECT_EQ(usage.exit_code, 2) << usage.out;
+  EXPECT_NE(usage.out.find("MODEL:HINT_IMAGE"), std::string::npos) << usage.out;
+  auto no_hint = Shell(base + "--controlnet " + *controlnet_ + ":" + *dir_ + "/absent.png 2>&1");
+  EXPECT_NE(no_hint.exit_code, 0);
+  EXPECT_NE(no_hint.out.find("absent.png"), std::string::npos) << no_hint.out;
+  auto window = Shell(base + "--controlnet " + *controlnet_ + ":" + *dir_ + "/hint.png:1:0.8:0.2 2>&1");
+  EXPECT_EQ(window.exit_code, 2) << window.out;
+  EXPECT_NE(window.out.find("start"), std::string::npos) << window.out;
 }
 
 TEST_F(AgentEngineCliTest, BadInputIsAClearError) {

@@ -34,6 +34,24 @@ TEST(ArchitectureTest, Sd15WeightsMatchTheRealCheckpointKeyList) {
   EXPECT_EQ(expected["unet"].size() + expected["vae"].size() + expected["text_encoder"].size(), 1130u);
 }
 
+// The same for the standard SD 1.5 ControlNet (diffusers' default conditioning widths).
+TEST(ArchitectureTest, Sd15ControlNetWeightsMatchTheReferenceList) {
+  FARM_SD_REQUIRE_REFERENCE(dir);
+  std::ifstream in(dir + "/sd15_ldm_keys.json");
+  std::stringstream text;
+  text << in.rdbuf();
+  auto doc = Json::Parse(text.str());
+  ASSERT_TRUE(doc.ok()) << doc.status().ToString();
+  ASSERT_NE(doc->Find("controlnet_tensors"), nullptr);
+  WeightShapes expected;
+  for (const Json& entry : doc->Find("controlnet_tensors")->items()) {
+    std::vector<int64_t> shape;
+    for (const Json& d : entry.Find("shape")->items()) shape.push_back(*d.AsInt64());
+    expected[entry.Find("diffusers")->text()] = shape;
+  }
+  EXPECT_EQ(ControlNetWeightShapes(Sd15Architecture().unet, ControlNetArchitecture{}), expected);
+}
+
 TEST(ArchitectureTest, ShortcutConvsFollowChannelChanges) {
   UNetArchitecture unet = TinyArchitecture().unet;
   unet.block_channels = {8, 16, 16, 16};

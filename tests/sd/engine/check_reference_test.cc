@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <iostream>
+
 #include "reference_paths.h"
 
 namespace farm::sd {
@@ -28,8 +30,27 @@ TEST(CheckReferenceTest, SharedReferenceSetPasses) {
   for (const char* name : {"clip_last_hidden_state", "clip_penultimate_ln", "unet_eps", "unet_eps_float_t",
                            "vae_encode_mean", "vae_decode_output", "vae_decode_uint8", "euler_final_latent",
                            "euler_a_final_latent", "dpmpp_2m_karras_final_latent", "euler_final_image",
-                           "lora_unet_eps", "lora_clip_penultimate_ln", "lora_unmerged_unet_eps"}) {
+                           "lora_unet_eps", "lora_clip_penultimate_ln", "lora_unmerged_unet_eps",
+                           "controlnet_down_res_0", "controlnet_mid_res", "controlnet_unet_eps"}) {
     EXPECT_TRUE(ran(name)) << name << " was not compared";
+  }
+}
+
+TEST(CheckReferenceTest, ControlNetCaseComparesEveryResidual) {
+  FARM_SD_REQUIRE_REFERENCE(dir);
+  StatusOr<ReferenceCheckReport> report = CheckReference(dir);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  int residuals = 0;
+  for (const TensorComparison& row : report->rows) {
+    if (row.name.rfind("controlnet_", 0) != 0) continue;
+    residuals += row.name.rfind("controlnet_down_res_", 0) == 0;
+    std::cout << "[parity] " << row.name << ": max_abs=" << row.max_abs << " max_rel=" << row.max_rel << "\n";
+    EXPECT_TRUE(row.passed) << row.name;
+  }
+  // conv_in + layers_per_block per level + a downsampler on all but the last level.
+  EXPECT_GE(residuals, 12);
+  for (const std::string& skipped : report->skipped) {
+    EXPECT_EQ(skipped.find("controlnet"), std::string::npos) << skipped;
   }
 }
 

@@ -131,6 +131,42 @@ WeightShapes UNetWeightShapes(const UNetArchitecture& arch) {
   return out;
 }
 
+WeightShapes ControlNetWeightShapes(const UNetArchitecture& unet, const ControlNetArchitecture& arch) {
+  // The trunk is the UNet's encoder half, under the same names.
+  WeightShapes out;
+  for (const auto& [name, shape] : UNetWeightShapes(unet)) {
+    for (const char* trunk : {"time_embedding.", "conv_in.", "down_blocks.", "mid_block."}) {
+      if (name.starts_with(trunk)) out[name] = shape;
+    }
+  }
+  const auto& c = arch.conditioning_channels;
+  const std::string embedding = "controlnet_cond_embedding";
+  AddConv(out, embedding + ".conv_in", arch.hint_channels, c.front(), 3);
+  for (size_t i = 0; i + 1 < c.size(); ++i) {
+    AddConv(out, embedding + ".blocks." + std::to_string(2 * i), c[i], c[i], 3);
+    AddConv(out, embedding + ".blocks." + std::to_string(2 * i + 1), c[i], c[i + 1], 3);
+  }
+  AddConv(out, embedding + ".conv_out", c.back(), unet.block_channels.front(), 3);
+
+  // One zero conv per UNet skip: conv_in, every resnet, every downsampler.
+  std::vector<int64_t> skips = {unet.block_channels.front()};
+  for (size_t i = 0; i < unet.block_channels.size(); ++i) {
+    for (int64_t j = 0; j < unet.layers_per_block; ++j) skips.push_back(unet.block_channels[i]);
+    if (i + 1 < unet.block_channels.size()) skips.push_back(unet.block_channels[i]);
+  }
+  for (size_t i = 0; i < skips.size(); ++i) {
+    AddConv(out, "controlnet_down_blocks." + std::to_string(i), skips[i], skips[i], 1);
+  }
+  AddConv(out, "controlnet_mid_block", unet.block_channels.back(), unet.block_channels.back(), 1);
+  return out;
+}
+
+ControlNetArchitecture TinyControlNetArchitecture() {
+  ControlNetArchitecture arch;
+  arch.conditioning_channels = {8, 16, 16, 32};
+  return arch;
+}
+
 WeightShapes VaeWeightShapes(const VaeArchitecture& arch) {
   WeightShapes out;
   const auto& ch = arch.block_channels;

@@ -8,6 +8,7 @@
 
 #include "farm/sd/checkpoint.h"
 #include "farm/sd/clip_text_model.h"
+#include "farm/sd/controlnet.h"
 #include "farm/sd/denoiser.h"
 #include "farm/sd/engine.h"
 #include "farm/sd/json.h"
@@ -37,6 +38,8 @@ const std::pair<const char*, const char*> kSamplerCases[] = {
 
 struct Hints {
   int64_t unet_heads = 8, unet_groups = 32, vae_groups = 32, clip_heads = 0;
+  // The ControlNet's own config when the set has one; the UNet's counts otherwise.
+  std::optional<int64_t> controlnet_heads, controlnet_groups;
   double clip_eps = 1e-5;
   double guidance = 7.0;
 };
@@ -60,6 +63,8 @@ StatusOr<Hints> ReadHints(const fs::path& config_path) {
   if (auto v = IntAt(*doc, "unet_diffusers_config", "norm_num_groups")) h.unet_groups = *v;
   if (auto v = IntAt(*doc, "vae_diffusers_config", "norm_num_groups")) h.vae_groups = *v;
   if (auto v = IntAt(*doc, "clip_config", "num_attention_heads")) h.clip_heads = *v;
+  h.controlnet_heads = IntAt(*doc, "controlnet_diffusers_config", "attention_head_dim");
+  h.controlnet_groups = IntAt(*doc, "controlnet_diffusers_config", "norm_num_groups");
   if (const Json* c = doc->Find("clip_config"); c && c->Find("layer_norm_eps")) {
     h.clip_eps = c->Find("layer_norm_eps")->number();
   }
@@ -282,6 +287,39 @@ Status CheckLora(const fs::path& lora_path, ClipTextModel& clip, UNet& unet,
   return Status::Ok();
 }
 
+// The ControlNet case: its residuals for the UNet's inputs and the hint image, and the
+// UNet output they steer.
+Status CheckControlNet(const fs::path& controlnet_path, const Hints& hints, const UNet& unet,
+                       const ReferenceTensors& io, Checker& check) {
+  if (!io.Has("controlnet_cond_image") || !io.Has("unet_sample")) return Status::Ok();
+  if (!fs::exists(controlnet_path)) {
+    check.Skip("controlnet: " + controlnet_path.filename().string() + " not in the reference folder");
+    return Status::Ok();
+  }
+  UNetOptions options = unet.options();
+  options.num_heads = hints.controlnet_heads.value_or(options.num_heads);
+  options.norm_groups = hints.controlnet_groups.value_or(options.norm_groups);
+  FARM_ASSIGN_OR_RETURN(ControlNet controlnet, ControlNet::Load(controlnet_path.string(), options));
+  FARM_RETURN_IF_ERROR(controlnet.CheckFits(unet));
+  const double scale =
+      io.Has("controlnet_conditioning_scale") ? io.Get("controlnet_conditioning_scale").item<double>() : 1.0;
+  FARM_ASSIGN_OR_RETURN(ControlResiduals residuals,
+                        controlnet.Forward(io.Get("unet_sample"), io.Get("unet_timesteps"),
+                                           io.Get("unet_encoder_hidden_states"), io.Get("controlnet_cond_image"),
+                                           scale));
+  for (size_t i = 0; i < residuals.down.size(); ++i) {
+    const std::string name = "controlnet_down_res_" + std::to_string(i);
+    if (io.Has(name)) check.Rel(name, residuals.down[i], io.Get(name));
+  }
+  if (io.Has("controlnet_mid_res")) check.Rel("controlnet_mid_res", residuals.mid, io.Get("controlnet_mid_res"));
+  if (io.Has("controlnet_unet_eps")) {
+    FARM_ASSIGN_OR_RETURN(at::Tensor eps, unet.Forward(io.Get("unet_sample"), io.Get("unet_timesteps"),
+                                                       io.Get("unet_encoder_hidden_states"), &residuals));
+    check.Rel("controlnet_unet_eps", eps, io.Get("controlnet_unet_eps"));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 bool ReferenceCheckReport::passed() const {
@@ -325,9 +363,8 @@ StatusOr<ReferenceCheckReport> CheckReference(const std::string& dir_text,
       if (!s.ok()) return s.WithContext(std::string("sampler ") + name);
     }
     FARM_RETURN_IF_ERROR(CheckLora(dir / "tiny_lora.safetensors", clip, unet, io, check));
-    if (io.Has("controlnet_unet_eps")) {
-      check.Skip("controlnet: ControlNet is not part of the engine core yet");
-    }
+    Status controlnet = CheckControlNet(dir / "tiny_controlnet.safetensors", hints, unet, io, check);
+    if (!controlnet.ok()) return controlnet.WithContext("controlnet case");
   } catch (const std::exception& e) {
     return Internal(std::string("reference check failed inside libtorch: ") + e.what());
   }

@@ -2,11 +2,13 @@
 
 #include <cmath>
 #include <filesystem>
+#include <sstream>
 #include <utility>
 
 #include <ATen/Parallel.h>
 
 #include "farm/sd/checkpoint.h"
+#include "farm/sd/controlnet_checkpoint.h"
 #include "farm/sd/denoiser.h"
 #include "farm/sd/lora.h"
 #include "farm/sd/model_hints.h"
@@ -51,7 +53,34 @@ Status ValidateRequest(const RenderRequest& r, int64_t downscale, int64_t clip_l
       return bad("mask must be [" + std::to_string(r.height) + ", " + std::to_string(r.width) + "]");
     }
   }
+  for (size_t i = 0; i < r.controlnets.size(); ++i) {
+    const ControlNetUnit& unit = r.controlnets[i];
+    const std::string which = "controlnet " + std::to_string(i) + " (" + unit.model + "): ";
+    if (unit.model.empty()) return bad(which + "no model path");
+    const at::Tensor& hint = unit.hint;
+    if (!hint.defined() || hint.dim() != 3 || hint.size(1) != r.height || hint.size(2) != r.width ||
+        !at::isFloatingType(hint.scalar_type())) {
+      return bad(which + "hint image must be a float [channels, " + std::to_string(r.height) + ", " +
+                 std::to_string(r.width) + "] tensor (the requested size)");
+    }
+    if (!std::isfinite(unit.scale)) return bad(which + "scale must be a finite number");
+    if (!(unit.guidance_start >= 0.0 && unit.guidance_start < unit.guidance_end && unit.guidance_end <= 1.0)) {
+      return bad(which + "guidance start/end must satisfy 0 <= start < end <= 1");
+    }
+  }
   return Status::Ok();
+}
+
+// The unit's window (ControlNetUnit): step i of n is guided when start <= i / n < end.
+bool UnitActive(const ControlNetUnit& unit, int64_t step, int64_t steps) {
+  const double progress = static_cast<double>(step) / static_cast<double>(std::max<int64_t>(steps, 1));
+  return unit.scale != 0.0 && progress >= unit.guidance_start && progress < unit.guidance_end;
+}
+
+std::string Number(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
 }
 
 }  // namespace
@@ -179,9 +208,46 @@ StatusOr<at::Tensor> Engine::EncodeImage(const at::Tensor& image01) {
   return posterior.mean * kVaeScalingFactor;
 }
 
+StatusOr<const ControlNet*> Engine::LoadControlNet(const std::string& path) {
+  auto cached = controlnets_.find(path);
+  if (cached != controlnets_.end()) return cached->second.get();
+  UNetArchitecture base;
+  base.heads = unet_->options().num_heads;
+  base.norm_groups = unet_->options().norm_groups;
+  StatusOr<UNetArchitecture> hints = ReadControlNetHints(path, base);
+  if (!hints.ok()) return hints.status().WithContext("controlnet " + path);
+  UNetOptions options = unet_->options();
+  options.num_heads = hints->heads;
+  options.norm_groups = hints->norm_groups;
+  StatusOr<ControlNet> net = ControlNet::Load(path, options, compute_dtype_, device_);
+  if (!net.ok()) return net.status().WithContext("controlnet");
+  Status fits = net->CheckFits(*unet_);
+  if (!fits.ok()) return fits.WithContext("controlnet " + path);
+  auto owned = std::make_unique<ControlNet>(std::move(net).value());
+  const ControlNet* loaded = owned.get();
+  controlnets_.emplace(path, std::move(owned));
+  return loaded;
+}
+
+StatusOr<std::vector<const ControlNet*>> Engine::PrepareControlNets(const RenderRequest& request) {
+  // Keep only what this request uses: a full-size ControlNet is 0.7-1.4 GB.
+  for (auto it = controlnets_.begin(); it != controlnets_.end();) {
+    bool used = false;
+    for (const ControlNetUnit& unit : request.controlnets) used = used || unit.model == it->first;
+    it = used ? std::next(it) : controlnets_.erase(it);
+  }
+  std::vector<const ControlNet*> nets;
+  for (const ControlNetUnit& unit : request.controlnets) {
+    FARM_ASSIGN_OR_RETURN(const ControlNet* net, LoadControlNet(unit.model));
+    nets.push_back(net);
+  }
+  return nets;
+}
+
 StatusOr<at::Tensor> Engine::Sample(const RenderRequest& request, const at::Tensor& uncond,
-                                    const at::Tensor& cond, int64_t& steps_run,
-                                    const ProgressCallback& on_progress) {
+                                    const at::Tensor& cond,
+                                    const std::vector<const ControlNet*>& controlnets,
+                                    int64_t& steps_run, const ProgressCallback& on_progress) {
   FARM_ASSIGN_OR_RETURN(SamplerSpec spec, ParseSamplerSpec(request.sampler));
   FARM_ASSIGN_OR_RETURN(Schedule schedule, MakeSchedule(spec, request.steps, request.semantics));
   const int64_t n = request.batch;
@@ -193,27 +259,55 @@ StatusOr<at::Tensor> Engine::Sample(const RenderRequest& request, const at::Tens
   at::Tensor context = at::cat({uncond.expand({n, -1, -1}), cond.expand({n, -1, -1})})
                            .to(compute_dtype_)
                            .contiguous();
+  // The hints as [1, C, H, W]: one image steers every row of the CFG batch.
+  std::vector<at::Tensor> hints;
+  for (const ControlNetUnit& unit : request.controlnets) {
+    hints.push_back(unit.hint.unsqueeze(0).to(device_, compute_dtype_));
+  }
+  int64_t start = 0;
+  steps_run = request.steps;
+  if (request.init_image) {
+    FARM_ASSIGN_OR_RETURN(start, Img2ImgStart(request.steps, request.strength));
+    steps_run = request.steps - start;
+  }
+  int64_t step_in_run = 0;  // advanced by the after-step hook; DPM++ SDE's midpoint call shares it
+
   EpsModel model = [&](const at::Tensor& x_in, double, double timestep) -> StatusOr<at::Tensor> {
     at::Tensor t = at::full({x_in.size(0)}, timestep, latent_options);
-    FARM_ASSIGN_OR_RETURN(at::Tensor eps, unet_->Forward(x_in.to(compute_dtype_), t, context));
+    const at::Tensor x = x_in.to(compute_dtype_);
+    std::optional<ControlResiduals> control;
+    for (size_t u = 0; u < controlnets.size(); ++u) {
+      const ControlNetUnit& unit = request.controlnets[u];
+      if (!UnitActive(unit, step_in_run, steps_run)) continue;
+      StatusOr<ControlResiduals> r = controlnets[u]->Forward(x, t, context, hints[u], unit.scale);
+      if (!r.ok()) return r.status().WithContext("controlnet " + std::to_string(u) + " (" + unit.model + ")");
+      if (!control) {
+        control = std::move(r).value();
+        continue;
+      }
+      for (size_t i = 0; i < control->down.size(); ++i) control->down[i].add_(r->down[i]);
+      control->mid.add_(r->mid);
+    }
+    FARM_ASSIGN_OR_RETURN(at::Tensor eps, unet_->Forward(x, t, context, control ? &*control : nullptr));
     return eps.to(at::kFloat);
   };
   CfgDenoiser denoiser(model, request.cfg_scale);
   SeededNoise noise(request.seed, n);
   SamplerOptions sampler_options;
   sampler_options.on_progress = on_progress;
+  sampler_options.start_step = start;
+  sampler_options.after_step = [&](int64_t i, const at::Tensor& latent, double) -> StatusOr<at::Tensor> {
+    step_in_run = i + 1 - start;
+    return latent;
+  };
 
   if (!request.init_image) {
-    steps_run = request.steps;
     FARM_ASSIGN_OR_RETURN(at::Tensor x, Txt2ImgStartLatent(noise, shape, schedule, latent_options));
     return farm::sd::Sample(spec.sampler, denoiser, schedule, x, noise, sampler_options);
   }
 
   FARM_ASSIGN_OR_RETURN(at::Tensor init_one, EncodeImage(*request.init_image));
   at::Tensor init = init_one.expand(shape).contiguous();
-  FARM_ASSIGN_OR_RETURN(int64_t start, Img2ImgStart(request.steps, request.strength));
-  steps_run = request.steps - start;
-  sampler_options.start_step = start;
   FARM_ASSIGN_OR_RETURN(at::Tensor x, Img2ImgStartLatent(noise, init, schedule, start));
   if (!request.mask) return farm::sd::Sample(spec.sampler, denoiser, schedule, x, noise, sampler_options);
 
@@ -226,7 +320,8 @@ StatusOr<at::Tensor> Engine::Sample(const RenderRequest& request, const at::Tens
   auto blend = [&](const at::Tensor& latent, double sigma) {
     return latent * repaint + (init + start_noise * sigma) * (1 - repaint);
   };
-  sampler_options.after_step = [&](int64_t, const at::Tensor& latent, double sigma) -> StatusOr<at::Tensor> {
+  sampler_options.after_step = [&](int64_t i, const at::Tensor& latent, double sigma) -> StatusOr<at::Tensor> {
+    step_in_run = i + 1 - start;
     return blend(latent, sigma);
   };
   FARM_ASSIGN_OR_RETURN(at::Tensor result,
@@ -266,7 +361,13 @@ StatusOr<RenderOutput> Engine::Render(const RenderRequest& request,
     FARM_ASSIGN_OR_RETURN(at::Tensor cond, EncodePrompt(prompt, request.clip_skip, chunks));
     FARM_ASSIGN_OR_RETURN(at::Tensor uncond, EncodePrompt(negative, request.clip_skip, chunks));
 
-    FARM_ASSIGN_OR_RETURN(at::Tensor latents, Sample(request, uncond, cond, out.steps_run, on_progress));
+    FARM_ASSIGN_OR_RETURN(std::vector<const ControlNet*> controlnets, PrepareControlNets(request));
+    for (const ControlNetUnit& unit : request.controlnets) {
+      out.controlnets_applied.push_back(unit.model + ":" + Number(unit.scale) + ":" +
+                                        Number(unit.guidance_start) + ":" + Number(unit.guidance_end));
+    }
+    FARM_ASSIGN_OR_RETURN(at::Tensor latents,
+                          Sample(request, uncond, cond, controlnets, out.steps_run, on_progress));
     FARM_ASSIGN_OR_RETURN(at::Tensor decoded, vae_->Decode(latents / kVaeScalingFactor));
     FARM_RETURN_IF_ERROR(merged.Unmerge());
 

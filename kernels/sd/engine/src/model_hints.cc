@@ -50,4 +50,24 @@ StatusOr<SdArchitecture> ReadModelHints(const std::string& checkpoint) {
   return arch;
 }
 
+StatusOr<UNetArchitecture> ReadControlNetHints(const std::string& controlnet, const UNetArchitecture& base) {
+  SdArchitecture arch;
+  arch.unet = base;
+  fs::path path(controlnet);
+  if (fs::is_directory(path)) {
+    FARM_RETURN_IF_ERROR(ReadConfigInt(path / "config.json", "attention_head_dim", arch.unet.heads));
+    FARM_RETURN_IF_ERROR(ReadConfigInt(path / "config.json", "norm_num_groups", arch.unet.norm_groups));
+    return arch.unet;
+  }
+  FARM_ASSIGN_OR_RETURN(auto file, SafetensorsFile::Open(controlnet));
+  std::map<std::string, std::string> metadata;
+  for (const char* key : {kMetadataUNetHeads, kMetadataUNetNormGroups}) {
+    auto it = file->metadata().find(key);
+    if (it != file->metadata().end()) metadata.insert(*it);
+  }
+  Status applied = ApplyArchitectureMetadata(metadata, arch);
+  if (!applied.ok()) return applied.WithContext(controlnet);
+  return arch.unet;
+}
+
 }  // namespace farm::sd

@@ -4,6 +4,7 @@
 #include <system_error>
 
 #include "farm/sd/checkpoint.h"
+#include "farm/sd/controlnet_checkpoint.h"
 #include "farm/sd/random_weights.h"
 #include "farm/sd/safetensors.h"
 #include "farm/sd/tiny_tokenizer.h"
@@ -22,6 +23,19 @@ Status WriteRandomCheckpoint(const std::string& path, const SdArchitecture& arch
   return WriteSafetensors(path, ldm, metadata);
 }
 
+Status WriteRandomControlNet(const std::string& path, const SdArchitecture& arch,
+                             const ControlNetArchitecture& controlnet, uint64_t seed,
+                             at::ScalarType dtype) {
+  at::NoGradGuard no_grad;
+  constexpr uint64_t kControlNetSeedOffset = 0xC0271;  // not the UNet's values under the same names
+  TensorMap weights = RandomWeights(ControlNetWeightShapes(arch.unet, controlnet), seed + kControlNetSeedOffset, dtype);
+  FARM_ASSIGN_OR_RETURN(TensorMap ldm, ControlNetToLdm(weights));
+  std::map<std::string, std::string> metadata = ArchitectureMetadata(arch);
+  metadata["studiofarm.note"] = "random ControlNet weights (seed " + std::to_string(seed) +
+                                "): its guidance is not meaningful";
+  return WriteSafetensors(path, ldm, metadata);
+}
+
 StatusOr<TinyModelFiles> MakeTinyModel(const std::string& dir, uint64_t seed) {
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -32,6 +46,9 @@ StatusOr<TinyModelFiles> MakeTinyModel(const std::string& dir, uint64_t seed) {
   const SdArchitecture arch = TinyArchitecture();
   FARM_RETURN_IF_ERROR(WriteRandomCheckpoint(files.checkpoint, arch, seed, at::kFloat));
   FARM_RETURN_IF_ERROR(WriteTinyTokenizerFiles(files.tokenizer_dir, arch.text.vocab));
+  files.controlnet = (fs::path(dir) / "tiny-controlnet.safetensors").string();
+  FARM_RETURN_IF_ERROR(
+      WriteRandomControlNet(files.controlnet, arch, TinyControlNetArchitecture(), seed, at::kFloat));
   return files;
 }
 

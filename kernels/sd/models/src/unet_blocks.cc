@@ -80,6 +80,12 @@ at::Tensor UNetDownPath(const Weights& w, const UNet::Structure& s, const UNetOp
                         const at::Tensor& context, std::vector<at::Tensor>* skips, DebugTaps* taps) {
   at::Tensor h = Conv2d(w, "conv_in", sample);
   if (taps) (*taps)["conv_in"] = h;
+  return UNetDownBlocks(w, s, options, h, temb_silu, context, skips, taps);
+}
+
+at::Tensor UNetDownBlocks(const Weights& w, const UNet::Structure& s, const UNetOptions& options,
+                          at::Tensor h, const at::Tensor& temb_silu, const at::Tensor& context,
+                          std::vector<at::Tensor>* skips, DebugTaps* taps) {
   skips->push_back(h);
   for (size_t i = 0; i < s.down.size(); ++i) {
     const LevelShape& level = s.down[i];

@@ -32,6 +32,12 @@ at::Tensor UNetDownPath(const Weights& w, const UNet::Structure& s, const UNetOp
                         const at::Tensor& sample, const at::Tensor& temb_silu,
                         const at::Tensor& context, std::vector<at::Tensor>* skips, DebugTaps* taps);
 
+// The down levels alone, from `h` (the conv_in output, pushed as the first skip): a
+// ControlNet adds its hint embedding to conv_in's output before them.
+at::Tensor UNetDownBlocks(const Weights& w, const UNet::Structure& s, const UNetOptions& options,
+                          at::Tensor h, const at::Tensor& temb_silu, const at::Tensor& context,
+                          std::vector<at::Tensor>* skips, DebugTaps* taps);
+
 at::Tensor UNetMidBlock(const Weights& w, const UNet::Structure& s, const UNetOptions& options,
                         const at::Tensor& x, const at::Tensor& temb_silu, const at::Tensor& context);
 

@@ -46,6 +46,14 @@ struct ClipTextArchitecture {
   int64_t positions = 77;
 };
 
+// A ControlNet for a UNet of `UNetArchitecture`: a copy of its encoder half plus the hint
+// embedding (widths `conditioning_channels`, one stride-2 step between consecutive
+// entries) and the zero convs.
+struct ControlNetArchitecture {
+  std::vector<int64_t> conditioning_channels = {16, 32, 96, 256};
+  int64_t hint_channels = 3;
+};
+
 struct SdArchitecture {
   UNetArchitecture unet;
   VaeArchitecture vae;
@@ -62,6 +70,10 @@ using WeightShapes = std::map<std::string, std::vector<int64_t>>;
 WeightShapes UNetWeightShapes(const UNetArchitecture& arch);
 WeightShapes VaeWeightShapes(const VaeArchitecture& arch);
 WeightShapes ClipTextWeightShapes(const ClipTextArchitecture& arch);
+// A ControlNet's weights (diffusers ControlNetModel names) for a UNet of `unet`.
+WeightShapes ControlNetWeightShapes(const UNetArchitecture& unet, const ControlNetArchitecture& arch);
+// The tiny ControlNet written next to the tiny model (hint embedding 8x down, as SD 1.5's).
+ControlNetArchitecture TinyControlNetArchitecture();
 
 // Checkpoint metadata keys for what tensor shapes cannot tell.
 inline constexpr const char* kMetadataUNetHeads = "studiofarm.unet.heads";

@@ -1,11 +1,13 @@
 // The parity check against reference data produced by the public reference
 // implementation (diffusers/transformers on CPU, fp32): a folder in the layout of
-// shared/reference/sd15 (tiny_ldm.safetensors, tiny_lora.safetensors, tiny_io.safetensors,
-// tiny_config.json). Every case whose tensors are present is run: CLIP (incl. clip skip
-// 2 and every hidden state), UNet (integer and fractional timesteps, block taps), VAE
-// encode/decode, each recorded sampler trajectory with CFG (schedule, UNet inputs,
-// guided eps, denoised estimate, every step latent, final latent and image), LoRA merge
-// and exact unmerge.
+// shared/reference/sd15 (tiny_ldm.safetensors, tiny_lora.safetensors,
+// tiny_controlnet.safetensors, tiny_io.safetensors, tiny_config.json). Every case whose
+// tensors are present is run: CLIP (incl. clip skip 2 and every hidden state), UNet
+// (integer and fractional timesteps, block taps), VAE encode/decode, each recorded
+// sampler trajectory with CFG (schedule, UNet inputs, guided eps, denoised estimate,
+// every step latent, final latent and image), LoRA merge and exact unmerge, ControlNet
+// (tiny_controlnet.safetensors, original layout: every down residual, the mid residual,
+// and the UNet output with them added).
 //
 // Samplers run with ScheduleSemantics::kDiffusersReference, the reference's scheduler
 // behaviour; Euler a replays the reference's recorded noise.

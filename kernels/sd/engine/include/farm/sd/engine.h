@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@
 #include "farm/schemas/status.h"
 #include "farm/sd/clip_text_model.h"
 #include "farm/sd/clip_tokenizer.h"
+#include "farm/sd/controlnet.h"
 #include "farm/sd/sampler.h"
 #include "farm/sd/schedule.h"
 #include "farm/sd/unet.h"
@@ -48,6 +50,22 @@ struct LoraRequest {
   double multiplier = 1.0;
 };
 
+// A ControlNet steering the render. Its residuals are added to the UNet for both halves
+// of the classifier-free-guidance batch (uncond and cond rows alike, as A1111's
+// ControlNet extension and diffusers' pipeline do outside "guess mode"); the residuals of
+// several units are summed.
+struct ControlNetUnit {
+  std::string model;   // a ControlNet .safetensors (original or diffusers layout) or diffusers folder
+  at::Tensor hint;     // [3, height, width] float RGB in [0, 1], the render's size (not normalised)
+  double scale = 1.0;  // conditioning scale ("weight" in A1111); 0 skips the unit
+  // Active for the sampling steps i (0-based, counting the steps this render runs: all of
+  // them for txt2img, the last steps_run for img2img) with start <= i / steps_run < end.
+  // That is diffusers' rule for the start and A1111's "percent of the steps taken so far"
+  // for both ends; 0 and 1 keep it on for every step.
+  double guidance_start = 0.0;
+  double guidance_end = 1.0;
+};
+
 struct RenderRequest {
   std::string prompt;           // A1111 syntax: (word:1.2), [word], BREAK, <lora:name:w>
   std::string negative_prompt;
@@ -65,6 +83,7 @@ struct RenderRequest {
   double strength = 0.75;
   // inpaint (needs init_image): [H, W] float in [0, 1], 1 = repaint, 0 = keep.
   std::optional<at::Tensor> mask;
+  std::vector<ControlNetUnit> controlnets;
   ScheduleSemantics semantics = ScheduleSemantics::kFrontEnd;
 };
 
@@ -76,6 +95,7 @@ struct RenderOutput {
   int threads = 0;        // intra-op threads the render ran with
   std::string device;
   std::vector<std::string> loras_applied;  // "path:multiplier", tags resolved
+  std::vector<std::string> controlnets_applied;  // "path:scale:start:end", in request order
 };
 
 class Engine {
@@ -95,6 +115,11 @@ class Engine {
   Vae& vae() { return *vae_; }
   const ClipTokenizer& tokenizer() const { return *tokenizer_; }
   const EngineOptions& options() const { return options_; }
+
+  // The ControlNet at `path`, loaded on first use onto the engine's device and dtype with
+  // the UNet's head/group counts (unless its metadata or config.json says otherwise) and
+  // checked to fit the UNet. Render keeps the models its last request used.
+  StatusOr<const ControlNet*> LoadControlNet(const std::string& path);
   at::Device device() const { return device_; }
 
  private:
@@ -103,8 +128,11 @@ class Engine {
                                                   std::string& prompt,
                                                   std::string& negative) const;
   StatusOr<at::Tensor> Sample(const RenderRequest& request, const at::Tensor& uncond,
-                              const at::Tensor& cond, int64_t& steps_run,
-                              const ProgressCallback& on_progress);
+                              const at::Tensor& cond,
+                              const std::vector<const ControlNet*>& controlnets,
+                              int64_t& steps_run, const ProgressCallback& on_progress);
+  // Loads the request's ControlNets (dropping the cached ones it does not use).
+  StatusOr<std::vector<const ControlNet*>> PrepareControlNets(const RenderRequest& request);
   StatusOr<at::Tensor> EncodeImage(const at::Tensor& image01);
 
   EngineOptions options_;
@@ -114,6 +142,7 @@ class Engine {
   std::optional<UNet> unet_;
   std::optional<Vae> vae_;
   std::optional<ClipTokenizer> tokenizer_;
+  std::map<std::string, std::unique_ptr<ControlNet>> controlnets_;  // by path
 };
 
 // Decoder output in [-1, 1] -> [B, H, W, 3] uint8: round(clamp(x / 2 + 0.5, 0, 1) * 255).

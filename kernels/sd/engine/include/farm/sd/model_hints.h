@@ -15,4 +15,9 @@ namespace farm::sd {
 // num_attention_heads). Only the head and group counts of the result are meaningful.
 StatusOr<SdArchitecture> ReadModelHints(const std::string& checkpoint);
 
+// The head and group counts for a ControlNet file or diffusers folder: those of `base`
+// (the UNet it controls) unless the file's studiofarm.unet.* metadata or the folder's
+// config.json (attention_head_dim, norm_num_groups) says otherwise.
+StatusOr<UNetArchitecture> ReadControlNetHints(const std::string& controlnet, const UNetArchitecture& base);
+
 }  // namespace farm::sd

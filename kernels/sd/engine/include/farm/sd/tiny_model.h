@@ -16,6 +16,7 @@ namespace farm::sd {
 struct TinyModelFiles {
   std::string checkpoint;     // <dir>/tiny-sd15.safetensors (LDM layout, fp32)
   std::string tokenizer_dir;  // <dir>/tokenizer (vocab.json, merges.txt)
+  std::string controlnet;     // <dir>/tiny-controlnet.safetensors (original cldm layout, fp32)
 };
 
 // Writes the files (same bytes for the same seed on every machine).
@@ -25,6 +26,13 @@ StatusOr<TinyModelFiles> MakeTinyModel(const std::string& dir, uint64_t seed);
 // head and group counts in its metadata: the tiny model, and the full-size SD 1.5
 // checkpoint of the engine benchmark.
 Status WriteRandomCheckpoint(const std::string& path, const SdArchitecture& arch, uint64_t seed,
+                             at::ScalarType dtype);
+
+// A random ControlNet for the UNet of `arch` in the original ControlNet layout
+// (control_model.* keys), with the head and group counts in its metadata. Its weights
+// come from a seed derived from `seed`, so it is not a copy of the UNet's encoder.
+Status WriteRandomControlNet(const std::string& path, const SdArchitecture& arch,
+                             const ControlNetArchitecture& controlnet, uint64_t seed,
                              at::ScalarType dtype);
 
 }  // namespace farm::sd
