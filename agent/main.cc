@@ -17,6 +17,9 @@
 #ifdef FARM_HAVE_SD_ENGINE
 #include "engine_commands.h"
 #endif
+#ifdef FARM_HAVE_FACEID
+#include "faces_commands.h"
+#endif
 
 namespace {
 
@@ -71,11 +74,24 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{1000}, int64_t{3600000}));
 #ifdef FARM_HAVE_SD_ENGINE
   farm::agent::AddEngineCommands(app);
+#endif
+#ifdef FARM_HAVE_FACEID
+  farm::agent::AddFacesCommands(app);
+#endif
+#if defined(FARM_HAVE_SD_ENGINE) || defined(FARM_HAVE_FACEID)
   app.footer("Without a subcommand farm-agent serves farmd (--connect and --id are required).");
 #endif
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version are successes; any other parse error is a usage error (2).
+    return app.exit(e) == 0 ? 0 : 2;
+  }
 #ifdef FARM_HAVE_SD_ENGINE
   if (int code = farm::agent::RunEngineCommand(app); code >= 0) return code;
+#endif
+#ifdef FARM_HAVE_FACEID
+  if (int code = farm::agent::RunFacesCommand(app); code >= 0) return code;
 #endif
   if (options.endpoint.empty() || options.agent_id.empty()) {
     std::fprintf(stderr, "farm-agent: --connect and --id are required to serve farmd (see --help)\n");

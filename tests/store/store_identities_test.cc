@@ -30,8 +30,8 @@ class StoreIdentitiesTest : public ::testing::Test {
     ana.name = "ana";
     ana.instance_token = "sks person";
     ana.photos.push_back(
-        {Sha256Hex("p1"), "identities/ana/1.jpg", 1, {0.25f, -1.5f, 3.0f}, "arcface-r100"});
-    ana.photos.push_back({Sha256Hex("p2"), "identities/ana/2.jpg", std::nullopt, {}, ""});
+        {Sha256Hex("p1"), "identities/ana/1.jpg", 1, {0.25f, -1.5f, 3.0f}, "arcface-r100", ""});
+    ana.photos.push_back({Sha256Hex("p2"), "identities/ana/2.jpg", std::nullopt, {}, "", ""});
     auto id = store_->CreateIdentity(ana);
     EXPECT_TRUE(id.ok()) << id.status().ToString();
     return id.ok() ? *id : 0;
@@ -82,11 +82,43 @@ TEST_F(StoreIdentitiesTest, DuplicateNameIsAlreadyExistsAndWritesNoPhotos) {
   NewIdentity again;
   again.name = "ana";
   again.instance_token = "ohwx person";
-  again.photos.push_back({Sha256Hex("p9"), "x.jpg", 1, {}, ""});
+  again.photos.push_back({Sha256Hex("p9"), "x.jpg", 1, {}, "", ""});
   auto duplicate = store_->CreateIdentity(again);
   ASSERT_FALSE(duplicate.ok());
   EXPECT_EQ(duplicate.status().code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(testing_util::RawSql(path_, "SELECT count(*) FROM identity_photos"), "2");
+}
+
+TEST_F(StoreIdentitiesTest, PhotosKeepEveryFaceAsJsonAndIdentitiesListByName) {
+  const std::string faces = R"([{"score":0.99,"box":{"x":1,"y":2,"width":3,"height":4}},{"score":0.7}])";
+  NewIdentity zoe;
+  zoe.name = "zoe";
+  zoe.instance_token = "ohwx person";
+  zoe.photos.push_back({Sha256Hex("z1"), "/photos/z1.jpg", 2, {1.0f, 0.0f}, "face-api@x", faces});
+  ASSERT_TRUE(store_->CreateIdentity(zoe).ok());
+  ASSERT_GT(CreateAna(), 0);
+
+  auto listed = store_->ListIdentities();
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].name, "ana");
+  EXPECT_EQ((*listed)[0].photos.size(), 2u);
+  EXPECT_EQ((*listed)[0].photos[0].faces_json, "");  // NULL
+  EXPECT_EQ((*listed)[1].name, "zoe");
+  ASSERT_EQ((*listed)[1].photos.size(), 1u);
+  EXPECT_EQ((*listed)[1].photos[0].faces_json, faces);
+  EXPECT_EQ((*listed)[1].photos[0].face_count, 2);
+  EXPECT_EQ(testing_util::RawSql(path_, "SELECT json_array_length(faces_json) FROM identity_photos "
+                                        "WHERE sha256 = '" + Sha256Hex("z1") + "'"),
+            "2");
+
+  // The schema refuses text that is not JSON, and nothing of that identity is stored.
+  NewIdentity broken;
+  broken.name = "broken";
+  broken.instance_token = "sks person";
+  broken.photos.push_back({Sha256Hex("b1"), "b.jpg", 1, {1.0f}, "face-api@x", "[{not json"});
+  EXPECT_EQ(store_->CreateIdentity(broken).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->GetIdentityByName("broken").status().code(), StatusCode::kNotFound);
 }
 
 TEST_F(StoreIdentitiesTest, LorasAndCheckpoints) {

@@ -6,9 +6,12 @@
 
 #include "cli_common.h"
 #include "db_commands.h"
+#include "faces_commands.h"
+#include "identity_commands.h"
 #include "keys_commands.h"
 #include "remote_commands.h"
 #include "run_command.h"
+#include "score_command.h"
 #include "sweep_commands.h"
 #include "watch_command.h"
 
@@ -33,7 +36,8 @@ int main(int argc, char** argv) {
 
   CLI::App app{
       "farmctl - StudioFarm command line: validate and expand sweep specs, manage the farm "
-      "database and CURVE keys.\n\nExit codes: 0 ok, 1 the command failed, 2 the command line is wrong."};
+      "database and CURVE keys, run sweeps, detect and compare faces, manage identities and "
+      "score images against them.\n\nExit codes: 0 ok, 1 the command failed, 2 the command line is wrong."};
   app.set_version_flag("--version", std::string("farmctl ") + FARM_VERSION);
   app.require_subcommand(1);
   app.fallthrough();  // global flags may follow the verb: `farmctl sweep expand F --json`
@@ -41,7 +45,8 @@ int main(int argc, char** argv) {
   app.add_option("--db", options.db_path,
                  "Farm database (default: $STUDIOFARM_DB or .studiofarm/farm.db)");
   app.add_option("--models-dir", options.models_dir,
-                 "Where 'models:/' paths in specs point (default: $STUDIOFARM_MODELS or "
+                 "Models root: where 'models:/' paths in specs point and where the face "
+                 "verbs find face-api/model (default: $STUDIOFARM_MODELS or "
                  "~/.cache/studiofarm/models)");
   app.add_option("--config-dir", config_dir,
                  "Farm configuration folder with tones.yaml and pipelines.yaml")
@@ -55,6 +60,9 @@ int main(int argc, char** argv) {
   const farmctl::ApiEnvironment environment = farmctl::ReadApiEnvironment();
   farmctl::AddRemoteCommands(app, options, config_dir, environment, exit_code);
   farmctl::AddWatchCommand(app, options, environment, exit_code);
+  farmctl::AddFacesCommands(app, options, exit_code);
+  farmctl::AddIdentityCommands(app, options, exit_code);
+  farmctl::AddScoreCommand(app, options, exit_code);
 
   try {
     app.parse(argc, argv);

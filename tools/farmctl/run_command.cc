@@ -18,15 +18,13 @@
 #include "farm_defaults.h"
 #include "http_client.h"
 #include "local_farm.h"
+#include "program_path.h"
 #include "progress_bar.h"
 #include "spec_check.h"
 #include "sweep_counts.h"
 
 #ifndef FARMCTL_FARMD_PATH
 #define FARMCTL_FARMD_PATH ""
-#endif
-#ifndef FARMCTL_AGENT_PATH
-#define FARMCTL_AGENT_PATH ""
 #endif
 
 namespace farmctl {
@@ -47,16 +45,6 @@ struct RunArgs {
   std::string farmd_path;
   std::string agent_path;
 };
-
-// --flag, else the build tree's binary, else one next to farmctl itself.
-std::string FindProgram(const std::string& flag, const char* built, const char* name) {
-  if (!flag.empty()) return flag;
-  std::error_code ec;
-  if (*built && fs::exists(built, ec)) return built;
-  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec && fs::exists(self.parent_path() / name, ec)) return (self.parent_path() / name).string();
-  return *built ? built : name;
-}
 
 // Only one `farmctl run` per database: a second farmd would fight over it.
 farm::StatusOr<int> LockStateDir(const fs::path& state_dir, bool force) {
@@ -210,7 +198,7 @@ int RunSweep(const GlobalOptions& options, const std::string& config_dir, const 
 
   LocalFarmOptions farm_options;
   farm_options.farmd_path = FindProgram(args.farmd_path, FARMCTL_FARMD_PATH, "farmd");
-  farm_options.agent_path = FindProgram(args.agent_path, FARMCTL_AGENT_PATH, "farm-agent");
+  farm_options.agent_path = FindAgentProgram(args.agent_path);
   farm_options.database = database.string();
   farm_options.state_dir = state_dir.string();
   farm_options.presets_dir = config_dir;

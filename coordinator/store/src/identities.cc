@@ -46,8 +46,8 @@ Identity ReadIdentity(StoreImpl& impl, SQLite::Statement& row) {
   identity.photos_sha256 = row.getColumn(3).getString();
   identity.created_at_ms = row.getColumn(4).getInt64();
   auto photos = impl.Prepare(
-      "SELECT id, sha256, path, face_count, descriptor, descriptor_model, created_at "
-      "FROM identity_photos WHERE identity_id = ? ORDER BY id");
+      "SELECT id, sha256, path, face_count, descriptor, descriptor_model, created_at, "
+      "faces_json FROM identity_photos WHERE identity_id = ? ORDER BY id");
   photos->bind(1, static_cast<int64_t>(identity.id));
   while (photos->executeStep()) {
     IdentityPhoto photo;
@@ -60,6 +60,7 @@ Identity ReadIdentity(StoreImpl& impl, SQLite::Statement& row) {
     photo.descriptor = ReadDescriptor(photos->getColumn(4), photo.id);
     photo.descriptor_model = TextOrEmpty(photos->getColumn(5));
     photo.created_at_ms = photos->getColumn(6).getInt64();
+    photo.faces_json = TextOrEmpty(photos->getColumn(7));
     identity.photos.push_back(std::move(photo));
   }
   return identity;
@@ -108,7 +109,7 @@ StatusOr<std::int64_t> Store::CreateIdentity(const NewIdentity& identity) {
         }
         auto insert_photo = impl_->Prepare(
             "INSERT INTO identity_photos (identity_id, sha256, path, face_count, descriptor, "
-            "descriptor_model, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+            "descriptor_model, created_at, faces_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
         for (const NewIdentityPhoto& photo : identity.photos) {
           insert_photo->reset();
           insert_photo->bind(1, static_cast<int64_t>(identity_id));
@@ -122,6 +123,7 @@ StatusOr<std::int64_t> Store::CreateIdentity(const NewIdentity& identity) {
           BindDescriptor(*insert_photo, 5, photo.descriptor);
           BindTextOrNull(*insert_photo, 6, photo.descriptor_model);
           insert_photo->bind(7, static_cast<int64_t>(now));
+          BindTextOrNull(*insert_photo, 8, photo.faces_json);
           insert_photo->exec();
         }
         scope.Commit();
@@ -139,6 +141,16 @@ StatusOr<Identity> Store::GetIdentityByName(const std::string& name) {
   return GetIdentityWhere(
       *impl_, "name = ?", [&](SQLite::Statement& s) { s.bind(1, name); },
       "identity '" + name + "'");
+}
+
+StatusOr<std::vector<Identity>> Store::ListIdentities() {
+  return Guarded(*impl_, "list identities", [&]() -> StatusOr<std::vector<Identity>> {
+    ReadScope snapshot(*impl_);
+    auto rows = impl_->Prepare(std::string(kIdentityColumns) + " ORDER BY name");
+    std::vector<Identity> identities;
+    while (rows->executeStep()) identities.push_back(ReadIdentity(*impl_, *rows));
+    return identities;
+  });
 }
 
 Status Store::SetPhotoAnalysis(std::int64_t photo_id, int face_count,

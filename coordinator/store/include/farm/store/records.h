@@ -187,6 +187,9 @@ struct NewIdentityPhoto {
   std::optional<int> face_count;  // unset until analysed
   std::vector<float> descriptor;  // empty until analysed
   std::string descriptor_model;   // required with a descriptor
+  // Every face the analysis found, as a JSON array (schemas/migrations/
+  // 0002_identity_faces.sql); empty: NULL. Must be valid JSON.
+  std::string faces_json;
 };
 
 // photos_sha256 is computed with PhotoSetDigest over the photos' sha256.
@@ -204,6 +207,7 @@ struct IdentityPhoto {
   std::optional<int> face_count;
   std::vector<float> descriptor;
   std::string descriptor_model;
+  std::string faces_json;  // empty when NULL
   std::int64_t created_at_ms = 0;
 };
 

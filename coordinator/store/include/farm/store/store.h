@@ -176,10 +176,13 @@ class Store {
   StatusOr<Artifact> GetArtifactBySha256(const std::string& sha256);
 
   // ---- identities and LoRAs (identities.cc, loras.cc) ----
-  // AlreadyExists if the name is taken.
+  // AlreadyExists if the name is taken; InvalidArgument for a photo whose faces_json is
+  // not valid JSON.
   StatusOr<std::int64_t> CreateIdentity(const NewIdentity& identity);
   StatusOr<Identity> GetIdentity(std::int64_t identity_id);
   StatusOr<Identity> GetIdentityByName(const std::string& name);
+  // Every identity with its photos, by name.
+  StatusOr<std::vector<Identity>> ListIdentities();
   Status SetPhotoAnalysis(std::int64_t photo_id, int face_count,
                           const std::vector<float>& descriptor,
                           const std::string& descriptor_model);
