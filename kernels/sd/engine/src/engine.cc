@@ -15,6 +15,7 @@
 #include "farm/sd/noise.h"
 #include "farm/sd/prompt.h"
 #include "farm/sd/sampler_names.h"
+#include "host_memory.h"
 
 namespace farm::sd {
 namespace fs = std::filesystem;
@@ -96,6 +97,7 @@ at::Tensor ImagesToUint8(const at::Tensor& decoded) {
 }
 
 StatusOr<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& options) {
+  LimitCpuKernelCaches();
   std::unique_ptr<Engine> engine(new Engine());
   engine->options_ = options;
   try {

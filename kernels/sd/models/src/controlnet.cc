@@ -104,6 +104,7 @@ StatusOr<ControlNet> ControlNet::Create(TensorMap weights, UNetOptions options) 
     WeightSpec spec;
     FARM_ASSIGN_OR_RETURN(Structure structure, ReadStructure(weights, options, &spec));
     FARM_RETURN_IF_ERROR(spec.Check(weights, kComponent));
+    ConvertConvWeightsToChannelsLast(&weights);
     ControlNet net;
     net.weights_ = std::move(weights);
     net.options_ = options;
@@ -132,7 +133,7 @@ StatusOr<ControlResiduals> ControlNet::Forward(const at::Tensor& sample_in, cons
     at::NoGradGuard no_grad;
     const Weights w(weights_);
     const at::TensorOptions options = w("conv_in.weight").options();
-    const at::Tensor sample = sample_in.to(options);
+    const at::Tensor sample = ChannelsLast(sample_in.to(options));
     const at::Tensor context = context_in.to(options);
     const int64_t batch = sample.size(0);
 
@@ -141,7 +142,7 @@ StatusOr<ControlResiduals> ControlNet::Forward(const at::Tensor& sample_in, cons
     const at::Tensor features = TimestepFeatures(timesteps, s.trunk.time_proj_channels).to(options);
     const at::Tensor temb_silu = at::silu(TimeEmbedding(w, features));
 
-    at::Tensor hint = at::silu(Conv2d(w, kEmbedding + ".conv_in", hint_in.to(options)));
+    at::Tensor hint = at::silu(Conv2d(w, kEmbedding + ".conv_in", ChannelsLast(hint_in.to(options))));
     for (int64_t k = 0; k < s.hint_blocks; ++k) {
       hint = at::silu(Conv2d(w, Block(k), hint, BlockStride(k), 1));
     }

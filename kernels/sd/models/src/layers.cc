@@ -12,6 +12,14 @@ const at::Tensor& Weights::operator()(const std::string& name) const {
   return it->second;
 }
 
+void ConvertConvWeightsToChannelsLast(TensorMap* weights) {
+  for (auto& [name, tensor] : *weights) {
+    if (tensor.dim() == 4) tensor = tensor.contiguous(at::MemoryFormat::ChannelsLast);
+  }
+}
+
+at::Tensor ChannelsLast(const at::Tensor& x) { return x.contiguous(at::MemoryFormat::ChannelsLast); }
+
 at::Tensor Linear(const Weights& w, const std::string& prefix, const at::Tensor& x) {
   at::Tensor weight = w(prefix + ".weight");
   if (weight.dim() == 4) weight = weight.flatten(1);  // a 1x1 conv stored for a linear
@@ -36,7 +44,8 @@ at::Tensor LayerNorm(const Weights& w, const std::string& prefix, const at::Tens
 
 at::Tensor ResnetBlock(const Weights& w, const std::string& prefix, const at::Tensor& x,
                        const at::Tensor& temb_silu, GroupNormConfig norm) {
-  at::Tensor h = at::silu(GroupNorm(w, prefix + ".norm1", x, norm));
+  at::Tensor h = GroupNorm(w, prefix + ".norm1", x, norm);
+  at::silu_(h);
   h = Conv2d(w, prefix + ".conv1", h);
   if (temb_silu.defined()) {
     h.add_(Linear(w, prefix + ".time_emb_proj", temb_silu).unsqueeze(-1).unsqueeze(-1));

@@ -48,6 +48,7 @@ StatusOr<UNet> UNet::Create(TensorMap weights, UNetOptions options) {
     FARM_ASSIGN_OR_RETURN(Structure structure,
                           ReadUNetStructure(weights, options, kComponent, true, &spec));
     FARM_RETURN_IF_ERROR(spec.Check(weights, kComponent));
+    ConvertConvWeightsToChannelsLast(&weights);
     UNet unet;
     unet.weights_ = std::move(weights);
     unet.options_ = options;
@@ -70,7 +71,7 @@ StatusOr<at::Tensor> UNet::Forward(const at::Tensor& sample_in, const at::Tensor
     at::NoGradGuard no_grad;
     const Weights w(weights_);
     const at::TensorOptions options = w("conv_in.weight").options();
-    const at::Tensor sample = sample_in.to(options);
+    const at::Tensor sample = ChannelsLast(sample_in.to(options));
     const at::Tensor context = context_in.to(options);
     const int64_t batch = sample.size(0);
 
@@ -119,8 +120,9 @@ StatusOr<at::Tensor> UNet::Forward(const at::Tensor& sample_in, const at::Tensor
       }
       if (taps) (*taps)["up_block_" + std::to_string(i)] = h;
     }
-    h = at::silu(GroupNorm(w, "conv_norm_out", h, {options_.norm_groups, options_.resnet_norm_eps}));
-    return Conv2d(w, "conv_out", h);
+    h = GroupNorm(w, "conv_norm_out", h, {options_.norm_groups, options_.resnet_norm_eps});
+    at::silu_(h);
+    return Conv2d(w, "conv_out", h).contiguous();
   });
 }
 

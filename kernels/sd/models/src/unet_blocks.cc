@@ -67,9 +67,9 @@ at::Tensor SpatialTransformer(const Weights& w, const std::string& p, const at::
   }
   if (shape.linear_projection) {
     h = Linear(w, p + ".proj_out", h);
-    h = h.reshape({b, height, width, shape.channels}).permute({0, 3, 1, 2}).contiguous();
+    h = ChannelsLast(h.reshape({b, height, width, shape.channels}).permute({0, 3, 1, 2}));
   } else {
-    h = h.reshape({b, height, width, shape.inner}).permute({0, 3, 1, 2}).contiguous();
+    h = ChannelsLast(h.reshape({b, height, width, shape.inner}).permute({0, 3, 1, 2}));
     h = Conv2d(w, p + ".proj_out", h, 1, 0);
   }
   return h.add_(x);

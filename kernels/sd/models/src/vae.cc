@@ -141,7 +141,9 @@ at::Tensor MidBlock(const Weights& w, const std::string& p, int64_t resnets, con
 }
 
 at::Tensor Head(const Weights& w, const std::string& side, const at::Tensor& x, GroupNormConfig norm) {
-  return Conv2d(w, side + ".conv_out", at::silu(GroupNorm(w, side + ".conv_norm_out", x, norm)));
+  at::Tensor h = GroupNorm(w, side + ".conv_norm_out", x, norm);
+  at::silu_(h);
+  return Conv2d(w, side + ".conv_out", h).contiguous();
 }
 
 }  // namespace
@@ -151,6 +153,7 @@ StatusOr<Vae> Vae::Create(TensorMap weights, VaeOptions options) {
     WeightSpec spec;
     FARM_ASSIGN_OR_RETURN(Structure structure, ReadStructure(weights, options, &spec));
     FARM_RETURN_IF_ERROR(spec.Check(weights, kComponent));
+    ConvertConvWeightsToChannelsLast(&weights);
     Vae vae;
     vae.weights_ = std::move(weights);
     vae.options_ = options;
@@ -172,7 +175,7 @@ StatusOr<VaePosterior> Vae::Encode(const at::Tensor& image, DebugTaps* taps) con
     at::NoGradGuard no_grad;
     const Weights w(weights_);
     const GroupNormConfig norm{options_.norm_groups, options_.norm_eps};
-    at::Tensor h = Conv2d(w, "encoder.conv_in", image.to(w("encoder.conv_in.weight").options()));
+    at::Tensor h = Conv2d(w, "encoder.conv_in", ChannelsLast(image.to(w("encoder.conv_in.weight").options())));
     if (taps) (*taps)["encoder_conv_in"] = h;
     for (size_t i = 0; i < s.encoder_levels.size(); ++i) {
       const VaeLevel& level = s.encoder_levels[i];
@@ -189,7 +192,7 @@ StatusOr<VaePosterior> Vae::Encode(const at::Tensor& image, DebugTaps* taps) con
     if (taps) (*taps)["encoder_mid_block"] = h;
     h = Head(w, "encoder", h, norm);
     VaePosterior posterior;
-    posterior.moments = Conv2d(w, "quant_conv", h, 1, 0);
+    posterior.moments = Conv2d(w, "quant_conv", h, 1, 0).contiguous();
     std::vector<at::Tensor> halves = posterior.moments.chunk(2, 1);
     posterior.mean = halves[0];
     posterior.logvar = at::clamp(halves[1], -30.0, 20.0);
@@ -207,7 +210,7 @@ StatusOr<at::Tensor> Vae::Decode(const at::Tensor& z, DebugTaps* taps) const {
     at::NoGradGuard no_grad;
     const Weights w(weights_);
     const GroupNormConfig norm{options_.norm_groups, options_.norm_eps};
-    at::Tensor h = Conv2d(w, "post_quant_conv", z.to(w("post_quant_conv.weight").options()), 1, 0);
+    at::Tensor h = Conv2d(w, "post_quant_conv", ChannelsLast(z.to(w("post_quant_conv.weight").options())), 1, 0);
     if (taps) (*taps)["post_quant_conv"] = h;
     h = Conv2d(w, "decoder.conv_in", h);
     if (taps) (*taps)["decoder_conv_in"] = h;
