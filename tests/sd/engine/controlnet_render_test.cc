@@ -4,40 +4,20 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "farm/sd/engine.h"
 #include "farm/sd/tiny_model.h"
 #include "reference_paths.h"
+#include "tiny_engine_suite.h"
 
 namespace farm::sd {
 namespace {
 
-std::string FileBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
+using testing::FileBytes;
 
-class ControlNetRenderTest : public ::testing::Test {
+class ControlNetRenderTest : public testing::TinyEngineSuite {
  protected:
-  static void SetUpTestSuite() {
-    auto files = MakeTinyModel(testing::ScratchDir() + "/tiny-cn", 7);
-    ASSERT_TRUE(files.ok()) << files.status().ToString();
-    files_ = new TinyModelFiles(*files);
-    EngineOptions options;
-    options.checkpoint = files_->checkpoint;
-    options.threads = 1;
-    auto engine = Engine::Load(options);
-    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
-    engine_ = engine->release();
-  }
-  static void TearDownTestSuite() {
-    delete engine_;
-    delete files_;
-  }
+  static void SetUpTestSuite() { LoadTinyEngine("tiny-cn", 7); }
 
   static RenderRequest SmallRequest() {
     RenderRequest r;
@@ -58,11 +38,7 @@ class ControlNetRenderTest : public ::testing::Test {
     return {files_->controlnet, Hint(), scale, start, end};
   }
 
-  static TinyModelFiles* files_;
-  static Engine* engine_;
 };
-TinyModelFiles* ControlNetRenderTest::files_ = nullptr;
-Engine* ControlNetRenderTest::engine_ = nullptr;
 
 TEST_F(ControlNetRenderTest, TinyControlNetIsWrittenDeterministicallyAndFitsTheTinyUNet) {
   ASSERT_TRUE(std::filesystem::is_regular_file(files_->controlnet));

@@ -3,39 +3,19 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "farm/sd/tiny_model.h"
 #include "reference_paths.h"
+#include "tiny_engine_suite.h"
 
 namespace farm::sd {
 namespace {
 
-std::string FileBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
+using testing::FileBytes;
 
-class EngineTest : public ::testing::Test {
+class EngineTest : public testing::TinyEngineSuite {
  protected:
-  static void SetUpTestSuite() {
-    auto files = MakeTinyModel(testing::ScratchDir() + "/tiny", 5);
-    ASSERT_TRUE(files.ok()) << files.status().ToString();
-    files_ = new TinyModelFiles(*files);
-    EngineOptions options;
-    options.checkpoint = files_->checkpoint;
-    options.threads = 1;
-    auto engine = Engine::Load(options);
-    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
-    engine_ = engine->release();
-  }
-  static void TearDownTestSuite() {
-    delete engine_;
-    delete files_;
-  }
+  static void SetUpTestSuite() { LoadTinyEngine("tiny", 5); }
 
   static RenderRequest SmallRequest() {
     RenderRequest r;
@@ -49,11 +29,7 @@ class EngineTest : public ::testing::Test {
     return r;
   }
 
-  static TinyModelFiles* files_;
-  static Engine* engine_;
 };
-TinyModelFiles* EngineTest::files_ = nullptr;
-Engine* EngineTest::engine_ = nullptr;
 
 TEST_F(EngineTest, TinyModelIsWrittenDeterministically) {
   auto again = MakeTinyModel(testing::ScratchDir() + "/tiny-again", 5);
