@@ -43,4 +43,10 @@ std::string ScratchDir() {
   return scratch.path.string();
 }
 
+std::string ScratchPath(const std::string& folder, const std::string& name) {
+  const std::filesystem::path dir = std::filesystem::path(ScratchDir()) / folder;
+  std::filesystem::create_directories(dir);
+  return (dir / name).string();
+}
+
 }  // namespace farm::sd::testing

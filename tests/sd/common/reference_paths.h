@@ -15,6 +15,9 @@ std::optional<std::string> FindSd15ReferenceDir();
 // A scratch directory unique to this test process, removed at exit.
 std::string ScratchDir();
 
+// ScratchDir()/folder/name, with the folder created.
+std::string ScratchPath(const std::string& folder, const std::string& name);
+
 }  // namespace farm::sd::testing
 
 // Skips the current test (with the reason printed) when the reference data is absent.

@@ -9,26 +9,16 @@
 
 #include "farm/sd/json.h"
 #include "farm/sd/safetensors.h"
+#include "json_file.h"
 #include "reference_paths.h"
 
 namespace farm::sd {
 namespace {
 namespace fs = std::filesystem;
 
-std::string Scratch(const std::string& name) {
-  fs::path dir = fs::path(testing::ScratchDir()) / "checkpoint";
-  fs::create_directories(dir);
-  return (dir / name).string();
-}
+std::string Scratch(const std::string& name) { return testing::ScratchPath("checkpoint", name); }
 
-Json ReadJson(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  StatusOr<Json> doc = Json::Parse(ss.str());
-  EXPECT_TRUE(doc.ok()) << path << ": " << doc.status().ToString();
-  return doc.ok() ? *doc : Json();
-}
+Json ReadJson(const std::string& path) { return testing::ReadJsonFile(path); }
 
 std::vector<int64_t> JsonShape(const Json& shape) {
   std::vector<int64_t> out;

@@ -15,11 +15,7 @@ namespace farm::sd {
 namespace {
 namespace fs = std::filesystem;
 
-std::string Scratch(const std::string& name) {
-  fs::path dir = fs::path(testing::ScratchDir()) / "safetensors";
-  fs::create_directories(dir);
-  return (dir / name).string();
-}
+std::string Scratch(const std::string& name) { return testing::ScratchPath("safetensors", name); }
 
 void WriteBytes(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);

@@ -39,11 +39,7 @@ std::vector<int64_t> ConfigList(const Json& config, const char* section, const c
   return out;
 }
 
-std::string Scratch(const std::string& name) {
-  fs::path dir = fs::path(testing::ScratchDir()) / "controlnet";
-  fs::create_directories(dir);
-  return (dir / name).string();
-}
+std::string Scratch(const std::string& name) { return testing::ScratchPath("controlnet", name); }
 
 class ControlNetTest : public ::testing::Test {
  protected:
