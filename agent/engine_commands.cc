@@ -14,6 +14,9 @@
 #include "farm/sd/check_reference.h"
 #include "farm/sd/engine.h"
 #include "farm/sd/tiny_model.h"
+#ifdef FARM_HAVE_PIPELINE
+#include "pipeline_commands.h"
+#endif
 
 namespace farm::agent {
 namespace {
@@ -216,6 +219,32 @@ int RunRender() {
     if (!lora.ok()) return Fail(lora.status());
     r.loras.push_back(*lora);
   }
+#ifdef FARM_HAVE_PIPELINE
+  if (PipelineRequested()) {
+    // The whole recipe (agent/pipeline): txt2img with pose and tone, then the stages.
+    if (r.init_image || !f.init_image.empty() || !f.mask.empty() || !f.controlnets.empty() || r.batch != 1) {
+      return Fail(InvalidArgument("--pipeline/--pose/--tone take no --init-image, --mask, --controlnet or --batch"));
+    }
+    PipelineRenderInput in;
+    in.checkpoint = f.engine.checkpoint;
+    in.tokenizer_dir = f.engine.tokenizer_dir;
+    in.device = f.engine.device;
+    in.threads = f.engine.threads;
+    in.prompt = r.prompt;
+    in.negative_prompt = r.negative_prompt;
+    in.sampler = r.sampler;
+    in.steps = r.steps;
+    in.cfg = r.cfg_scale;
+    in.clip_skip = r.clip_skip;
+    in.seed = r.seed;
+    in.width = r.width;
+    in.height = r.height;
+    for (const sd::LoraRequest& lora : r.loras) in.loras.emplace_back(lora.path, lora.multiplier);
+    in.output = f.output;
+    in.json_output = f.json_output;
+    return RunPipelineRender(in);
+  }
+#endif
   if (f.semantics == "diffusers") r.semantics = sd::ScheduleSemantics::kDiffusersReference;
   if (!f.init_image.empty()) {
     StatusOr<at::Tensor> image = ReadImage(f.init_image, r.width, r.height, false);
@@ -366,6 +395,9 @@ void AddEngineCommands(CLI::App& app) {
   render->add_option("-o,--output", f.output, "PNG to write (batch: NAME-i.png); parameters go to NAME.png.json")
       ->capture_default_str();
   render->add_flag("--json", f.json_output, "print one JSON object with every image and its parameters");
+#ifdef FARM_HAVE_PIPELINE
+  AddPipelineFlags(render);
+#endif
 
   CLI::App* check = app.add_subcommand(
       "check-reference", "compare the engine with reference outputs (shared/reference/sd15 layout)");

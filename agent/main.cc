@@ -20,6 +20,9 @@
 #ifdef FARM_HAVE_FACEID
 #include "faces_commands.h"
 #endif
+#ifdef FARM_HAVE_RENDER_JOBS
+#include "render_commands.h"
+#endif
 
 namespace {
 
@@ -78,6 +81,9 @@ int main(int argc, char** argv) {
 #ifdef FARM_HAVE_FACEID
   farm::agent::AddFacesCommands(app);
 #endif
+#ifdef FARM_HAVE_RENDER_JOBS
+  farm::agent::AddRenderCommands(app);
+#endif
 #if defined(FARM_HAVE_SD_ENGINE) || defined(FARM_HAVE_FACEID)
   app.footer("Without a subcommand farm-agent serves farmd (--connect and --id are required).");
 #endif
@@ -92,6 +98,9 @@ int main(int argc, char** argv) {
 #endif
 #ifdef FARM_HAVE_FACEID
   if (int code = farm::agent::RunFacesCommand(app); code >= 0) return code;
+#endif
+#ifdef FARM_HAVE_RENDER_JOBS
+  if (int code = farm::agent::RunRenderCommand(app); code >= 0) return code;
 #endif
   if (options.endpoint.empty() || options.agent_id.empty()) {
     std::fprintf(stderr, "farm-agent: --connect and --id are required to serve farmd (see --help)\n");
@@ -142,6 +151,11 @@ int main(int argc, char** argv) {
   farm::agent::RunnerRegistry runners;
   farm::Status registered = runners.Register(std::make_unique<farm::agent::SyntheticRunner>());
   if (!registered.ok()) return Fail(registered);
+#ifdef FARM_HAVE_RENDER_JOBS
+  // JOB_KIND_RENDER when a models directory exists; its model hashes are advertised.
+  registered = farm::agent::RegisterRenderRunner(runners, options);
+  if (!registered.ok()) return Fail(registered);
+#endif
 
   farm::StatusOr<std::unique_ptr<farm::agent::Agent>> agent =
       farm::agent::Agent::Create(std::move(options), &runners);

@@ -1,0 +1,96 @@
+#include "farm/pipeline/recipe.h"
+
+#include <nlohmann/json.hpp>
+
+#include "engine_calls.h"
+#include "farm/image/png_parameters.h"
+#include "farm/pipeline/stages.h"
+#include "infotext.h"
+
+namespace farm::pipeline {
+namespace {
+
+nlohmann::json SettingsJson(const farm::Settings& settings) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [key, value] : settings) {
+    std::visit([&](const auto& v) { out[key] = v; }, value);
+  }
+  return out;
+}
+
+}  // namespace
+
+RecipeRunner::RecipeRunner(std::shared_ptr<farm::sd::Engine> engine,
+                           std::shared_ptr<const farm::faceid::FacePipeline> faces)
+    : engine_(std::move(engine)), faces_(std::move(faces)) {}
+
+StatusOr<RecipeResult> RecipeRunner::Run(const farm::RenderParams& params, const ModelPaths& models,
+                                         const RecipeOptions& options) const {
+  if (engine_ == nullptr) return FailedPrecondition("recipe: no engine loaded");
+  std::string param_hash = options.param_hash;
+  if (param_hash.empty()) {
+    FARM_ASSIGN_OR_RETURN(param_hash, farm::ParamHash(params));
+  }
+
+  StageContext context;
+  context.engine = engine_.get();
+  context.faces = faces_.get();
+  context.params = &params;
+  context.models = &models;
+  context.cancelled = options.cancelled;
+
+  RecipeResult result;
+  nlohmann::json stages = nlohmann::json::array();
+  auto set_progress = [&](const std::string& name) {
+    context.progress = nullptr;
+    if (options.progress) {
+      context.progress = [&options, name](int step, int total) { options.progress(name, step, total); };
+    }
+  };
+
+  set_progress("txt2img");
+  FARM_RETURN_IF_ERROR(CheckCancelled(context, "txt2img"));
+  FARM_ASSIGN_OR_RETURN(StageRun first, RunTxt2Img(context));
+  stages.push_back({{"stage", "txt2img"}, {"kind", "txt2img"}, {"settings", SettingsJson(first.applied)}});
+  farm::image::Image image = std::move(first.image);
+  if (options.keep_stage_images) result.stages.push_back({"txt2img", image});
+
+  for (size_t i = 0; i < params.stages.size(); ++i) {
+    const farm::StageSettings& stage = params.stages[i];
+    const std::string name = stage.kind + "#" + std::to_string(i + 1);
+    set_progress(name);
+    FARM_RETURN_IF_ERROR(CheckCancelled(context, name));
+    StatusOr<StageRun> run = InvalidArgument("stages[" + std::to_string(i) + "]: unknown stage kind '" +
+                                             stage.kind + "'; expected detailer, img2img, upscale or tone");
+    if (stage.kind == "detailer") {
+      run = RunDetailer(context, stage.settings, image);
+    } else if (stage.kind == "img2img") {
+      run = RunImg2Img(context, stage.settings, image);
+    } else if (stage.kind == "upscale") {
+      run = RunUpscale(context, stage.settings, image);
+    } else if (stage.kind == "tone") {
+      run = RunTone(context, stage.settings, image);
+    }
+    if (!run.ok()) return run.status().WithContext("stage " + name);
+    result.faces_detailed += run->faces_detailed;
+    stages.push_back({{"stage", name}, {"kind", stage.kind}, {"settings", SettingsJson(run->applied)}});
+    image = std::move(run->image);
+    if (options.keep_stage_images) result.stages.push_back({name, image});
+  }
+
+  FARM_ASSIGN_OR_RETURN(farm::image::GenerationParameters info,
+                        MakeInfotext(params, models, image, param_hash, options.render_id));
+  FARM_ASSIGN_OR_RETURN(result.png, farm::image::EncodePngWithParameters(image, info));
+  nlohmann::json record = {{"param_hash", param_hash},
+                           {"render_id", options.render_id},
+                           {"engine", params.engine},
+                           {"width", image.width},
+                           {"height", image.height},
+                           {"faces_detailed", result.faces_detailed},
+                           {"stages", stages}};
+  result.record_json = record.dump();
+  result.image = std::move(image);
+  return result;
+}
+
+}  // namespace farm::pipeline

@@ -1,0 +1,30 @@
+// farm-agent's render job kind and its one-shot twin:
+//   worker mode: --models-dir (default $STUDIOFARM_MODELS or ~/.cache/studiofarm/models),
+//     --model-cache-mb, --device, --config-dir, --keep-stage-images; registers the
+//     RenderRunner (JOB_KIND_RENDER) and advertises the indexed model hashes in
+//     Register.capabilities.cached_model_sha256.
+//   farm-agent render-params PARAMS.json -o out.png [--json]: renders one canonical
+//     RenderParams record exactly as a render job would (farmctl reproduce runs this) and
+//     reports the PNG's pixel hash (SHA-256 over "WxHxC\n" + the decoded pixels, so PNG
+//     encoder differences do not matter).
+//   farm-agent pixel-hash FILE [--json]: the same pixel hash of an existing PNG (the
+//     stored render that farmctl reproduce compares against); one function with
+//     render-params.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "farm/agent/agent.h"
+#include "farm/agent/job_runner.h"
+
+namespace farm::agent {
+
+void AddRenderCommands(CLI::App& app);
+// -1 when neither render-params nor pixel-hash was given, else its exit code.
+int RunRenderCommand(const CLI::App& app);
+// Worker mode: builds the model index and registers the render runner. A missing models
+// directory is not an error (the agent then serves other kinds): returns false with a
+// warning printed.
+Status RegisterRenderRunner(RunnerRegistry& registry, AgentOptions& options);
+
+}  // namespace farm::agent

@@ -1,0 +1,66 @@
+// JOB_KIND_RENDER: runs one canonical RenderParams record (params_json) through the
+// portrait recipe (agent/pipeline) and returns the final PNG.
+//
+// Models are resolved by SHA-256 through the agent's ModelIndex; an unknown hash fails the
+// job with an error naming it. Loaded engines stay in a ModelCache (LRU within
+// cache_budget_bytes, keyed by checkpoint sha256: LoRAs are applied per render by the
+// recipe), so consecutive renders on one checkpoint load it once; one engine runs one
+// render at a time.
+//
+// Artifacts: "image" (image/png, the final PNG with the A1111 `parameters` chunk);
+// "stage/<stage>" PNGs when keep_stage_images; "faces" (application/json) when the face
+// models load: the final image's faces with their 128-d descriptors, as
+// {"model_version", "width", "height", "faces": [{"index", "score", "box", "descriptor"}]}
+// (the inline step farmd turns into face-ID scores; no face gives "faces": []).
+// Metrics: seconds_total, seconds_load, seconds_<stage>, faces_detailed, faces_found,
+// model_cache_hit. Progress per stage and step; cancellation is polled by the recipe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "farm/agent/job_runner.h"
+#include "farm/agent/model_cache.h"
+#include "farm/agent/model_index.h"
+
+namespace farm::faceid {
+class FacePipeline;
+}
+
+namespace farm::agent {
+
+struct RenderRunnerOptions {
+  std::shared_ptr<const ModelIndex> models;  // required
+  std::uint64_t cache_budget_bytes = 8ull << 30;
+  std::string device = "cpu";
+  std::string face_models_dir;  // face-api model folder; empty: no detailer, no "faces"
+  std::string poses_dir;        // <poses_dir>/<pose>.json
+  std::string tones_yaml;       // farm_configs/tones.yaml
+  bool keep_stage_images = false;
+};
+
+class RenderRunner : public JobRunner {
+ public:
+  explicit RenderRunner(RenderRunnerOptions options);
+  ~RenderRunner() override;
+  studiofarm::v1::JobKind kind() const override { return studiofarm::v1::JOB_KIND_RENDER; }
+  JobOutcome Run(const JobSpec& spec, const ProgressFn& progress,
+                 const CancellationToken& cancel) override;
+
+  // Checkpoint hashes currently loaded, most recently used first.
+  std::vector<std::string> loaded_models() const { return cache_.keys(); }
+
+ private:
+  StatusOr<std::shared_ptr<const faceid::FacePipeline>> Faces();
+
+  RenderRunnerOptions options_;
+  ModelCache cache_;
+  std::mutex faces_mu_;
+  std::shared_ptr<const faceid::FacePipeline> faces_;
+  Status faces_status_ = Status::Ok();
+  bool faces_tried_ = false;
+};
+
+}  // namespace farm::agent

@@ -1,0 +1,225 @@
+#include "farm/agent/render_runner.h"
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "farm/faceid/pipeline.h"
+#include "farm/image/png_io.h"
+#include "farm/pipeline/recipe.h"
+#include "farm/schemas/render_params.h"
+#include "farm/schemas/sha256.h"
+#include "farm/sd/engine.h"
+
+namespace farm::agent {
+namespace {
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// One loaded engine; the recipe mutates it (LoRAs, checkpoint), so one render at a time.
+struct EngineSlot {
+  std::shared_ptr<sd::Engine> engine;
+  std::mutex mu;
+};
+
+double Seconds(Clock::time_point from) {
+  return std::chrono::duration<double>(Clock::now() - from).count();
+}
+
+JobOutcome Failed(const Status& status) {
+  JobOutcome out;
+  out.status = JobStatus::kFailed;
+  out.error = status.ToString();
+  return out;
+}
+
+faceid::RgbImage ToRgb(const image::Image& image) {
+  faceid::RgbImage rgb;
+  rgb.width = image.width;
+  rgb.height = image.height;
+  rgb.rgb.reserve(static_cast<size_t>(image.width) * image.height * 3);
+  for (int y = 0; y < image.height; ++y) {
+    for (int x = 0; x < image.width; ++x) {
+      const uint8_t* p = image.at(x, y);
+      for (int c = 0; c < 3; ++c) rgb.rgb.push_back(image.channels >= 3 ? p[c] : p[0]);
+    }
+  }
+  return rgb;
+}
+
+StatusOr<pipeline::ModelPaths> ResolveModels(const RenderParams& params, const ModelIndex& index,
+                                             const RenderRunnerOptions& options) {
+  pipeline::ModelPaths paths;
+  FARM_ASSIGN_OR_RETURN(ModelEntry checkpoint, index.Find(params.checkpoint_sha256));
+  paths.checkpoint = checkpoint.path;
+  for (const LoraRef& lora : params.loras) {
+    StatusOr<ModelEntry> entry = index.ResolveLoraRef(lora.ref);
+    if (!entry.ok()) return entry.status().WithContext("LoRA " + lora.ref);
+    paths.loras.emplace_back(entry->path, lora.weight);
+  }
+  for (const ControlNetUnit& unit : params.controlnets) {
+    StatusOr<ModelEntry> entry = index.Find(unit.model_sha256);
+    if (!entry.ok()) return entry.status().WithContext("ControlNet (" + unit.input + ")");
+    paths.controlnets[unit.model_sha256] = entry->path;
+  }
+  paths.face_models_dir = options.face_models_dir;
+  paths.poses_dir = options.poses_dir;
+  paths.tones_yaml = options.tones_yaml;
+  return paths;
+}
+
+}  // namespace
+
+RenderRunner::RenderRunner(RenderRunnerOptions options)
+    : options_(std::move(options)), cache_(options_.cache_budget_bytes) {}
+
+RenderRunner::~RenderRunner() = default;
+
+StatusOr<std::shared_ptr<const faceid::FacePipeline>> RenderRunner::Faces() {
+  std::lock_guard<std::mutex> lock(faces_mu_);
+  if (!faces_tried_) {
+    faces_tried_ = true;
+    if (options_.face_models_dir.empty()) {
+      faces_status_ = NotFound("no face models directory configured");
+    } else {
+      StatusOr<faceid::FacePipeline> loaded = faceid::FacePipeline::Load(options_.face_models_dir);
+      if (loaded.ok()) {
+        faces_ = std::make_shared<const faceid::FacePipeline>(std::move(*loaded));
+      } else {
+        faces_status_ = loaded.status().WithContext("loading face models");
+      }
+    }
+  }
+  if (!faces_) return faces_status_;
+  return faces_;
+}
+
+JobOutcome RenderRunner::Run(const JobSpec& spec, const ProgressFn& progress,
+                             const CancellationToken& cancel) {
+  const Clock::time_point start = Clock::now();
+  if (!options_.models) return Failed(FailedPrecondition("render runner has no model index"));
+  if (cancel.stop_requested()) {
+    JobOutcome out;
+    out.status = JobStatus::kCancelled;
+    out.error = "cancelled before start";
+    return out;
+  }
+  StatusOr<RenderParams> params = RenderParamsFromJson(spec.params_json);
+  if (!params.ok()) return Failed(params.status().WithContext("render params"));
+  StatusOr<pipeline::ModelPaths> paths = ResolveModels(*params, *options_.models, options_);
+  if (!paths.ok()) return Failed(paths.status());
+
+  bool needs_faces = false;
+  for (const StageSettings& stage : params->stages) needs_faces |= stage.kind == "detailer";
+  StatusOr<std::shared_ptr<const faceid::FacePipeline>> faces = Faces();
+  if (needs_faces && !faces.ok()) return Failed(faces.status().WithContext("detailer"));
+
+  // The engine for this checkpoint, loaded once and kept while the budget allows.
+  if (progress) progress({"load", 0, 1, "loading " + ShortHash(params->checkpoint_sha256)});
+  const Clock::time_point load_start = Clock::now();
+  bool hit = false;
+  const std::string checkpoint_path = paths->checkpoint;
+  const int threads = static_cast<int>(spec.compute_threads);
+  const std::string device = options_.device;
+  StatusOr<std::shared_ptr<void>> cached = cache_.Get(
+      params->checkpoint_sha256,
+      [&]() -> StatusOr<CachedModel> {
+        sd::EngineOptions engine_options;
+        engine_options.checkpoint = checkpoint_path;
+        engine_options.device = device;
+        engine_options.threads = threads;
+        FARM_ASSIGN_OR_RETURN(std::unique_ptr<sd::Engine> engine, sd::Engine::Load(engine_options));
+        auto slot = std::make_shared<EngineSlot>();
+        slot->engine = std::shared_ptr<sd::Engine>(std::move(engine));
+        std::error_code ec;
+        const auto size = std::filesystem::file_size(checkpoint_path, ec);
+        return CachedModel{slot, ec ? 0 : static_cast<std::uint64_t>(size)};
+      },
+      &hit);
+  if (!cached.ok()) return Failed(cached.status());
+  const double load_seconds = Seconds(load_start);
+  auto slot = std::static_pointer_cast<EngineSlot>(*cached);
+
+  std::map<std::string, double> stage_seconds;
+  std::string current_stage;
+  Clock::time_point stage_start = Clock::now();
+  pipeline::RecipeOptions recipe_options;
+  recipe_options.keep_stage_images = options_.keep_stage_images;
+  recipe_options.param_hash = spec.param_hash;
+  recipe_options.render_id = spec.job_id ? "job-" + std::to_string(spec.job_id) : "";
+  recipe_options.progress = [&](const std::string& stage, int step, int total) {
+    if (stage != current_stage) {
+      if (!current_stage.empty()) stage_seconds[current_stage] += Seconds(stage_start);
+      current_stage = stage;
+      stage_start = Clock::now();
+    }
+    if (progress) {
+      progress({stage, static_cast<uint32_t>(step < 0 ? 0 : step),
+                static_cast<uint32_t>(total < 0 ? 0 : total), ""});
+    }
+  };
+  recipe_options.cancelled = [&cancel] { return cancel.stop_requested(); };
+
+  StatusOr<pipeline::RecipeResult> result = Internal("not run");
+  {
+    std::lock_guard<std::mutex> lock(slot->mu);
+    if (cancel.stop_requested()) {
+      JobOutcome out;
+      out.status = JobStatus::kCancelled;
+      return out;
+    }
+    pipeline::RecipeRunner runner(slot->engine, faces.ok() ? *faces : nullptr);
+    result = runner.Run(*params, *paths, recipe_options);
+  }
+  if (!current_stage.empty()) stage_seconds[current_stage] += Seconds(stage_start);
+  if (cancel.stop_requested()) {
+    JobOutcome out;
+    out.status = JobStatus::kCancelled;
+    out.error = "cancelled";
+    return out;
+  }
+  if (!result.ok()) return Failed(result.status().WithContext("render"));
+
+  JobOutcome out;
+  out.status = JobStatus::kSucceeded;
+  out.artifacts.push_back({"image", "image/png", std::move(result->png)});
+  for (const pipeline::StageImage& stage : result->stages) {
+    StatusOr<std::string> png = image::EncodePng(stage.image);
+    if (!png.ok()) return Failed(png.status().WithContext("stage image " + stage.stage));
+    out.artifacts.push_back({"stage/" + stage.stage, "image/png", std::move(*png)});
+  }
+  // Inline face step: the final image's faces and descriptors, for face-ID scoring.
+  if (faces.ok()) {
+    if (progress) progress({"faces", 0, 1, ""});
+    const Clock::time_point faces_start = Clock::now();
+    StatusOr<std::vector<faceid::Face>> found = (*faces)->Analyze(ToRgb(result->image));
+    if (!found.ok()) return Failed(found.status().WithContext("face embedding of the render"));
+    json doc = {{"model_version", (*faces)->DescriptorModelVersion()},
+                {"width", result->image.width},
+                {"height", result->image.height},
+                {"faces", json::array()}};
+    for (size_t i = 0; i < found->size(); ++i) {
+      const faceid::Face& face = (*found)[i];
+      doc["faces"].push_back({{"index", i},
+                              {"score", face.score},
+                              {"box",
+                               {{"x", face.box.x},
+                                {"y", face.box.y},
+                                {"width", face.box.width},
+                                {"height", face.box.height}}},
+                              {"descriptor", std::vector<float>(face.descriptor.begin(), face.descriptor.end())}});
+    }
+    out.artifacts.push_back({"faces", "application/json", doc.dump()});
+    out.metrics["faces_found"] = static_cast<double>(found->size());
+    stage_seconds["faces"] += Seconds(faces_start);
+  }
+  out.metrics["faces_detailed"] = result->faces_detailed;
+  out.metrics["model_cache_hit"] = hit ? 1.0 : 0.0;
+  out.metrics["seconds_load"] = load_seconds;
+  for (const auto& [stage, seconds] : stage_seconds) out.metrics["seconds_" + stage] = seconds;
+  out.metrics["seconds_total"] = Seconds(start);
+  return out;
+}
+
+}  // namespace farm::agent

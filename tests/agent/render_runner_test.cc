@@ -1,0 +1,152 @@
+// RenderRunner on the tiny random model: 64x64, 2 steps (a few seconds on 2 cores).
+#include "farm/agent/render_runner.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "farm/image/png_io.h"
+#include "farm/schemas/render_params.h"
+#include "farm/schemas/sha256.h"
+#include "farm/sd/tiny_model.h"
+
+namespace farm::agent {
+namespace {
+namespace fs = std::filesystem;
+
+class RenderRunnerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new fs::path(fs::temp_directory_path() / ("render_runner_test_" + std::to_string(::getpid())));
+    fs::remove_all(*dir_);
+    auto files = sd::MakeTinyModel(dir_->string(), 1);
+    ASSERT_TRUE(files.ok()) << files.status().ToString();
+    auto hash = Sha256File(files->checkpoint);
+    ASSERT_TRUE(hash.ok());
+    checkpoint_sha256_ = new std::string(*hash);
+  }
+  static void TearDownTestSuite() {
+    fs::remove_all(*dir_);
+    delete dir_;
+    delete checkpoint_sha256_;
+  }
+
+  std::unique_ptr<RenderRunner> MakeRunner() {
+    auto index = ModelIndex::Build({dir_->string(), ""});
+    EXPECT_TRUE(index.ok()) << index.status().ToString();
+    RenderRunnerOptions options;
+    options.models = std::make_shared<const ModelIndex>(std::move(*index));
+    options.cache_budget_bytes = 1ull << 30;
+    return std::make_unique<RenderRunner>(std::move(options));
+  }
+
+  static RenderParams Params(uint64_t seed) {
+    RenderParams p;
+    p.prompt = "studio portrait photo";
+    p.negative_prompt = "blurry";
+    p.seed = seed;
+    p.sampler = "Euler";
+    p.scheduler = "normal";
+    p.steps = 2;
+    p.cfg = 7;
+    p.width = 64;
+    p.height = 64;
+    p.checkpoint_sha256 = *checkpoint_sha256_;
+    return p;
+  }
+
+  static JobSpec Spec(const RenderParams& params) {
+    JobSpec spec;
+    spec.job_id = 1;
+    spec.attempt = 1;
+    spec.kind = studiofarm::v1::JOB_KIND_RENDER;
+    spec.params_json = *ToCanonicalJson(params);
+    spec.param_hash = *ParamHash(params);
+    return spec;
+  }
+
+  static const OutputArtifact* Find(const JobOutcome& outcome, const std::string& name) {
+    for (const OutputArtifact& a : outcome.artifacts) {
+      if (a.name == name) return &a;
+    }
+    return nullptr;
+  }
+
+  static fs::path* dir_;
+  static std::string* checkpoint_sha256_;
+};
+fs::path* RenderRunnerTest::dir_ = nullptr;
+std::string* RenderRunnerTest::checkpoint_sha256_ = nullptr;
+
+TEST_F(RenderRunnerTest, RendersPngAndKeepsTheEngineLoaded) {
+  auto runner = MakeRunner();
+  CancellationToken cancel;
+  std::vector<std::string> stages;
+  ProgressFn progress = [&](const ProgressUpdate& u) {
+    if (stages.empty() || stages.back() != u.stage) stages.push_back(u.stage);
+  };
+  JobOutcome first = runner->Run(Spec(Params(5)), progress, cancel);
+  ASSERT_EQ(first.status, JobStatus::kSucceeded) << first.error;
+  const OutputArtifact* image = Find(first, "image");
+  ASSERT_NE(image, nullptr);
+  EXPECT_EQ(image->media_type, "image/png");
+  auto decoded = image::DecodePng(image->bytes);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->width, 64);
+  EXPECT_EQ(decoded->height, 64);
+  EXPECT_EQ(first.metrics.at("model_cache_hit"), 0.0);
+  EXPECT_GT(first.metrics.at("seconds_total"), 0.0);
+  ASSERT_FALSE(stages.empty());
+  EXPECT_EQ(stages.front(), "load");
+  EXPECT_EQ(Find(first, "faces"), nullptr);  // no face models configured
+
+  // Same params again: engine from the cache, same pixels.
+  JobOutcome again = runner->Run(Spec(Params(5)), nullptr, cancel);
+  ASSERT_EQ(again.status, JobStatus::kSucceeded) << again.error;
+  EXPECT_EQ(again.metrics.at("model_cache_hit"), 1.0);
+  auto decoded_again = image::DecodePng(Find(again, "image")->bytes);
+  ASSERT_TRUE(decoded_again.ok());
+  EXPECT_EQ(decoded_again->pixels, decoded->pixels);
+  EXPECT_EQ(runner->loaded_models(), std::vector<std::string>{*checkpoint_sha256_});
+
+  // Another seed: other pixels.
+  JobOutcome other = runner->Run(Spec(Params(6)), nullptr, cancel);
+  ASSERT_EQ(other.status, JobStatus::kSucceeded) << other.error;
+  EXPECT_NE(image::DecodePng(Find(other, "image")->bytes)->pixels, decoded->pixels);
+}
+
+TEST_F(RenderRunnerTest, UnknownCheckpointFailsNamingTheHash) {
+  auto runner = MakeRunner();
+  RenderParams params = Params(1);
+  params.checkpoint_sha256 = std::string(64, 'a');
+  CancellationToken cancel;
+  JobOutcome outcome = runner->Run(Spec(params), nullptr, cancel);
+  EXPECT_EQ(outcome.status, JobStatus::kFailed);
+  EXPECT_NE(outcome.error.find(std::string(64, 'a')), std::string::npos) << outcome.error;
+}
+
+TEST_F(RenderRunnerTest, BadParamsAndTrainedLorasFailCleanly) {
+  auto runner = MakeRunner();
+  CancellationToken cancel;
+  JobSpec spec = Spec(Params(1));
+  spec.params_json = "{not json";
+  EXPECT_EQ(runner->Run(spec, nullptr, cancel).status, JobStatus::kFailed);
+
+  RenderParams params = Params(1);
+  params.loras.push_back({"train:abc@20", 0.8});
+  JobOutcome outcome = runner->Run(Spec(params), nullptr, cancel);
+  EXPECT_EQ(outcome.status, JobStatus::kFailed);
+  EXPECT_NE(outcome.error.find("train:abc@20"), std::string::npos) << outcome.error;
+}
+
+TEST_F(RenderRunnerTest, CancelledJobStops) {
+  auto runner = MakeRunner();
+  CancellationToken cancel;
+  cancel.Request(CancellationToken::Reason::kCancelled);
+  JobOutcome outcome = runner->Run(Spec(Params(1)), nullptr, cancel);
+  EXPECT_EQ(outcome.status, JobStatus::kCancelled);
+}
+
+}  // namespace
+}  // namespace farm::agent

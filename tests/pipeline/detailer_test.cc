@@ -1,0 +1,100 @@
+// The detailer stage on the tiny model, with the face-api models and a demo photo.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "farm/image/crop_paste.h"
+#include "farm/image/resize.h"
+#include "pipeline_fixture.h"
+
+namespace farm::pipeline {
+namespace {
+
+using farm::image::Image;
+using namespace farm::pipeline::testing;
+
+Image Gradient(int w, int h) {
+  Image image;
+  image.width = w;
+  image.height = h;
+  image.channels = 3;
+  image.pixels.resize(static_cast<size_t>(w) * h * 3);
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      uint8_t* p = image.at(x, y);
+      p[0] = static_cast<uint8_t>(40 + 100 * x / w);
+      p[1] = static_cast<uint8_t>(60 + 80 * y / h);
+      p[2] = static_cast<uint8_t>(90);
+    }
+  }
+  return image;
+}
+
+TEST(DetailerStage, NoFaceLeavesTheImageAlone) {
+  if (Faces() == nullptr) GTEST_SKIP() << "face-api models not installed";
+  RenderParams params = TinyParams();
+  ModelPaths models = TinyModels();
+  const Image input = Gradient(64, 96);
+  auto out = RunDetailer(Context(params, models), {}, input);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->faces_detailed, 0);
+  EXPECT_EQ(out->image.pixels, input.pixels);
+}
+
+TEST(DetailerStage, WithoutFaceModelsItIsAnError) {
+  RenderParams params = TinyParams();
+  ModelPaths models = TinyModels();
+  StageContext context = Context(params, models);
+  context.faces = nullptr;
+  EXPECT_EQ(RunDetailer(context, {}, Gradient(64, 96)).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(RunDetailer(context, {{"target", std::string("hands")}}, Gradient(64, 96)).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+// A demo photo as the txt2img stand-in: each detected face is repainted, nothing outside
+// the pasted region changes.
+TEST(DetailerStage, RepaintsFacesAndNothingElse) {
+  if (Faces() == nullptr) GTEST_SKIP() << "face-api models not installed";
+  const Image photo = DemoPhoto(1, 256);
+  if (photo.width == 0) GTEST_SKIP() << "demo photo not installed";
+  RenderParams params = TinyParams();
+  params.steps = 2;
+  ModelPaths models = TinyModels();
+  farm::faceid::AnalyzeOptions analyze;
+  analyze.min_confidence = 0.3;
+  auto faces = Faces()->Analyze({photo.width, photo.height, photo.pixels}, analyze);
+  ASSERT_TRUE(faces.ok()) << faces.status().ToString();
+  ASSERT_FALSE(faces->empty()) << "the detector finds no face in demo/sample1.jpg at " << photo.width;
+  const int dilate = 4, feather = 4;
+  auto out = RunDetailer(Context(params, models),
+                         {{"resolution", std::int64_t{64}}, {"denoise", 0.5}, {"dilate", std::int64_t{dilate}},
+                          {"feather", std::int64_t{feather}}, {"padding", std::int64_t{16}}},
+                         photo);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->faces_detailed, static_cast<int>(faces->size()));
+  ASSERT_EQ(out->image.width, photo.width);
+  ASSERT_EQ(out->image.height, photo.height);
+  std::vector<farm::image::Rect> regions;
+  for (const auto& face : *faces) {
+    const int x0 = static_cast<int>(std::floor(face.box.x)), y0 = static_cast<int>(std::floor(face.box.y));
+    const int x1 = static_cast<int>(std::ceil(face.box.x + face.box.width));
+    const int y1 = static_cast<int>(std::ceil(face.box.y + face.box.height));
+    regions.push_back(farm::image::GrowRect({x0, y0, x1 - x0, y1 - y0}, dilate + feather + 1));
+  }
+  int changed_inside = 0, changed_outside = 0;
+  for (int y = 0; y < photo.height; ++y) {
+    for (int x = 0; x < photo.width; ++x) {
+      bool inside = false;
+      for (const auto& r : regions) inside = inside || (x >= r.x && x < r.x + r.width && y >= r.y && y < r.y + r.height);
+      const bool changed = std::memcmp(out->image.at(x, y), photo.at(x, y), 3) != 0;
+      (inside ? changed_inside : changed_outside) += changed ? 1 : 0;
+    }
+  }
+  EXPECT_EQ(changed_outside, 0);
+  EXPECT_GT(changed_inside, 0);
+}
+
+}  // namespace
+}  // namespace farm::pipeline

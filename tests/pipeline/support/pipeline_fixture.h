@@ -1,0 +1,38 @@
+// Shared by the pipeline tests: the tiny model loaded once per test binary, render
+// params at test sizes, the face-api models and demo photos when present.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "farm/faceid/pipeline.h"
+#include "farm/image/image.h"
+#include "farm/pipeline/recipe.h"
+#include "farm/pipeline/stages.h"
+#include "farm/schemas/render_params.h"
+#include "farm/sd/engine.h"
+
+namespace farm::pipeline::testing {
+
+inline constexpr char kPoseControlSha[] = "1111111111111111111111111111111111111111111111111111111111111111";
+inline constexpr char kTileControlSha[] = "2222222222222222222222222222222222222222222222222222222222222222";
+
+// The repository root (FARM_SOURCE_DIR, else the source tree this was built from).
+std::string SourceDir();
+// The tiny model's engine (made in a scratch folder on first use; aborts the test on error).
+std::shared_ptr<farm::sd::Engine> TinyEngine();
+// Checkpoint, tokenizer, the tiny ControlNet under both shas, poses and tones of the repo.
+ModelPaths TinyModels();
+// 64x96, 3 steps, Euler a, seed 1234, no stages.
+farm::RenderParams TinyParams();
+// The face pipeline, or null when the face-api models are not installed.
+std::shared_ptr<const farm::faceid::FacePipeline> Faces();
+// demo/sampleN.jpg decoded with its longer side at most max_side; empty image when absent.
+farm::image::Image DemoPhoto(int n, int max_side);
+
+StageContext Context(const farm::RenderParams& params, const ModelPaths& models);
+
+// Mean of channel c over the image.
+double MeanChannel(const farm::image::Image& image, int c);
+
+}  // namespace farm::pipeline::testing
