@@ -199,6 +199,41 @@ TEST_F(StoreIdentitiesTest, ScoresAreIdempotentPerModelVersion) {
   EXPECT_EQ(contradictory.status().code(), StatusCode::kInvalidArgument);
 }
 
+TEST_F(StoreIdentitiesTest, ListScoresForSweepKeepsToTheSweep) {
+  const std::int64_t ana = CreateAna();
+  auto sweep = store_->CreateSweep({"s", "", 0, {}});
+  auto other = store_->CreateSweep({"t", "", 0, {}});
+  ASSERT_TRUE(sweep.ok() && other.ok());
+  auto renders = store_->InsertRenders({Row(SampleRender(1), sweep->sweep_id),
+                                        Row(SampleRender(2), sweep->sweep_id),
+                                        Row(SampleRender(3), other->sweep_id)});
+  ASSERT_TRUE(renders.ok()) << renders.status().ToString();
+  const std::int64_t r1 = (*renders)[0].id;
+  const std::int64_t r2 = (*renders)[1].id;
+  const std::int64_t r3 = (*renders)[2].id;
+  ASSERT_TRUE(store_->InsertScores({{r2, ana, 0, "cosine", "m", std::nullopt, 0, "no face"},
+                                    {r3, ana, 0, "cosine", "m", 0.5, 1, ""},
+                                    {r1, ana, 0, "euclidean", "m", 0.4, 2, ""},
+                                    {r1, ana, 0, "cosine", "m", 0.9, 2, ""}})
+                  .ok());
+  auto scores = store_->ListScoresForSweep(sweep->sweep_id);
+  ASSERT_TRUE(scores.ok()) << scores.status().ToString();
+  ASSERT_EQ(scores->size(), 3u);
+  // By render, then insertion order; the other sweep's render is left out.
+  EXPECT_EQ((*scores)[0].render_id, r1);
+  EXPECT_EQ((*scores)[0].metric, "euclidean");
+  EXPECT_EQ((*scores)[0].faces_found, 2);
+  EXPECT_EQ((*scores)[1].render_id, r1);
+  EXPECT_DOUBLE_EQ((*scores)[1].similarity.value_or(-1), 0.9);
+  EXPECT_EQ((*scores)[2].render_id, r2);
+  EXPECT_FALSE((*scores)[2].similarity.has_value());
+  EXPECT_EQ((*scores)[2].reason, "no face");
+  EXPECT_EQ((*scores)[2].identity_id, ana);
+  auto none = store_->ListScoresForSweep(999);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
 TEST_F(StoreIdentitiesTest, AgentsUpsertKeepsFirstSeen) {
   ASSERT_TRUE(store_->UpsertAgent({"gpu-02", "node2", "cuda", 80LL << 30, 16, "0.1.0"}).ok());
   ASSERT_TRUE(store_->UpsertAgent({"cpu-01", "node1", "cpu", 64LL << 30, 2, "0.1.0"}).ok());

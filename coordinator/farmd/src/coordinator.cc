@@ -39,11 +39,15 @@ Status CoordinatorImpl::Init() {
   if (options_.tick_interval_ms <= 0) return InvalidArgument("tick_interval_ms must be > 0");
   if (options_.max_receive_batch == 0) return InvalidArgument("max_receive_batch must be > 0");
   if (store_.read_only()) return FailedPrecondition("farmd needs a writable store");
-  FARM_ASSIGN_OR_RETURN(scheduler_, scheduler::Scheduler::Create(clock_, options_.scheduler));
+  scheduler::SchedulerOptions scheduler_options = options_.scheduler;
+  // Score jobs are cheap math on data farmd holds: it completes them, agents never get them.
+  scheduler_options.coordinator_kinds = {scheduler::JobKind::kScore};
+  FARM_ASSIGN_OR_RETURN(scheduler_, scheduler::Scheduler::Create(clock_, scheduler_options));
   FARM_RETURN_IF_ERROR(uploads_.Prepare());
   FARM_RETURN_IF_ERROR(Restore());
   // Restore may requeue expired leases at once: persist that before any agent talks.
   ProcessDecisions();
+  RunCoordinatorJobs();  // restored score jobs whose render is done
   return Status::Ok();
 }
 
@@ -74,6 +78,7 @@ Status CoordinatorImpl::RunOnce() {
     scheduler_->Schedule();  // freed slots are filled without waiting for the tick
   }
   ProcessDecisions();
+  RunCoordinatorJobs();  // after the commit above: a render's faces artifact is stored
   if (now - last_heartbeat_ms_ >= options_.scheduler.heartbeat_interval_ms ||
       now < last_heartbeat_ms_) {
     last_heartbeat_ms_ = now;

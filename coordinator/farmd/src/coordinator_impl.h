@@ -52,6 +52,11 @@ class CoordinatorImpl {
   bool PersistDecision(const scheduler::Decision& decision);
   void CarryOut(const scheduler::Decision& decision);
 
+  // Jobs farmd completes itself (score_jobs.cc): takes the runnable ones from the
+  // scheduler, completes them, and stores their rows with the decisions.
+  void RunCoordinatorJobs();
+  StatusOr<store::NewScore> ComputeScore(scheduler::JobId job);
+
   void SendHeartbeats();
   void SyncAgentStates();  // writes scheduler agent state changes to the agents table
   Status Restore();
@@ -90,6 +95,7 @@ class CoordinatorImpl {
     studiofarm::v1::Envelope ack;
   };
   std::vector<PendingResult> pending_results_;
+  std::set<scheduler::JobId> coordinator_failures_;  // failed by farmd, error not yet stored
   // Sweeps whose jobs finished, checked for completion at once when no work is left,
   // else at most once a second: the check scans the sweep's jobs, too slow for every
   // batch of a big sweep.

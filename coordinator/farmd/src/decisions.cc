@@ -134,6 +134,12 @@ bool CoordinatorImpl::PersistDecision(const scheduler::Decision& decision) {
   if (const auto* d = std::get_if<scheduler::JobFinished>(&decision)) {
     Status status = store_.SetJobState(d->job, ToStore(d->state));
     if (!status.ok()) StoreError(status, "finish job " + std::to_string(d->job));
+    if (d->state == scheduler::JobState::kFailed && coordinator_failures_.erase(d->job) > 0) {
+      // A job farmd ran itself has no attempt to carry the error: keep it on the job.
+      if (Status e = store_.SetJobError(d->job, d->reason); !e.ok()) {
+        StoreError(e, "record error of job " + std::to_string(d->job));
+      }
+    }
     if (d->state == scheduler::JobState::kSucceeded) ++counters_.jobs_succeeded;
     if (d->state == scheduler::JobState::kFailed) ++counters_.jobs_failed;
     offer_params_.erase(d->job);

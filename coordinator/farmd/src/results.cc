@@ -140,7 +140,10 @@ void CoordinatorImpl::StorePendingResults() {
         artifact.media_type = d.media_type().empty() ? "application/octet-stream" : d.media_type();
         FARM_ASSIGN_OR_RETURN(std::int64_t artifact_id, store_.InsertArtifact(artifact));
         ++counters_.artifacts_stored;
-        if (r.is_render && (d.name() == "image" || r.artifacts.size() == 1)) {
+        if (r.is_render && d.name() == "faces") {
+          FARM_ASSIGN_OR_RETURN(store::Render render, store_.GetRenderByHash(r.param_hash));
+          FARM_RETURN_IF_ERROR(store_.SetRenderFacesArtifact(render.id, artifact_id));
+        } else if (r.is_render && (d.name() == "image" || r.artifacts.size() == 1)) {
           FARM_ASSIGN_OR_RETURN(store::Render render, store_.GetRenderByHash(r.param_hash));
           FARM_RETURN_IF_ERROR(store_.SetRenderArtifact(render.id, artifact_id));
         }

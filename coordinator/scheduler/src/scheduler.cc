@@ -35,6 +35,12 @@ Status Scheduler::CancelSweep(SweepId sweep, std::string_view reason) {
   return impl_->CancelSweep(sweep, reason);
 }
 
+std::vector<JobId> Scheduler::TakeCoordinatorJobs() { return impl_->TakeCoordinatorJobs(); }
+
+Status Scheduler::CompleteCoordinatorJob(JobId job, bool succeeded, std::string_view reason) {
+  return impl_->CompleteCoordinatorJob(job, succeeded, reason);
+}
+
 Status Scheduler::RegisterAgent(const AgentSpec& spec) { return impl_->RegisterAgent(spec); }
 
 Status Scheduler::Heartbeat(const AgentId& agent) { return impl_->Heartbeat(agent, nullptr); }

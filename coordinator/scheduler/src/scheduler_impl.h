@@ -27,6 +27,8 @@ class SchedulerImpl {
   Status SubmitJobs(std::vector<JobSpec> jobs);
   Status CancelJob(JobId job, std::string_view reason);
   Status CancelSweep(SweepId sweep, std::string_view reason);
+  std::vector<JobId> TakeCoordinatorJobs();
+  Status CompleteCoordinatorJob(JobId job, bool succeeded, std::string_view reason);
   Status RegisterAgent(const AgentSpec& spec);
   Status Heartbeat(const AgentId& agent, const std::span<const LeaseRef>* active);
   StatusOr<bool> ReportProgress(const AgentId& agent, LeaseRef lease);
@@ -57,7 +59,8 @@ class SchedulerImpl {
   Status ValidateSubmission(const std::vector<JobSpec>& jobs) const;
   // blocked -> queued: links it to an existing render result or puts it in the queue.
   void MakeRunnable(JobRecord& job);
-  void Enqueue(JobRecord& job);
+  void Enqueue(JobRecord& job);  // coordinator kinds go to coordinator_runnable_
+  bool IsCoordinatorKind(JobKind kind) const;
   // Takes a queued job out of the ready queue (dropping a reservation it owns).
   void RemoveFromReady(JobRecord& job);
   // Sets a terminal state and reports it; no propagation.
@@ -122,6 +125,7 @@ class SchedulerImpl {
   GangReservation reservation_;
 
   std::vector<Decision> outbox_;
+  std::vector<JobId> coordinator_runnable_;  // coordinator-kind jobs not yet taken
   bool dirty_ = true;  // something changed that may allow a dispatch
   std::optional<TimeMs> restore_grace_until_;
   std::vector<int> awaiting_agents_;

@@ -97,7 +97,16 @@ void SchedulerImpl::MakeRunnable(JobRecord& job) {
   }
 }
 
+bool SchedulerImpl::IsCoordinatorKind(JobKind kind) const {
+  return std::find(options_.coordinator_kinds.begin(), options_.coordinator_kinds.end(), kind) !=
+         options_.coordinator_kinds.end();
+}
+
 void SchedulerImpl::Enqueue(JobRecord& job) {
+  if (IsCoordinatorKind(job.spec.kind)) {
+    coordinator_runnable_.push_back(job.spec.id);
+    return;
+  }
   job.class_id = ready_.ClassFor(job.spec, job.excluded);
   ready_.Push(job.class_id, KeyOf(job));
   job.in_ready = true;
@@ -221,6 +230,27 @@ Status SchedulerImpl::CancelSweep(SweepId sweep, std::string_view reason) {
   const std::string why =
       reason.empty() ? "sweep " + std::to_string(sweep) + " cancelled" : std::string(reason);
   for (JobId id : *ids) CancelOne(*jobs_.Find(id), why);
+  return Status::Ok();
+}
+
+std::vector<JobId> SchedulerImpl::TakeCoordinatorJobs() {
+  std::vector<JobId> out;
+  out.swap(coordinator_runnable_);
+  return out;
+}
+
+Status SchedulerImpl::CompleteCoordinatorJob(JobId id, bool succeeded, std::string_view reason) {
+  JobRecord* job = jobs_.Find(id);
+  if (job == nullptr) return NotFound("cannot complete unknown job " + std::to_string(id));
+  if (!IsCoordinatorKind(job->spec.kind)) {
+    return FailedPrecondition("job " + std::to_string(id) + " is a " + Name(job->spec.kind) +
+                              " job, which agents run, not the coordinator");
+  }
+  if (job->state != JobState::kQueued) {
+    return FailedPrecondition("cannot complete job " + std::to_string(id) + ": it is " +
+                              Name(job->state));
+  }
+  Finish(*job, succeeded ? JobState::kSucceeded : JobState::kFailed, std::string(reason));
   return Status::Ok();
 }
 

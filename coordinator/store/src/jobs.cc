@@ -115,4 +115,16 @@ Status Store::SetJobState(std::int64_t job_id, JobState state) {
   });
 }
 
+Status Store::SetJobError(std::int64_t job_id, const std::string& error) {
+  FARM_RETURN_IF_ERROR(impl_->CheckWritable("set job error"));
+  return Guarded(*impl_, "set job error", [&]() -> Status {
+    auto update = impl_->Prepare("UPDATE jobs SET last_error = ?, updated_at = ? WHERE id = ?");
+    update->bind(1, error);
+    update->bind(2, static_cast<int64_t>(impl_->NowMs()));
+    update->bind(3, static_cast<int64_t>(job_id));
+    if (update->exec() == 0) return impl_->NotFoundError("job " + std::to_string(job_id));
+    return Status::Ok();
+  });
+}
+
 }  // namespace farm::store

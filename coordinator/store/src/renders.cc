@@ -10,7 +10,7 @@ namespace {
 
 constexpr char kRenderColumns[] =
     "SELECT r.id, r.param_hash, r.params_json, r.job_id, r.artifact_id, r.rendered_at, "
-    "r.created_at FROM renders r";
+    "r.created_at, r.faces_artifact_id FROM renders r";
 
 Render ReadRender(SQLite::Statement& row) {
   Render render;
@@ -23,6 +23,7 @@ Render ReadRender(SQLite::Statement& row) {
   render.artifact_id = OptionalInt64(row.getColumn(4));
   render.rendered_at_ms = OptionalInt64(row.getColumn(5));
   render.created_at_ms = row.getColumn(6).getInt64();
+  render.faces_artifact_id = OptionalInt64(row.getColumn(7));
   return render;
 }
 
@@ -115,6 +116,17 @@ Status Store::SetRenderArtifact(std::int64_t render_id, std::int64_t artifact_id
     update->bind(1, static_cast<int64_t>(artifact_id));
     update->bind(2, static_cast<int64_t>(impl_->NowMs()));
     update->bind(3, static_cast<int64_t>(render_id));
+    if (update->exec() == 0) return impl_->NotFoundError("render " + std::to_string(render_id));
+    return Status::Ok();
+  });
+}
+
+Status Store::SetRenderFacesArtifact(std::int64_t render_id, std::int64_t artifact_id) {
+  FARM_RETURN_IF_ERROR(impl_->CheckWritable("set render faces artifact"));
+  return Guarded(*impl_, "set render faces artifact", [&]() -> Status {
+    auto update = impl_->Prepare("UPDATE renders SET faces_artifact_id = ? WHERE id = ?");
+    update->bind(1, static_cast<int64_t>(artifact_id));
+    update->bind(2, static_cast<int64_t>(render_id));
     if (update->exec() == 0) return impl_->NotFoundError("render " + std::to_string(render_id));
     return Status::Ok();
   });

@@ -55,27 +55,47 @@ StatusOr<std::vector<std::int64_t>> Store::InsertScores(const std::vector<NewSco
   });
 }
 
+namespace {
+
+Score ReadScore(SQLite::Statement& row) {
+  Score score;
+  score.id = row.getColumn(0).getInt64();
+  score.render_id = row.getColumn(1).getInt64();
+  score.identity_id = row.getColumn(2).getInt64();
+  score.job_id = OptionalInt64(row.getColumn(3));
+  score.metric = row.getColumn(4).getString();
+  score.model_version = row.getColumn(5).getString();
+  score.similarity = OptionalDouble(row.getColumn(6));
+  score.faces_found = row.getColumn(7).getInt();
+  score.reason = TextOrEmpty(row.getColumn(8));
+  score.created_at_ms = row.getColumn(9).getInt64();
+  return score;
+}
+
+}  // namespace
+
+StatusOr<std::vector<Score>> Store::ListScoresForSweep(std::int64_t sweep_id) {
+  return Guarded(*impl_, "list scores for sweep", [&]() -> StatusOr<std::vector<Score>> {
+    auto rows = impl_->Prepare(
+        "SELECT s.id, s.render_id, s.identity_id, s.job_id, s.metric, s.model_version, "
+        "s.similarity, s.faces_found, s.reason, s.created_at FROM scores s "
+        "JOIN sweep_renders sr ON sr.render_id = s.render_id AND sr.sweep_id = ? "
+        "ORDER BY s.render_id, s.id");
+    rows->bind(1, static_cast<int64_t>(sweep_id));
+    std::vector<Score> scores;
+    while (rows->executeStep()) scores.push_back(ReadScore(*rows));
+    return scores;
+  });
+}
+
 StatusOr<std::vector<Score>> Store::ListScores(std::int64_t render_id) {
   return Guarded(*impl_, "list scores", [&]() -> StatusOr<std::vector<Score>> {
     auto rows = impl_->Prepare(
-        "SELECT id, identity_id, job_id, metric, model_version, similarity, faces_found, "
-        "reason, created_at FROM scores WHERE render_id = ? ORDER BY id");
+        "SELECT id, render_id, identity_id, job_id, metric, model_version, similarity, "
+        "faces_found, reason, created_at FROM scores WHERE render_id = ? ORDER BY id");
     rows->bind(1, static_cast<int64_t>(render_id));
     std::vector<Score> scores;
-    while (rows->executeStep()) {
-      Score score;
-      score.id = rows->getColumn(0).getInt64();
-      score.render_id = render_id;
-      score.identity_id = rows->getColumn(1).getInt64();
-      score.job_id = OptionalInt64(rows->getColumn(2));
-      score.metric = rows->getColumn(3).getString();
-      score.model_version = rows->getColumn(4).getString();
-      score.similarity = OptionalDouble(rows->getColumn(5));
-      score.faces_found = rows->getColumn(6).getInt();
-      score.reason = TextOrEmpty(rows->getColumn(7));
-      score.created_at_ms = rows->getColumn(8).getInt64();
-      scores.push_back(std::move(score));
-    }
+    while (rows->executeStep()) scores.push_back(ReadScore(*rows));
     return scores;
   });
 }

@@ -2,6 +2,8 @@
 // the scheduler never reads files or the environment.
 #pragma once
 
+#include <vector>
+
 #include "farm/scheduler/types.h"
 #include "farm/schemas/status.h"
 
@@ -45,6 +47,11 @@ struct SchedulerOptions {
   // A gang reservation that is still unfilled after this long is planned again, on the
   // agents that are freest by then. Default 60 s.
   TimeMs gang_replan_ms = 60'000;
+
+  // Job kinds the coordinator completes itself (farmd: kScore, cheap math on data it
+  // already holds). Such a job is never offered to an agent: once runnable it waits for
+  // Scheduler::TakeCoordinatorJobs and CompleteCoordinatorJob. Default none.
+  std::vector<JobKind> coordinator_kinds;
 };
 
 // InvalidArgument naming the first bad field (non-positive interval, liveness, lease

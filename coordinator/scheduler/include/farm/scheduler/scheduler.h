@@ -161,6 +161,17 @@ class Scheduler {
   // The agent said goodbye: its leases are requeued, it goes offline. Idempotent.
   Status DeregisterAgent(const AgentId& agent, std::string_view reason);
 
+  // ---- jobs the coordinator completes itself (SchedulerOptions::coordinator_kinds) ------
+
+  // Jobs of a coordinator kind that became runnable since the last call, in order. Each
+  // stays queued (no lease, no attempt) until CompleteCoordinatorJob.
+  std::vector<JobId> TakeCoordinatorJobs();
+  // Finishes such a job: succeeded (children released) or failed with `reason`
+  // (descendants skipped); a JobFinished decision follows. NotFound for an unknown job;
+  // FailedPrecondition unless it is a queued job of a coordinator kind (a cancelled one
+  // changes nothing and says so).
+  Status CompleteCoordinatorJob(JobId job, bool succeeded, std::string_view reason);
+
   // ---- time and matching -----------------------------------------------------------------
 
   // Declares silent agents lost, expires leases past their deadline, ends the restore

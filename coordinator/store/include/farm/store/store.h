@@ -145,6 +145,8 @@ class Store {
   // Attempts that ended with `outcome`.
   StatusOr<std::int64_t> CountAttempts(AttemptOutcome outcome);
   Status SetJobState(std::int64_t job_id, JobState state);
+  // Sets last_error of a job that ended without an attempt (one farmd completed itself).
+  Status SetJobError(std::int64_t job_id, const std::string& error);
 
   // Leases a queued job to a registered agent: attempt = attempt_count + 1, job leased.
   // FailedPrecondition if the job is not queued; NotFound for an unknown job or agent.
@@ -168,6 +170,8 @@ class Store {
   StatusOr<Render> GetRenderByHash(const std::string& param_hash);
   StatusOr<std::vector<Render>> ListRenders(const RenderFilter& filter);
   Status SetRenderArtifact(std::int64_t render_id, std::int64_t artifact_id);
+  // The render's "faces" artifact (JSON of the faces found in it; scoring reads it).
+  Status SetRenderFacesArtifact(std::int64_t render_id, std::int64_t artifact_id);
 
   // Content-addressed: an existing sha256 returns its id (InvalidArgument if the size
   // differs). InvalidArgument for absolute paths or '..' components.
@@ -202,6 +206,9 @@ class Store {
   // first row and returns its id. Index-aligned with the input.
   StatusOr<std::vector<std::int64_t>> InsertScores(const std::vector<NewScore>& scores);
   StatusOr<std::vector<Score>> ListScores(std::int64_t render_id);
+  // Every score of the renders linked to a sweep (sweep_renders), by render id then score
+  // id; an unknown sweep or one without scores gives an empty list.
+  StatusOr<std::vector<Score>> ListScoresForSweep(std::int64_t sweep_id);
 
   // Inserts or updates by id; keeps first_seen, sets last_seen to now.
   Status UpsertAgent(const AgentRecord& agent);
