@@ -9,7 +9,9 @@
 #include "faces_commands.h"
 #include "identity_commands.h"
 #include "keys_commands.h"
+#include "rank_command.h"
 #include "remote_commands.h"
+#include "reproduce_command.h"
 #include "run_command.h"
 #include "score_command.h"
 #include "sweep_commands.h"
@@ -63,6 +65,8 @@ int main(int argc, char** argv) {
   farmctl::AddFacesCommands(app, options, exit_code);
   farmctl::AddIdentityCommands(app, options, exit_code);
   farmctl::AddScoreCommand(app, options, exit_code);
+  farmctl::AddReproduceCommand(app, options, exit_code);
+  farmctl::AddRankCommand(app, options, exit_code);
 
   try {
     app.parse(argc, argv);
