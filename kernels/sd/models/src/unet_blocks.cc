@@ -1,5 +1,6 @@
 #include "unet_blocks.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace farm::sd {
@@ -12,10 +13,28 @@ at::Tensor Attention(const Weights& w, const std::string& p, const at::Tensor& x
   return Linear(w, p + ".to_out.0", out);
 }
 
+// Bound on the feed-forward's widest intermediate per block of tokens (see FeedForward).
+constexpr int64_t kMaxFeedForwardBlockBytes = int64_t{16} << 20;
+
 // GEGLU: proj gives (hidden, gate) halves in that order; hidden * gelu(gate) (erf GELU).
+// It acts on each token alone, so it runs over blocks of tokens: at 4096 tokens its
+// 8x-wide intermediates would be 84 MB tensors, which glibc maps and the kernel zero-fills
+// afresh on every call; blocks of at most 16 MB are reused from the heap.
 at::Tensor FeedForward(const Weights& w, const std::string& p, const at::Tensor& x) {
-  std::vector<at::Tensor> halves = Linear(w, p + ".net.0.proj", x).chunk(2, -1);
-  return Linear(w, p + ".net.2", halves[0] * at::gelu(halves[1]));
+  const at::Tensor tokens = x.reshape({-1, x.size(-1)});
+  const int64_t count = tokens.size(0);
+  const int64_t proj_width = w(p + ".net.0.proj.weight").size(0);
+  const int64_t rows = std::clamp<int64_t>(kMaxFeedForwardBlockBytes / (proj_width * 4), 1, count);
+  at::Tensor out;
+  for (int64_t r0 = 0; r0 < count; r0 += rows) {
+    const int64_t r1 = std::min(count, r0 + rows);
+    std::vector<at::Tensor> halves = Linear(w, p + ".net.0.proj", tokens.slice(0, r0, r1)).chunk(2, -1);
+    at::Tensor block = Linear(w, p + ".net.2", halves[0] * at::gelu(halves[1]));
+    if (r0 == 0 && r1 == count) return block.reshape({x.size(0), x.size(1), block.size(-1)});
+    if (!out.defined()) out = at::empty({count, block.size(-1)}, block.options());
+    out.slice(0, r0, r1).copy_(block);
+  }
+  return out.reshape({x.size(0), x.size(1), out.size(-1)});
 }
 
 at::Tensor TransformerBlock(const Weights& w, const std::string& p, at::Tensor x,
