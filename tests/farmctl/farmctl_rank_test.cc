@@ -23,8 +23,7 @@ using nlohmann::json;
 
 const std::string kFarmctl = FARMCTL_PATH;
 
-std::string Quote(const std::string& s) { return "'" + s + "'"; }
-
+using farmctl_test::Quote;
 class FarmctlRankTest : public ::testing::Test {
  protected:
   void SetUp() override {

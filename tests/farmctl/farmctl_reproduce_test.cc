@@ -27,13 +27,8 @@ using nlohmann::json;
 const std::string kFarmctl = FARMCTL_PATH;
 const std::string kAgent = FARM_AGENT_PATH;
 
-std::string Quote(const std::string& s) { return "'" + s + "'"; }
-
-json ParseOrFail(const CliRun& run) {
-  json value = json::parse(run.out, nullptr, false);
-  EXPECT_FALSE(value.is_discarded()) << "not JSON: " << run.out;
-  return value;
-}
+using farmctl_test::Quote;
+using farmctl_test::ParseOrFail;
 
 class FarmctlReproduceTest : public ::testing::Test {
  protected:

@@ -1,5 +1,6 @@
 #include "shell_run.h"
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <array>
@@ -17,6 +18,14 @@ CliRun Shell(const std::string& command) {
   const int status = pclose(pipe);
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return run;
+}
+
+std::string Quote(const std::string& s) { return "'" + s + "'"; }
+
+nlohmann::json ParseOrFail(const CliRun& run) {
+  nlohmann::json value = nlohmann::json::parse(run.out, nullptr, false);
+  EXPECT_FALSE(value.is_discarded()) << "not JSON: " << run.out;
+  return value;
 }
 
 }  // namespace farmctl_test

@@ -1,6 +1,8 @@
 // Runs a command line through the shell for the farmctl tests, as a user or script would.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <string>
 
 namespace farmctl_test {
@@ -11,5 +13,11 @@ struct CliRun {
 };
 
 CliRun Shell(const std::string& command);
+
+// `s` in single quotes, for paths in a command line (the tests' paths have no quotes).
+std::string Quote(const std::string& s);
+
+// The run's stdout as JSON; a test failure (and a discarded value) when it is not JSON.
+nlohmann::json ParseOrFail(const CliRun& run);
 
 }  // namespace farmctl_test

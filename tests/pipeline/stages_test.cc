@@ -15,23 +15,6 @@ namespace {
 using farm::image::Image;
 using namespace farm::pipeline::testing;
 
-Image Gradient(int w, int h) {
-  Image image;
-  image.width = w;
-  image.height = h;
-  image.channels = 3;
-  image.pixels.resize(static_cast<size_t>(w) * h * 3);
-  for (int y = 0; y < h; ++y) {
-    for (int x = 0; x < w; ++x) {
-      uint8_t* p = image.at(x, y);
-      p[0] = static_cast<uint8_t>(40 + 100 * x / w);
-      p[1] = static_cast<uint8_t>(60 + 80 * y / h);
-      p[2] = static_cast<uint8_t>(90);
-    }
-  }
-  return image;
-}
-
 TEST(Txt2ImgStage, RendersAtTheSizeDeterministicallyAndPoseChangesIt) {
   RenderParams params = TinyParams();
   ModelPaths models = TinyModels();

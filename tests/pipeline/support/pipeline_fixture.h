@@ -35,4 +35,7 @@ StageContext Context(const farm::RenderParams& params, const ModelPaths& models)
 // Mean of channel c over the image.
 double MeanChannel(const farm::image::Image& image, int c);
 
+// A smooth w x h RGB gradient without faces: red grows to the right, green downwards.
+farm::image::Image Gradient(int w, int h);
+
 }  // namespace farm::pipeline::testing
