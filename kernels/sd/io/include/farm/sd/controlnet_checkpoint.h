@@ -2,7 +2,7 @@
 // diffusers' ControlNetModel, which the model (models/controlnet.h) is written against:
 //   * the original ControlNet ("cldm") single file: control_model.time_embed.*,
 //     control_model.input_blocks.*, control_model.middle_block.* (named like the UNet's
-//     encoder half, renamed by the UNet's LDM <-> diffusers machinery in ldm_names.cc),
+//     encoder half, renamed by the UNet's LDM <-> diffusers maps in src/unet_names.cc),
 //     control_model.input_hint_block.{0,2,...,2k+2} (conv_in, blocks.0..k-1, conv_out;
 //     odd indices are SiLUs), control_model.zero_convs.N.0.*, control_model.middle_block_out.0.*.
 //     Some files carry the same keys without the prefix; whole cldm checkpoints also hold
