@@ -10,6 +10,7 @@
 #include "faceid_paths.h"
 #include "farm/faceid/preprocess.h"
 #include "farm/faceid/weights.h"
+#include "net_suite.h"
 #include "reference_json.h"
 
 namespace farm::faceid {
@@ -44,36 +45,15 @@ double MaxAbsDiff(const std::vector<std::array<double, 2>>& points, const nlohma
   return worst;
 }
 
-class LandmarkNetTest : public ::testing::Test {
+class LandmarkNetTest : public testing::NetSuite<LandmarkNet> {
  protected:
-  static void SetUpTestSuite() {
-    auto models = testing::FindFaceModelDir();
-    auto reference = testing::FindFaceidReferenceDir();
-    if (!models || !reference) return;
-    auto net = LandmarkNet::Load(*models);
-    ASSERT_TRUE(net.ok()) << net.status().ToString();
-    net_ = new LandmarkNet(std::move(net).value());
-    json_ = new nlohmann::json(ReadJsonFile(*reference + "/landmark_net_test.json"));
-  }
-  static void TearDownTestSuite() {
-    delete net_;
-    delete json_;
-    net_ = nullptr;
-    json_ = nullptr;
-  }
-  void SetUp() override {
-    if (!net_ || !json_) GTEST_SKIP() << "face-api models or faceid reference data not found";
-  }
+  static void SetUpTestSuite() { LoadNetAndReference("landmark_net_test.json"); }
   RgbImage Chip() {
     const auto& j = *json_;
     return ImageOf(j["chip_rgb"], j["chip_shape"][1].get<int>(), j["chip_shape"][0].get<int>());
   }
 
-  static LandmarkNet* net_;
-  static nlohmann::json* json_;
 };
-LandmarkNet* LandmarkNetTest::net_ = nullptr;
-nlohmann::json* LandmarkNetTest::json_ = nullptr;
 
 TEST_F(LandmarkNetTest, RawOutputFromInput112) {
   const std::vector<float> input = FloatsOf((*json_)["input112"]);

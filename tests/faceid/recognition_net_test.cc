@@ -11,6 +11,7 @@
 #include "faceid_paths.h"
 #include "farm/faceid/preprocess.h"
 #include "farm/faceid/weights.h"
+#include "net_suite.h"
 #include "reference_json.h"
 
 namespace farm::faceid {
@@ -37,33 +38,12 @@ at::Tensor HwcTensor(const std::vector<float>& values, int h, int w) {
   return t;
 }
 
-class RecognitionNetTest : public ::testing::Test {
+class RecognitionNetTest : public testing::NetSuite<RecognitionNet> {
  protected:
-  static void SetUpTestSuite() {
-    auto models = testing::FindFaceModelDir();
-    auto reference = testing::FindFaceidReferenceDir();
-    if (!models || !reference) return;
-    auto net = RecognitionNet::Load(*models);
-    ASSERT_TRUE(net.ok()) << net.status().ToString();
-    net_ = new RecognitionNet(std::move(net).value());
-    json_ = new nlohmann::json(ReadJsonFile(*reference + "/recognition_net_test.json"));
-  }
-  static void TearDownTestSuite() {
-    delete net_;
-    delete json_;
-    net_ = nullptr;
-    json_ = nullptr;
-  }
-  void SetUp() override {
-    if (!net_ || !json_) GTEST_SKIP() << "face-api models or faceid reference data not found";
-  }
+  static void SetUpTestSuite() { LoadNetAndReference("recognition_net_test.json"); }
   const nlohmann::json& Case(const char* name) { return (*json_)["tests"][name]; }
 
-  static RecognitionNet* net_;
-  static nlohmann::json* json_;
 };
-RecognitionNet* RecognitionNetTest::net_ = nullptr;
-nlohmann::json* RecognitionNetTest::json_ = nullptr;
 
 TEST_F(RecognitionNetTest, Sample1Face0FromInput150) {
   const auto& c = Case("sample1_face0");
