@@ -137,9 +137,8 @@ StatusOr<ControlResiduals> ControlNet::Forward(const at::Tensor& sample_in, cons
     const at::Tensor context = context_in.to(options);
     const int64_t batch = sample.size(0);
 
-    at::Tensor timesteps = timesteps_in.to(options.device()).reshape({-1});
-    if (timesteps.numel() == 1 && batch != 1) timesteps = timesteps.expand({batch});
-    const at::Tensor features = TimestepFeatures(timesteps, s.trunk.time_proj_channels).to(options);
+    const at::Tensor features =
+        BatchTimestepFeatures(timesteps_in, batch, s.trunk.time_proj_channels, options);
     const at::Tensor temb_silu = at::silu(TimeEmbedding(w, features));
 
     at::Tensor hint = at::silu(Conv2d(w, kEmbedding + ".conv_in", ChannelsLast(hint_in.to(options))));

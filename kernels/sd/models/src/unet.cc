@@ -75,9 +75,7 @@ StatusOr<at::Tensor> UNet::Forward(const at::Tensor& sample_in, const at::Tensor
     const at::Tensor context = context_in.to(options);
     const int64_t batch = sample.size(0);
 
-    at::Tensor timesteps = timesteps_in.to(options.device()).reshape({-1});
-    if (timesteps.numel() == 1 && batch != 1) timesteps = timesteps.expand({batch});
-    at::Tensor features = TimestepFeatures(timesteps, s.time_proj_channels).to(options);
+    const at::Tensor features = BatchTimestepFeatures(timesteps_in, batch, s.time_proj_channels, options);
     at::Tensor temb = TimeEmbedding(w, features);
     if (taps) {
       (*taps)["time_proj"] = features;

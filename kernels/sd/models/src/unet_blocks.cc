@@ -64,6 +64,13 @@ at::Tensor TimestepFeatures(const at::Tensor& timesteps, int64_t channels) {
   return features;
 }
 
+at::Tensor BatchTimestepFeatures(const at::Tensor& timesteps, int64_t batch, int64_t channels,
+                                 const at::TensorOptions& options) {
+  at::Tensor per_item = timesteps.to(options.device()).reshape({-1});
+  if (per_item.numel() == 1 && batch != 1) per_item = per_item.expand({batch});
+  return TimestepFeatures(per_item, channels).to(options);
+}
+
 at::Tensor TimeEmbedding(const Weights& w, const at::Tensor& features) {
   at::Tensor h = at::silu(Linear(w, "time_embedding.linear_1", features));
   return Linear(w, "time_embedding.linear_2", h);

@@ -16,6 +16,10 @@ namespace farm::sd {
 // Sinusoidal timestep features [B, channels], cos half first (flip_sin_to_cos, shift 0),
 // computed in float32 like diffusers' get_timestep_embedding.
 at::Tensor TimestepFeatures(const at::Tensor& timesteps, int64_t channels);
+// TimestepFeatures for a batch: `timesteps` is one value (shared) or one per item; the
+// result is [batch, channels] in `options`.
+at::Tensor BatchTimestepFeatures(const at::Tensor& timesteps, int64_t batch, int64_t channels,
+                                 const at::TensorOptions& options);
 
 // time_embedding: linear_1, SiLU, linear_2.
 at::Tensor TimeEmbedding(const Weights& w, const at::Tensor& features);
