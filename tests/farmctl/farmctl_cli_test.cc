@@ -82,8 +82,14 @@ TEST_F(FarmctlCliTest, ValidatesEveryShippedExperiment) {
 }
 
 TEST_F(FarmctlCliTest, ExpandJsonIsMachineReadable) {
-  CliRun run = Farmctl("sweep expand " + Experiment("quickstart.yaml") + " --limit 3 --json", dir_,
-                    /*merge_stderr=*/false);
+  // The checkpoint by hash and a photo next to the spec: nothing outside the test's folder.
+  Write("a.jpg", "a photo");
+  const std::string spec = Write(
+      "tiny.yaml",
+      "name: tiny\nidentity: {name: t, photos: a.jpg, token: sks person}\n"
+      "checkpoint: {sha256: " + std::string(64, 'a') + "}\n"
+      "render: {prompt: 'photo of {token}', sampler: Euler, seeds: [1, 2, 3, 4]}\n");
+  CliRun run = Farmctl("sweep expand '" + spec + "' --limit 3 --json", dir_, /*merge_stderr=*/false);
   ASSERT_EQ(run.exit_code, 0) << run.out;
   const auto json = nlohmann::json::parse(run.out, nullptr, false);
   ASSERT_FALSE(json.is_discarded()) << run.out;

@@ -1,5 +1,5 @@
 // Expansion semantics on small inline specs: grid products, dependent values, zip,
-// exclusions, seeds, training groups, LoRA weight 0, stages, scores and the cap.
+// exclusions, seeds, training groups, LoRA files, LoRA weight 0, stages, scores and the cap.
 #include <gtest/gtest.h>
 
 #include "farm/schemas/sha256.h"
@@ -315,6 +315,146 @@ TEST(ExpandTest, ValueCountsPerParameter) {
   EXPECT_EQ(sweep.value_counts[2].counts[1].renders, 3);
   EXPECT_EQ(sweep.count.parameters[1].values,
             (std::vector<std::string>{"Euler", "Euler a", "DPM++ 2M Karras"}));
+}
+
+// Two LoRA files: one by path (the fake resolver hashes the path), one by its hash.
+const char kLoras[] =
+    "loras:\n"
+    "  face_v1: {path: models:/loras/face_v1.safetensors}\n"
+    "  face_v2: {path: ../loras/face_v2.safetensors, "
+    "sha256: bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb}\n";
+
+const std::string kFaceV1 = "sha256:" + Sha256Hex("model:models:/loras/face_v1.safetensors");
+const std::string kFaceV2 = "sha256:" + std::string(64, 'b');
+
+TEST(ExpandLoraFilesTest, RendersReferToTheFilesByHash) {
+  auto sweep = ExpandOrFail(Spec(std::string(kLoras) + kRender +
+                                 "grid:\n  lora: [face_v1, face_v2]\n  lora_weight: [0.6, 1.0]\n"
+                                 "score: {}\n"));
+  EXPECT_EQ(sweep.count.train, 0);
+  EXPECT_EQ(sweep.count.render, 4);
+  EXPECT_EQ(sweep.count.score, 4);
+  auto renders = Renders(sweep);
+  ASSERT_EQ(renders.size(), 4u);
+  std::vector<std::pair<std::string, double>> loras;
+  for (const RenderParams& r : renders) {
+    ASSERT_EQ(r.loras.size(), 1u);
+    loras.emplace_back(r.loras[0].ref, r.loras[0].weight);
+  }
+  EXPECT_EQ(loras, (std::vector<std::pair<std::string, double>>{
+                       {kFaceV1, 0.6}, {kFaceV1, 1.0}, {kFaceV2, 0.6}, {kFaceV2, 1.0}}));
+  for (std::size_t i = 0; i < 4; ++i) EXPECT_TRUE(sweep.jobs[i].depends_on.empty()) << i;
+  EXPECT_EQ(sweep.jobs[4].depends_on, (std::vector<std::size_t>{0}));  // scores as before
+  // lora, lora_weight, seed
+  ASSERT_EQ(sweep.value_counts.size(), 3u);
+  EXPECT_EQ(sweep.value_counts[0].name, "lora");
+  EXPECT_EQ(sweep.value_counts[0].counts[0].value, "face_v1");
+  EXPECT_EQ(sweep.value_counts[0].counts[0].renders, 2);
+  EXPECT_EQ(sweep.value_counts[0].counts[1].value, "face_v2");
+  EXPECT_EQ(sweep.count.parameters[0].name, "lora");
+  EXPECT_EQ(sweep.count.parameters[0].values, (std::vector<std::string>{"face_v1", "face_v2"}));
+}
+
+TEST(ExpandLoraFilesTest, OneFileIsTheDefaultAtWeightOne) {
+  auto renders = Renders(ExpandOrFail(Spec("loras: {face: models:/loras/face_v1.safetensors}\n" +
+                                           std::string(kRender) + "grid: {cfg: [5, 7]}\n")));
+  ASSERT_EQ(renders.size(), 2u);
+  for (const RenderParams& r : renders) {
+    ASSERT_EQ(r.loras.size(), 1u);
+    EXPECT_EQ(r.loras[0].ref, kFaceV1);
+    EXPECT_EQ(r.loras[0].weight, 1.0);
+  }
+}
+
+TEST(ExpandLoraFilesTest, FixedLoraAndWeight) {
+  auto renders = Renders(ExpandOrFail(
+      Spec(std::string(kLoras) +
+           "render: {prompt: 'photo of {token}', sampler: Euler, seeds: [1, 2], lora: face_v2, "
+           "lora_weight: -0.5}\n")));
+  ASSERT_EQ(renders.size(), 2u);
+  EXPECT_EQ(renders[1].loras.at(0).ref, kFaceV2);
+  EXPECT_EQ(renders[1].loras.at(0).weight, -0.5);
+}
+
+TEST(ExpandLoraFilesTest, WeightZeroRendersOnceWithoutLora) {
+  auto sweep = ExpandOrFail(
+      Spec(std::string(kLoras) + kRender +
+           "grid:\n  lora: [face_v1, face_v2]\n  lora_weight: [0, 0.8]\n  cfg: [5, 7]\n"));
+  // 2 files x weight 0.8 x 2 cfg, plus one baseline per cfg.
+  EXPECT_EQ(sweep.count.render, 6);
+  auto renders = Renders(sweep);
+  ASSERT_EQ(renders.size(), 6u);
+  EXPECT_TRUE(renders[0].loras.empty());
+  EXPECT_TRUE(renders[1].loras.empty());
+  EXPECT_EQ(renders[2].loras.at(0).ref, kFaceV1);
+  EXPECT_EQ(renders[4].loras.at(0).ref, kFaceV2);
+  ASSERT_EQ(sweep.value_counts[0].name, "lora");
+  const auto& counts = sweep.value_counts[0].counts;
+  ASSERT_EQ(counts.size(), 3u);
+  EXPECT_EQ(counts[0].value, "none");
+  EXPECT_EQ(counts[0].renders, 2);
+  EXPECT_EQ(counts[1].value, "face_v1");
+  EXPECT_EQ(counts[1].renders, 2);
+  EXPECT_EQ(counts[2].value, "face_v2");
+  EXPECT_EQ(counts[2].renders, 2);
+}
+
+// ExpandOrFail checks CountJobs against the expansion; these tie lora to other
+// parameters (zip, by:, exclude) so that the weight-0 collapse must look at values.
+TEST(ExpandLoraFilesTest, CountsMatchExpansion) {
+  struct Case {
+    std::string grid;
+    std::int64_t renders;
+  };
+  const std::vector<Case> cases = {
+      {"grid:\n  lora: [face_v1, face_v2]\n  lora_weight: [0, 1]\n  cfg: [5, 5.0]\n"
+       "zip: [[lora, cfg]]\n",
+       3},
+      {"grid:\n  lora: [face_v1, face_v2]\n  lora_weight: [0, 1]\n"
+       "  cfg: {by: lora, values: {face_v1: [5, 7], face_v2: [7, 9]}}\n",
+       7},
+      {"grid:\n  lora: [face_v1, face_v2]\n"
+       "  lora_weight: {by: lora, values: {face_v1: [0, 1], face_v2: [0, 0.5]}}\n",
+       3},
+      {"grid:\n  lora: [face_v1, face_v2]\n  lora_weight: [0, 1]\n  cfg: [5, 7]\n"
+       "exclude:\n  - {lora: face_v2, cfg: 7}\n",
+       5},
+  };
+  for (const Case& c : cases) {
+    auto sweep = ExpandOrFail(Spec(std::string(kLoras) + kRender + c.grid + "score: {}\n"));
+    EXPECT_EQ(sweep.count.render, c.renders) << c.grid;
+    EXPECT_EQ(sweep.count.score, c.renders) << c.grid;
+  }
+}
+
+TEST(ExpandLoraFilesTest, OnlyFilesSomeRenderCarriesAreResolved) {
+  SweepSpec spec = ParseOrFail(
+      Spec("loras:\n  a: a.safetensors\n  b: b.safetensors\n  c: c.safetensors\n" +
+           std::string(kRender) +
+           "grid:\n  lora: [a, b]\n  lora_weight: {by: lora, values: {a: [1], b: [0]}}\n"));
+  FakeResolver resolver;
+  auto expanded = ExpandSweep(spec, resolver);
+  ASSERT_TRUE(expanded.ok()) << expanded.status().message();
+  EXPECT_EQ(resolver.model_calls, 2);  // the checkpoint and a; b only at weight 0, c unused
+  auto renders = Renders(*expanded);
+  ASSERT_EQ(renders.size(), 2u);
+  EXPECT_EQ(renders[0].loras.at(0).ref, "sha256:" + Sha256Hex("model:a.safetensors"));
+  EXPECT_TRUE(renders[1].loras.empty());
+}
+
+TEST(ExpandLoraFilesTest, ResolverErrorsNameTheEntry) {
+  SweepSpec spec =
+      ParseOrFail(Spec(std::string(kLoras) + kRender + "grid:\n  lora: [face_v2, face_v1]\n"));
+  FakeResolver resolver;
+  resolver.failures["models:/loras/face_v1.safetensors"] =
+      NotFound("no file models:/loras/face_v1.safetensors");
+  auto expanded = ExpandSweep(spec, resolver);
+  ASSERT_FALSE(expanded.ok());
+  EXPECT_EQ(expanded.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(expanded.status().message().find("loras.face_v1"), std::string::npos)
+      << expanded.status().message();
+  EXPECT_NE(expanded.status().message().find("no file models:/loras/face_v1.safetensors"),
+            std::string::npos);
 }
 
 }  // namespace

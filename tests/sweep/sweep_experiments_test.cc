@@ -24,13 +24,14 @@ struct Pinned {
 // Changing an experiment changes these on purpose; a surprise here is a bug.
 const std::map<std::string, Pinned>& PinnedCounts() {
   static const std::map<std::string, Pinned> kCounts = {
-      {"quickstart.yaml", {1, 16, 16}},    // 2 tones x 2 samplers x 2 steps x 2 seeds
+      {"quickstart.yaml", {0, 16, 16}},    // 2 tones x 2 samplers x 2 LoRA weights x 2 seeds
       {"lora_steps.yaml", {1, 144, 144}},  // 4 steps x 2 weights x 2 poses x 8 + 2 x 8
       {"tone_sampler.yaml", {1, 48, 48}},  // 2 tones x 2 samplers x 2 cfg x 6 seeds
       {"clip_skip.yaml", {1, 80, 80}},     // 5 clip skips x 2 poses x 8 seeds
       {"cfg.yaml", {1, 54, 54}},           // (5 zipped x 2 samplers - 1) x 6 seeds
       {"poses.yaml", {1, 160, 160}},       // 10 poses x 2 tones x 2 samplers x 4 seeds
       {"nightly_eval.yaml", {1, 48, 48}},  // 4 poses x 2 tones x 2 samplers x 3 seeds
+      {"lora_files.yaml", {0, 24, 24}},    // 3 weights x 2 tones x 2 samplers x 2 seeds
   };
   return kCounts;
 }
@@ -90,9 +91,15 @@ TEST_P(ExperimentTest, JobsAreDistinctAndWellFormed) {
     for (std::size_t dep : job.depends_on) EXPECT_LT(dep, i);
     if (job.kind() == JobKind::kRender) {
       const auto& render = std::get<RenderParams>(job.params);
-      EXPECT_EQ(render.checkpoint_sha256, spec.checkpoint.sha256);
+      EXPECT_EQ(render.checkpoint_sha256, *resolver.ResolveModel(spec.checkpoint));
       EXPECT_EQ(render.prompt.find('{'), std::string::npos) << render.prompt;
       for (const LoraRef& lora : render.loras) {
+        if (!spec.loras.empty()) {  // a file of loras:, by its hash; no train job
+          EXPECT_TRUE(job.depends_on.empty());
+          EXPECT_TRUE(lora.ref.starts_with("sha256:")) << lora.ref;
+          EXPECT_EQ(lora.ref.size(), 7u + 64u) << lora.ref;
+          continue;
+        }
         ASSERT_EQ(job.depends_on.size(), 1u);
         const SweepJob& train = expanded->jobs[job.depends_on[0]];
         EXPECT_EQ(train.kind(), JobKind::kTrain);

@@ -257,7 +257,82 @@ const std::vector<BadSpec>& Cases() {
        9,
        3,
        "grid.lora_weight",
-       {"without a train: section"}},
+       {"without a train: section or a loras: section"}},
+      {"LoraWeightOutOfRangeWithLoras",
+       "loras: {face: f.safetensors}\n" + R("grid:\n  lora_weight: [0.5, 3]\n"),
+       10,
+       22,
+       "grid.lora_weight[1]",
+       {"3 is out of range", "expected a number in [-2, 2]"}},
+      {"LorasWithTrain",
+       "train: {steps: [800]}\nloras: {face: {path: face.safetensors}}\n" + R(""),
+       5,
+       1,
+       "loras",
+       {"given together with train: (line 4)", "expected one or the other"}},
+      {"LoraWithoutLoras",
+       R("  lora: face\n"),
+       8,
+       3,
+       "render.lora",
+       {"the spec has no loras: section", "expected loras:"}},
+      {"UnknownLoraInGrid",
+       "loras:\n  face_v1: {path: a.safetensors}\n  face_v2: {path: b.safetensors}\n" +
+           R("grid:\n  lora: [face_v1, face_v3]\n"),
+       12,
+       19,
+       "grid.lora[1]",
+       {"unknown LoRA 'face_v3'", "expected one of: face_v1, face_v2 (the entries of loras:)",
+        "did you mean 'face_v1'?"}},
+      {"UnknownLoraInRender",
+       "loras: {face: face.safetensors}\n" + R("  lora: fcae\n"),
+       9,
+       9,
+       "render.lora",
+       {"unknown LoRA 'fcae'", "did you mean 'face'?"}},
+      {"UnknownLoraInExclude",
+       "loras:\n  face_v1: a.safetensors\n  face_v2: b.safetensors\n" +
+           R("grid:\n  lora: [face_v1, face_v2]\nexclude:\n  - {lora: face_v3}\n"),
+       14,
+       12,
+       "exclude[0].lora",
+       {"unknown LoRA 'face_v3'", "did you mean 'face_v1'?"}},
+      {"SeveralLorasAndNoLoraChosen",
+       "loras:\n  a1: a1.safetensors\n  b2: b2.safetensors\n" + R(""),
+       8,
+       3,
+       "render.lora",
+       {"missing required key", "naming one of the 2 entries of loras: a1, b2"}},
+      {"BadLoraName",
+       "loras:\n  'face v1': a.safetensors\n" + R(""),
+       5,
+       3,
+       "loras.face v1",
+       {"bad LoRA name 'face v1'", "expected letters, digits"}},
+      {"EmptyLoras",
+       "loras: {}\n" + R(""),
+       4,
+       8,
+       "loras",
+       {"no LoRA files", "expected at least one entry"}},
+      {"LoraRefBadSha256",
+       "loras:\n  face: {sha256: ABC}\n" + R(""),
+       5,
+       18,
+       "loras.face.sha256",
+       {"'ABC' is not a SHA-256", "expected 64 lower-case hex digits"}},
+      {"LoraRefUnknownKey",
+       "loras:\n  face: {path: a.safetensors, sha265: x}\n" + R(""),
+       5,
+       31,
+       "loras.face.sha265",
+       {"unknown key 'sha265'", "expected one of: path, sha256", "did you mean 'sha256'?"}},
+      {"TwoLorasOneFile",
+       "loras:\n  a: x.safetensors\n  b: x.safetensors\n" + R("grid:\n  lora: [a, b]\n"),
+       6,
+       6,
+       "loras.b",
+       {"the same path as loras.a", "expected each LoRA file once"}},
       {"RenderIsNotAMapping",
        "render: [1, 2]\n",
        4,
@@ -380,6 +455,20 @@ TEST(SpecErrorsTest, CheckpointNeedsPathOrHash) {
   EXPECT_EQ(d[0].ToString(),
             "bad.yaml:3:22: checkpoint.sha256: 'ABC' is not a SHA-256; expected 64 lower-case "
             "hex digits");
+}
+
+TEST(SpecErrorsTest, IdentityPickIsLargestOnly) {
+  auto spec_with = [](const std::string& pick) {
+    return "name: t\n"
+           "identity: {name: alice, photos: p/*.jpg, token: sks person, pick: " +
+           pick + "}\ncheckpoint: {sha256: " + std::string(64, 'a') + "}\n" + R("");
+  };
+  std::vector<Diagnostic> d = Diagnose(spec_with("first"));
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].ToString(), "bad.yaml:2:67: identity.pick: unknown pick 'first'; expected largest");
+  auto spec = ParseSweepSpec(spec_with("largest"), "ok.yaml", testing::RepoPresets());
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_TRUE(spec->identity.pick_largest);
 }
 
 TEST(SpecErrorsTest, NothingIsProducedForAnInvalidSpec) {

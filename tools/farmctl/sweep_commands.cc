@@ -122,8 +122,11 @@ std::vector<std::string> Row(const farm::sweep::ExpandedSweep& sweep, std::size_
   if (const auto* r = std::get_if<farm::RenderParams>(&job.params)) {
     std::string lora = "-";
     if (!r->loras.empty()) {
+      // A trained LoRA by its step ("@800"), a file by the start of its hash.
       const std::string& ref = r->loras[0].ref;
-      lora = ref.substr(ref.find('@')) + " x" + Number(r->loras[0].weight);
+      const std::size_t at = ref.find('@');
+      lora = (at == std::string::npos ? ref.substr(0, 19) : ref.substr(at)) + " x" +
+             Number(r->loras[0].weight);
     }
     std::string sampler = r->sampler + (r->scheduler == "karras" ? " Karras" : "");
     row.insert(row.end(),

@@ -39,6 +39,34 @@ class ValueCounter {
   std::vector<std::unordered_map<std::string, std::size_t>> positions_;
 };
 
+// Hashes of the loras: entries that renders use, resolved on first use so that an entry
+// no render needs (unused, excluded, or only at weight 0) is never read.
+class LoraFiles {
+ public:
+  LoraFiles(const SweepSpec& spec, SpecResolver& resolver) : spec_(spec), resolver_(resolver) {}
+
+  StatusOr<std::string> Sha256(const std::string& name) {
+    if (auto it = hashes_.find(name); it != hashes_.end()) return it->second;
+    auto hash = resolver_.ResolveModel(spec_.loras.at(name));
+    if (!hash.ok()) return hash.status().WithContext("loras." + name);
+    hashes_.emplace(name, *hash);
+    return *hash;
+  }
+
+ private:
+  const SweepSpec& spec_;
+  SpecResolver& resolver_;
+  std::unordered_map<std::string, std::string> hashes_;
+};
+
+// The point's LoRA weight; 0 when the spec has no LoRA at all.
+double LoraWeightAt(const SweepSpec& spec, const GridPlan& plan, const PointValues& values) {
+  if (!spec.train && spec.loras.empty()) return 0;
+  const GridValue* w = ParamAt(spec, plan, values, "lora_weight");
+  return std::holds_alternative<double>(*w) ? std::get<double>(*w)
+                                            : static_cast<double>(std::get<std::int64_t>(*w));
+}
+
 Status CheckCap(const SweepSpec& spec, const ExpansionCount& count, const ExpandOptions& options) {
   std::int64_t cap = options.max_jobs.value_or(spec.max_jobs.value_or(kDefaultMaxJobs));
   if (count.total() <= cap) return Status::Ok();
@@ -95,6 +123,8 @@ StatusOr<ExpandedSweep> ExpandSweep(const SweepSpec& spec, SpecResolver& resolve
   names.push_back("seed");
   ValueCounter counter(names);
   const int step_param = plan.IndexOf("lora_step");
+  const int lora_param = plan.IndexOf("lora");
+  LoraFiles lora_files(spec, resolver);
   std::unordered_map<std::string, std::size_t> seen;
   std::vector<std::size_t> renders;
   Status status;
@@ -106,17 +136,19 @@ StatusOr<ExpandedSweep> ExpandSweep(const SweepSpec& spec, SpecResolver& resolve
       return;
     }
     std::vector<std::size_t> depends_on;
-    double weight = 0;
-    if (spec.train) {
-      const GridValue* w = ParamAt(spec, plan, values, "lora_weight");
-      weight = std::holds_alternative<double>(*w) ? std::get<double>(*w)
-                                                  : static_cast<double>(std::get<std::int64_t>(*w));
-    }
+    const double weight = LoraWeightAt(spec, plan, values);
     // A LoRA at weight 0 changes no pixel: leave it out so the render is shared.
-    if (weight != 0) {
+    if (weight != 0 && spec.train) {
       std::string step = GridValueText(*values[step_param]);
       base->loras.push_back({"train:" + out.jobs[group].param_hash + "@" + step, weight});
       depends_on.push_back(group);
+    } else if (weight != 0) {
+      auto sha256 = lora_files.Sha256(std::get<std::string>(*ParamAt(spec, plan, values, "lora")));
+      if (!sha256.ok()) {
+        status = sha256.status();
+        return;
+      }
+      base->loras.push_back({"sha256:" + *sha256, weight});
     }
     for (std::uint64_t seed : spec.seeds) {
       RenderParams render = *base;
@@ -128,9 +160,8 @@ StatusOr<ExpandedSweep> ExpandSweep(const SweepSpec& spec, SpecResolver& resolve
       }
       if (!seen.try_emplace(job->param_hash, out.jobs.size()).second) continue;
       for (std::size_t p = 0; p < plan.names().size(); ++p) {
-        counter.Add(p, p == static_cast<std::size_t>(step_param) && weight == 0
-                           ? "none"
-                           : GridValueText(*values[p]));
+        bool lora_choice = static_cast<int>(p) == step_param || static_cast<int>(p) == lora_param;
+        counter.Add(p, lora_choice && weight == 0 ? "none" : GridValueText(*values[p]));
       }
       counter.Add(plan.names().size(), std::to_string(seed));
       renders.push_back(out.jobs.size());

@@ -67,7 +67,8 @@ StatusOr<std::string> FileSpecResolver::ResolveModel(const ModelRef& model) {
   return HashFile(path);
 }
 
-StatusOr<std::string> FileSpecResolver::ResolvePhotoSet(const std::vector<std::string>& globs) {
+StatusOr<std::vector<std::string>> FileSpecResolver::ResolvePhotoFiles(
+    const std::vector<std::string>& globs) const {
   std::vector<std::string> files;
   std::string looked;
   for (const std::string& pattern : globs) {
@@ -81,6 +82,11 @@ StatusOr<std::string> FileSpecResolver::ResolvePhotoSet(const std::vector<std::s
   }
   std::sort(files.begin(), files.end());
   files.erase(std::unique(files.begin(), files.end()), files.end());
+  return files;
+}
+
+StatusOr<std::string> FileSpecResolver::ResolvePhotoSet(const std::vector<std::string>& globs) {
+  FARM_ASSIGN_OR_RETURN(std::vector<std::string> files, ResolvePhotoFiles(globs));
   std::vector<std::string> hashes;
   for (const std::string& file : files) {
     FARM_ASSIGN_OR_RETURN(std::string hash, HashFile(file));

@@ -48,7 +48,7 @@ bool FillSamplersFromTones(const MapEntry& e, const GridParam& parent, const Ton
 }
 
 std::optional<GridParam> ReadDependent(const MapEntry& e, const std::vector<GridParam>& grid,
-                                       const ParamPlaces& places, const TonePresets& tones,
+                                       const ParamPlaces& places, const SweepSpec& spec,
                                        DiagnosticSink& sink) {
   auto entries = ReadMap(e.value, e.path, {"by", "values"}, sink);
   if (!entries) return std::nullopt;
@@ -91,7 +91,7 @@ std::optional<GridParam> ReadDependent(const MapEntry& e, const std::vector<Grid
   const MapEntry* values = FindEntry(*entries, "values");
   if (values == nullptr) {
     if (e.key == "sampler" && param.by == "tone") {
-      if (!FillSamplersFromTones(e, *parent, tones, param, sink)) return std::nullopt;
+      if (!FillSamplersFromTones(e, *parent, spec.tones, param, sink)) return std::nullopt;
       return param;
     }
     ReportMissing(e.value, KeyPath(e.path, "values"),
@@ -105,7 +105,7 @@ std::optional<GridParam> ReadDependent(const MapEntry& e, const std::vector<Grid
   std::vector<bool> given(parent->values.size(), false);
   const ParamInfo& parent_info = *FindRenderParam(parent->name);
   for (const MapEntry& k : *keyed) {
-    auto key = ReadRenderParamValue(parent_info, k.key_node, k.path, tones, sink);
+    auto key = ReadRenderParamValue(parent_info, k.key_node, k.path, spec, sink);
     if (!key) continue;
     auto it = std::find_if(parent->values.begin(), parent->values.end(),
                            [&](const GridValue& v) { return SameGridValue(v, *key); });
@@ -118,7 +118,7 @@ std::optional<GridParam> ReadDependent(const MapEntry& e, const std::vector<Grid
       continue;
     }
     std::size_t index = it - parent->values.begin();
-    auto list = ReadParamValues(e.key, k.value, k.path, tones, true, sink);
+    auto list = ReadParamValues(e.key, k.value, k.path, spec, true, sink);
     if (!list) continue;
     param.values_by_parent[index] = std::move(*list);
     given[index] = true;
@@ -163,14 +163,14 @@ void ReadGrid(const MapEntry& entry, SweepSpec& spec, ParamPlaces& places, Diagn
   for (const MapEntry& e : *entries) {
     places.grid.emplace(e.key, e);
     if (e.value.IsMap()) continue;
-    if (auto values = ReadParamValues(e.key, e.value, e.path, spec.tones, false, sink)) {
+    if (auto values = ReadParamValues(e.key, e.value, e.path, spec, false, sink)) {
       independent.push_back({e.key, std::move(*values), "", {}});
     }
   }
   std::vector<GridParam> dependent;
   for (const MapEntry& e : *entries) {
     if (!e.value.IsMap()) continue;
-    if (auto param = ReadDependent(e, independent, places, spec.tones, sink)) {
+    if (auto param = ReadDependent(e, independent, places, spec, sink)) {
       dependent.push_back(std::move(*param));
     }
   }
@@ -334,7 +334,7 @@ void ReadExclude(const MapEntry& entry, const ParamPlaces& places, SweepSpec& sp
       for (const ListItem& item : *items) {
         std::optional<GridValue> value;
         if (info != nullptr) {
-          value = ReadRenderParamValue(*info, item.node, item.path, spec.tones, sink);
+          value = ReadRenderParamValue(*info, item.node, item.path, spec, sink);
         } else if (auto step = ReadInt(item.node, item.path, {1, 100000}, sink)) {
           value = *step;
         }

@@ -1,5 +1,7 @@
 // CountJobs: the exact number of jobs, without building any record.
+#include <algorithm>
 #include <set>
+#include <unordered_map>
 
 #include "farm/sweep/expand.h"
 #include "grid_plan.h"
@@ -19,7 +21,7 @@ std::uint64_t Multiply(std::uint64_t a, std::uint64_t b) {
 }
 
 bool HasZeroWeight(const GridPlan& plan, const SweepSpec& spec) {
-  if (!spec.train) return false;
+  if (!spec.train && spec.loras.empty()) return false;
   int index = plan.IndexOf("lora_weight");
   std::vector<GridValue> values;
   if (index >= 0) {
@@ -31,6 +33,46 @@ bool HasZeroWeight(const GridPlan& plan, const SweepSpec& spec) {
                      [](const GridValue& v) { return SameGridValue(v, 0.0); });
 }
 
+// Numbers each parameter's distinct values (by SameGridValue), so that points that differ
+// only in where an equal value sits in the plan (a zip group or a dependent's rows) get
+// equal keys.
+class ValueIds {
+ public:
+  static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+
+  explicit ValueIds(const GridPlan& plan) {
+    std::vector<std::vector<const GridValue*>> distinct(plan.names().size());
+    for (const PlanFactor& factor : plan.factors()) {
+      for (const auto& row : factor.rows) {
+        for (const auto& tuple : row) {
+          for (std::size_t m = 0; m < tuple.size(); ++m) {
+            auto& seen = distinct[factor.params[m]];
+            auto it = std::find_if(seen.begin(), seen.end(),
+                                   [&](const GridValue* v) { return SameGridValue(*v, tuple[m]); });
+            ids_[&tuple[m]] = it - seen.begin();
+            if (it == seen.end()) seen.push_back(&tuple[m]);
+          }
+        }
+      }
+    }
+  }
+
+  // A render without a LoRA is the same whichever step or file the LoRA would have been:
+  // the point's values other than lora_step and lora (kNone where not walked) say which.
+  std::vector<std::size_t> WithoutLoraKey(const PointValues& values, int step_param,
+                                          int lora_param) const {
+    std::vector<std::size_t> key(values.size(), kNone);
+    for (std::size_t p = 0; p < values.size(); ++p) {
+      bool lora_choice = static_cast<int>(p) == step_param || static_cast<int>(p) == lora_param;
+      if (values[p] != nullptr && !lora_choice) key[p] = ids_.at(values[p]);
+    }
+    return key;
+  }
+
+ private:
+  std::unordered_map<const GridValue*, std::size_t> ids_;
+};
+
 }  // namespace
 
 StatusOr<ExpansionCount> CountJobs(const SweepSpec& spec) {
@@ -39,6 +81,7 @@ StatusOr<ExpansionCount> CountJobs(const SweepSpec& spec) {
   const bool collapse = HasZeroWeight(plan, spec);
   const int weight_param = plan.IndexOf("lora_weight");
   const int step_param = plan.IndexOf("lora_step");
+  const int lora_param = plan.IndexOf("lora");
 
   // Factors whose values matter jointly are walked; the rest only multiply.
   std::vector<bool> walk(factors.size(), false);
@@ -49,7 +92,8 @@ StatusOr<ExpansionCount> CountJobs(const SweepSpec& spec) {
   for (std::size_t f = 0; f < factors.size(); ++f) {
     for (int p : factors[f].params) {
       const std::string& name = plan.names()[p];
-      if (excluded_names.contains(name) || (collapse && (p == weight_param || p == step_param))) {
+      bool lora_choice = p == weight_param || p == step_param || p == lora_param;
+      if (excluded_names.contains(name) || (collapse && lora_choice)) {
         walk[f] = true;
       }
     }
@@ -62,8 +106,9 @@ StatusOr<ExpansionCount> CountJobs(const SweepSpec& spec) {
   }
 
   std::uint64_t with_lora = 0;
-  std::set<std::vector<std::size_t>> without_lora;  // collapsed: no lora_step, no group
-  plan.Visit(walk, [&](const std::vector<std::size_t>& index, const PointValues& values) {
+  const ValueIds ids(plan);
+  std::set<std::vector<std::size_t>> without_lora;  // collapsed: no lora_step, lora or group
+  plan.Visit(walk, [&](const std::vector<std::size_t>&, const PointValues& values) {
     if (plan.Excluded(values)) return;
     bool zero = collapse &&
                 SameGridValue(
@@ -72,9 +117,7 @@ StatusOr<ExpansionCount> CountJobs(const SweepSpec& spec) {
       ++with_lora;
       return;
     }
-    std::vector<std::size_t> key = index;
-    if (step_param >= 0) key[0] = 0;  // lora_step is factor 0
-    without_lora.insert(key);
+    without_lora.insert(ids.WithoutLoraKey(values, step_param, lora_param));
   });
   std::uint64_t rest = 1;
   std::vector<bool> others(factors.size());

@@ -41,7 +41,8 @@ const GridValue* ParamAt(const SweepSpec& spec, const GridPlan& plan, const Poin
 StatusOr<RenderParams> BuildRender(const SweepSpec& spec, const GridPlan& plan,
                                    const PointValues& values, const ResolvedModels& models) {
   std::vector<std::string> required = {"prompt", "sampler", "steps", "cfg", "clip_skip", "size"};
-  if (spec.train) required.push_back("lora_weight");
+  if (spec.train || !spec.loras.empty()) required.push_back("lora_weight");
+  if (!spec.loras.empty()) required.push_back("lora");
   for (const std::string& name : required) {
     if (ParamAt(spec, plan, values, name) == nullptr) {
       return InvalidArgument("the spec has no value for '" + name +

@@ -22,6 +22,7 @@ const std::vector<ParamInfo>& Table() {
       {"steps", ParamType::kInt, {1, 150}, ""},
       {"size", ParamType::kString, {}, "WIDTHxHEIGHT in multiples of 8, e.g. '512x768'"},
       {"pose", ParamType::kString, {}, "a pose name of lower-case letters, digits and '_'"},
+      {"lora", ParamType::kString, {}, "the name of an entry of loras:"},
       {"lora_weight", ParamType::kNumber, {-2, 2}, ""},
       {"denoise", ParamType::kNumber, {0, 1, /*min_open=*/true}, ""},
       {"prompt", ParamType::kString, {}, "a prompt template"},
@@ -65,7 +66,7 @@ bool IsPoseName(std::string_view text) {
 }
 
 std::optional<GridValue> ReadStringValue(const ParamInfo& info, const YAML::Node& node,
-                                         const std::string& path, const TonePresets& tones,
+                                         const std::string& path, const SweepSpec& spec,
                                          DiagnosticSink& sink) {
   std::optional<std::string> text = ReadString(node, path, info.name == "prompt", sink);
   if (!text) return std::nullopt;
@@ -77,11 +78,18 @@ std::optional<GridValue> ReadStringValue(const ParamInfo& info, const YAML::Node
                 DidYouMean(*text, KnownSamplerNames());
     }
   } else if (info.name == "tone") {
-    if (!tones.contains(*text)) {
+    if (!spec.tones.contains(*text)) {
       std::vector<std::string> names;
-      for (const auto& [name, preset] : tones) names.push_back(name);
+      for (const auto& [name, preset] : spec.tones) names.push_back(name);
       problem = "unknown tone '" + *text + "'; expected one of: " + JoinNames(names) +
                 " (from the tone presets or the spec's tones:)" + DidYouMean(*text, names);
+    }
+  } else if (info.name == "lora") {
+    if (!spec.loras.empty() && !spec.loras.contains(*text)) {
+      std::vector<std::string> names;
+      for (const auto& [name, ref] : spec.loras) names.push_back(name);
+      problem = "unknown LoRA '" + *text + "'; expected one of: " + JoinNames(names) +
+                " (the entries of loras:)" + DidYouMean(*text, names);
     }
   } else if (info.name == "size") {
     std::string why = SizeProblem(*text);
@@ -119,7 +127,7 @@ const ParamInfo* FindRenderParam(std::string_view name) {
 }
 
 std::optional<GridValue> ReadRenderParamValue(const ParamInfo& info, const YAML::Node& node,
-                                              const std::string& path, const TonePresets& tones,
+                                              const std::string& path, const SweepSpec& spec,
                                               DiagnosticSink& sink) {
   switch (info.type) {
     case ParamType::kInt:
@@ -129,7 +137,7 @@ std::optional<GridValue> ReadRenderParamValue(const ParamInfo& info, const YAML:
       if (auto v = ReadNumber(node, path, info.range, sink)) return GridValue(*v);
       return std::nullopt;
     case ParamType::kString:
-      return ReadStringValue(info, node, path, tones, sink);
+      return ReadStringValue(info, node, path, spec, sink);
   }
   return std::nullopt;
 }

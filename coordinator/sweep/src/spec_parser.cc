@@ -5,6 +5,7 @@
 #include "prompt_template.h"
 #include "spec_sections.h"
 #include "stage_table.h"
+#include "suggest.h"
 #include "tone_reader.h"
 #include "yaml_reader.h"
 
@@ -13,7 +14,7 @@ namespace {
 
 const std::vector<std::string>& RootKeys() {
   static const std::vector<std::string> kKeys = {
-      "name",   "description", "priority", "max_jobs", "identity", "checkpoint", "train",
+      "name",   "description", "priority", "max_jobs", "identity", "checkpoint", "train", "loras",
       "render", "grid",        "zip",      "exclude",  "pipeline", "tones",      "score"};
   return kKeys;
 }
@@ -72,6 +73,39 @@ const MapEntry* PlaceOf(const ParamPlaces& places, const std::string& name) {
   return nullptr;
 }
 
+// A LoRA comes from train: or from loras:, never both; lora and lora_weight need one.
+void CheckLoraSources(const std::vector<MapEntry>& entries, const ParamPlaces& places,
+                      const SweepSpec& spec, DiagnosticSink& sink) {
+  const MapEntry* train = FindEntry(entries, "train");
+  const MapEntry* loras = FindEntry(entries, "loras");
+  if (train != nullptr && loras != nullptr) {
+    sink.Add(loras->key_node, loras->path,
+             "given together with train: (line " + std::to_string(train->key_node.Mark().line + 1) +
+                 "); expected one or the other: train: to render with the LoRA this sweep "
+                 "trains, loras: to render with existing LoRA files");
+  }
+  if (const MapEntry* w = PlaceOf(places, "lora_weight"); w && !train && !loras) {
+    sink.Add(w->key_node, w->path,
+             "lora_weight without a train: section or a loras: section; expected a train: "
+             "section that produces the LoRA or a loras: section naming LoRA files");
+  }
+  const MapEntry* lora = PlaceOf(places, "lora");
+  if (lora != nullptr && loras == nullptr) {
+    sink.Add(lora->key_node, lora->path,
+             "lora names an entry of loras: but the spec has no loras: section; expected "
+             "loras: {NAME: {path: FILE.safetensors}} naming the LoRA files");
+  }
+  const MapEntry* render = FindEntry(entries, "render");
+  if (lora == nullptr && spec.loras.size() > 1 && render != nullptr && render->value.IsMap()) {
+    std::vector<std::string> names;
+    for (const auto& [name, ref] : spec.loras) names.push_back(name);
+    ReportMissing(render->value, KeyPath(render->path, "lora"),
+                  "lora: in render: (or a list in grid:) naming one of the " +
+                      std::to_string(names.size()) + " entries of loras: " + JoinNames(names),
+                  sink);
+  }
+}
+
 // Checks that need several sections, then fills defaults.
 void CrossCheck(const std::vector<MapEntry>& entries, const ParamPlaces& places, SweepSpec& spec,
                 DiagnosticSink& sink) {
@@ -95,11 +129,7 @@ void CrossCheck(const std::vector<MapEntry>& entries, const ParamPlaces& places,
                 "'photo of {token}, studio portrait'");
   missing_param("sampler", "a sampler in render: or grid:, e.g. 'DPM++ 2M Karras'");
 
-  if (const MapEntry* w = PlaceOf(places, "lora_weight"); w && !spec.train) {
-    sink.Add(w->key_node, w->path,
-             "lora_weight without a train: section; expected a train: "
-             "section that produces the LoRA");
-  }
+  CheckLoraSources(entries, places, spec, sink);
   bool has_img2img = std::any_of(spec.stages.begin(), spec.stages.end(),
                                  [](const StageSettings& s) { return s.kind == "img2img"; });
   if (const MapEntry* d = PlaceOf(places, "denoise"); d && !has_img2img) {
@@ -147,7 +177,8 @@ void CrossCheck(const std::vector<MapEntry>& entries, const ParamPlaces& places,
   fill("cfg", 7.0);
   fill("clip_skip", std::int64_t{1});
   fill("size", std::string("512x768"));
-  if (spec.train) fill("lora_weight", 1.0);
+  if (spec.train || !spec.loras.empty()) fill("lora_weight", 1.0);
+  if (spec.loras.size() == 1) fill("lora", spec.loras.begin()->first);
 }
 
 void CheckNotEmpty(const std::vector<MapEntry>& entries, const SweepSpec& spec,
@@ -192,6 +223,7 @@ SpecCheck CheckSweepSpec(std::string_view yaml, std::string_view file_name,
       section("checkpoint", true, "checkpoint: {path, sha256}",
               [&](const MapEntry& e) { ReadCheckpoint(e, spec, sink); });
       section("train", false, "", [&](const MapEntry& e) { ReadTrain(e, spec, sink); });
+      section("loras", false, "", [&](const MapEntry& e) { ReadLoras(e, spec, sink); });
       section("render", true, "render: {prompt, seeds, sampler, ...}",
               [&](const MapEntry& e) { ReadRender(e, spec, places, sink); });
       section("grid", false, "", [&](const MapEntry& e) { ReadGrid(e, spec, places, sink); });

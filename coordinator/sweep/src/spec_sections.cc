@@ -1,4 +1,4 @@
-// identity:, checkpoint:, train: and render: sections.
+// identity:, checkpoint:, train:, loras: and render: sections.
 #include "spec_sections.h"
 
 #include <algorithm>
@@ -111,16 +111,18 @@ std::optional<ModelRef> ReadModelRef(const YAML::Node& node, const std::string& 
   return ref;
 }
 
-std::optional<std::vector<GridValue>> ReadParamValues(
-    const std::string& name, const YAML::Node& node, const std::string& path,
-    const TonePresets& tones, bool report_duplicates, DiagnosticSink& sink) {
+std::optional<std::vector<GridValue>> ReadParamValues(const std::string& name,
+                                                      const YAML::Node& node,
+                                                      const std::string& path,
+                                                      const SweepSpec& spec, bool report_duplicates,
+                                                      DiagnosticSink& sink) {
   const ParamInfo* info = FindRenderParam(name);
   auto items = ReadList(node, path, /*allow_scalar=*/true, /*allow_empty=*/false, sink);
   if (!items || info == nullptr) return std::nullopt;
   std::size_t errors_before = sink.size();
   std::vector<GridValue> values;
   for (const ListItem& item : *items) {
-    auto value = ReadRenderParamValue(*info, item.node, item.path, tones, sink);
+    auto value = ReadRenderParamValue(*info, item.node, item.path, spec, sink);
     if (!value) continue;
     bool seen = std::any_of(values.begin(), values.end(),
                             [&](const GridValue& v) { return SameGridValue(v, *value); });
@@ -136,7 +138,7 @@ std::optional<std::vector<GridValue>> ReadParamValues(
 }
 
 void ReadIdentity(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink) {
-  auto entries = ReadMap(entry.value, entry.path, {"name", "photos", "token"}, sink);
+  auto entries = ReadMap(entry.value, entry.path, {"name", "photos", "token", "pick"}, sink);
   if (!entries) return;
   if (const MapEntry* e = FindEntry(*entries, "name")) {
     auto name = ReadString(e->value, e->path, false, sink);
@@ -166,6 +168,15 @@ void ReadIdentity(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink) 
   } else {
     ReportMissing(entry.value, KeyPath(entry.path, "token"),
                   "the instance token, e.g. 'sks person'", sink);
+  }
+  if (const MapEntry* e = FindEntry(*entries, "pick")) {
+    if (auto pick = ReadString(e->value, e->path, false, sink)) {
+      if (*pick == "largest") {
+        spec.identity.pick_largest = true;
+      } else {
+        sink.Add(e->value, e->path, "unknown pick '" + *pick + "'; expected largest");
+      }
+    }
   }
 }
 
@@ -240,6 +251,36 @@ void ReadTrain(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink) {
   spec.train = std::move(train);
 }
 
+void ReadLoras(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink) {
+  auto entries = ReadMap(entry.value, entry.path, {}, sink);
+  if (!entries) return;
+  if (entries->empty()) {
+    sink.Add(entry.value, entry.path,
+             "no LoRA files; expected at least one entry such as "
+             "face: {path: loras/face.safetensors}");
+    return;
+  }
+  for (const MapEntry& e : *entries) {
+    if (!IsIdentifier(e.key)) {
+      sink.Add(e.key_node, e.path,
+               "bad LoRA name '" + e.key + "'; expected letters, digits, '_', '-', '.'");
+    }
+    // Kept even when invalid, so that lora values naming it are not reported as unknown.
+    ModelRef ref = ReadModelRef(e.value, e.path, {}, sink).value_or(ModelRef{});
+    // Two names for one file would render everything twice under the same param_hash.
+    for (const auto& [name, other] : spec.loras) {
+      bool same_path = !ref.path.empty() && ref.path == other.path;
+      bool same_hash = !ref.sha256.empty() && ref.sha256 == other.sha256;
+      if (!same_path && !same_hash) continue;
+      sink.Add(e.value, e.path,
+               std::string(same_path ? "the same path" : "the same sha256") + " as loras." + name +
+                   "; expected each LoRA file once");
+      break;
+    }
+    spec.loras[e.key] = ref;
+  }
+}
+
 void ReadRender(const MapEntry& entry, SweepSpec& spec, ParamPlaces& places, DiagnosticSink& sink) {
   std::vector<std::string> known = {"prompt", "negative_prompt", "seeds", "pose_control"};
   for (const std::string& name : RenderParamNames()) {
@@ -250,8 +291,7 @@ void ReadRender(const MapEntry& entry, SweepSpec& spec, ParamPlaces& places, Dia
   for (const MapEntry& e : *entries) {
     if (e.key == "prompt" || e.key == "negative_prompt") {
       places.fixed.emplace(e.key, e);
-      auto value =
-          ReadRenderParamValue(*FindRenderParam("prompt"), e.value, e.path, spec.tones, sink);
+      auto value = ReadRenderParamValue(*FindRenderParam("prompt"), e.value, e.path, spec, sink);
       if (!value) continue;
       if (e.key == "prompt") {
         spec.fixed["prompt"] = *value;
@@ -275,7 +315,7 @@ void ReadRender(const MapEntry& entry, SweepSpec& spec, ParamPlaces& places, Dia
       spec.pose_control = control;
     } else {
       places.fixed.emplace(e.key, e);
-      auto value = ReadRenderParamValue(*FindRenderParam(e.key), e.value, e.path, spec.tones, sink);
+      auto value = ReadRenderParamValue(*FindRenderParam(e.key), e.value, e.path, spec, sink);
       if (value) spec.fixed[e.key] = *value;
     }
   }

@@ -22,6 +22,8 @@ struct ParamPlaces {
 void ReadIdentity(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink);
 void ReadCheckpoint(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink);
 void ReadTrain(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink);
+// Before render: and grid:, whose lora values name its entries.
+void ReadLoras(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink);
 void ReadRender(const MapEntry& entry, SweepSpec& spec, ParamPlaces& places, DiagnosticSink& sink);
 void ReadGrid(const MapEntry& entry, SweepSpec& spec, ParamPlaces& places, DiagnosticSink& sink);
 // Need the grid read first.
@@ -36,13 +38,14 @@ std::optional<ModelRef> ReadModelRef(const YAML::Node& node, const std::string& 
                                      const std::vector<std::string>& extra_keys,
                                      DiagnosticSink& sink);
 
-// A grid parameter's values: a scalar or a list, each checked; duplicates reported when
-// `report_duplicates` (zipped lists may repeat a value: see CheckGridDuplicates).
+// A grid parameter's values: a scalar or a list, each checked (names against the tones
+// and loras of `spec`); duplicates reported when `report_duplicates` (zipped lists may
+// repeat a value: see CheckGridDuplicates).
 std::optional<std::vector<GridValue>> ReadParamValues(const std::string& name,
                                                       const YAML::Node& node,
                                                       const std::string& path,
-                                                      const TonePresets& tones,
-                                                      bool report_duplicates, DiagnosticSink& sink);
+                                                      const SweepSpec& spec, bool report_duplicates,
+                                                      DiagnosticSink& sink);
 
 // After zip: a repeated value of an unzipped parameter, or a repeated tuple of a zip
 // group, would render the same thing twice.

@@ -7,9 +7,11 @@
 //   render jobs: training group, then lora_step, then grid parameters in declaration
 //   order (zip groups move together; last varies fastest), then seeds;
 //   score jobs, one per render, in render order.
-// A render whose lora_weight is 0 carries no LoRA, so it is the same render for every
-// training group and step and is kept once (its first occurrence). Any other two jobs
-// with the same param_hash also collapse into the first.
+// A render's LoRA is "train:<train job param_hash>@<lora_step>" (depending on that train
+// job) or, with `loras:`, "sha256:<file hash>" (depending on nothing). A render whose
+// lora_weight is 0 carries no LoRA, so it is the same render for every training group,
+// step and loras: entry and is kept once (its first occurrence). Any other two jobs with
+// the same param_hash also collapse into the first.
 #pragma once
 
 #include <cstddef>
@@ -81,12 +83,15 @@ struct ExpandedSweep {
 
 // Counts the jobs without building them and without a resolver. Equals what ExpandSweep
 // produces, except when two different prompt templates of a grid expand to the same
-// text (then the count is an upper bound). Fails only when the parameters tied together
-// by exclusions and dependencies are too many even to walk.
+// text, or two loras: entries are the same file under different paths (then the count
+// is an upper bound). Fails only when the parameters tied together by exclusions and
+// dependencies are too many even to walk.
 StatusOr<ExpansionCount> CountJobs(const SweepSpec& spec);
 
 // Builds every job. Refuses with InvalidArgument (giving the count and the cap) before
-// building anything when the count exceeds the cap; passes on resolver errors.
+// building anything when the count exceeds the cap; passes on resolver errors with the
+// section as context (e.g. "loras.face_v1"). Only loras: entries that some render
+// carries are resolved.
 StatusOr<ExpandedSweep> ExpandSweep(const SweepSpec& spec, SpecResolver& resolver,
                                     const ExpandOptions& options = {});
 

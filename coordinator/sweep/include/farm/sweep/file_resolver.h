@@ -21,6 +21,10 @@ class FileSpecResolver : public SpecResolver {
   StatusOr<std::string> ResolveModel(const ModelRef& model) override;
   StatusOr<std::string> ResolvePhotoSet(const std::vector<std::string>& globs) override;
 
+  // The photo files the globs match, sorted and unique (what ResolvePhotoSet hashes);
+  // NotFound when none match.
+  StatusOr<std::vector<std::string>> ResolvePhotoFiles(const std::vector<std::string>& globs) const;
+
   // The filesystem path a spec path stands for (no file access).
   StatusOr<std::string> ResolvePath(const std::string& spec_path) const;
 

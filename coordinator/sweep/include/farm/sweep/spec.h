@@ -18,7 +18,7 @@ namespace farm::sweep {
 
 // One value of a sweepable render parameter. Which alternative is used depends on the
 // parameter: int64 for clip_skip/steps/lora_step, double for cfg/lora_weight/denoise,
-// string for tone/sampler/pose/size/prompt.
+// string for tone/sampler/pose/size/prompt/lora.
 using GridValue = std::variant<std::int64_t, double, std::string>;
 
 // Equality as a user means it: numbers compare by value (7 == 7.0), strings exactly.
@@ -38,6 +38,9 @@ struct IdentitySpec {
   std::string name;                 // identifier, recorded in train and score jobs
   std::vector<std::string> photos;  // globs, same path rules as ModelRef::path
   std::string token;                // instance token, e.g. "sks person"
+  // `pick: largest`: a photo showing several people gives its largest face (else such a
+  // photo is refused when the identity is stored).
+  bool pick_largest = false;
 };
 
 // LoRA training. Every list holds at least one value; lists other than `steps` are
@@ -89,6 +92,10 @@ struct SweepSpec {
   IdentitySpec identity;
   ModelRef checkpoint;
   std::optional<TrainSpec> train;  // absent: renders use the base checkpoint only
+  // Existing LoRA files by name (`loras:`), never together with `train`. The render
+  // parameter "lora" names one of them; expansion refers to the file by its content hash,
+  // so the name never reaches a job.
+  std::map<std::string, ModelRef> loras;
 
   // Template with placeholders {token}, {tone}, {pose}; the prompt itself is the
   // parameter "prompt" (in `fixed` or swept in `grid`).
