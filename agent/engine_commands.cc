@@ -348,11 +348,12 @@ int RunMakeTinyModel() {
   if (!files.ok()) return Fail(files.status());
   if (g_tiny.json_output) {
     std::printf("%s\n", json{{"checkpoint", files->checkpoint}, {"tokenizer", files->tokenizer_dir},
-                             {"controlnet", files->controlnet}, {"seed", g_tiny.seed}}.dump().c_str());
+                             {"controlnet", files->controlnet}, {"lora", files->lora},
+                             {"seed", g_tiny.seed}}.dump().c_str());
   } else {
-    std::printf("wrote %s, %s and %s (random weights, seed %llu: images from it are not meaningful)\n",
-                files->checkpoint.c_str(), files->controlnet.c_str(), files->tokenizer_dir.c_str(),
-                static_cast<unsigned long long>(g_tiny.seed));
+    std::printf("wrote %s, %s, %s and %s (random weights, seed %llu: images from it are not meaningful)\n",
+                files->checkpoint.c_str(), files->controlnet.c_str(), files->lora.c_str(),
+                files->tokenizer_dir.c_str(), static_cast<unsigned long long>(g_tiny.seed));
   }
   return 0;
 }

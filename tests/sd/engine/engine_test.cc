@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "farm/sd/lora_file.h"
 #include "farm/sd/tiny_model.h"
 #include "reference_paths.h"
 #include "tiny_engine_suite.h"
@@ -39,6 +40,30 @@ TEST_F(EngineTest, TinyModelIsWrittenDeterministically) {
   auto other = MakeTinyModel(testing::ScratchDir() + "/tiny-other", 6);
   ASSERT_TRUE(other.ok());
   EXPECT_NE(FileBytes(other->checkpoint), FileBytes(files_->checkpoint));
+  EXPECT_EQ(FileBytes(again->lora), FileBytes(files_->lora));
+  EXPECT_NE(FileBytes(other->lora), FileBytes(files_->lora));
+}
+
+TEST_F(EngineTest, TinyLoraAppliesToEveryAttentionProjectionAndChangesTheImage) {
+  auto lora = ReadLoraFile(files_->lora);
+  ASSERT_TRUE(lora.ok()) << lora.status().ToString();
+  EXPECT_TRUE(lora->problems.empty());
+  EXPECT_GT(lora->modules.size(), 8u);
+  RenderRequest r = SmallRequest();
+  auto plain = engine_->Render(r);
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  r.loras.push_back({files_->lora, 0.8});
+  auto with_lora = engine_->Render(r);
+  ASSERT_TRUE(with_lora.ok()) << with_lora.status().ToString();
+  EXPECT_FALSE(at::equal(plain->images, with_lora->images));
+  EXPECT_GT(with_lora->seconds.unet, 0.0);
+  EXPECT_GT(with_lora->seconds.text, 0.0);
+  EXPECT_GT(with_lora->seconds.vae, 0.0);
+  // A file read once (as a model cache keeps it) renders the same pixels.
+  r.loras[0].file = std::make_shared<const LoraFile>(std::move(*lora));
+  auto from_memory = engine_->Render(r);
+  ASSERT_TRUE(from_memory.ok()) << from_memory.status().ToString();
+  EXPECT_TRUE(at::equal(with_lora->images, from_memory->images));
 }
 
 TEST_F(EngineTest, SameRequestGivesBitIdenticalPixels) {

@@ -1,5 +1,6 @@
 #include "farm/sd/engine.h"
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <sstream>
@@ -20,6 +21,10 @@
 namespace farm::sd {
 namespace fs = std::filesystem;
 namespace {
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
 
 std::string DefaultTokenizerDir(const std::string& checkpoint) {
   fs::path path(checkpoint);
@@ -249,7 +254,8 @@ StatusOr<std::vector<const ControlNet*>> Engine::PrepareControlNets(const Render
 StatusOr<at::Tensor> Engine::Sample(const RenderRequest& request, const at::Tensor& uncond,
                                     const at::Tensor& cond,
                                     const std::vector<const ControlNet*>& controlnets,
-                                    int64_t& steps_run, const ProgressCallback& on_progress) {
+                                    RenderOutput& out, const ProgressCallback& on_progress) {
+  int64_t& steps_run = out.steps_run;
   FARM_ASSIGN_OR_RETURN(SamplerSpec spec, ParseSamplerSpec(request.sampler));
   FARM_ASSIGN_OR_RETURN(Schedule schedule, MakeSchedule(spec, request.steps, request.semantics));
   const int64_t n = request.batch;
@@ -281,7 +287,9 @@ StatusOr<at::Tensor> Engine::Sample(const RenderRequest& request, const at::Tens
     for (size_t u = 0; u < controlnets.size(); ++u) {
       const ControlNetUnit& unit = request.controlnets[u];
       if (!UnitActive(unit, step_in_run, steps_run)) continue;
+      const auto control_start = std::chrono::steady_clock::now();
       StatusOr<ControlResiduals> r = controlnets[u]->Forward(x, t, context, hints[u], unit.scale);
+      out.seconds.controlnet += SecondsSince(control_start);
       if (!r.ok()) return r.status().WithContext("controlnet " + std::to_string(u) + " (" + unit.model + ")");
       if (!control) {
         control = std::move(r).value();
@@ -290,7 +298,9 @@ StatusOr<at::Tensor> Engine::Sample(const RenderRequest& request, const at::Tens
       for (size_t i = 0; i < control->down.size(); ++i) control->down[i].add_(r->down[i]);
       control->mid.add_(r->mid);
     }
+    const auto unet_start = std::chrono::steady_clock::now();
     FARM_ASSIGN_OR_RETURN(at::Tensor eps, unet_->Forward(x, t, context, control ? &*control : nullptr));
+    out.seconds.unet += SecondsSince(unet_start);
     return eps.to(at::kFloat);
   };
   CfgDenoiser denoiser(model, request.cfg_scale);
@@ -308,7 +318,9 @@ StatusOr<at::Tensor> Engine::Sample(const RenderRequest& request, const at::Tens
     return farm::sd::Sample(spec.sampler, denoiser, schedule, x, noise, sampler_options);
   }
 
+  const auto encode_start = std::chrono::steady_clock::now();
   FARM_ASSIGN_OR_RETURN(at::Tensor init_one, EncodeImage(*request.init_image));
+  out.seconds.vae += SecondsSince(encode_start);
   at::Tensor init = init_one.expand(shape).contiguous();
   FARM_ASSIGN_OR_RETURN(at::Tensor x, Img2ImgStartLatent(noise, init, schedule, start));
   if (!request.mask) return farm::sd::Sample(spec.sampler, denoiser, schedule, x, noise, sampler_options);
@@ -340,15 +352,19 @@ StatusOr<RenderOutput> Engine::Render(const RenderRequest& request,
     FARM_ASSIGN_OR_RETURN(std::vector<LoraRequest> lora_requests, ResolveLoras(request, prompt, negative));
 
     RenderOutput out;
-    std::vector<LoraFile> files;
+    std::vector<std::shared_ptr<const LoraFile>> files;
     files.reserve(lora_requests.size());
     std::vector<LoraApplication> applications;
     for (const LoraRequest& lora : lora_requests) {
-      FARM_ASSIGN_OR_RETURN(LoraFile file, ReadLoraFile(lora.path));
+      std::shared_ptr<const LoraFile> file = lora.file;
+      if (!file) {
+        FARM_ASSIGN_OR_RETURN(LoraFile read, ReadLoraFile(lora.path));
+        file = std::make_shared<const LoraFile>(std::move(read));
+      }
       files.push_back(std::move(file));
       out.loras_applied.push_back(lora.path + ":" + std::to_string(lora.multiplier));
     }
-    for (size_t i = 0; i < files.size(); ++i) applications.push_back({&files[i], lora_requests[i].multiplier});
+    for (size_t i = 0; i < files.size(); ++i) applications.push_back({files[i].get(), lora_requests[i].multiplier});
     std::vector<LoraComponent> components = {
         {"unet", std::string(kLoraUnetPrefix), &unet_->weights()},
         {"text_encoder", std::string(kLoraTextEncoderPrefix), &text_->weights()},
@@ -360,8 +376,10 @@ StatusOr<RenderOutput> Engine::Render(const RenderRequest& request,
     FARM_ASSIGN_OR_RETURN(TokenizedPrompt uncond_tokens, TokenizePrompt(*tokenizer_, negative));
     const int64_t chunks = static_cast<int64_t>(
         std::max(cond_tokens.chunks.size(), uncond_tokens.chunks.size()));
+    const auto text_start = std::chrono::steady_clock::now();
     FARM_ASSIGN_OR_RETURN(at::Tensor cond, EncodePrompt(prompt, request.clip_skip, chunks));
     FARM_ASSIGN_OR_RETURN(at::Tensor uncond, EncodePrompt(negative, request.clip_skip, chunks));
+    out.seconds.text += SecondsSince(text_start);
 
     FARM_ASSIGN_OR_RETURN(std::vector<const ControlNet*> controlnets, PrepareControlNets(request));
     for (const ControlNetUnit& unit : request.controlnets) {
@@ -369,8 +387,10 @@ StatusOr<RenderOutput> Engine::Render(const RenderRequest& request,
                                         Number(unit.guidance_start) + ":" + Number(unit.guidance_end));
     }
     FARM_ASSIGN_OR_RETURN(at::Tensor latents,
-                          Sample(request, uncond, cond, controlnets, out.steps_run, on_progress));
+                          Sample(request, uncond, cond, controlnets, out, on_progress));
+    const auto decode_start = std::chrono::steady_clock::now();
     FARM_ASSIGN_OR_RETURN(at::Tensor decoded, vae_->Decode(latents / kVaeScalingFactor));
+    out.seconds.vae += SecondsSince(decode_start);
     FARM_RETURN_IF_ERROR(merged.Unmerge());
 
     out.images = ImagesToUint8(decoded);

@@ -45,9 +45,13 @@ struct EngineOptions {
   int threads = 0;
 };
 
+struct LoraFile;
+
 struct LoraRequest {
   std::string path;  // a kohya .safetensors
   double multiplier = 1.0;
+  // The file already read (a model cache's copy); null: read `path` for this render.
+  std::shared_ptr<const LoraFile> file = nullptr;
 };
 
 // A ControlNet steering the render. Its residuals are added to the UNet for both halves
@@ -87,6 +91,14 @@ struct RenderRequest {
   ScheduleSemantics semantics = ScheduleSemantics::kFrontEnd;
 };
 
+// Wall seconds a render spent in each model (on CUDA, until the calls were queued).
+struct ModelSeconds {
+  double text = 0;        // CLIP text encoder
+  double unet = 0;        // UNet calls
+  double controlnet = 0;  // ControlNet calls
+  double vae = 0;         // VAE encode (img2img) and decode
+};
+
 struct RenderOutput {
   at::Tensor images;    // [batch, H, W, 3] uint8, CPU
   at::Tensor latents;   // [batch, 4, H/8, W/8] final latents, float32, CPU
@@ -96,6 +108,7 @@ struct RenderOutput {
   std::string device;
   std::vector<std::string> loras_applied;  // "path:multiplier", tags resolved
   std::vector<std::string> controlnets_applied;  // "path:scale:start:end", in request order
+  ModelSeconds seconds;
 };
 
 class Engine {
@@ -130,7 +143,7 @@ class Engine {
   StatusOr<at::Tensor> Sample(const RenderRequest& request, const at::Tensor& uncond,
                               const at::Tensor& cond,
                               const std::vector<const ControlNet*>& controlnets,
-                              int64_t& steps_run, const ProgressCallback& on_progress);
+                              RenderOutput& out, const ProgressCallback& on_progress);
   // Loads the request's ControlNets (dropping the cached ones it does not use).
   StatusOr<std::vector<const ControlNet*>> PrepareControlNets(const RenderRequest& request);
   StatusOr<at::Tensor> EncodeImage(const at::Tensor& image01);

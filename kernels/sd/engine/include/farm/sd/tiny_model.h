@@ -17,6 +17,7 @@ struct TinyModelFiles {
   std::string checkpoint;     // <dir>/tiny-sd15.safetensors (LDM layout, fp32)
   std::string tokenizer_dir;  // <dir>/tokenizer (vocab.json, merges.txt)
   std::string controlnet;     // <dir>/tiny-controlnet.safetensors (original cldm layout, fp32)
+  std::string lora;           // <dir>/tiny-lora.safetensors (kohya format, rank 4)
 };
 
 // Writes the files (same bytes for the same seed on every machine).
@@ -34,5 +35,10 @@ Status WriteRandomCheckpoint(const std::string& path, const SdArchitecture& arch
 Status WriteRandomControlNet(const std::string& path, const SdArchitecture& arch,
                              const ControlNetArchitecture& controlnet, uint64_t seed,
                              at::ScalarType dtype);
+
+// A random kohya-format LoRA for `arch`: every attention projection of the UNet
+// (attn1/attn2 to_q, to_k, to_v, to_out.0) and of the text encoder (q/k/v/out_proj),
+// with alpha = rank. Deterministic for a seed; different seeds give different LoRAs.
+Status WriteRandomLora(const std::string& path, const SdArchitecture& arch, uint64_t seed, int rank);
 
 }  // namespace farm::sd
