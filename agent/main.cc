@@ -153,7 +153,7 @@ int main(int argc, char** argv) {
   if (!registered.ok()) return Fail(registered);
 #ifdef FARM_HAVE_RENDER_JOBS
   // JOB_KIND_RENDER when a models directory exists; its model hashes are advertised.
-  registered = farm::agent::RegisterRenderRunner(runners, options);
+  registered = farm::agent::RegisterRenderRunner(runners);
   if (!registered.ok()) return Fail(registered);
 #endif
 

@@ -192,13 +192,12 @@ int RunRenderCommand(const CLI::App& app) {
   return RenderParamsCommand();
 }
 
-Status RegisterRenderRunner(RunnerRegistry& registry, AgentOptions& options) {
+Status RegisterRenderRunner(RunnerRegistry& registry) {
   StatusOr<RenderRunnerOptions> render = MakeOptions();
   if (!render.ok()) {
     std::fprintf(stderr, "farm-agent: render jobs disabled: %s\n", render.status().ToString().c_str());
     return Status::Ok();
   }
-  options.cached_model_sha256 = render->models->hashes();
   return registry.Register(std::make_unique<RenderRunner>(std::move(*render)));
 }
 

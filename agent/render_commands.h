@@ -1,8 +1,8 @@
 // farm-agent's render job kind and its one-shot twin:
 //   worker mode: --models-dir (default $STUDIOFARM_MODELS or ~/.cache/studiofarm/models),
 //     --model-cache-mb, --device, --config-dir, --keep-stage-images; registers the
-//     RenderRunner (JOB_KIND_RENDER) and advertises the indexed model hashes in
-//     Register.capabilities.cached_model_sha256.
+//     RenderRunner (JOB_KIND_RENDER), which reports the models it keeps loaded at
+//     registration and with every result (farmd prefers agents holding a job's models).
 //   farm-agent render-params PARAMS.json -o out.png [--json]: renders one canonical
 //     RenderParams record exactly as a render job would (farmctl reproduce runs this) and
 //     reports the PNG's pixel hash (SHA-256 over "WxHxC\n" + the decoded pixels, so PNG
@@ -14,7 +14,6 @@
 
 #include <CLI/CLI.hpp>
 
-#include "farm/agent/agent.h"
 #include "farm/agent/job_runner.h"
 
 namespace farm::agent {
@@ -25,6 +24,6 @@ int RunRenderCommand(const CLI::App& app);
 // Worker mode: builds the model index and registers the render runner. A missing models
 // directory is not an error (the agent then serves other kinds): returns false with a
 // warning printed.
-Status RegisterRenderRunner(RunnerRegistry& registry, AgentOptions& options);
+Status RegisterRenderRunner(RunnerRegistry& registry);
 
 }  // namespace farm::agent

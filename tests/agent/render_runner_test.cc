@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "farm/image/png_io.h"
@@ -25,11 +26,15 @@ class RenderRunnerTest : public ::testing::Test {
     auto hash = Sha256File(files->checkpoint);
     ASSERT_TRUE(hash.ok());
     checkpoint_sha256_ = new std::string(*hash);
+    auto lora = Sha256File(files->lora);
+    ASSERT_TRUE(lora.ok());
+    lora_sha256_ = new std::string(*lora);
   }
   static void TearDownTestSuite() {
     fs::remove_all(*dir_);
     delete dir_;
     delete checkpoint_sha256_;
+    delete lora_sha256_;
   }
 
   std::unique_ptr<RenderRunner> MakeRunner() {
@@ -75,9 +80,11 @@ class RenderRunnerTest : public ::testing::Test {
 
   static fs::path* dir_;
   static std::string* checkpoint_sha256_;
+  static std::string* lora_sha256_;
 };
 fs::path* RenderRunnerTest::dir_ = nullptr;
 std::string* RenderRunnerTest::checkpoint_sha256_ = nullptr;
+std::string* RenderRunnerTest::lora_sha256_ = nullptr;
 
 TEST_F(RenderRunnerTest, RendersPngAndKeepsTheEngineLoaded) {
   auto runner = MakeRunner();
@@ -108,12 +115,41 @@ TEST_F(RenderRunnerTest, RendersPngAndKeepsTheEngineLoaded) {
   auto decoded_again = image::DecodePng(Find(again, "image")->bytes);
   ASSERT_TRUE(decoded_again.ok());
   EXPECT_EQ(decoded_again->pixels, decoded->pixels);
-  EXPECT_EQ(runner->loaded_models(), std::vector<std::string>{*checkpoint_sha256_});
+  EXPECT_EQ(runner->held_models(), std::vector<std::string>{*checkpoint_sha256_});
 
   // Another seed: other pixels.
   JobOutcome other = runner->Run(Spec(Params(6)), nullptr, cancel);
   ASSERT_EQ(other.status, JobStatus::kSucceeded) << other.error;
   EXPECT_NE(image::DecodePng(Find(other, "image")->bytes)->pixels, decoded->pixels);
+}
+
+TEST_F(RenderRunnerTest, KeepsLoraFilesReadAndReportsWhatItHolds) {
+  auto runner = MakeRunner();
+  CancellationToken cancel;
+  RenderParams params = Params(3);
+  params.loras.push_back({"sha256:" + *lora_sha256_, 0.8});
+  JobOutcome first = runner->Run(Spec(params), nullptr, cancel);
+  ASSERT_EQ(first.status, JobStatus::kSucceeded) << first.error;
+  EXPECT_EQ(first.metrics.at("models_loaded"), 2.0);  // checkpoint and LoRA
+  EXPECT_EQ(first.metrics.at("models_from_cache"), 0.0);
+  EXPECT_GT(first.metrics.at("seconds_in_unet"), 0.0);
+  EXPECT_GT(first.metrics.at("seconds_in_vae"), 0.0);
+  std::vector<std::string> held = runner->held_models();
+  std::sort(held.begin(), held.end());
+  std::vector<std::string> expected = {*checkpoint_sha256_, *lora_sha256_};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(held, expected);
+
+  JobOutcome again = runner->Run(Spec(params), nullptr, cancel);
+  ASSERT_EQ(again.status, JobStatus::kSucceeded) << again.error;
+  EXPECT_EQ(again.metrics.at("models_from_cache"), 2.0);
+  EXPECT_EQ(again.metrics.at("models_loaded"), 0.0);
+  // The cached LoRA file gives the same pixels as a freshly read one, and it changes them.
+  EXPECT_EQ(Find(again, "image")->bytes, Find(first, "image")->bytes);
+  JobOutcome plain = runner->Run(Spec(Params(3)), nullptr, cancel);
+  ASSERT_EQ(plain.status, JobStatus::kSucceeded) << plain.error;
+  EXPECT_NE(image::DecodePng(Find(plain, "image")->bytes)->pixels,
+            image::DecodePng(Find(first, "image")->bytes)->pixels);
 }
 
 TEST_F(RenderRunnerTest, UnknownCheckpointFailsNamingTheHash) {

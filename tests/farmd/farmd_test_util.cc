@@ -151,7 +151,8 @@ void Farm::Upload(transport::FakeAgentEnd& end, const v1::LeaseRef& lease,
 }
 
 void Farm::Report(transport::FakeAgentEnd& end, const v1::LeaseRef& lease, v1::ResultStatus status,
-                  const std::vector<TestArtifact>& artifacts, const std::string& declared_sha) {
+                  const std::vector<TestArtifact>& artifacts, const std::string& declared_sha,
+                  const std::optional<std::vector<std::string>>& held_models) {
   v1::Envelope envelope;
   v1::JobResult* result = envelope.mutable_job_result();
   result->mutable_lease()->CopyFrom(lease);
@@ -164,6 +165,10 @@ void Farm::Report(transport::FakeAgentEnd& end, const v1::LeaseRef& lease, v1::R
     d->set_sha256(declared_sha.empty() ? Sha256Hex(artifact.bytes) : declared_sha);
     d->set_size_bytes(artifact.bytes.size());
     d->set_media_type("application/octet-stream");
+  }
+  if (held_models) {
+    v1::HeldModels* held = result->mutable_held_models();
+    for (const std::string& sha : *held_models) held->add_sha256(sha);
   }
   EXPECT_TRUE(end.Send(envelope).ok());
 }

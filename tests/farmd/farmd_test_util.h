@@ -78,8 +78,10 @@ class Farm {
   // instead of the true digest) and sends the result. Does not pump.
   void Upload(transport::FakeAgentEnd& end, const v1::LeaseRef& lease, const TestArtifact& artifact,
               std::size_t chunk = 4, const std::string& declared_sha = "");
+  // `held_models`, when given, is sent as the result's HeldModels.
   void Report(transport::FakeAgentEnd& end, const v1::LeaseRef& lease, v1::ResultStatus status,
-              const std::vector<TestArtifact>& artifacts, const std::string& declared_sha = "");
+              const std::vector<TestArtifact>& artifacts, const std::string& declared_sha = "",
+              const std::optional<std::vector<std::string>>& held_models = std::nullopt);
 
   Coordinator& coordinator() { return *coordinator_; }
   store::Store& store() { return *store_; }

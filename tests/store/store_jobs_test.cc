@@ -294,6 +294,12 @@ TEST_F(StoreJobsTest, LeasesAreFenced) {
   EXPECT_EQ((*attempts)[1].agent_id, "agent-b");
   EXPECT_EQ((*attempts)[1].outcome, AttemptOutcome::kSucceeded);
   EXPECT_TRUE(store_->ListOpenAttempts()->empty());
+
+  // The agent's metrics of an attempt are kept with it.
+  EXPECT_TRUE((*attempts)[1].metrics_json.empty());
+  ASSERT_TRUE(store_->SetAttemptMetrics(job, 2, R"({"seconds_total":1.5})").ok());
+  EXPECT_EQ(store_->ListAttempts(job)->at(1).metrics_json, R"({"seconds_total":1.5})");
+  EXPECT_EQ(store_->SetAttemptMetrics(job, 9, "{}").code(), StatusCode::kNotFound);
 }
 
 TEST_F(StoreJobsTest, WriteTransactionGroupsCallsAndRollsBack) {

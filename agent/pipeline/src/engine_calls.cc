@@ -82,7 +82,9 @@ StatusOr<farm::sd::RenderRequest> BaseRequest(const StageContext& context) {
   for (size_t i = 0; i < m.loras.size(); ++i) {
     // The recorded weight is the params' (it is part of param_hash).
     const double weight = p.loras.empty() ? m.loras[i].second : p.loras[i].weight;
-    r.loras.push_back({m.loras[i].first, weight});
+    auto cached = m.lora_files.find(m.loras[i].first);
+    r.loras.push_back(
+        {m.loras[i].first, weight, cached == m.lora_files.end() ? nullptr : cached->second});
   }
   return r;
 }
@@ -96,6 +98,12 @@ StatusOr<Image> RenderOne(const StageContext& context, const farm::sd::RenderReq
     };
   }
   FARM_ASSIGN_OR_RETURN(farm::sd::RenderOutput out, context.engine->Render(request, progress));
+  if (context.model_seconds != nullptr) {
+    context.model_seconds->text += out.seconds.text;
+    context.model_seconds->unet += out.seconds.unet;
+    context.model_seconds->controlnet += out.seconds.controlnet;
+    context.model_seconds->vae += out.seconds.vae;
+  }
   return TensorToImage(out.images[0]);
 }
 

@@ -38,12 +38,17 @@ StatusOr<RecipeResult> RecipeRunner::Run(const farm::RenderParams& params, const
   context.params = &params;
   context.models = &models;
   context.cancelled = options.cancelled;
+  farm::sd::ModelSeconds model_seconds;
+  context.model_seconds = &model_seconds;
 
   RecipeResult result;
   nlohmann::json stages = nlohmann::json::array();
+  // Every stage announces itself (step 0 of 0) before its work, so per-stage timings
+  // also see stages that report no steps (a detailer that finds no face, the tone grade).
   auto set_progress = [&](const std::string& name) {
     context.progress = nullptr;
     if (options.progress) {
+      options.progress(name, 0, 0);
       context.progress = [&options, name](int step, int total) { options.progress(name, step, total); };
     }
   };
@@ -90,6 +95,10 @@ StatusOr<RecipeResult> RecipeRunner::Run(const farm::RenderParams& params, const
                            {"stages", stages}};
   result.record_json = record.dump();
   result.image = std::move(image);
+  result.model_seconds = {{"text", model_seconds.text},
+                          {"unet", model_seconds.unet},
+                          {"controlnet", model_seconds.controlnet},
+                          {"vae", model_seconds.vae}};
   return result;
 }
 

@@ -11,6 +11,7 @@
 #include "farm/schemas/render_params.h"
 #include "farm/schemas/sha256.h"
 #include "farm/sd/engine.h"
+#include "farm/sd/lora_file.h"
 
 namespace farm::agent {
 namespace {
@@ -76,6 +77,8 @@ RenderRunner::RenderRunner(RenderRunnerOptions options)
 
 RenderRunner::~RenderRunner() = default;
 
+std::vector<std::string> RenderRunner::held_models() const { return cache_.keys(); }
+
 StatusOr<std::shared_ptr<const faceid::FacePipeline>> RenderRunner::Faces() {
   std::lock_guard<std::mutex> lock(faces_mu_);
   if (!faces_tried_) {
@@ -110,6 +113,28 @@ JobOutcome RenderRunner::Run(const JobSpec& spec, const ProgressFn& progress,
   StatusOr<pipeline::ModelPaths> paths = ResolveModels(*params, *options_.models, options_);
   if (!paths.ok()) return Failed(paths.status());
 
+  // LoRA files stay read between jobs in the same LRU as the engines (keyed by sha256).
+  int models_from_cache = 0, models_loaded = 0;
+  for (size_t i = 0; i < params->loras.size(); ++i) {
+    const LoraRef& lora = params->loras[i];
+    const std::string sha = lora.ref.rfind("sha256:", 0) == 0 ? lora.ref.substr(7) : lora.ref;
+    const std::string path = paths->loras[i].first;
+    bool lora_hit = false;
+    StatusOr<std::shared_ptr<void>> file = cache_.Get(
+        sha,
+        [&path]() -> StatusOr<CachedModel> {
+          FARM_ASSIGN_OR_RETURN(sd::LoraFile read, sd::ReadLoraFile(path));
+          std::error_code ec;
+          const auto size = std::filesystem::file_size(path, ec);
+          return CachedModel{std::make_shared<sd::LoraFile>(std::move(read)),
+                             ec ? 0 : static_cast<std::uint64_t>(size)};
+        },
+        &lora_hit);
+    if (!file.ok()) return Failed(file.status().WithContext("LoRA " + lora.ref));
+    paths->lora_files[path] = std::static_pointer_cast<const sd::LoraFile>(*file);
+    ++(lora_hit ? models_from_cache : models_loaded);
+  }
+
   bool needs_faces = false;
   for (const StageSettings& stage : params->stages) needs_faces |= stage.kind == "detailer";
   StatusOr<std::shared_ptr<const faceid::FacePipeline>> faces = Faces();
@@ -138,6 +163,7 @@ JobOutcome RenderRunner::Run(const JobSpec& spec, const ProgressFn& progress,
       },
       &hit);
   if (!cached.ok()) return Failed(cached.status());
+  ++(hit ? models_from_cache : models_loaded);
   const double load_seconds = Seconds(load_start);
   auto slot = std::static_pointer_cast<EngineSlot>(*cached);
 
@@ -215,7 +241,10 @@ JobOutcome RenderRunner::Run(const JobSpec& spec, const ProgressFn& progress,
     stage_seconds["faces"] += Seconds(faces_start);
   }
   out.metrics["faces_detailed"] = result->faces_detailed;
+  for (const auto& [model, seconds] : result->model_seconds) out.metrics["seconds_in_" + model] = seconds;
   out.metrics["model_cache_hit"] = hit ? 1.0 : 0.0;
+  out.metrics["models_from_cache"] = models_from_cache;
+  out.metrics["models_loaded"] = models_loaded;
   out.metrics["seconds_load"] = load_seconds;
   for (const auto& [stage, seconds] : stage_seconds) out.metrics["seconds_" + stage] = seconds;
   out.metrics["seconds_total"] = Seconds(start);

@@ -123,7 +123,12 @@ void Agent::Impl::SendRegister() {
   caps->set_device_memory_bytes(options_.device_memory_bytes);
   caps->set_cpu_cores(options_.cpu_cores);
   caps->set_slots(options_.slots);
-  for (const std::string& sha : options_.cached_model_sha256) caps->add_cached_model_sha256(sha);
+  // What the runners hold now (after a reconnect, engines loaded before it still count).
+  std::vector<std::string> held = runners_->held_models();
+  held.insert(held.end(), options_.cached_model_sha256.begin(), options_.cached_model_sha256.end());
+  std::sort(held.begin(), held.end());
+  held.erase(std::unique(held.begin(), held.end()), held.end());
+  for (const std::string& sha : held) caps->add_cached_model_sha256(sha);
   for (v1::JobKind kind : runners_->kinds()) caps->add_job_kinds(kind);
   register_sent_ = Now();
   Status sent = Send(envelope);
@@ -282,6 +287,9 @@ void Agent::Impl::HandleSlotEvents() {
     }
     const LeaseKey lease = event.lease;
     PendingResult result = BuildResult(std::move(event));
+    for (const std::string& sha : runners_->held_models()) {
+      result.result.mutable_held_models()->add_sha256(sha);
+    }
     Log(options_.agent_id, LeaseText(lease) + " ended " +
                                v1::ResultStatus_Name(result.result.status()) +
                                (result.result.error().empty() ? "" : ": " + result.result.error()));

@@ -1,11 +1,15 @@
 #include "farm/agent/job_runner.h"
 
+#include <algorithm>
+
 namespace farm::agent {
 
 void CancellationToken::Request(Reason reason) {
   int expected = 0;
   reason_.compare_exchange_strong(expected, static_cast<int>(reason), std::memory_order_acq_rel);
 }
+
+std::vector<std::string> JobRunner::held_models() const { return {}; }
 
 Status RunnerRegistry::Register(std::unique_ptr<JobRunner> runner) {
   if (runner == nullptr) return InvalidArgument("RunnerRegistry::Register: null runner");
@@ -26,6 +30,17 @@ JobRunner* RunnerRegistry::Find(studiofarm::v1::JobKind kind) const {
 std::vector<studiofarm::v1::JobKind> RunnerRegistry::kinds() const {
   std::vector<studiofarm::v1::JobKind> out;
   for (const auto& [kind, runner] : runners_) out.push_back(runner->kind());
+  return out;
+}
+
+std::vector<std::string> RunnerRegistry::held_models() const {
+  std::vector<std::string> out;
+  for (const auto& [kind, runner] : runners_) {
+    std::vector<std::string> held = runner->held_models();
+    out.insert(out.end(), held.begin(), held.end());
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 

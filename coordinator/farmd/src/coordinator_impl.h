@@ -92,6 +92,7 @@ class CoordinatorImpl {
     bool is_render = false;
     std::string param_hash;
     std::vector<studiofarm::v1::ArtifactDescriptor> artifacts;
+    std::string metrics_json;  // the result's metrics; empty when it had none
     studiofarm::v1::Envelope ack;
   };
   std::vector<PendingResult> pending_results_;

@@ -7,6 +7,7 @@
 
 #include "conversions.h"
 #include "coordinator_impl.h"
+#include "required_models.h"
 
 namespace farm::farmd {
 namespace {
@@ -18,6 +19,7 @@ scheduler::JobSpec SpecFromRow(const store::Job& job) {
   spec.kind = ToScheduler(job.kind);
   spec.priority = job.priority;
   spec.param_hash = job.param_hash;
+  spec.required_models = RequiredModels(job);
   return spec;
 }
 

@@ -2,6 +2,9 @@
 // scheduler, store an accepted one in one transaction with its decisions, always ack.
 #include <spdlog/spdlog.h>
 
+#include <cmath>
+#include <nlohmann/json.hpp>
+
 #include "coordinator_impl.h"
 
 namespace farm::farmd {
@@ -80,6 +83,14 @@ void CoordinatorImpl::HandleResult(const std::string& peer, const v1::JobResult&
   v1::Envelope ack;
   ack.mutable_result_ack()->mutable_lease()->CopyFrom(result.lease());
   auto verdict = scheduler_->ReportResult(peer, report);
+  if (verdict.ok() && result.has_held_models()) {
+    // The agent's own word on what it keeps loaded replaces the scheduler's guess.
+    std::vector<std::string> held(result.held_models().sha256().begin(),
+                                  result.held_models().sha256().end());
+    if (Status updated = scheduler_->UpdateCachedModels(peer, std::move(held)); !updated.ok()) {
+      spdlog::info("agent={} held models not taken: {}", peer, updated.message());
+    }
+  }
   if (!verdict.ok()) {
     uploads_.Drop(peer, lease);
     if (!scheduler_->GetAgent(peer).ok()) {
@@ -124,6 +135,13 @@ void CoordinatorImpl::HandleResult(const std::string& peer, const v1::JobResult&
   if (pending.succeeded) {
     pending.artifacts.assign(result.artifacts().begin(), result.artifacts().end());
   }
+  if (!result.metrics().empty()) {
+    nlohmann::json metrics = nlohmann::json::object();
+    for (const auto& [name, value] : result.metrics()) {
+      if (std::isfinite(value)) metrics[name] = value;  // JSON has no NaN or infinity
+    }
+    pending.metrics_json = metrics.dump();
+  }
   pending.ack = std::move(ack);
   pending_results_.push_back(std::move(pending));
 }
@@ -153,6 +171,12 @@ void CoordinatorImpl::StorePendingResults() {
     // One result's failure must not keep the others out of the transaction.
     if (Status status = store_artifacts(); !status.ok()) {
       StoreError(status, "result of job " + std::to_string(r.lease.job));
+    }
+    if (!r.metrics_json.empty()) {
+      if (Status status = store_.SetAttemptMetrics(r.lease.job, r.lease.attempt, r.metrics_json);
+          !status.ok()) {
+        StoreError(status, "metrics of job " + std::to_string(r.lease.job));
+      }
     }
   }
 }

@@ -8,8 +8,8 @@ namespace farm::store {
 namespace {
 
 constexpr char kAttemptColumns[] =
-    "SELECT id, job_id, attempt, agent_id, leased_at, deadline, finished_at, outcome, error "
-    "FROM attempts";
+    "SELECT id, job_id, attempt, agent_id, leased_at, deadline, finished_at, outcome, error, "
+    "metrics_json FROM attempts";
 
 Attempt ReadAttempt(SQLite::Statement& row) {
   Attempt attempt;
@@ -25,6 +25,7 @@ Attempt ReadAttempt(SQLite::Statement& row) {
                                      "attempt " + std::to_string(attempt.id));
   }
   attempt.error = TextOrEmpty(row.getColumn(8));
+  attempt.metrics_json = TextOrEmpty(row.getColumn(9));
   return attempt;
 }
 
@@ -131,6 +132,20 @@ Status Store::FinishAttempt(std::int64_t job_id, int attempt, AttemptOutcome out
       update->exec();
     }
     scope.Commit();
+    return Status::Ok();
+  });
+}
+
+Status Store::SetAttemptMetrics(std::int64_t job_id, int attempt, const std::string& metrics_json) {
+  FARM_RETURN_IF_ERROR(impl_->CheckWritable("set attempt metrics"));
+  return Guarded(*impl_, "set attempt metrics", [&]() -> Status {
+    auto update = impl_->Prepare("UPDATE attempts SET metrics_json = ? WHERE job_id = ? AND attempt = ?");
+    update->bind(1, metrics_json);
+    update->bind(2, static_cast<int64_t>(job_id));
+    update->bind(3, attempt);
+    if (update->exec() == 0) {
+      return impl_->NotFoundError("attempt " + std::to_string(attempt) + " of job " + std::to_string(job_id));
+    }
     return Status::Ok();
   });
 }

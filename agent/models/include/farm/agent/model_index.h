@@ -50,7 +50,7 @@ class ModelIndex {
   // artifacts yet). Anything else is InvalidArgument.
   StatusOr<ModelEntry> ResolveLoraRef(const std::string& ref) const;
 
-  // Every indexed hash (for Register.cached_model_sha256), sorted.
+  // Every indexed hash, sorted.
   std::vector<std::string> hashes() const;
   const ModelIndexStats& stats() const { return stats_; }
   const std::string& models_dir() const { return models_dir_; }

@@ -27,6 +27,7 @@
 
 namespace farm::sd {
 class Engine;
+struct LoraFile;
 }
 namespace farm::faceid {
 class FacePipeline;
@@ -39,6 +40,8 @@ struct ModelPaths {
   std::string checkpoint;     // the base checkpoint (informational: the engine is loaded from it)
   std::string tokenizer_dir;  // may be empty: next to the checkpoint
   std::vector<std::pair<std::string, double>> loras;  // path, weight (params.loras resolved, same order)
+  // LoRA files already read, by path (a model cache's copies); others are read per render.
+  std::map<std::string, std::shared_ptr<const farm::sd::LoraFile>> lora_files;
   std::map<std::string, std::string> controlnets;     // model_sha256 -> path
   std::string face_models_dir;  // face-api models (detailer); informational when faces are given
   std::string poses_dir;        // <poses_dir>/<pose>.json (OpenPose keypoints)
@@ -56,6 +59,8 @@ struct RecipeResult {
   std::string png;                  // final PNG with the parameters chunk
   std::string record_json;          // every stage's settings as applied (defaults filled in)
   int faces_detailed = 0;           // over all detailer stages
+  // Wall seconds in each model over the whole recipe: "text", "unet", "controlnet", "vae".
+  std::map<std::string, double> model_seconds;
 };
 
 struct RecipeOptions {

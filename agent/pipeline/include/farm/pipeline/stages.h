@@ -41,6 +41,7 @@
 
 namespace farm::sd {
 struct RenderRequest;
+struct ModelSeconds;
 }
 
 namespace farm::pipeline {
@@ -52,6 +53,7 @@ struct StageContext {
   const ModelPaths* models = nullptr;
   std::function<void(int step, int total)> progress;  // may be empty
   std::function<bool()> cancelled;                    // may be empty
+  farm::sd::ModelSeconds* model_seconds = nullptr;    // every engine call adds its time; may be null
 };
 
 struct StageRun {

@@ -2,18 +2,20 @@
 // portrait recipe (agent/pipeline) and returns the final PNG.
 //
 // Models are resolved by SHA-256 through the agent's ModelIndex; an unknown hash fails the
-// job with an error naming it. Loaded engines stay in a ModelCache (LRU within
-// cache_budget_bytes, keyed by checkpoint sha256: LoRAs are applied per render by the
-// recipe), so consecutive renders on one checkpoint load it once; one engine runs one
-// render at a time.
+// job with an error naming it. Loaded engines and read LoRA files stay in one ModelCache
+// (LRU within cache_budget_bytes, keyed by file sha256; LoRAs are merged per render by
+// the engine), so consecutive renders on one checkpoint load it once; one engine runs one
+// render at a time. held_models() is what the cache holds, reported to farmd.
 //
 // Artifacts: "image" (image/png, the final PNG with the A1111 `parameters` chunk);
 // "stage/<stage>" PNGs when keep_stage_images; "faces" (application/json) when the face
 // models load: the final image's faces with their 128-d descriptors, as
 // {"model_version", "width", "height", "faces": [{"index", "score", "box", "descriptor"}]}
 // (the inline step farmd turns into face-ID scores; no face gives "faces": []).
-// Metrics: seconds_total, seconds_load, seconds_<stage>, faces_detailed, faces_found,
-// model_cache_hit. Progress per stage and step; cancellation is polled by the recipe.
+// Metrics: seconds_total, seconds_load, seconds_<stage>, seconds_in_<model> (text, unet,
+// controlnet, vae over the whole recipe), faces_detailed, faces_found, model_cache_hit
+// (the checkpoint), models_from_cache and models_loaded (checkpoint and LoRA files).
+// Progress per stage and step; cancellation is polled by the recipe.
 #pragma once
 
 #include <cstdint>
@@ -49,8 +51,8 @@ class RenderRunner : public JobRunner {
   JobOutcome Run(const JobSpec& spec, const ProgressFn& progress,
                  const CancellationToken& cancel) override;
 
-  // Checkpoint hashes currently loaded, most recently used first.
-  std::vector<std::string> loaded_models() const { return cache_.keys(); }
+  // Checkpoints and LoRA files loaded now (SHA-256), most recently used first.
+  std::vector<std::string> held_models() const override;
 
  private:
   StatusOr<std::shared_ptr<const faceid::FacePipeline>> Faces();

@@ -80,6 +80,9 @@ class JobRunner {
   virtual studiofarm::v1::JobKind kind() const = 0;
   virtual JobOutcome Run(const JobSpec& spec, const ProgressFn& progress,
                          const CancellationToken& cancel) = 0;
+  // SHA-256 of the models it keeps loaded between jobs (reported to farmd, which prefers
+  // agents holding a job's models). Thread-safe.
+  virtual std::vector<std::string> held_models() const;
 };
 
 // Runners by job kind. Filled in main() before the agent starts; read-only afterwards,
@@ -92,6 +95,8 @@ class RunnerRegistry {
   JobRunner* Find(studiofarm::v1::JobKind kind) const;
   // The kinds the agent advertises in Register.capabilities, in ascending order.
   std::vector<studiofarm::v1::JobKind> kinds() const;
+  // Every runner's held_models(), sorted and unique.
+  std::vector<std::string> held_models() const;
 
  private:
   std::map<int, std::unique_ptr<JobRunner>> runners_;

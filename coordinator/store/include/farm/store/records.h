@@ -121,6 +121,7 @@ struct Attempt {
   std::optional<std::int64_t> finished_at_ms;  // unset while the lease is open
   std::optional<AttemptOutcome> outcome;
   std::string error;
+  std::string metrics_json;  // the agent's metrics as a JSON object; empty when none
 };
 
 // ---- renders and artifacts -------------------------------------------------------------

@@ -157,6 +157,9 @@ class Store {
   // attempt or is already closed, so a late or duplicate result changes nothing.
   Status FinishAttempt(std::int64_t job_id, int attempt, AttemptOutcome outcome,
                        const std::string& error, JobState next_state);
+  // Records what the agent measured during the attempt (a JSON object), once it reported.
+  // NotFound for an unknown attempt.
+  Status SetAttemptMetrics(std::int64_t job_id, int attempt, const std::string& metrics_json);
   StatusOr<std::vector<Attempt>> ListAttempts(std::int64_t job_id);  // by attempt
   StatusOr<std::vector<Attempt>> ListOpenAttempts();                 // by deadline
 
