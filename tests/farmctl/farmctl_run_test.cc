@@ -79,7 +79,7 @@ class FarmctlRunTest : public testing::Test {
 TEST_F(FarmctlRunTest, RunsEveryJobOnceAndResumesWithoutRedoingThem) {
   if (Shell("command -v sqlite3 >/dev/null").exit_code != 0) GTEST_SKIP() << "no sqlite3 CLI";
   const std::string spec = WriteSpec("tiny.yaml");
-  CliRun first = Farmctl("run '" + spec + "' --agents 2 " + Db() + " --json", false);
+  CliRun first = Farmctl("run --synthetic '" + spec + "' --agents 2 " + Db() + " --json", false);
   ASSERT_EQ(first.exit_code, 0)
       << first.out << "\nfarmd log:\n"
       << Shell("tail -30 '" + (dir_ / "state/logs/farmd.log").string() + "'").out;
@@ -103,7 +103,7 @@ TEST_F(FarmctlRunTest, RunsEveryJobOnceAndResumesWithoutRedoingThem) {
             fs::perms::owner_read | fs::perms::owner_write);
 
   const auto start = std::chrono::steady_clock::now();
-  CliRun again = Farmctl("run '" + spec + "' --agents 2 " + Db() + " --json", false);
+  CliRun again = Farmctl("run --synthetic '" + spec + "' --agents 2 " + Db() + " --json", false);
   const auto seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(again.exit_code, 0) << again.out;
@@ -119,7 +119,7 @@ TEST_F(FarmctlRunTest, RunsEveryJobOnceAndResumesWithoutRedoingThem) {
 
 TEST_F(FarmctlRunTest, InvalidSpecExitsOneBeforeStartingAnything) {
   const std::string spec = WriteSpec("bad.yaml", "euler");  // wrong case: not a sampler
-  CliRun run = Farmctl("run '" + spec + "' " + Db());
+  CliRun run = Farmctl("run --synthetic '" + spec + "' " + Db());
   EXPECT_EQ(run.exit_code, 1) << run.out;
   EXPECT_NE(run.out.find("bad.yaml:"), std::string::npos) << run.out;
   EXPECT_NE(run.out.find("unknown sampler"), std::string::npos) << run.out;
@@ -128,7 +128,7 @@ TEST_F(FarmctlRunTest, InvalidSpecExitsOneBeforeStartingAnything) {
 
 TEST_F(FarmctlRunTest, MissingPhotosExitOneBeforeStartingAnything) {
   fs::remove_all(dir_ / "photos");
-  CliRun run = Farmctl("run '" + WriteSpec("tiny.yaml") + "' " + Db());
+  CliRun run = Farmctl("run --synthetic '" + WriteSpec("tiny.yaml") + "' " + Db());
   EXPECT_EQ(run.exit_code, 1) << run.out;
   EXPECT_NE(run.out.find("no photos match"), std::string::npos) << run.out;
   EXPECT_FALSE(fs::exists(dir_ / "state"));
@@ -136,11 +136,11 @@ TEST_F(FarmctlRunTest, MissingPhotosExitOneBeforeStartingAnything) {
 
 TEST_F(FarmctlRunTest, AFarmdThatDiesAtStartIsReportedWithItsLog) {
   const std::string spec = WriteSpec("tiny.yaml");
-  CliRun dies = Farmctl("run '" + spec + "' " + Db() + " --farmd /bin/false");
+  CliRun dies = Farmctl("run --synthetic '" + spec + "' " + Db() + " --farmd /bin/false");
   EXPECT_EQ(dies.exit_code, 1) << dies.out;
   EXPECT_NE(dies.out.find("farmd exited (status 1)"), std::string::npos) << dies.out;
   EXPECT_NE(dies.out.find("farmd.log"), std::string::npos) << dies.out;
-  CliRun missing = Farmctl("run '" + spec + "' " + Db() + " --farmd /no/such/farmd");
+  CliRun missing = Farmctl("run --synthetic '" + spec + "' " + Db() + " --farmd /no/such/farmd");
   EXPECT_EQ(missing.exit_code, 1) << missing.out;
   EXPECT_NE(missing.out.find("/no/such/farmd"), std::string::npos) << missing.out;
 }
@@ -164,7 +164,7 @@ TEST_F(FarmctlRunTest, AgentCountDefaultsToTheFarmConfig) {
   // A config folder of its own: local.yaml asks for three agents, no presets.
   fs::create_directories(dir_ / "configs");
   std::ofstream(dir_ / "configs" / "local.yaml") << "agents:\n  count: 3\n  slots: 1\n";
-  CliRun run = Farmctl("run '" + WriteSpec("tiny.yaml") + "' " + Db() + " --config-dir '" +
+  CliRun run = Farmctl("run --synthetic '" + WriteSpec("tiny.yaml") + "' " + Db() + " --config-dir '" +
                            (dir_ / "configs").string() + "' --json",
                        false);
   ASSERT_EQ(run.exit_code, 0) << run.out;
@@ -178,7 +178,7 @@ TEST_F(FarmctlRunTest, ABadAgentCountInTheFarmConfigNamesFileLineAndExpectedValu
   const std::string spec = WriteSpec("tiny.yaml");
   for (const char* value : {"two", "0", "300", "2.5", "[1, 2]"}) {
     std::ofstream(config) << "# local farm\nagents:\n  count: " << value << "\n";
-    CliRun run = Farmctl("run '" + spec + "' " + Db() + " --config-dir '" +
+    CliRun run = Farmctl("run --synthetic '" + spec + "' " + Db() + " --config-dir '" +
                          (dir_ / "configs").string() + "'");
     EXPECT_EQ(run.exit_code, 1) << value << ": " << run.out;
     EXPECT_NE(run.out.find(config + ":3: agents.count"), std::string::npos) << run.out;
@@ -187,7 +187,7 @@ TEST_F(FarmctlRunTest, ABadAgentCountInTheFarmConfigNamesFileLineAndExpectedValu
   }
   // The shipped config is valid.
   const std::string shipped = std::string(FARM_SOURCE_DIR) + "/farm_configs";
-  EXPECT_EQ(Farmctl("run '" + spec + "' " + Db() + " --config-dir '" + shipped +
+  EXPECT_EQ(Farmctl("run --synthetic '" + spec + "' " + Db() + " --config-dir '" + shipped +
                     "' --agents 1 --json", false).exit_code,
             0);
 }
@@ -213,7 +213,7 @@ TEST_F(FarmctlRunTest, InterruptCancelsTheSweepStopsTheFarmAndExits130) {
   seeds += "]";
   const std::string spec = WriteSpec("big.yaml", "Euler", seeds);
   const std::string db = (dir_ / "state" / "farm.db").string();
-  std::vector<std::string> args = {FARMCTL_PATH, "run", spec, "--agents", "2", "--db", db};
+  std::vector<std::string> args = {FARMCTL_PATH, "run", "--synthetic", spec, "--agents", "2", "--db", db};
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -22,7 +22,9 @@ std::string EffectiveDbPath(const GlobalOptions& options) {
   return options.db_path.empty() ? options.default_db_path : options.db_path;
 }
 
-void PrintTable(const std::vector<std::vector<std::string>>& rows) {
+void PrintTable(const std::vector<std::vector<std::string>>& rows) { PrintTable(rows, std::cout); }
+
+void PrintTable(const std::vector<std::vector<std::string>>& rows, std::ostream& out) {
   std::vector<std::size_t> widths;
   for (const auto& row : rows) {
     widths.resize(std::max(widths.size(), row.size()));
@@ -34,7 +36,7 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows) {
       line += row[c];
       if (c + 1 < row.size()) line += std::string(widths[c] - row[c].size() + 2, ' ');
     }
-    std::cout << line << "\n";
+    out << line << "\n";
   }
 }
 

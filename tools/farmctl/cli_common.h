@@ -1,6 +1,7 @@
 // What every farmctl verb shares: global options, exit codes and output helpers.
 #pragma once
 
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -27,8 +28,9 @@ int ReportError(const GlobalOptions& options, const farm::Status& status);
 // Database path to use: --db if given, else the default.
 std::string EffectiveDbPath(const GlobalOptions& options);
 
-// Prints rows as left-aligned columns separated by two spaces on stdout (the first row is
-// usually the header).
+// Prints rows as left-aligned columns separated by two spaces, on stdout unless `out` is
+// given (the first row is usually the header).
 void PrintTable(const std::vector<std::vector<std::string>>& rows);
+void PrintTable(const std::vector<std::vector<std::string>>& rows, std::ostream& out);
 
 }  // namespace farmctl

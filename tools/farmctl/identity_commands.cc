@@ -5,14 +5,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "face_embedding.h"
 #include "farm/faceid/face_score.h"
-#include "farm/schemas/sha256.h"
 #include "farm/store/store.h"
+#include "identity_register.h"
 #include "program_path.h"
 
 namespace farmctl {
@@ -84,116 +82,57 @@ farm::StatusOr<std::unique_ptr<Store>> OpenForReading(const GlobalOptions& optio
   return Store::Open(path, OpenMode::kReadOnly);
 }
 
-// Why a photo cannot join the identity as it is, or "" when it can.
-std::string Problem(const EmbeddedImage& image, bool pick_largest) {
-  if (!image.ok) return "cannot be analysed: " + image.error;
-  if (image.faces.empty()) return "no face found";
-  if (image.faces.size() > 1 && !pick_largest) {
-    return std::to_string(image.faces.size()) +
-           " faces found (each photo must show only the person; pass --pick largest to keep "
-           "the largest face)";
-  }
-  return "";
-}
-
 int RunAdd(const GlobalOptions& options, const AddArgs& args) {
   if (args.name.empty()) return ReportError(options, farm::InvalidArgument("the identity name is empty"));
   auto store = OpenForWriting(options);
   if (!store.ok()) return ReportError(options, store.status());
-  if ((*store)->GetIdentityByName(args.name).ok()) {
-    return ReportError(options, farm::AlreadyExists("identity '" + args.name + "' exists in " +
-                                                    (*store)->path() + " (pick another name)"));
-  }
-  // The photos' hashes first: a missing file or the same photo twice fails before the
-  // (slower) face analysis.
-  std::vector<std::string> digests;
-  std::map<std::string, std::string> seen;  // sha256 -> path
-  for (const std::string& photo : args.photos) {
-    auto digest = farm::Sha256File(photo);
-    if (!digest.ok()) return ReportError(options, digest.status());
-    if (auto [it, fresh] = seen.emplace(*digest, photo); !fresh) {
-      return ReportError(options, farm::InvalidArgument(photo + " and " + it->second +
-                                                        " are the same photo (same sha256)"));
-    }
-    digests.push_back(*digest);
-  }
-
-  auto embedding = EmbedImages(FindAgentProgram(args.agent_path), options.models_dir, args.photos);
-  if (!embedding.ok()) return ReportError(options, embedding.status());
-  const bool pick_largest = args.pick == "largest";
-  std::vector<std::pair<std::string, std::string>> problems;  // photo, why
-  for (const EmbeddedImage& image : embedding->images) {
-    if (std::string why = Problem(image, pick_largest); !why.empty()) problems.push_back({image.image, why});
-  }
-  if (!problems.empty()) {
-    std::string message = "identity '" + args.name + "' not stored: " +
-                          std::to_string(problems.size()) + " of " +
-                          std::to_string(args.photos.size()) + " photos cannot be used";
-    for (const auto& [photo, why] : problems) message += "\n  " + photo + ": " + why;
-    if (options.json) {
-      Json rejected = Json::array();
-      for (const auto& [photo, why] : problems) rejected.push_back({{"photo", photo}, {"problem", why}});
-      std::cout << Json{{"ok", false},
-                        {"error", {{"code", "invalid_argument"}, {"message", message}}},
-                        {"rejected", rejected}}
-                       .dump(2)
-                << "\n";
-    } else {
-      std::cerr << "farmctl: " << message << "\n";
-    }
+  IdentityRequest request;
+  request.name = args.name;
+  request.token = args.token;
+  request.photos = args.photos;
+  request.pick_largest = args.pick == "largest";
+  request.agent_path = FindAgentProgram(args.agent_path);
+  request.models_dir = options.models_dir;
+  RegisterResult result = RegisterIdentity(**store, request);
+  if (!result.rejected.empty() && options.json) {
+    Json rejected = Json::array();
+    for (const auto& [photo, why] : result.rejected) rejected.push_back({{"photo", photo}, {"problem", why}});
+    std::cout << Json{{"ok", false},
+                      {"error", {{"code", "invalid_argument"}, {"message", result.stored.status().message()}}},
+                      {"rejected", rejected}}
+                     .dump(2)
+              << "\n";
     return kExitFailure;
   }
-
-  farm::store::NewIdentity identity;
-  identity.name = args.name;
-  identity.instance_token = args.token;
-  Json photos_out = Json::array();
-  for (size_t i = 0; i < args.photos.size(); ++i) {
-    const EmbeddedImage& image = embedding->images[i];
-    const int kept = LargestFace(image);  // the only face, or the largest with --pick
-    nlohmann::json faces = nlohmann::json::array();
-    for (size_t f = 0; f < image.faces.size(); ++f) {
-      nlohmann::json face = image.faces[f].json;
-      face["used"] = static_cast<int>(f) == kept;
-      faces.push_back(std::move(face));
-    }
-    std::error_code ec;
-    const fs::path absolute = fs::absolute(args.photos[i], ec);
-    farm::store::NewIdentityPhoto photo;
-    photo.sha256 = digests[i];
-    photo.path = ec ? args.photos[i] : absolute.lexically_normal().string();
-    photo.face_count = static_cast<int>(image.faces.size());
-    photo.descriptor = image.faces[kept].descriptor;
-    photo.descriptor_model = embedding->model_version;
-    photo.faces_json = faces.dump();
-    photos_out.push_back({{"path", photo.path},
-                          {"sha256", photo.sha256},
-                          {"face_count", image.faces.size()},
-                          {"face_used", kept},
-                          {"descriptor_norm", Norm(photo.descriptor)}});
-    identity.photos.push_back(std::move(photo));
-  }
-  auto id = (*store)->CreateIdentity(identity);
-  if (!id.ok()) return ReportError(options, id.status());
+  if (!result.stored.ok()) return ReportError(options, result.stored.status());
+  const StoredIdentity& stored = *result.stored;
 
   if (options.json) {
+    Json photos = Json::array();
+    for (const StoredPhoto& photo : stored.photos) {
+      photos.push_back({{"path", photo.path},
+                        {"sha256", photo.sha256},
+                        {"face_count", photo.face_count},
+                        {"face_used", photo.face_used},
+                        {"descriptor_norm", photo.descriptor_norm}});
+    }
     std::cout << Json{{"ok", true},
-                      {"id", *id},
+                      {"id", stored.id},
                       {"name", args.name},
                       {"instance_token", args.token},
-                      {"descriptor_model", embedding->model_version},
+                      {"descriptor_model", stored.descriptor_model},
                       {"database", (*store)->path()},
-                      {"photos", photos_out}}
+                      {"photos", photos}}
                      .dump(2)
               << "\n";
     return kExitOk;
   }
-  std::cout << "identity '" << args.name << "' (id " << *id << "): " << args.photos.size()
-            << " photos, descriptor model " << embedding->model_version << "\n";
-  for (const auto& photo : photos_out) {
-    std::cout << "  " << photo["path"].get<std::string>() << "  " << photo["face_count"].get<int>()
-              << (photo["face_count"].get<int>() == 1 ? " face" : " faces, kept the largest (#" +
-                                                                 std::to_string(photo["face_used"].get<int>()) + ")")
+  std::cout << "identity '" << args.name << "' (id " << stored.id << "): " << stored.photos.size()
+            << " photos, descriptor model " << stored.descriptor_model << "\n";
+  for (const StoredPhoto& photo : stored.photos) {
+    std::cout << "  " << photo.path << "  " << photo.face_count
+              << (photo.face_count == 1 ? " face"
+                                        : " faces, kept the largest (#" + std::to_string(photo.face_used) + ")")
               << "\n";
   }
   return kExitOk;

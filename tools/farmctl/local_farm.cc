@@ -160,7 +160,16 @@ farm::StatusOr<std::unique_ptr<LocalFarm>> LocalFarm::Start(const LocalFarmOptio
                   "--key-file",
                   agent_keys[i - 1].string(),
                   "--shutdown-grace-ms",
-                  "2000"};
+                  "2000",
+                  "--config-dir",
+                  options.presets_dir};
+    // Render jobs find models by sha256 in the same folder the spec's 'models:/' names.
+    if (!options.models_dir.empty()) {
+      agent.argv.insert(agent.argv.end(), {"--models-dir", options.models_dir});
+    }
+    if (options.model_cache_mb > 0) {
+      agent.argv.insert(agent.argv.end(), {"--model-cache-mb", std::to_string(options.model_cache_mb)});
+    }
     agent.log_path = (state / "logs" / ("agent-" + std::to_string(i) + ".log")).string();
     std::ofstream(agent.log_path, std::ios::trunc);
     auto child = ChildProcess::Start(agent);

@@ -25,6 +25,7 @@ struct LocalFarmOptions {
   std::string models_dir;   // where 'models:/' paths point
   int agents = 2;
   int slots = 1;  // jobs per agent at once
+  int model_cache_mb = 0;  // agents' budget of loaded models; 0: farm-agent's default
   std::chrono::milliseconds ready_timeout{30000};
 };
 

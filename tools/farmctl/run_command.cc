@@ -12,14 +12,19 @@
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
+#include "farm/schemas/render_params.h"
 #include "farm/schemas/sha256.h"
+#include "farm/store/store.h"
 #include "farm_defaults.h"
+#include "identity_register.h"
 #include "http_client.h"
 #include "local_farm.h"
 #include "program_path.h"
 #include "progress_bar.h"
+#include "rank_table.h"
 #include "spec_check.h"
 #include "sweep_counts.h"
 
@@ -40,8 +45,10 @@ struct RunArgs {
   std::string spec;
   int agents = 0;  // 0: agents.count of the config folder's local.yaml
   int slots = 0;   // 0: agents.slots of local.yaml
-  bool synthetic = true;
+  bool synthetic = false;
   bool force = false;
+  int top = 20;            // ranked renders printed at the end (0: all)
+  int model_cache_mb = 0;  // agents' model memory budget; 0: farm-agent's default
   std::string farmd_path;
   std::string agent_path;
 };
@@ -108,6 +115,54 @@ farm::StatusOr<std::int64_t> FindResumable(const ApiClient& api, const CheckedSp
     return was_synthetic == synthetic ? id : 0;
   }
   return 0;
+}
+
+// Score jobs compare renders with the identity's stored descriptors: store the spec's
+// identity before the farm starts (once; later runs check it is still the same photos).
+farm::Status EnsureIdentity(const GlobalOptions& options, const RunArgs& args,
+                            const CheckedSpec& spec, const fs::path& database) {
+  FARM_ASSIGN_OR_RETURN(std::unique_ptr<farm::store::Store> store,
+                        farm::store::Store::Open(database.string(), farm::store::OpenMode::kReadWrite));
+  std::vector<std::string> digests;
+  for (const std::string& photo : spec.photo_files) {
+    FARM_ASSIGN_OR_RETURN(std::string digest, farm::Sha256File(photo));
+    digests.push_back(std::move(digest));
+  }
+  const std::string photos_sha256 = farm::PhotoSetDigest(digests);
+  auto existing = store->GetIdentityByName(spec.identity);
+  if (existing.ok()) {
+    if (existing->photos_sha256 == photos_sha256) return farm::Status::Ok();
+    return farm::FailedPrecondition(
+        "identity '" + spec.identity + "' in " + database.string() +
+        " was stored from other photos than the spec's identity.photos; rename the spec's "
+        "identity, or use another database (--db)");
+  }
+  if (existing.status().code() != farm::StatusCode::kNotFound) return existing.status();
+  IdentityRequest request;
+  request.name = spec.identity;
+  request.token = spec.identity_token;
+  request.photos = spec.photo_files;
+  request.pick_largest = spec.identity_pick_largest;
+  request.agent_path = FindAgentProgram(args.agent_path);
+  request.models_dir = options.models_dir;
+  RegisterResult registered = RegisterIdentity(*store, request);
+  if (!registered.stored.ok()) return registered.stored.status().WithContext("identity.photos");
+  if (!options.json) {
+    std::cerr << "farmctl: identity '" << spec.identity << "' stored from "
+              << spec.photo_files.size() << " photo" << (spec.photo_files.size() == 1 ? "" : "s")
+              << " (face model " << registered.stored->descriptor_model << ")\n";
+  }
+  return farm::Status::Ok();
+}
+
+// The sweep's ranking for the closing report; an error is reported, not fatal.
+farm::StatusOr<Ranking> RankSweep(const fs::path& database, std::int64_t sweep_id, int top) {
+  FARM_ASSIGN_OR_RETURN(std::unique_ptr<farm::store::Store> store,
+                        farm::store::Store::Open(database.string(), farm::store::OpenMode::kReadOnly));
+  RankRequest request;
+  request.sweep_id = sweep_id;
+  request.limit = top;
+  return LoadRanking(*store, request);
 }
 
 // Submits (or resumes) and waits; the farm is running.
@@ -183,10 +238,25 @@ int RunSweep(const GlobalOptions& options, const std::string& config_dir, const 
   farm::StatusOr<LocalFarmDefaults> defaults = ReadLocalFarmDefaults(defaults_path);
   if (!defaults.ok()) return ReportError(options, defaults.status());
 
+  if (!args.synthetic && checked.spec.train_jobs > 0) {
+    return ReportError(
+        options, farm::FailedPrecondition(
+                     args.spec + " trains LoRAs (train:, " + std::to_string(checked.spec.train_jobs) +
+                     " train jobs) and the agents cannot train yet: render with finished LoRA "
+                     "files (loras:, docs/sweep-spec.md), or pass --synthetic to run every job "
+                     "as a stand-in"));
+  }
+
   const fs::path database = fs::absolute(EffectiveDbPath(options));
   const fs::path state_dir = database.parent_path();
   auto lock = LockStateDir(state_dir, args.force);
   if (!lock.ok()) return ReportError(options, lock.status());
+  if (!args.synthetic && checked.spec.score_jobs > 0) {
+    if (farm::Status identity = EnsureIdentity(options, args, checked.spec, database); !identity.ok()) {
+      ::close(*lock);
+      return ReportError(options, identity);
+    }
+  }
 
   struct sigaction action = {};
   action.sa_handler = OnInterrupt;
@@ -206,6 +276,7 @@ int RunSweep(const GlobalOptions& options, const std::string& config_dir, const 
   farm_options.models_dir = options.models_dir;
   farm_options.agents = args.agents > 0 ? args.agents : defaults->agents;
   farm_options.slots = args.slots > 0 ? args.slots : defaults->slots;
+  farm_options.model_cache_mb = args.model_cache_mb;
 
   farm::StatusOr<Outcome> outcome = farm::Unavailable("interrupted");
   {
@@ -235,6 +306,10 @@ int RunSweep(const GlobalOptions& options, const std::string& config_dir, const 
   if (!outcome.ok()) return ReportError(options, outcome.status());
   const JobCounts& c = outcome->counts;
   const bool ok = c.failed == 0 && c.cancelled == 0 && c.skipped == 0;
+  std::optional<farm::StatusOr<Ranking>> ranking;
+  if (!args.synthetic && checked.spec.score_jobs > 0) {
+    ranking = RankSweep(database, outcome->sweep_id, args.top);
+  }
   if (options.json) {
     json out = {{"ok", ok},
                 {"sweep_id", outcome->sweep_id},
@@ -246,6 +321,13 @@ int RunSweep(const GlobalOptions& options, const std::string& config_dir, const 
                 {"counts", CountsJson(c)},
                 {"first_errors", outcome->first_errors},
                 {"database", database.string()}};
+    if (ranking && ranking->ok()) {
+      out["ranking"] = {{"identity", (*ranking)->identity},
+                        {"metric", (*ranking)->metric},
+                        {"renders", RankingRowsJson(**ranking)}};
+    } else if (ranking) {
+      out["ranking_error"] = ranking->status().ToString();
+    }
     std::cout << out.dump(2) << "\n";
   } else {
     std::cerr << "farmctl: sweep " << outcome->sweep_id << " " << (ok ? "finished" : "FAILED")
@@ -255,6 +337,11 @@ int RunSweep(const GlobalOptions& options, const std::string& config_dir, const 
                 << e.value("error", std::string()) << "\n";
     }
     if (!ok) std::cerr << "farmctl: logs in " << (state_dir / "logs").string() << "\n";
+    if (ranking && ranking->ok()) {
+      PrintRanking(std::cout, **ranking);
+    } else if (ranking) {
+      std::cerr << "farmctl: cannot rank the sweep: " << ranking->status().ToString() << "\n";
+    }
   }
   return ok ? kExitOk : kExitFailure;
 }
@@ -285,9 +372,16 @@ void AddRunCommands(CLI::App& app, GlobalOptions& options, const std::string& co
   run->add_option("--slots", args->slots,
                   "Jobs each agent runs at once (default: agents.slots in local.yaml, else 1)")
       ->check(CLI::Range(1, kMaxAgentSlots));
-  run->add_flag("--synthetic,!--no-synthetic", args->synthetic,
-                "Run every job as a synthetic stand-in (default ON until the render job kind "
-                "exists; --no-synthetic submits real jobs)");
+  run->add_flag("--synthetic", args->synthetic,
+                "Run every job as a synthetic stand-in (exercises farmd and the agents without "
+                "models; needed for specs that train LoRAs until agents can train)");
+  run->add_option("--top", args->top,
+                  "Ranked renders to print when the sweep scores renders (0: all)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  run->add_option("--model-cache-mb", args->model_cache_mb,
+                  "Memory budget of models each agent keeps loaded (default: farm-agent's)")
+      ->check(CLI::PositiveNumber);
   run->add_flag("--force", args->force,
                 "Start even if another farmctl run seems to hold the database");
   run->add_option("--farmd", args->farmd_path, "farmd executable (default: the build's)");

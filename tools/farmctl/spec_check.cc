@@ -47,6 +47,8 @@ SpecCheckResult CheckSpecFile(const std::string& path, const std::string& config
     return result;
   }
   result.spec.jobs = count->total();
+  result.spec.train_jobs = count->train;
+  result.spec.score_jobs = count->score;
   if (expand) {
     farm::sweep::FileSpecResolver resolver(fs::absolute(path).parent_path().string(), models_dir);
     auto expanded = farm::sweep::ExpandSweep(*check.spec, resolver);
@@ -55,7 +57,18 @@ SpecCheckResult CheckSpecFile(const std::string& path, const std::string& config
       return result;
     }
     result.spec.jobs = static_cast<std::int64_t>(expanded->jobs.size());
+    result.spec.train_jobs = expanded->count.train;
+    result.spec.score_jobs = expanded->count.score;
+    auto photos = resolver.ResolvePhotoFiles(check.spec->identity.photos);
+    if (!photos.ok()) {
+      result.error = photos.status().WithContext(path);
+      return result;
+    }
+    result.spec.photo_files = std::move(*photos);
   }
+  result.spec.identity = check.spec->identity.name;
+  result.spec.identity_token = check.spec->identity.token;
+  result.spec.identity_pick_largest = check.spec->identity.pick_largest;
   result.spec.text = std::move(*text);
   result.spec.name = check.spec->name;
   result.ok = true;

@@ -16,7 +16,13 @@ namespace farmctl {
 struct CheckedSpec {
   std::string text;  // the YAML as read
   std::string name;
-  std::int64_t jobs = 0;  // jobs it expands to
+  std::int64_t jobs = 0;        // jobs it expands to
+  std::int64_t train_jobs = 0;  // of which LoRA training
+  std::int64_t score_jobs = 0;  // of which face-ID scoring
+  std::string identity;         // identity.name
+  std::string identity_token;   // identity.token
+  bool identity_pick_largest = false;    // identity.pick: largest
+  std::vector<std::string> photo_files;  // identity.photos resolved (with `expand` only)
 };
 
 struct SpecCheckResult {
