@@ -87,6 +87,21 @@ TEST(ResultOutboxTest, PausedUploadResumesWhereItStopped) {
   EXPECT_EQ(sink.sent.size(), 5u) << "nothing more until a restart";
 }
 
+TEST(ResultOutboxTest, ArtifactsWithTheSameBytesAreUploadedOnce) {
+  SlotEvent event = Finished(6, JobStatus::kSucceeded, "same pixels");
+  event.outcome.artifacts.push_back({"stage/detailer#1", "image/png", "same pixels"});
+  event.outcome.artifacts.push_back({"stage/tone#2", "image/png", "other pixels"});
+  ResultOutbox outbox;
+  outbox.Add({6, 1}, BuildResult(std::move(event)));
+  FlakySink sink;
+  ASSERT_TRUE(outbox.SendUnsent(sink.Fn()).ok());
+  ASSERT_EQ(sink.sent.size(), 3u);  // one chunk per distinct digest, then the result
+  EXPECT_EQ(sink.sent[0].artifact_chunk().data(), "same pixels");
+  EXPECT_EQ(sink.sent[1].artifact_chunk().data(), "other pixels");
+  ASSERT_TRUE(sink.sent[2].has_job_result());
+  EXPECT_EQ(sink.sent[2].job_result().artifacts_size(), 3);  // every name is still described
+}
+
 TEST(ResultOutboxTest, RestartUploadsEverythingAgainUntilAcked) {
   ResultOutbox outbox;
   outbox.Add({6, 1}, BuildResult(Finished(6, JobStatus::kSucceeded, "abc")));

@@ -53,6 +53,19 @@ TEST_F(ArtifactTest, WrongDigestIsRejectedAndNothingStored) {
   EXPECT_NE(job->state, store::JobState::kSucceeded);
 }
 
+TEST_F(ArtifactTest, ArtifactsWithTheSameBytesAreStoredOnce) {
+  // A stage that changed nothing gives the same bytes under two names; they travel once.
+  farm_->Report(*agent_, lease_, v1::RESULT_STATUS_SUCCEEDED,
+                {{"image", "same bytes"}, {"stage/detailer#1", "same bytes"}, {"record", "{}"}});
+  auto ack = farm_->Await(*agent_, v1::Envelope::kResultAck);
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_TRUE(ack->result_ack().accepted());
+  EXPECT_FALSE(farm_->Await(*agent_, v1::Envelope::kError, 5).has_value());
+  EXPECT_EQ(CountAttempts(farm_->store(), job_id(), store::AttemptOutcome::kSucceeded), 1);
+  EXPECT_EQ(StoredArtifacts(), 2);
+  EXPECT_EQ(CountFiles(farm_->artifact_root()), 2);
+}
+
 TEST_F(ArtifactTest, DeclaredSizeMustMatchReceivedBytes) {
   const std::string bytes = "twelve bytes";
   farm_->Upload(*agent_, lease_, {"output", bytes});

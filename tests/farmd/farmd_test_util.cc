@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <random>
+#include <set>
 
 #include "farm/schemas/sha256.h"
 
@@ -158,8 +159,9 @@ void Farm::Report(transport::FakeAgentEnd& end, const v1::LeaseRef& lease, v1::R
   result->mutable_lease()->CopyFrom(lease);
   result->set_status(status);
   if (status == v1::RESULT_STATUS_FAILED) result->set_error("synthetic failure");
+  std::set<std::string> uploaded;  // as the agent does: the same bytes go once
   for (const TestArtifact& artifact : artifacts) {
-    Upload(end, lease, artifact, 4, declared_sha);
+    if (uploaded.insert(artifact.bytes).second) Upload(end, lease, artifact, 4, declared_sha);
     v1::ArtifactDescriptor* d = result->add_artifacts();
     d->set_name(artifact.name);
     d->set_sha256(declared_sha.empty() ? Sha256Hex(artifact.bytes) : declared_sha);

@@ -8,6 +8,14 @@ namespace v1 = studiofarm::v1;
 
 namespace {
 
+// Whether an earlier artifact of the result has the same digest as artifact `i`.
+bool SentBefore(const v1::JobResult& result, int i) {
+  for (int j = 0; j < i; ++j) {
+    if (result.artifacts(j).sha256() == result.artifacts(i).sha256()) return true;
+  }
+  return false;
+}
+
 v1::LeaseRef ToRef(const LeaseKey& lease) {
   v1::LeaseRef ref;
   ref.set_job_id(lease.job_id);
@@ -102,6 +110,12 @@ Status ResultOutbox::SendUnsent(const SendFn& send) {
 Status ResultOutbox::SendOne(Entry& entry, const SendFn& send) {
   const v1::JobResult& result = entry.pending.result;
   while (entry.next_artifact < result.artifacts_size()) {
+    // Uploads are keyed by digest: two artifacts with the same bytes (a stage that left
+    // the image as it was) are sent once.
+    if (SentBefore(result, entry.next_artifact)) {
+      ++entry.next_artifact;
+      continue;
+    }
     const std::string& bytes = entry.pending.artifact_bytes[entry.next_artifact];
     const std::string_view rest = std::string_view(bytes).substr(entry.next_offset);
     // A resumed upload continues at next_offset; chunk offsets stay absolute.

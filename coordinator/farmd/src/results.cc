@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "coordinator_impl.h"
@@ -149,16 +150,31 @@ void CoordinatorImpl::HandleResult(const std::string& peer, const v1::JobResult&
 void CoordinatorImpl::StorePendingResults() {
   for (const PendingResult& r : pending_results_) {
     auto store_artifacts = [&]() -> Status {
+      // Artifacts with the same bytes (a stage that changed nothing) were uploaded once.
+      std::map<std::string, std::int64_t> stored;  // sha256 -> artifact id
       for (const v1::ArtifactDescriptor& d : r.artifacts) {
-        FARM_ASSIGN_OR_RETURN(std::string path, uploads_.Commit(r.peer, r.lease, d.sha256()));
-        store::NewArtifact artifact;
-        artifact.sha256 = d.sha256();
-        artifact.size = static_cast<std::int64_t>(d.size_bytes());
-        artifact.path = path;
-        artifact.media_type = d.media_type().empty() ? "application/octet-stream" : d.media_type();
-        FARM_ASSIGN_OR_RETURN(std::int64_t artifact_id, store_.InsertArtifact(artifact));
-        ++counters_.artifacts_stored;
-        if (r.is_render && d.name() == "faces") {
+        auto known = stored.find(d.sha256());
+        std::int64_t artifact_id = known == stored.end() ? 0 : known->second;
+        if (artifact_id == 0) {
+          FARM_ASSIGN_OR_RETURN(std::string path, uploads_.Commit(r.peer, r.lease, d.sha256()));
+          store::NewArtifact artifact;
+          artifact.sha256 = d.sha256();
+          artifact.size = static_cast<std::int64_t>(d.size_bytes());
+          artifact.path = path;
+          artifact.media_type = d.media_type().empty() ? "application/octet-stream" : d.media_type();
+          FARM_ASSIGN_OR_RETURN(artifact_id, store_.InsertArtifact(artifact));
+          stored.emplace(d.sha256(), artifact_id);
+          ++counters_.artifacts_stored;
+        }
+        constexpr std::string_view kStagePrefix = "stage/";
+        if (r.is_render && d.name().rfind(kStagePrefix, 0) == 0) {
+          FARM_ASSIGN_OR_RETURN(store::Render render, store_.GetRenderByHash(r.param_hash));
+          FARM_RETURN_IF_ERROR(
+              store_.SetRenderStageImage(render.id, d.name().substr(kStagePrefix.size()), artifact_id));
+        } else if (r.is_render && d.name() == "record") {
+          FARM_ASSIGN_OR_RETURN(store::Render render, store_.GetRenderByHash(r.param_hash));
+          FARM_RETURN_IF_ERROR(store_.SetRenderRecordArtifact(render.id, artifact_id));
+        } else if (r.is_render && d.name() == "faces") {
           FARM_ASSIGN_OR_RETURN(store::Render render, store_.GetRenderByHash(r.param_hash));
           FARM_RETURN_IF_ERROR(store_.SetRenderFacesArtifact(render.id, artifact_id));
         } else if (r.is_render && (d.name() == "image" || r.artifacts.size() == 1)) {
