@@ -107,6 +107,10 @@ TEST_F(RenderRunnerTest, RendersPngAndKeepsTheEngineLoaded) {
   ASSERT_FALSE(stages.empty());
   EXPECT_EQ(stages.front(), "load");
   EXPECT_EQ(Find(first, "faces"), nullptr);  // no face models configured
+  const OutputArtifact* record = Find(first, "record");
+  ASSERT_NE(record, nullptr);
+  EXPECT_EQ(record->media_type, "application/json");
+  EXPECT_NE(record->bytes.find("\"stages\""), std::string::npos) << record->bytes;
 
   // Same params again: engine from the cache, same pixels.
   JobOutcome again = runner->Run(Spec(Params(5)), nullptr, cancel);

@@ -2,8 +2,9 @@
 // writes a tiny checkpoint, pose ControlNet and LoRA into a models folder; `farmctl run`
 // stores the spec's identity from a face-api demo photo, starts farmd and two agents, runs
 // real render jobs (txt2img with LoRA and pose, detailer, tone) and score jobs, and prints
-// the ranking; every render is in the database with its stages' settings and its faces
-// artifact, and `farmctl reproduce` re-renders one bit for bit. The tiny model's images
+// the ranking; every render is in the database with its stages' settings, each stage's
+// image, its faces artifact and the agent's metrics, and `farmctl reproduce` re-renders one
+// bit for bit. The tiny model's images
 // hold no face, so every score is NULL with a reason: the ranking with real similarities
 // is covered by farmctl_rank_test and the farmd score tests.
 // Skips without the face-api models and demo photos, or without the render commands.
@@ -112,7 +113,7 @@ score: {metric: cosine}
 
 TEST_F(FarmctlPipelineTest, RendersScoresRanksAndReproducesThroughTheFarm) {
   const std::string spec = WriteSpec();
-  const CliRun run = Farmctl("--json run " + Quote(spec) + " --agents 2 --top 0");
+  const CliRun run = Farmctl("--json run " + Quote(spec) + " --agents 2 --top 0 --stage-images");
   ASSERT_EQ(run.exit_code, 0) << run.out << Stderr();
   const json out = ParseOrFail(run);
   EXPECT_FALSE(out.value("synthetic", true));
@@ -145,6 +146,22 @@ TEST_F(FarmctlPipelineTest, RendersScoresRanksAndReproducesThroughTheFarm) {
   std::set<std::string> tones;
   for (const farm::store::Render& render : *renders) {
     EXPECT_TRUE(render.faces_artifact_id.has_value()) << render.id;
+    EXPECT_TRUE(render.record_artifact_id.has_value()) << render.id;
+    // Every stage's image was kept (--stage-images), and the agent's metrics.
+    auto stages = (*store)->ListRenderStageImages(render.id);
+    ASSERT_TRUE(stages.ok()) << stages.status().ToString();
+    std::vector<std::string> names;
+    for (const auto& [stage, artifact] : *stages) names.push_back(stage);
+    EXPECT_EQ(names, (std::vector<std::string>{"detailer#1", "tone#2", "txt2img"})) << render.id;
+    ASSERT_TRUE(render.job_id.has_value());
+    auto attempts = (*store)->ListAttempts(*render.job_id);
+    ASSERT_TRUE(attempts.ok() && !attempts->empty());
+    const json metrics = json::parse(attempts->back().metrics_json, nullptr, false);
+    ASSERT_TRUE(metrics.is_object()) << attempts->back().metrics_json;
+    EXPECT_GT(metrics.value("seconds_in_unet", 0.0), 0.0) << metrics.dump();
+    EXPECT_EQ(metrics.value("models_from_cache", -1.0) + metrics.value("models_loaded", -1.0),
+              render.params.loras.empty() ? 1.0 : 2.0)
+        << metrics.dump();
     const farm::RenderParams& p = render.params;
     tones.insert(p.tone);
     ASSERT_EQ(p.controlnets.size(), 1u);

@@ -189,6 +189,29 @@ TEST_F(StoreRendersTest, ListFilters) {
   rendered.rendered = false;
   EXPECT_EQ(store_->ListRenders(rendered)->size(), 11u);
   EXPECT_EQ(store_->SetRenderArtifact(999, *artifact).code(), StatusCode::kNotFound);
+
+  // Stage images: one per stage name, a second upload replaces the first.
+  const std::int64_t render = (*inserted)[0].id;
+  auto txt2img = store_->InsertArtifact({Sha256Hex("stage-0"), 10, "r/s0.png", "image/png"});
+  auto tone = store_->InsertArtifact({Sha256Hex("stage-1"), 10, "r/s1.png", "image/png"});
+  ASSERT_TRUE(txt2img.ok() && tone.ok());
+  ASSERT_TRUE(store_->SetRenderStageImage(render, "txt2img", *artifact).ok());
+  ASSERT_TRUE(store_->SetRenderStageImage(render, "txt2img", *txt2img).ok());
+  ASSERT_TRUE(store_->SetRenderStageImage(render, "tone#1", *tone).ok());
+  auto stages = store_->ListRenderStageImages(render);
+  ASSERT_TRUE(stages.ok()) << stages.status().ToString();
+  EXPECT_EQ(*stages, (std::map<std::string, std::int64_t>{{"tone#1", *tone}, {"txt2img", *txt2img}}));
+  EXPECT_TRUE(store_->ListRenderStageImages((*inserted)[1].id)->empty());
+  EXPECT_EQ(store_->SetRenderStageImage(render, "", *tone).code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(store_->SetRenderStageImage(999, "txt2img", *tone).ok());  // no such render
+
+  auto record = store_->InsertArtifact({Sha256Hex("record"), 10, "r/rec.json", "application/json"});
+  ASSERT_TRUE(record.ok());
+  ASSERT_TRUE(store_->SetRenderRecordArtifact(render, *record).ok());
+  auto reread = store_->GetRender(render);
+  ASSERT_TRUE(reread.ok());
+  EXPECT_EQ(reread->record_artifact_id, *record);
+  EXPECT_EQ(store_->SetRenderRecordArtifact(999, *record).code(), StatusCode::kNotFound);
 }
 
 TEST_F(StoreRendersTest, ArtifactsAreContentAddressed) {

@@ -167,6 +167,7 @@ farm::StatusOr<std::unique_ptr<LocalFarm>> LocalFarm::Start(const LocalFarmOptio
     if (!options.models_dir.empty()) {
       agent.argv.insert(agent.argv.end(), {"--models-dir", options.models_dir});
     }
+    if (options.stage_images) agent.argv.push_back("--keep-stage-images");
     if (options.model_cache_mb > 0) {
       agent.argv.insert(agent.argv.end(), {"--model-cache-mb", std::to_string(options.model_cache_mb)});
     }

@@ -26,6 +26,7 @@ struct LocalFarmOptions {
   int agents = 2;
   int slots = 1;  // jobs per agent at once
   int model_cache_mb = 0;  // agents' budget of loaded models; 0: farm-agent's default
+  bool stage_images = false;  // agents also upload each recipe stage's image
   std::chrono::milliseconds ready_timeout{30000};
 };
 

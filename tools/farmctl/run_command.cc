@@ -49,6 +49,7 @@ struct RunArgs {
   bool force = false;
   int top = 20;            // ranked renders printed at the end (0: all)
   int model_cache_mb = 0;  // agents' model memory budget; 0: farm-agent's default
+  bool stage_images = false;
   std::string farmd_path;
   std::string agent_path;
 };
@@ -277,6 +278,7 @@ int RunSweep(const GlobalOptions& options, const std::string& config_dir, const 
   farm_options.agents = args.agents > 0 ? args.agents : defaults->agents;
   farm_options.slots = args.slots > 0 ? args.slots : defaults->slots;
   farm_options.model_cache_mb = args.model_cache_mb;
+  farm_options.stage_images = args.stage_images;
 
   farm::StatusOr<Outcome> outcome = farm::Unavailable("interrupted");
   {
@@ -379,6 +381,9 @@ void AddRunCommands(CLI::App& app, GlobalOptions& options, const std::string& co
                   "Ranked renders to print when the sweep scores renders (0: all)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  run->add_flag("--stage-images", args->stage_images,
+                "Also keep the image after every stage of each render (database table "
+                "render_stage_images)");
   run->add_option("--model-cache-mb", args->model_cache_mb,
                   "Memory budget of models each agent keeps loaded (default: farm-agent's)")
       ->check(CLI::PositiveNumber);

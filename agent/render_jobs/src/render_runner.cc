@@ -210,6 +210,7 @@ JobOutcome RenderRunner::Run(const JobSpec& spec, const ProgressFn& progress,
   JobOutcome out;
   out.status = JobStatus::kSucceeded;
   out.artifacts.push_back({"image", "image/png", std::move(result->png)});
+  out.artifacts.push_back({"record", "application/json", std::move(result->record_json)});
   for (const pipeline::StageImage& stage : result->stages) {
     StatusOr<std::string> png = image::EncodePng(stage.image);
     if (!png.ok()) return Failed(png.status().WithContext("stage image " + stage.stage));

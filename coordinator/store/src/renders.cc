@@ -10,7 +10,7 @@ namespace {
 
 constexpr char kRenderColumns[] =
     "SELECT r.id, r.param_hash, r.params_json, r.job_id, r.artifact_id, r.rendered_at, "
-    "r.created_at, r.faces_artifact_id FROM renders r";
+    "r.created_at, r.faces_artifact_id, r.record_artifact_id FROM renders r";
 
 Render ReadRender(SQLite::Statement& row) {
   Render render;
@@ -24,6 +24,7 @@ Render ReadRender(SQLite::Statement& row) {
   render.rendered_at_ms = OptionalInt64(row.getColumn(5));
   render.created_at_ms = row.getColumn(6).getInt64();
   render.faces_artifact_id = OptionalInt64(row.getColumn(7));
+  render.record_artifact_id = OptionalInt64(row.getColumn(8));
   return render;
 }
 
@@ -116,6 +117,47 @@ Status Store::SetRenderArtifact(std::int64_t render_id, std::int64_t artifact_id
     update->bind(1, static_cast<int64_t>(artifact_id));
     update->bind(2, static_cast<int64_t>(impl_->NowMs()));
     update->bind(3, static_cast<int64_t>(render_id));
+    if (update->exec() == 0) return impl_->NotFoundError("render " + std::to_string(render_id));
+    return Status::Ok();
+  });
+}
+
+Status Store::SetRenderStageImage(std::int64_t render_id, const std::string& stage,
+                                  std::int64_t artifact_id) {
+  FARM_RETURN_IF_ERROR(impl_->CheckWritable("set render stage image"));
+  if (stage.empty()) return InvalidArgument("render stage image without a stage name");
+  return Guarded(*impl_, "set render stage image", [&]() -> Status {
+    auto insert = impl_->Prepare(
+        "INSERT OR REPLACE INTO render_stage_images (render_id, stage, artifact_id) VALUES (?, ?, ?)");
+    insert->bind(1, static_cast<int64_t>(render_id));
+    insert->bind(2, stage);
+    insert->bind(3, static_cast<int64_t>(artifact_id));
+    insert->exec();
+    return Status::Ok();
+  });
+}
+
+StatusOr<std::map<std::string, std::int64_t>> Store::ListRenderStageImages(std::int64_t render_id) {
+  return Guarded(*impl_, "list render stage images",
+                 [&]() -> StatusOr<std::map<std::string, std::int64_t>> {
+                   auto rows = impl_->Prepare(
+                       "SELECT stage, artifact_id FROM render_stage_images WHERE render_id = ? "
+                       "ORDER BY stage");
+                   rows->bind(1, static_cast<int64_t>(render_id));
+                   std::map<std::string, std::int64_t> out;
+                   while (rows->executeStep()) {
+                     out.emplace(rows->getColumn(0).getString(), rows->getColumn(1).getInt64());
+                   }
+                   return out;
+                 });
+}
+
+Status Store::SetRenderRecordArtifact(std::int64_t render_id, std::int64_t artifact_id) {
+  FARM_RETURN_IF_ERROR(impl_->CheckWritable("set render record artifact"));
+  return Guarded(*impl_, "set render record artifact", [&]() -> Status {
+    auto update = impl_->Prepare("UPDATE renders SET record_artifact_id = ? WHERE id = ?");
+    update->bind(1, static_cast<int64_t>(artifact_id));
+    update->bind(2, static_cast<int64_t>(render_id));
     if (update->exec() == 0) return impl_->NotFoundError("render " + std::to_string(render_id));
     return Status::Ok();
   });

@@ -8,6 +8,7 @@
 // render at a time. held_models() is what the cache holds, reported to farmd.
 //
 // Artifacts: "image" (image/png, the final PNG with the A1111 `parameters` chunk);
+// "record" (application/json, RecipeResult::record_json: every stage's settings as applied);
 // "stage/<stage>" PNGs when keep_stage_images; "faces" (application/json) when the face
 // models load: the final image's faces with their 128-d descriptors, as
 // {"model_version", "width", "height", "faces": [{"index", "score", "box", "descriptor"}]}

@@ -149,6 +149,7 @@ struct Render {
   std::optional<std::int64_t> job_id;
   std::optional<std::int64_t> artifact_id;  // unset until rendered
   std::optional<std::int64_t> faces_artifact_id;  // the "faces" JSON; unset without one
+  std::optional<std::int64_t> record_artifact_id;  // the recipe's "record" JSON; unset without one
   std::optional<std::int64_t> rendered_at_ms;
   std::int64_t created_at_ms = 0;
 };

@@ -175,6 +175,13 @@ class Store {
   Status SetRenderArtifact(std::int64_t render_id, std::int64_t artifact_id);
   // The render's "faces" artifact (JSON of the faces found in it; scoring reads it).
   Status SetRenderFacesArtifact(std::int64_t render_id, std::int64_t artifact_id);
+  // The recipe's record (JSON: every stage's settings as applied, defaults filled in).
+  Status SetRenderRecordArtifact(std::int64_t render_id, std::int64_t artifact_id);
+  // The image after one stage of the render's recipe (a re-render replaces it).
+  Status SetRenderStageImage(std::int64_t render_id, const std::string& stage,
+                             std::int64_t artifact_id);
+  // Stage name -> artifact id, in stage-name order.
+  StatusOr<std::map<std::string, std::int64_t>> ListRenderStageImages(std::int64_t render_id);
 
   // Content-addressed: an existing sha256 returns its id (InvalidArgument if the size
   // differs). InvalidArgument for absolute paths or '..' components.
