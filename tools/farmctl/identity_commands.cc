@@ -31,12 +31,6 @@ struct AddArgs {
   std::string agent_path;
 };
 
-double Norm(const std::vector<float>& v) {
-  double sum = 0;
-  for (float x : v) sum += static_cast<double>(x) * x;
-  return std::sqrt(sum);
-}
-
 std::string Fixed(double value, int digits) {
   char text[64];
   std::snprintf(text, sizeof(text), "%.*f", digits, value);
@@ -185,7 +179,7 @@ int RunShow(const GlobalOptions& options, const std::string& name) {
   double mean_norm = std::nan("");
   if (!reference.descriptors.empty()) {
     double sum = 0;
-    for (const auto& d : reference.descriptors) sum += Norm(d);
+    for (const auto& d : reference.descriptors) sum += DescriptorNorm(d);
     mean_norm = sum / static_cast<double>(reference.descriptors.size());
   }
   const farm::faceid::Descriptor centroid = reference.mean();
@@ -194,7 +188,7 @@ int RunShow(const GlobalOptions& options, const std::string& name) {
     Json out = SummaryJson(*identity);
     out["photos_sha256"] = identity->photos_sha256;
     out["mean_descriptor_norm"] = std::isnan(mean_norm) ? Json(nullptr) : Json(mean_norm);
-    out["centroid_norm"] = centroid.empty() ? Json(nullptr) : Json(Norm(centroid));
+    out["centroid_norm"] = centroid.empty() ? Json(nullptr) : Json(DescriptorNorm(centroid));
     Json photos = Json::array();
     for (const IdentityPhoto& photo : identity->photos) {
       Json p = {{"id", photo.id},
@@ -202,7 +196,7 @@ int RunShow(const GlobalOptions& options, const std::string& name) {
                 {"sha256", photo.sha256},
                 {"face_count", photo.face_count ? Json(*photo.face_count) : Json(nullptr)},
                 {"descriptor_model", photo.descriptor_model},
-                {"descriptor_norm", photo.descriptor.empty() ? Json(nullptr) : Json(Norm(photo.descriptor))},
+                {"descriptor_norm", photo.descriptor.empty() ? Json(nullptr) : Json(DescriptorNorm(photo.descriptor))},
                 {"descriptor", photo.descriptor}};
       // Every face found on the photo, briefly (the database keeps their landmarks and
       // descriptors in identity_photos.faces_json).
@@ -236,7 +230,7 @@ int RunShow(const GlobalOptions& options, const std::string& name) {
   std::vector<std::vector<std::string>> rows = {{"FACES", "|DESCRIPTOR|", "SHA256", "PATH"}};
   for (const IdentityPhoto& photo : identity->photos) {
     rows.push_back({photo.face_count ? std::to_string(*photo.face_count) : "-",
-                    photo.descriptor.empty() ? "-" : Fixed(Norm(photo.descriptor), 4),
+                    photo.descriptor.empty() ? "-" : Fixed(DescriptorNorm(photo.descriptor), 4),
                     photo.sha256.substr(0, 12), photo.path});
   }
   std::cout << "\n";

@@ -14,12 +14,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-double Norm(const std::vector<float>& v) {
-  double sum = 0;
-  for (float x : v) sum += static_cast<double>(x) * x;
-  return std::sqrt(sum);
-}
-
 // Why a photo cannot join the identity as it is, or "" when it can.
 std::string Problem(const EmbeddedImage& image, bool pick_largest) {
   if (!image.ok) return "cannot be analysed: " + image.error;
@@ -33,6 +27,12 @@ std::string Problem(const EmbeddedImage& image, bool pick_largest) {
 }
 
 }  // namespace
+
+double DescriptorNorm(const std::vector<float>& descriptor) {
+  double sum = 0;
+  for (float x : descriptor) sum += static_cast<double>(x) * x;
+  return std::sqrt(sum);
+}
 
 RegisterResult RegisterIdentity(farm::store::Store& store, const IdentityRequest& request) {
   RegisterResult result;
@@ -106,7 +106,7 @@ RegisterResult RegisterIdentity(farm::store::Store& store, const IdentityRequest
     photo.descriptor_model = embedding->model_version;
     photo.faces_json = faces.dump();
     stored.photos.push_back({photo.path, photo.sha256, static_cast<int>(image.faces.size()), kept,
-                             Norm(photo.descriptor)});
+                             DescriptorNorm(photo.descriptor)});
     identity.photos.push_back(std::move(photo));
   }
   auto id = store.CreateIdentity(identity);

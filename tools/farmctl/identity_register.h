@@ -46,6 +46,9 @@ struct RegisterResult {
   std::vector<std::pair<std::string, std::string>> rejected;
 };
 
+// Euclidean length of a face descriptor (face-api's are near 1; shown to spot bad ones).
+double DescriptorNorm(const std::vector<float>& descriptor);
+
 // AlreadyExists when the name is taken; a photo listed twice (same sha256) is
 // InvalidArgument before any face analysis.
 RegisterResult RegisterIdentity(farm::store::Store& store, const IdentityRequest& request);
