@@ -96,8 +96,12 @@ int Run(const PipelineRenderInput& in) {
     if (stage.kind != "detailer" || faces) continue;
     std::string dir = f.face_models;
     if (dir.empty()) {
+      // Where tools/setup.sh puts them, as every other command looks for models.
+      const char* root = std::getenv("STUDIOFARM_MODELS");
       const char* home = std::getenv("HOME");
-      dir = std::string(home ? home : ".") + "/.cache/studiofarm/models/face-api/model";
+      dir = (root != nullptr && *root != '\0') ? std::string(root)
+                                                : std::string(home ? home : ".") + "/.cache/studiofarm/models";
+      dir += "/face-api/model";
     }
     StatusOr<faceid::FacePipeline> loaded = faceid::FacePipeline::Load(dir);
     if (!loaded.ok()) return Fail(loaded.status().WithContext("--face-models (the detailer needs them)"));
@@ -166,7 +170,8 @@ void AddPipelineFlags(CLI::App* render) {
                                        "the tone stage grades with it");
   render->add_option("--tones-yaml", f.tones_yaml, "tone presets")->capture_default_str();
   render->add_option("--face-models", f.face_models,
-                     "face-api models for the detailer (default ~/.cache/studiofarm/models/face-api/model)");
+                     "face-api models for the detailer (default $STUDIOFARM_MODELS/face-api/model, "
+                     "else ~/.cache/studiofarm/models/face-api/model)");
   render->add_option("--render-id", f.render_id, "render id written into the PNG");
   render->add_flag("--stage-images", f.stage_images, "also write each stage's image as NAME.<stage>.png");
 }

@@ -29,6 +29,7 @@ readonly PACKAGES=(
   libspdlog-dev libfmt-dev                         # logging
   libprotobuf-dev protobuf-compiler                # schemas/farm.proto
   clang libclang-rt-14-dev                         # tests/fuzz: the libFuzzer target (CI runs the replay test)
+  sqlite3 curl                                     # tests/farmctl: read the farm database, call farmd's HTTP API
 )
 
 models_dir="${STUDIOFARM_MODELS:-$HOME/.cache/studiofarm/models}"

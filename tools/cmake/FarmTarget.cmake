@@ -6,7 +6,9 @@
 #
 # farm_test(NAME SOURCES... [DEPS ...] [LABELS ...] [TIMEOUT s])
 #   A GoogleTest executable registered with ctest. LABELS: unit, integration, mpi, gpu
-#   (default unit). A test that cannot run here exits 77 and is reported as skipped.
+#   (default unit). Every suite links the shared test main (tests/support): a suite whose
+#   tests all skipped exits 77 and ctest reports it as skipped; with CI=true any skip but
+#   "needs a GPU" fails (farm/testing/skip.h).
 include_guard(GLOBAL)
 
 # The repository root, also when kernels/ is built on its own.
@@ -30,8 +32,13 @@ function(farm_test name)
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 120)
   endif()
+  if(NOT TARGET farm_test_main)
+    add_library(farm_test_main STATIC "${FARM_REPO_ROOT}/tests/support/farm_test_main.cc")
+    target_include_directories(farm_test_main PUBLIC "${FARM_REPO_ROOT}/tests/support/include")
+    target_link_libraries(farm_test_main PUBLIC GTest::gtest)
+  endif()
   add_executable(${name} ${ARG_SOURCES} ${ARG_UNPARSED_ARGUMENTS})
-  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} farm_test_main GTest::gtest)
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES
     LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT} SKIP_RETURN_CODE 77

@@ -27,8 +27,12 @@ farm::sd::TinyModelFiles& Files() {
   return *files;
 }
 
+// Where tools/setup.sh puts the face-api package: $STUDIOFARM_MODELS/face-api, by default
+// ~/.cache/studiofarm/models/face-api.
 std::string FaceApiDir() {
-  if (const char* env = std::getenv("FARM_FACE_MODELS")) return env;
+  if (const char* env = std::getenv("STUDIOFARM_MODELS"); env != nullptr && *env != '\0') {
+    return std::string(env) + "/face-api";
+  }
   const char* home = std::getenv("HOME");
   return std::string(home ? home : "/root") + "/.cache/studiofarm/models/face-api";
 }
@@ -89,7 +93,11 @@ std::shared_ptr<const farm::faceid::FacePipeline> Faces() {
     const std::string dir = FaceApiDir() + "/model";
     if (!fs::exists(dir + "/ssd_mobilenetv1_model-weights_manifest.json")) return nullptr;
     auto loaded = farm::faceid::FacePipeline::Load(dir);
-    if (!loaded.ok()) return nullptr;
+    // Models that are there but do not load are a failure, never a reason to skip.
+    if (!loaded.ok()) {
+      ADD_FAILURE() << "face-api models in " << dir << " do not load: " << loaded.status().ToString();
+      return nullptr;
+    }
     return std::make_shared<const farm::faceid::FacePipeline>(std::move(*loaded));
   }();
   return faces;

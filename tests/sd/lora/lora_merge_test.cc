@@ -9,6 +9,7 @@
 
 #include "farm/sd/checkpoint.h"
 #include "farm/sd/lora.h"
+#include "farm/testing/skip.h"
 #include "lora_test_util.h"
 #include "reference_paths.h"
 
@@ -292,7 +293,7 @@ TEST_F(TinyLoraTest, HalfPrecisionWeightsMergeInFloatAndRestoreExactly) {
 
 // The usual render setup: an fp16 model on a GPU. Originals are kept on the host.
 TEST_F(TinyLoraTest, GpuHalfWeightsMergeLikeCpuAndRestoreExactly) {
-  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
+  FARM_SKIP_WITHOUT_GPU(at::hasCUDA());
   auto half = LoadCheckpoint(dir_ + "/tiny_ldm.safetensors", at::kHalf);
   ASSERT_TRUE(half.ok()) << half.status().ToString();
   SdWeights cpu = std::move(half).value();
