@@ -226,9 +226,16 @@ void Agent::Impl::Handle(const v1::Envelope& envelope, TimePoint now) {
       }
       return;
     }
-    case v1::Envelope::kResultAck:
-      outbox_.Ack(KeyOf(envelope.result_ack().lease()));
+    case v1::Envelope::kResultAck: {
+      // farmd acks a result only once it is stored: from here on this agent forgets it.
+      const LeaseKey lease = KeyOf(envelope.result_ack().lease());
+      if (outbox_.Ack(lease)) {
+        Log(options_.agent_id, LeaseText(lease) + " result acked (" +
+                                   (envelope.result_ack().accepted() ? "accepted" : "not accepted") +
+                                   ")");
+      }
       return;
+    }
     case v1::Envelope::kError: {
       const v1::Error& error = envelope.error();
       Log(options_.agent_id,

@@ -1,9 +1,22 @@
 #include "artifact_uploads.h"
 
+#include <cerrno>
+#include <cstring>
 #include <system_error>
 
 namespace farm::farmd {
 namespace fs = std::filesystem;
+namespace {
+
+// "cannot write '<path>': File too large": the OS reason of a failed stream operation
+// (errno of the write or close that failed), so a full disk or a file-size limit shows.
+Status WriteError(const std::string& verb, const fs::path& path) {
+  const int error = errno;
+  return Internal("cannot " + verb + " '" + path.string() + "'" +
+                  (error != 0 ? std::string(": ") + std::strerror(error) : std::string()));
+}
+
+}  // namespace
 
 bool IsSha256Hex(const std::string& text) {
   if (text.size() != 64) return false;
@@ -59,10 +72,11 @@ void ArtifactUploads::Discard(std::map<Key, Upload>::iterator it) {
 
 Status ArtifactUploads::Spill(Upload& upload) {
   upload.temp = root_ / "tmp" / ("upload-" + std::to_string(next_temp_++) + ".part");
+  errno = 0;
   upload.out = std::make_unique<std::ofstream>(upload.temp, std::ios::binary | std::ios::trunc);
-  if (!*upload.out) return Internal("cannot create '" + upload.temp.string() + "'");
+  if (!*upload.out) return WriteError("create", upload.temp);
   upload.out->write(upload.buffer.data(), static_cast<std::streamsize>(upload.buffer.size()));
-  if (!*upload.out) return Internal("cannot write '" + upload.temp.string() + "'");
+  if (!*upload.out) return WriteError("write", upload.temp);
   std::string().swap(upload.buffer);
   return Status::Ok();
 }
@@ -105,8 +119,9 @@ Status ArtifactUploads::AddChunk(const std::string& peer, scheduler::LeaseRef le
     if (Status spilled = Spill(upload); !spilled.ok()) return fail(spilled);
   }
   if (upload.out) {
+    errno = 0;
     upload.out->write(chunk.data().data(), static_cast<std::streamsize>(chunk.data().size()));
-    if (!*upload.out) return fail(Internal("cannot write '" + upload.temp.string() + "'"));
+    if (!*upload.out) return fail(WriteError("write", upload.temp));
   } else {
     upload.buffer += chunk.data();
   }
@@ -114,8 +129,9 @@ Status ArtifactUploads::AddChunk(const std::string& peer, scheduler::LeaseRef le
   upload.size += chunk.data().size();
   if (chunk.last()) {
     if (upload.out) {
+      errno = 0;
       upload.out->close();
-      if (!*upload.out) return fail(Internal("cannot write '" + upload.temp.string() + "'"));
+      if (!*upload.out) return fail(WriteError("write", upload.temp));
     }
     const std::string digest = upload.hash->FinishHex();
     upload.hash.reset();
@@ -157,8 +173,12 @@ StatusOr<std::string> ArtifactUploads::Commit(const std::string& peer, scheduler
   const std::string relative = ContentPath(sha256);
   const fs::path target = root_ / relative;
   std::error_code ec;
-  if (fs::exists(target, ec)) {
-    Discard(it);  // content-addressed: the same digest is the same bytes
+  // Content-addressed: a file with the digest's name holds those bytes, as files only
+  // get there by rename once written in full. A size that differs can only be damage
+  // from outside farmd: that file is replaced below.
+  const std::uintmax_t existing = fs::file_size(target, ec);
+  if (!ec && existing == it->second.size) {
+    Discard(it);
     return relative;
   }
   fs::create_directories(target.parent_path(), ec);
@@ -168,8 +188,9 @@ StatusOr<std::string> ArtifactUploads::Commit(const std::string& peer, scheduler
     // content address.
     Status spilled = Spill(it->second);
     if (spilled.ok()) {
+      errno = 0;
       it->second.out->close();
-      if (!*it->second.out) spilled = Internal("cannot write '" + it->second.temp.string() + "'");
+      if (!*it->second.out) spilled = WriteError("write", it->second.temp);
     }
     if (!spilled.ok()) {
       Discard(it);

@@ -48,16 +48,19 @@ Status CoordinatorImpl::Init() {
   // Restore may requeue expired leases at once: persist that before any agent talks.
   ProcessDecisions();
   RunCoordinatorJobs();  // restored score jobs whose render is done
-  return Status::Ok();
+  return halt_;
 }
 
 Status CoordinatorImpl::RunOnce() {
+  if (halted()) return halt_;
   auto inbound = link_.Receive(options_.receive_timeout, options_.max_receive_batch);
   if (!inbound.ok()) return inbound.status();
   for (const transport::Inbound& message : *inbound) {
+    if (halted()) return halt_;  // the rest of the batch waits in the agents' outboxes
     ++counters_.messages;
     HandleEnvelope(message.peer, message.envelope);
   }
+  if (halted()) return halt_;
   RunPostedTasks();
   const scheduler::TimeMs now = clock_.NowMs();
   if (now - last_tick_ms_ >= options_.tick_interval_ms || now < last_tick_ms_) {
@@ -79,11 +82,13 @@ Status CoordinatorImpl::RunOnce() {
   }
   ProcessDecisions();
   RunCoordinatorJobs();  // after the commit above: a render's faces artifact is stored
+  if (halted()) return halt_;
   if (now - last_heartbeat_ms_ >= options_.scheduler.heartbeat_interval_ms ||
       now < last_heartbeat_ms_) {
     last_heartbeat_ms_ = now;
     SendHeartbeats();
     SyncAgentStates();
+    if (halted()) return halt_;
     // The link drops undecodable and oversized frames unseen: report them, once per beat.
     const std::uint64_t dropped = link_.stats().dropped_malformed;
     if (dropped > logged_dropped_frames_) {
@@ -103,6 +108,8 @@ Status CoordinatorImpl::Run(const std::atomic<bool>& stop) {
       failures_in_a_row = 0;
       continue;
     }
+    // Fail-stop: nothing more runs, posted tasks included (they could write to the store).
+    if (halted()) return halt_;
     if (stop.load()) break;  // e.g. the signal that asked us to stop interrupted Receive
     // A link error may be transient (EINTR, a hiccup): back off, give up only when it
     // persists, so that farmd does not spin or die on one bad call.
@@ -190,7 +197,28 @@ void CoordinatorImpl::SendError(const std::string& peer, v1::ErrorCode code,
 
 void CoordinatorImpl::StoreError(const Status& status, const std::string& what) {
   ++counters_.store_errors;
-  spdlog::error("store: {}: {}", what, status.ToString());
+  switch (status.code()) {
+    case StatusCode::kUnavailable:  // I/O error, disk full, file-size limit, lock held
+    case StatusCode::kDataLoss:     // corrupt or truncated database
+    case StatusCode::kInternal:     // an artifact file not written, or a store bug
+      Halt(status, what);
+      return;
+    default:  // this one row was refused (constraint, stale lease): the others go on
+      spdlog::error("store: {}: {}", what, status.ToString());
+  }
+}
+
+void CoordinatorImpl::Halt(const Status& status, const std::string& what) {
+  if (halted()) {
+    spdlog::error("store: {}: {} (already stopping)", what, status.ToString());
+    return;
+  }
+  spdlog::critical(
+      "store failed: {}: {}; farmd stops now: nothing of this batch is acknowledged or "
+      "offered, agents keep their results for the next farmd",
+      what, status.ToString());
+  halt_ = Status(status.code() == StatusCode::kOk ? StatusCode::kInternal : status.code(),
+                 "store failed: " + what + ": " + status.message());
 }
 
 // ---- Coordinator ---------------------------------------------------------------------------

@@ -67,7 +67,17 @@ class CoordinatorImpl {
   Status Send(const std::string& peer, studiofarm::v1::Envelope envelope);
   void SendError(const std::string& peer, studiofarm::v1::ErrorCode code,
                  const std::string& message);
+  // Logs a failed store call; one that means the store itself failed (I/O error, disk or
+  // file-size limit full, corruption, an artifact file not written) halts farmd.
   void StoreError(const Status& status, const std::string& what);
+  // Fail-stop: a batch that cannot be stored is never carried out or acknowledged. Logs
+  // `what` and the error, keeps the first one; from then on the loop does nothing and
+  // Run returns it (farmd exits non-zero). Agents keep unacknowledged results in their
+  // outbox and resend them to the next farmd.
+  void Halt(const Status& status, const std::string& what);
+  bool halted() const { return !halt_.ok(); }
+  // "batch N: results job=J attempt=A ..., M decisions" for the log of a failed batch.
+  std::string DescribeBatch(const std::vector<scheduler::Decision>& decisions) const;
 
   CoordinatorOptions options_;
   store::Store& store_;
@@ -96,6 +106,11 @@ class CoordinatorImpl {
     studiofarm::v1::Envelope ack;
   };
   std::vector<PendingResult> pending_results_;
+  // Acks of repeated results whose first copy waits in pending_results_: sent with it,
+  // after the commit, never before.
+  std::vector<std::pair<std::string, studiofarm::v1::Envelope>> acks_after_commit_;
+  Status halt_;              // set once by Halt
+  std::uint64_t batches_ = 0;  // decision batches begun, to name one in the log
   std::set<scheduler::JobId> coordinator_failures_;  // failed by farmd, error not yet stored
   // Sweeps whose jobs finished, checked for completion at once when no work is left,
   // else at most once a second: the check scans the sweep's jobs, too slow for every

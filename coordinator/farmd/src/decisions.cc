@@ -1,5 +1,6 @@
 // Scheduler decisions: persisted in one transaction per batch, carried out after the
-// commit, so that an offer never reaches an agent before its lease is on disk.
+// commit, so that an offer never reaches an agent before its lease is on disk, nor an
+// ack before its result. A batch the store cannot take halts farmd (fail-stop).
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
@@ -31,6 +32,7 @@ std::string OfferParams(const store::Job& job) {
 }  // namespace
 
 void CoordinatorImpl::ProcessDecisions(const std::function<Status()>& extra) {
+  if (halted()) return;  // fail-stop: nothing is written, offered or acknowledged any more
   std::vector<scheduler::Decision> decisions = scheduler_->TakeDecisions();
   const scheduler::TimeMs now = clock_.NowMs();
   auto sweep_check_due = [&] {
@@ -39,52 +41,88 @@ void CoordinatorImpl::ProcessDecisions(const std::function<Status()>& extra) {
     if (scheduler_->QueueDepth() == 0 && scheduler_->ActiveLeases() == 0) return true;
     return now - last_sweep_check_ms_ >= kSweepCheckIntervalMs || now < last_sweep_check_ms_;
   };
-  if (decisions.empty() && !extra && pending_results_.empty() && !sweep_check_due()) return;
-  std::vector<bool> carry(decisions.size(), false);
+  if (decisions.empty() && !extra && pending_results_.empty() && acks_after_commit_.empty() &&
+      !sweep_check_due()) {
+    return;
+  }
+  ++batches_;
+  // Every write of the batch goes into one transaction, and nothing of it (offer, cancel,
+  // ack) leaves farmd unless that transaction committed. A store that fails halts farmd
+  // at once: after an I/O error SQLite may have rolled the transaction back already, so
+  // no further write of the batch may run (it would commit on its own).
   auto txn = store_.BeginWrite();
-  if (!txn.ok()) {
-    StoreError(txn.status(), "begin decisions batch");
-  } else {
-    if (extra) {
-      if (Status status = extra(); !status.ok()) StoreError(status, "result");
+  if (!txn.ok()) return Halt(txn.status(), "begin " + DescribeBatch(decisions));
+  if (extra) {
+    if (Status status = extra(); !status.ok()) StoreError(status, "result");
+  }
+  if (!halted()) StorePendingResults();
+  std::vector<bool> carry(decisions.size(), false);
+  for (std::size_t i = 0; i < decisions.size() && !halted(); ++i) {
+    carry[i] = PersistDecision(decisions[i]);
+    if (const auto* done = std::get_if<scheduler::JobFinished>(&decisions[i])) {
+      auto job = scheduler_->GetJob(done->job);
+      if (job.ok() && job->spec.sweep_id > 0) sweeps_to_check_.insert(job->spec.sweep_id);
     }
-    StorePendingResults();
-    for (std::size_t i = 0; i < decisions.size(); ++i) {
-      carry[i] = PersistDecision(decisions[i]);
-      if (const auto* done = std::get_if<scheduler::JobFinished>(&decisions[i])) {
-        auto job = scheduler_->GetJob(done->job);
-        if (job.ok() && job->spec.sweep_id > 0) sweeps_to_check_.insert(job->spec.sweep_id);
-      }
-    }
-    std::set<std::int64_t> finished_sweeps;
-    if (sweep_check_due()) {
-      finished_sweeps.swap(sweeps_to_check_);
-      last_sweep_check_ms_ = now;
-    }
-    // A sweep whose last job finished is finished too.
-    for (std::int64_t sweep : finished_sweeps) {
-      auto open = store_.ListJobs(JobsWhere(sweep, store::JobState::kQueued, 1));
-      auto leased = store_.ListJobs(JobsWhere(sweep, store::JobState::kLeased, 1));
-      if (!open.ok() || !leased.ok() || !open->empty() || !leased->empty()) continue;
-      auto failed = store_.ListJobs(JobsWhere(sweep, store::JobState::kFailed, 1));
-      auto current = store_.GetSweep(sweep);
-      if (!failed.ok() || !current.ok() || current->state == store::SweepState::kCancelled)
-        continue;
-      (void)store_.SetSweepState(
-          sweep, failed->empty() ? store::SweepState::kSucceeded : store::SweepState::kFailed);
-    }
-    if (Status status = txn->Commit(); !status.ok()) {
-      StoreError(status, "commit decisions batch");
-      std::fill(carry.begin(), carry.end(), false);
-    }
+  }
+  std::set<std::int64_t> finished_sweeps;
+  if (!halted() && sweep_check_due()) {
+    finished_sweeps.swap(sweeps_to_check_);
+    last_sweep_check_ms_ = now;
+  }
+  // A sweep whose last job finished is finished too.
+  for (std::int64_t sweep : finished_sweeps) {
+    auto open = store_.ListJobs(JobsWhere(sweep, store::JobState::kQueued, 1));
+    auto leased = store_.ListJobs(JobsWhere(sweep, store::JobState::kLeased, 1));
+    if (!open.ok() || !leased.ok() || !open->empty() || !leased->empty()) continue;
+    auto failed = store_.ListJobs(JobsWhere(sweep, store::JobState::kFailed, 1));
+    auto current = store_.GetSweep(sweep);
+    if (!failed.ok() || !current.ok() || current->state == store::SweepState::kCancelled)
+      continue;
+    (void)store_.SetSweepState(
+        sweep, failed->empty() ? store::SweepState::kSucceeded : store::SweepState::kFailed);
+  }
+  if (halted()) {
+    spdlog::critical("{} rolled back", DescribeBatch(decisions));
+    return;  // the transaction rolls back; its offers, cancels and acks are never sent
+  }
+  if (Status status = txn->Commit(); !status.ok()) {
+    return Halt(status, "commit " + DescribeBatch(decisions));
   }
   for (std::size_t i = 0; i < decisions.size(); ++i) {
-    // A cancel is safe to send even when nothing was written: it only stops work.
-    if (carry[i] || std::holds_alternative<scheduler::CancelRequest>(decisions[i])) {
-      CarryOut(decisions[i]);
-    }
+    if (carry[i]) CarryOut(decisions[i]);
   }
   AckPendingResults();
+}
+
+std::string CoordinatorImpl::DescribeBatch(
+    const std::vector<scheduler::Decision>& decisions) const {
+  constexpr std::size_t kListed = 20;  // jobs named in full; the rest are counted
+  std::string text = "batch " + std::to_string(batches_) + " (" +
+                     std::to_string(pending_results_.size()) + " results";
+  std::size_t listed = 0;
+  for (const PendingResult& r : pending_results_) {
+    if (listed++ == kListed) {
+      text += " ...";
+      break;
+    }
+    text += std::string(listed == 1 ? ": " : ", ") + "job=" + std::to_string(r.lease.job) +
+            " attempt=" + std::to_string(r.lease.attempt) + " agent=" + r.peer;
+  }
+  std::size_t dispatches = 0, ended = 0, finished = 0, other = 0;
+  for (const scheduler::Decision& decision : decisions) {
+    if (std::holds_alternative<scheduler::Dispatch>(decision)) {
+      ++dispatches;
+    } else if (std::holds_alternative<scheduler::AttemptEnded>(decision)) {
+      ++ended;
+    } else if (std::holds_alternative<scheduler::JobFinished>(decision)) {
+      ++finished;
+    } else {
+      ++other;
+    }
+  }
+  return text + "; " + std::to_string(dispatches) + " dispatches, " + std::to_string(ended) +
+         " attempts ended, " + std::to_string(finished) + " jobs finished, " +
+         std::to_string(other) + " other decisions)";
 }
 
 bool CoordinatorImpl::PersistDecision(const scheduler::Decision& decision) {

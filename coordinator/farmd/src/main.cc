@@ -1,6 +1,7 @@
 // farmd: the coordinator process. Parses the farm config (here only), opens the store,
 // binds the agent link and the HTTP API, prints its endpoints as one JSON line on stdout
-// (for `farmctl run`), then runs the loop until SIGTERM or SIGINT.
+// (for `farmctl run`), then runs the loop until SIGTERM or SIGINT, or until the store
+// fails (exit status 1 after logging the batch that could not be stored).
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -51,6 +52,10 @@ farm::StatusOr<farm::sweep::SpecPresets> LoadPresets(const std::string& dir) {
 
 int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("farmd"));  // stdout is for the JSON line
+  // Past a file-size limit (RLIMIT_FSIZE) the kernel kills a writer with SIGXFSZ. Ignored,
+  // the write fails with EFBIG instead: farmd logs which batch could not be stored and
+  // exits non-zero (fail-stop), as for a full disk.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"farmd: the StudioFarm coordinator"};
   std::string config_path, db, artifacts, listen_agents, listen_http, token, server_key_file,
       allow_keys_file, presets_dir, spec_dir = ".";

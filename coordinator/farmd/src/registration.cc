@@ -134,7 +134,7 @@ void CoordinatorImpl::SyncAgentStates() {
     Status status = store_.SetAgentState(id, ToStore(state));
     if (!status.ok() && status.code() != StatusCode::kNotFound) StoreError(status, "agent " + id);
   }
-  if (Status status = txn->Commit(); !status.ok()) return StoreError(status, "agent states");
+  if (Status status = txn->Commit(); !status.ok()) return Halt(status, "commit agent states");
   for (const auto& [id, state] : changed) written_agent_states_[id] = state;
 }
 

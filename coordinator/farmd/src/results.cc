@@ -1,5 +1,6 @@
 // Artifact chunks and job results: verify the bytes, fence the result through the
-// scheduler, store an accepted one in one transaction with its decisions, always ack.
+// scheduler, store an accepted one in one transaction with its decisions, ack it only
+// after that transaction committed.
 #include <spdlog/spdlog.h>
 
 #include <cmath>
@@ -52,6 +53,13 @@ void CoordinatorImpl::HandleChunk(const std::string& peer, const v1::ArtifactChu
     return;
   }
   Status status = uploads_.AddChunk(peer, lease, chunk);
+  if (status.code() == StatusCode::kInternal) {
+    // farmd's own disk refused the bytes (full, file-size limit, I/O error): not the
+    // agent's fault, and no result may be taken without them.
+    return Halt(status, "artifact upload " + chunk.sha256() + " of job " +
+                            std::to_string(lease.job) + " attempt " +
+                            std::to_string(lease.attempt) + " from agent " + peer);
+  }
   if (!status.ok()) {
     ++counters_.artifacts_rejected;
     SendError(peer,
@@ -122,6 +130,14 @@ void CoordinatorImpl::HandleResult(const std::string& peer, const v1::JobResult&
     uploads_.Drop(peer, lease);
     spdlog::info("agent={} job={} attempt={} result ignored: {}", peer, lease.job, lease.attempt,
                  verdict->reason);
+    // "Accepted" says the work is stored: if its first copy still waits for the commit,
+    // so does this ack (the agent forgets the result once acked).
+    for (const PendingResult& r : pending_results_) {
+      if (accepted && r.peer == peer && r.lease == lease) {
+        acks_after_commit_.emplace_back(peer, std::move(ack));
+        return;
+      }
+    }
     (void)Send(peer, std::move(ack));
     return;
   }
@@ -149,6 +165,7 @@ void CoordinatorImpl::HandleResult(const std::string& peer, const v1::JobResult&
 
 void CoordinatorImpl::StorePendingResults() {
   for (const PendingResult& r : pending_results_) {
+    if (halted()) return;  // the batch rolls back: no further write may run
     auto store_artifacts = [&]() -> Status {
       // Artifacts with the same bytes (a stage that changed nothing) were uploaded once.
       std::map<std::string, std::int64_t> stored;  // sha256 -> artifact id
@@ -186,7 +203,9 @@ void CoordinatorImpl::StorePendingResults() {
     };
     // One result's failure must not keep the others out of the transaction.
     if (Status status = store_artifacts(); !status.ok()) {
-      StoreError(status, "result of job " + std::to_string(r.lease.job));
+      StoreError(status, "result of job " + std::to_string(r.lease.job) + " attempt " +
+                             std::to_string(r.lease.attempt) + " from agent " + r.peer);
+      if (halted()) return;
     }
     if (!r.metrics_json.empty()) {
       if (Status status = store_.SetAttemptMetrics(r.lease.job, r.lease.attempt, r.metrics_json);
@@ -204,6 +223,9 @@ void CoordinatorImpl::AckPendingResults() {
     uploads_.Drop(r.peer, r.lease);
     (void)Send(r.peer, std::move(r.ack));
   }
+  std::vector<std::pair<std::string, v1::Envelope>> repeats;
+  repeats.swap(acks_after_commit_);
+  for (auto& [peer, ack] : repeats) (void)Send(peer, std::move(ack));
 }
 
 }  // namespace farm::farmd

@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <cstring>
 #include <stdexcept>
 
 namespace farm::store {
@@ -53,7 +54,18 @@ Status StoreImpl::NotFoundError(std::string_view what) const {
 }
 
 Status StoreImpl::ErrorFrom(const std::exception& error, std::string_view operation) const {
-  return ErrorFromException(path_, error, operation);
+  Status status = ErrorFromException(path_, error, operation);
+  // "disk I/O error" alone does not say why: name SQLite's extended code and the OS error
+  // behind it (EFBIG under a file-size limit, ENOSPC, EIO) so a failed commit can be acted on.
+  const auto* sqlite_error = dynamic_cast<const SQLite::Exception*>(&error);
+  if (sqlite_error == nullptr || db_ == nullptr) return status;
+  const int code = sqlite_error->getErrorCode() & 0xff;
+  if (code != SQLITE_IOERR && code != SQLITE_FULL) return status;
+  std::string detail = " [SQLite code " + std::to_string(sqlite_error->getExtendedErrorCode());
+  if (const int os_error = sqlite3_system_errno(db_->getHandle()); os_error != 0) {
+    detail += ", OS error " + std::to_string(os_error) + ": " + std::strerror(os_error);
+  }
+  return Status(status.code(), status.message() + detail + "]");
 }
 
 Status ErrorFromException(const std::string& path, const std::exception& error,

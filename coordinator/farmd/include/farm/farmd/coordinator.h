@@ -106,10 +106,13 @@ class Coordinator {
   Coordinator(const Coordinator&) = delete;
   Coordinator& operator=(const Coordinator&) = delete;
 
-  // One loop iteration (see above). Returns an error only when the link fails.
+  // One loop iteration (see above). Returns an error when the link fails, or when the
+  // store failed (fail-stop: a batch that could not be committed is never carried out
+  // nor acknowledged, and every later call returns that error at once).
   Status RunOnce();
   // RunOnce until `stop` is set; then answers posted tasks that are still queued. A failing
-  // link is retried every 100 ms; its error is returned after 50 failures in a row.
+  // link is retried every 100 ms; its error is returned after 50 failures in a row. A
+  // store failure is returned at once, without running posted tasks.
   Status Run(const std::atomic<bool>& stop);
 
   // Expands a spec, stores the sweep (one transaction) and submits its new jobs.
