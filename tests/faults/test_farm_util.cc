@@ -145,7 +145,7 @@ bool TestFarm::AgentRunning(int index) {
 }
 
 int TestFarm::AgentRegistrations(int index) const {
-  std::ifstream in(dir_ / "logs" / ("agent-" + std::to_string(index) + ".log"));
+  std::ifstream in(agent_log(index));
   int registrations = 0;
   std::string line;
   while (std::getline(in, line)) {
@@ -190,7 +190,7 @@ farm::StatusOr<std::string> TestFarm::WriteUnknownKey(const std::string& name) {
   return path;
 }
 
-farm::StatusOr<std::int64_t> TestFarm::SubmitSweep(int jobs, int cpu_ms) {
+farm::StatusOr<std::int64_t> TestFarm::SubmitSweep(int jobs, int cpu_ms, int bytes) {
   const std::string spec =
       "name: faults\n"
       "identity:\n  name: t\n  photos: \"photos/*.jpg\"\n  token: sks person\n"
@@ -204,7 +204,7 @@ farm::StatusOr<std::int64_t> TestFarm::SubmitSweep(int jobs, int cpu_ms) {
                                                                  {"file_name", "faults.yaml"},
                                                                  {"synthetic", true},
                                                                  {"synthetic_cpu_ms", cpu_ms},
-                                                                 {"synthetic_bytes", 32}}));
+                                                                 {"synthetic_bytes", bytes}}));
   const std::int64_t id = answer.value("sweep_id", std::int64_t{0});
   if (id <= 0) return farm::DataLoss("submit answer without sweep_id: " + answer.dump());
   if (answer.value("jobs_created", 0) != jobs) {

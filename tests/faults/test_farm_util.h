@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,10 @@ class TestFarm {
   void KillFarmd();  // SIGKILL, then reaped
   bool FarmdRunning();
   pid_t farmd_pid() const { return farmd_ ? farmd_->pid() : -1; }
+  // farmd's exit status as a shell shows it (128+signal) once FarmdRunning() saw it end.
+  std::optional<int> farmd_exit_code() const {
+    return farmd_ ? farmd_->exit_code() : std::nullopt;
+  }
 
   // Agent `index` (1..allowed_agents): id "agent-<index>", its allow-listed key.
   farm::Status StartAgent(int index, int slots = 1);
@@ -75,8 +80,9 @@ class TestFarm {
   // A key pair farmd does not know, written to keys/<name>.key; returns the file.
   farm::StatusOr<std::string> WriteUnknownKey(const std::string& name);
 
-  // Submits a synthetic sweep of `jobs` renders burning `cpu_ms` each; returns its id.
-  farm::StatusOr<std::int64_t> SubmitSweep(int jobs, int cpu_ms);
+  // Submits a synthetic sweep of `jobs` renders burning `cpu_ms` each and returning
+  // `bytes` bytes of output each; returns its id.
+  farm::StatusOr<std::int64_t> SubmitSweep(int jobs, int cpu_ms, int bytes = 32);
   farm::StatusOr<nlohmann::json> ApiGet(const std::string& target) const;
   farm::StatusOr<SweepCounts> Counts(std::int64_t sweep_id) const;
   farm::StatusOr<std::string> Metrics() const;
@@ -96,6 +102,10 @@ class TestFarm {
   const std::string& server_public_key() const { return server_public_key_; }
   std::string agent_key_file(int index) const;
   std::string farmd_log() const { return (dir_ / "logs" / "farmd.log").string(); }
+  // The log of agent `index` (all its processes).
+  std::string agent_log(int index) const {
+    return (dir_ / "logs" / ("agent-" + std::to_string(index) + ".log")).string();
+  }
   // The last lines of farmd's and every agent's log, for failure messages.
   std::string LogTails(int lines = 20) const;
 
