@@ -65,6 +65,8 @@ class ReadyQueue {
 
   // Ordered by each class's first job; a round walks this with lower/upper_bound.
   const HeadSet& heads() const { return heads_; }
+  // The jobs of a class in queue order.
+  const std::set<QueueKey>& Jobs(int class_id) const { return classes_[class_id].jobs; }
   std::size_t size() const { return size_; }
 
  private:

@@ -81,6 +81,9 @@ StatusOr<TimeMs> Scheduler::AgentBusyMs(const AgentId& agent) const {
   return impl_->AgentBusyMs(agent);
 }
 StatusOr<JobInfo> Scheduler::GetJob(JobId job) const { return impl_->GetJob(job); }
+std::vector<UnrunnableJob> Scheduler::UnrunnableJobs(std::optional<SweepId> sweep) const {
+  return impl_->UnrunnableJobs(sweep);
+}
 StatusOr<AgentInfo> Scheduler::GetAgent(const AgentId& agent) const {
   return impl_->GetAgent(agent);
 }

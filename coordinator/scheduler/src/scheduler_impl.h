@@ -19,6 +19,13 @@
 
 namespace farm::scheduler {
 
+// Why a job class cannot run; `with_error`: each job's last failure message belongs after
+// the text.
+struct UnrunnableClass {
+  std::string text;
+  bool with_error = false;
+};
+
 class SchedulerImpl {
  public:
   SchedulerImpl(const Clock& clock, SchedulerOptions options);
@@ -46,6 +53,7 @@ class SchedulerImpl {
   StateCounts CountsByState() const { return jobs_.counts(); }
   StatusOr<TimeMs> AgentBusyMs(const AgentId& agent) const;
   StatusOr<JobInfo> GetJob(JobId job) const;
+  std::vector<UnrunnableJob> UnrunnableJobs(std::optional<SweepId> sweep) const;
   StatusOr<AgentInfo> GetAgent(const AgentId& agent) const;
   std::vector<AgentInfo> Agents() const;
   const SchedulerOptions& options() const { return options_; }
@@ -89,6 +97,8 @@ class SchedulerImpl {
   // After `agent` reported a failure: exclude it; fail the job once enough distinct
   // agents failed it, else RetryOrFail.
   void FailOrRetry(JobRecord& job, int agent, int ended_attempt, const std::string& error);
+  // After `agent` reported a permanent failure: the job fails now with its message.
+  void FailPermanently(JobRecord& job, int agent, const std::string& error);
   void SendCancels(const Lease& lease, int skip_agent, const std::string& reason);
   // Declares the agent gone (lost/offline) and requeues its leases.
   void DropAgent(int handle, AgentState state, const std::string& reason);
@@ -109,6 +119,10 @@ class SchedulerImpl {
 
   // Appends to the outbox (out of line: see scheduler_jobs.cc).
   void Emit(Decision decision);
+
+  // Why no online agent may take jobs of class `req`; nullopt when some agent may
+  // (scheduler_unrunnable.cc). O(A).
+  std::optional<UnrunnableClass> WhyUnrunnable(const ClassKey& req) const;
 
   JobInfo MakeJobInfo(const JobRecord& job) const;
   AgentInfo MakeAgentInfo(const AgentRecord& agent) const;

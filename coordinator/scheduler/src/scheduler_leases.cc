@@ -136,6 +136,15 @@ void SchedulerImpl::FailOrRetry(JobRecord& job, int agent, int ended_attempt,
               "failed on agent " + agents_.Get(agent).id + (error.empty() ? "" : ": " + error));
 }
 
+void SchedulerImpl::FailPermanently(JobRecord& job, int agent, const std::string& error) {
+  auto it = std::lower_bound(job.excluded.begin(), job.excluded.end(), agent);
+  if (it == job.excluded.end() || *it != agent) job.excluded.insert(it, agent);
+  // Another agent would read the same bytes or parameters: no retry, the agent's words.
+  Finish(job, JobState::kFailed,
+         "failed on agent " + agents_.Get(agent).id + " (permanent, not retried): " +
+             (error.empty() ? std::string("no error message") : error));
+}
+
 void SchedulerImpl::DropAgent(int handle, AgentState state, const std::string& reason) {
   if (reservation_.active() && reservation_.Covers(handle)) ReleaseReservation();
   for (JobId id : agents_.Get(handle).Leases()) {

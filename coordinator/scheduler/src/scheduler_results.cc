@@ -74,7 +74,11 @@ StatusOr<ResultAck> SchedulerImpl::ReportResult(const AgentId& id, const ResultR
       Finish(*job, JobState::kSucceeded, "");
       break;
     case ResultKind::kFailed:
-      FailOrRetry(*job, agent->handle, attempt, result.error);
+      if (result.permanent) {
+        FailPermanently(*job, agent->handle, result.error);
+      } else {
+        FailOrRetry(*job, agent->handle, attempt, result.error);
+      }
       break;
     case ResultKind::kCancelled:
     case ResultKind::kReleased:

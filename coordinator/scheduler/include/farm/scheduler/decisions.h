@@ -78,6 +78,10 @@ struct ResultReport {
   LeaseRef lease;
   ResultKind kind = ResultKind::kSucceeded;
   std::string error;  // for kFailed: what failed, for a person
+  // For kFailed: the job cannot succeed on any agent (a corrupt or wrong model file,
+  // invalid parameters), so it fails at once instead of being retried elsewhere. false:
+  // transient (crash, out of memory, a problem of this agent), retried on another agent.
+  bool permanent = false;
 };
 
 enum class ResultVerdict {

@@ -38,11 +38,19 @@
 // - Liveness: an agent silent for heartbeat_interval_ms × heartbeat_liveness is lost;
 //   its leases are requeued and its gang partners get CancelRequests. An agent that
 //   registers again while online (it restarted) starts fresh: its leases are requeued.
-// - Failures: an agent that failed a job is never offered that job again; if no other
-//   eligible agent exists the job waits in the queue (until an agent joins, or it is
-//   cancelled). After max_distinct_agent_failures distinct agents failed it, the job is
-//   failed with every attempt's error (JobInfo::attempts). Released results requeue
-//   without blame. max_attempts bounds dispatches of any outcome.
+// - Failures: a failure the agent marks permanent (ResultReport::permanent: a corrupt,
+//   truncated or wrong model file, invalid parameters; the job cannot succeed anywhere)
+//   fails the job at once with the agent's message, and its descendants are skipped.
+//   A transient failure (crash, out of memory, a problem of that agent) excludes the
+//   agent: it is never offered that job again; if no other eligible agent exists the
+//   job waits in the queue (until an agent joins, or it is cancelled) and
+//   UnrunnableJobs() says why. After max_distinct_agent_failures distinct agents failed
+//   it, the job is failed with every attempt's error (JobInfo::attempts). Released
+//   results requeue without blame. max_attempts bounds dispatches of any outcome.
+// - Unrunnable jobs: a queued job is unrunnable while no online agent may ever take it,
+//   free slots aside (every online agent failed it, none runs its kind, has its device
+//   kind or memory, can get its models, or their slots together are fewer than its gang
+//   size; or no agent is online). It stays queued: an agent that joins may run it.
 // - Dedup: a kRender job (force = false) whose param_hash already has a result is
 //   completed at once by linking to it (JobFinished::linked_to), never dispatched; while
 //   an identical render is leased, duplicates wait and are linked when it succeeds (or
@@ -69,6 +77,7 @@
 //   something changed since the last one. Planning a gang reservation is O(A log A).
 // - Heartbeat, progress, result: O(log A + log L + slots) (L open leases).
 // - Tick: O(log A + log L) per expired agent or lease, plus a Schedule() round.
+// - UnrunnableJobs: O(C × A + queued jobs of the unrunnable classes).
 #pragma once
 
 #include <cstddef>
@@ -101,6 +110,14 @@ struct JobInfo {
   int unmet_parents = 0;
   std::string reason;
   std::optional<JobId> linked_to;
+};
+
+// A queued job that no online agent may take (see Semantics), and why, for a person:
+// e.g. "failed on every online agent (a1, a2): data_loss: ...".
+struct UnrunnableJob {
+  JobId job = 0;
+  SweepId sweep = 0;
+  std::string reason;
 };
 
 struct AgentInfo {
@@ -200,6 +217,9 @@ class Scheduler {
   // Slot-milliseconds the agent's slots held leases (cumulative, up to now).
   StatusOr<TimeMs> AgentBusyMs(const AgentId& agent) const;
   StatusOr<JobInfo> GetJob(JobId job) const;
+  // Queued jobs no online agent may take, in queue order, with the reason (of `sweep`
+  // only, when given). Not cheap (see Complexity): for status queries, not every loop.
+  std::vector<UnrunnableJob> UnrunnableJobs(std::optional<SweepId> sweep = std::nullopt) const;
   StatusOr<AgentInfo> GetAgent(const AgentId& agent) const;
   std::vector<AgentInfo> Agents() const;  // every agent ever seen, by id
   const SchedulerOptions& options() const;
