@@ -5,6 +5,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "farm/agent/faces_artifact.h"
 #include "farm/faceid/pipeline.h"
 #include "farm/image/png_io.h"
 #include "farm/pipeline/recipe.h"
@@ -220,25 +221,10 @@ JobOutcome RenderRunner::Run(const JobSpec& spec, const ProgressFn& progress,
   if (faces.ok()) {
     if (progress) progress({"faces", 0, 1, ""});
     const Clock::time_point faces_start = Clock::now();
-    StatusOr<std::vector<faceid::Face>> found = (*faces)->Analyze(ToRgb(result->image));
+    StatusOr<FacesArtifact> found = MakeFacesArtifact(**faces, ToRgb(result->image));
     if (!found.ok()) return Failed(found.status().WithContext("face embedding of the render"));
-    json doc = {{"model_version", (*faces)->DescriptorModelVersion()},
-                {"width", result->image.width},
-                {"height", result->image.height},
-                {"faces", json::array()}};
-    for (size_t i = 0; i < found->size(); ++i) {
-      const faceid::Face& face = (*found)[i];
-      doc["faces"].push_back({{"index", i},
-                              {"score", face.score},
-                              {"box",
-                               {{"x", face.box.x},
-                                {"y", face.box.y},
-                                {"width", face.box.width},
-                                {"height", face.box.height}}},
-                              {"descriptor", std::vector<float>(face.descriptor.begin(), face.descriptor.end())}});
-    }
-    out.artifacts.push_back({"faces", "application/json", doc.dump()});
-    out.metrics["faces_found"] = static_cast<double>(found->size());
+    out.artifacts.push_back({"faces", "application/json", std::move(found->json)});
+    out.metrics["faces_found"] = static_cast<double>(found->faces);
     stage_seconds["faces"] += Seconds(faces_start);
   }
   out.metrics["faces_detailed"] = result->faces_detailed;
