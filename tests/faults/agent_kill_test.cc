@@ -64,6 +64,7 @@ TEST_F(AgentKillTest, SweepCompletesExactlyOnceWhileAgentsAreKilled) {
 
   ExpectEveryJobDoneOnce((*farm)->database(), *sweep, kJobs);
   ExpectOneArtifactPerJob((*farm)->database(), (*farm)->artifact_root(), kJobs);
+  ExpectEveryArtifactIsItsJobsOutput((*farm)->database(), (*farm)->artifact_root(), *sweep);
 
   // The kills did hit agents at work: some attempts ended without a result.
   auto db = FarmDb::OpenReadOnly((*farm)->database());

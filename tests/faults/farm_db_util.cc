@@ -68,6 +68,22 @@ farm::StatusOr<std::set<std::string>> FarmDb::Texts(const std::string& sql) cons
   return out;
 }
 
+farm::StatusOr<std::vector<std::vector<std::string>>> FarmDb::Rows(const std::string& sql) const {
+  Statement s;
+  FARM_RETURN_IF_ERROR(Prepare(db_, sql, &s));
+  std::vector<std::vector<std::string>> out;
+  int rc;
+  while ((rc = sqlite3_step(s.stmt)) == SQLITE_ROW) {
+    std::vector<std::string>& row = out.emplace_back();
+    for (int i = 0; i < sqlite3_column_count(s.stmt); ++i) {
+      const unsigned char* text = sqlite3_column_text(s.stmt, i);
+      row.emplace_back(text ? reinterpret_cast<const char*>(text) : "");
+    }
+  }
+  if (rc != SQLITE_DONE) return StepError(db_, sql);
+  return out;
+}
+
 farm::StatusOr<std::set<std::int64_t>> FarmDb::SucceededJobs(std::int64_t sweep_id) const {
   return Ids("SELECT id FROM jobs WHERE state = 'succeeded' AND sweep_id = " +
              std::to_string(sweep_id));

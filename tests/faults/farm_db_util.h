@@ -9,6 +9,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "farm/schemas/status.h"
 
@@ -24,6 +25,8 @@ class FarmDb {
   // The first column of every row of `sql`.
   farm::StatusOr<std::set<std::int64_t>> Ids(const std::string& sql) const;
   farm::StatusOr<std::set<std::string>> Texts(const std::string& sql) const;
+  // Every row of `sql`, each column as text (NULL as "").
+  farm::StatusOr<std::vector<std::vector<std::string>>> Rows(const std::string& sql) const;
 
   // Ids of the sweep's jobs that succeeded.
   farm::StatusOr<std::set<std::int64_t>> SucceededJobs(std::int64_t sweep_id) const;
