@@ -135,6 +135,32 @@ TEST_F(EngineTest, InpaintKeepsTheUnmaskedImage) {
   EXPECT_FALSE(at::equal(repainted->latents, a->latents));
 }
 
+TEST_F(EngineTest, InpaintWithAPartialMaskRepaintsOnlyTheMaskedLatents) {
+  RenderRequest r = SmallRequest();  // 64x48: a latent of 8x6
+  r.init_image = at::rand({3, 48, 64});
+  r.strength = 0.8;
+  r.mask = at::zeros({48, 64});
+  auto original = engine_->Render(r);  // nothing repainted: the encoded init image
+  ASSERT_TRUE(original.ok()) << original.status().ToString();
+
+  // The right half is repainted: latent columns 4..7 exactly, 0..3 kept exactly.
+  at::Tensor mask = at::zeros({48, 64});
+  mask.slice(/*dim=*/1, 32, 64).fill_(1);
+  r.mask = mask;
+  auto a = engine_->Render(r);
+  r.seed = 99;
+  auto b = engine_->Render(r);
+  ASSERT_TRUE(a.ok() && b.ok()) << a.status().ToString() << b.status().ToString();
+  const auto kept = [](const at::Tensor& latents) { return latents.slice(3, 0, 4); };
+  const auto repainted = [](const at::Tensor& latents) { return latents.slice(3, 4, 8); };
+  ASSERT_EQ(a->latents.size(3), 8);
+  EXPECT_TRUE(at::equal(kept(a->latents), kept(original->latents)));
+  EXPECT_TRUE(at::equal(kept(b->latents), kept(original->latents)));
+  EXPECT_FALSE(at::equal(repainted(a->latents), repainted(original->latents)));
+  EXPECT_FALSE(at::equal(repainted(a->latents), repainted(b->latents))) << "the seed must matter";
+  EXPECT_FALSE(at::equal(a->images, b->images));
+}
+
 TEST_F(EngineTest, LongPromptsAndBreakUseSeveralChunks) {
   std::string long_prompt;
   for (int i = 0; i < 60; ++i) long_prompt += "studio portrait, ";

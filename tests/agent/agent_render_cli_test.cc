@@ -1,0 +1,191 @@
+// The README's `farm-agent render` options on a tiny model, run as a user runs them:
+// --tokenizer (a checkpoint without tokenizer/ next to it), --lora PATH:WEIGHT, --mask
+// (inpainting with a mask that keeps half the image) and --pipeline with pose and tone.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "reference_paths.h"
+#include "shell_run.h"
+
+namespace {
+namespace fs = std::filesystem;
+using farmctl_test::Quote;
+using farmctl_test::Shell;
+using nlohmann::json;
+
+const std::string kAgent = FARM_AGENT_BINARY;
+
+std::string Bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class AgentRenderCliTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::string(farm::sd::testing::ScratchDir() + "/render_cli");
+    auto made = Shell(kAgent + " make-tiny-model " + Quote(*dir_ + "/model") + " --seed 4 --json");
+    ASSERT_EQ(made.exit_code, 0) << made.out;
+    tiny_ = new json(json::parse(made.out));
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    delete tiny_;
+  }
+
+  static std::string Tiny(const char* key) { return (*tiny_)[key].get<std::string>(); }
+  static std::string Path(const std::string& name) { return *dir_ + "/" + name; }
+  // A small plain render of the tiny model, with `extra` flags, to Path(out).
+  static farmctl_test::CliRun Render(const std::string& extra, const std::string& out) {
+    return Shell(kAgent + " render --checkpoint " + Quote(Tiny("checkpoint")) +
+                 " --prompt 'studio portrait' --steps 3 --seed 7 --size 64x48 --threads 1 " + extra +
+                 " -o " + Quote(Path(out)) + " 2>&1");
+  }
+  static std::string PixelHash(const std::string& png) {
+    auto run = Shell(kAgent + " pixel-hash " + Quote(png) + " --json");
+    EXPECT_EQ(run.exit_code, 0) << run.out;
+    const json answer = json::parse(run.out, nullptr, false);
+    return answer.is_object() ? answer.value("pixel_sha256", answer.value("pixel_hash", "")) : "";
+  }
+
+  static std::string* dir_;
+  static json* tiny_;
+};
+std::string* AgentRenderCliTest::dir_ = nullptr;
+json* AgentRenderCliTest::tiny_ = nullptr;
+
+TEST_F(AgentRenderCliTest, TokenizerFolderIsFoundNextToTheCheckpointOrGivenWithTokenizer) {
+  ASSERT_EQ(Render("", "next_to.png").exit_code, 0);
+  // The same checkpoint in a folder without tokenizer/: a clear error naming the flag ...
+  fs::create_directories(Path("alone"));
+  fs::copy_file(Tiny("checkpoint"), Path("alone/model.safetensors"), fs::copy_options::overwrite_existing);
+  const std::string alone = kAgent + " render --checkpoint " + Quote(Path("alone/model.safetensors")) +
+                            " --prompt 'studio portrait' --steps 3 --seed 7 --size 64x48 --threads 1 ";
+  auto missing = Shell(alone + "-o " + Quote(Path("missing.png")) + " 2>&1");
+  EXPECT_NE(missing.exit_code, 0) << missing.out;
+  EXPECT_NE(missing.out.find("--tokenizer"), std::string::npos) << missing.out;
+  EXPECT_FALSE(fs::exists(Path("missing.png")));
+  // ... and with --tokenizer the very same image.
+  auto given = Shell(alone + "--tokenizer " + Quote(Tiny("tokenizer")) + " -o " + Quote(Path("given.png")) +
+                     " 2>&1");
+  ASSERT_EQ(given.exit_code, 0) << given.out;
+  EXPECT_EQ(Bytes(Path("given.png")), Bytes(Path("next_to.png")));
+}
+
+TEST_F(AgentRenderCliTest, LoraChangesTheImageByItsWeightAndIsRecorded) {
+  ASSERT_EQ(Render("", "plain.png").exit_code, 0);
+  auto with = Render("--lora " + Quote(Tiny("lora") + ":0.8"), "lora.png");
+  ASSERT_EQ(with.exit_code, 0) << with.out;
+  auto stronger = Render("--lora " + Quote(Tiny("lora") + ":1.5"), "lora_strong.png");
+  ASSERT_EQ(stronger.exit_code, 0) << stronger.out;
+  EXPECT_NE(Bytes(Path("lora.png")), Bytes(Path("plain.png")));
+  EXPECT_NE(Bytes(Path("lora.png")), Bytes(Path("lora_strong.png")));
+  ASSERT_EQ(Render("--lora " + Quote(Tiny("lora") + ":0.8"), "lora_again.png").exit_code, 0);
+  EXPECT_EQ(Bytes(Path("lora_again.png")), Bytes(Path("lora.png")));
+
+  const json record = json::parse(Bytes(Path("lora.png.json")));
+  ASSERT_EQ(record["loras"].size(), 1u) << record.dump();
+  EXPECT_NE(record["loras"].dump().find("0.8"), std::string::npos) << record.dump();
+  EXPECT_TRUE(json::parse(Bytes(Path("plain.png.json")))["loras"].empty());
+
+  auto absent = Render("--lora " + Quote(Path("absent.safetensors") + ":0.5"), "absent.png");
+  EXPECT_NE(absent.exit_code, 0) << absent.out;
+  EXPECT_NE(absent.out.find("absent.safetensors"), std::string::npos) << absent.out;
+}
+
+// A grayscale PGM mask of 64x48: white (repaint) from column `from` on, black (keep) before.
+std::string WriteMask(const std::string& path, int from) {
+  std::string pixels;
+  for (int y = 0; y < 48; ++y) {
+    for (int x = 0; x < 64; ++x) pixels.push_back(static_cast<char>(x >= from ? 255 : 0));
+  }
+  std::ofstream(path, std::ios::binary) << "P5\n64 48\n255\n" << pixels;
+  return path;
+}
+
+TEST_F(AgentRenderCliTest, MaskInpaintsOnlyWhereItIsWhite) {
+  ASSERT_EQ(Render("", "init.png").exit_code, 0);
+  const std::string init = "--init-image " + Quote(Path("init.png")) + " --strength 0.9 ";
+  const std::string keep = WriteMask(Path("keep.pgm"), 64);
+  const std::string half = WriteMask(Path("half.pgm"), 32);
+  // Keeping everything: the seed does not matter.
+  ASSERT_EQ(Render(init + "--mask " + Quote(keep), "keep_a.png").exit_code, 0);
+  auto keep_b = Shell(kAgent + " render --checkpoint " + Quote(Tiny("checkpoint")) +
+                      " --prompt 'studio portrait' --steps 3 --seed 8 --size 64x48 --threads 1 " + init +
+                      "--mask " + Quote(keep) + " -o " + Quote(Path("keep_b.png")) + " 2>&1");
+  ASSERT_EQ(keep_b.exit_code, 0) << keep_b.out;
+  EXPECT_EQ(Bytes(Path("keep_a.png")), Bytes(Path("keep_b.png")));
+  // Half repainted: a new image, other than plain img2img (which repaints everything).
+  auto half_run = Render(init + "--mask " + Quote(half), "half.png");
+  ASSERT_EQ(half_run.exit_code, 0) << half_run.out;
+  ASSERT_EQ(Render(init, "img2img.png").exit_code, 0);
+  EXPECT_NE(Bytes(Path("half.png")), Bytes(Path("keep_a.png")));
+  EXPECT_NE(Bytes(Path("half.png")), Bytes(Path("img2img.png")));
+  const json record = json::parse(Bytes(Path("half.png.json")));
+  EXPECT_EQ(record["mask"], Path("half.pgm"));
+  EXPECT_EQ(record["init_image"], Path("init.png"));
+
+  auto no_init = Render("--mask " + Quote(half), "no_init.png");
+  EXPECT_NE(no_init.exit_code, 0) << no_init.out;
+  EXPECT_NE(no_init.out.find("init image"), std::string::npos) << no_init.out;
+}
+
+TEST_F(AgentRenderCliTest, PipelineRendersTheStudioRecipeWithPoseAndTone) {
+  const std::string source = FARM_SOURCE_DIR;
+  const std::string command =
+      kAgent + " render --checkpoint " + Quote(Tiny("checkpoint")) +
+      " --prompt 'portrait, {tone}' --pipeline studio --pose standing --pose-controlnet " +
+      Quote(Tiny("controlnet")) + " --tone warm --size 64x96 --steps 2 --seed 3 --threads 1" +
+      " --pipelines-yaml " + Quote(source + "/farm_configs/pipelines.yaml") + " --poses-dir " +
+      Quote(source + "/experiments/poses") + " --tones-yaml " +
+      Quote(source + "/farm_configs/tones.yaml") + " --json -o ";
+  auto run = Shell(command + Quote(Path("portrait.png")));
+  ASSERT_EQ(run.exit_code, 0) << run.out;
+  const json record = json::parse(run.out, nullptr, false);
+  ASSERT_TRUE(record.is_object()) << run.out;
+  const json& params = record["params"];
+  EXPECT_EQ(params["pose"], "standing") << run.out;
+  EXPECT_EQ(params["tone"], "warm");
+  const std::string prompt = params["prompt"].get<std::string>();
+  EXPECT_EQ(prompt.find("{tone}"), std::string::npos) << prompt;
+  EXPECT_GT(prompt.size(), std::string("portrait, ").size()) << prompt;
+  ASSERT_EQ(params["controlnets"].size(), 1u) << run.out;
+  EXPECT_EQ(params["controlnets"][0]["input"], "pose:standing");
+  std::vector<std::string> stages;
+  for (const json& stage : params["stages"]) stages.push_back(stage["kind"].get<std::string>());
+  EXPECT_EQ(stages, (std::vector<std::string>{"detailer", "img2img", "detailer", "upscale", "tone"}));
+
+  // A PNG with the generation parameters in a 'parameters' text chunk, upscaled 2x.
+  const std::string png = Bytes(Path("portrait.png"));
+  ASSERT_GT(png.size(), 24u);
+  EXPECT_EQ(png.substr(1, 3), "PNG");
+  EXPECT_NE(png.find("parameters"), std::string::npos);
+  const auto be32 = [&png](std::size_t at) {
+    return (static_cast<unsigned char>(png[at]) << 24) | (static_cast<unsigned char>(png[at + 1]) << 16) |
+           (static_cast<unsigned char>(png[at + 2]) << 8) | static_cast<unsigned char>(png[at + 3]);
+  };
+  EXPECT_EQ(be32(16), 128u);  // IHDR width
+  EXPECT_EQ(be32(20), 192u);  // IHDR height
+
+  // The same command, the same pixels.
+  auto again = Shell(command + Quote(Path("portrait_again.png")));
+  ASSERT_EQ(again.exit_code, 0) << again.out;
+  const std::string hash = PixelHash(Path("portrait.png"));
+  EXPECT_FALSE(hash.empty());
+  EXPECT_EQ(PixelHash(Path("portrait_again.png")), hash);
+
+  auto unknown = Shell(kAgent + " render --checkpoint " + Quote(Tiny("checkpoint")) +
+                       " --pipeline no-such-preset --pipelines-yaml " +
+                       Quote(source + "/farm_configs/pipelines.yaml") + " --size 64x96 -o " +
+                       Quote(Path("x.png")) + " 2>&1");
+  EXPECT_NE(unknown.exit_code, 0) << unknown.out;
+  EXPECT_NE(unknown.out.find("no-such-preset"), std::string::npos) << unknown.out;
+}
+
+}  // namespace
