@@ -356,7 +356,7 @@ std::vector<nlohmann::json> JsonLines(const std::string& out) {
 TEST_F(FarmctlWatchTest, FollowsASweepToTheEndAndExitsZero) {
   const nlohmann::json ready = StartFarmd();
   ASSERT_TRUE(ready.is_object() && ready.contains("http")) << ready.dump() << FarmdLog();
-  const std::int64_t sweep = Submit(ready, WriteSpec("tiny.yaml"));
+  const std::int64_t sweep = Submit(ready, WriteSpec("tiny.yaml"), " --synthetic");
   ASSERT_GT(sweep, 0);
   StartAgent(ready, "w1");
 

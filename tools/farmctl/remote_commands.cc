@@ -24,7 +24,7 @@ struct RemoteArgs {
   std::string state;
   std::int64_t limit = 100;
   std::string spec;
-  bool synthetic = true;
+  bool synthetic = false;
 };
 
 // Missing keys show as "-" rather than aborting the table.
@@ -100,6 +100,15 @@ int Submit(const GlobalOptions& options, const std::string& config_dir, const Re
   // farmd resolves files itself; locally only the spec's own checks (as `sweep validate`).
   SpecCheckResult checked = CheckSpecFile(args.spec, config_dir, options.models_dir, false);
   if (!checked.ok) return ReportSpecProblems(options, checked);
+  if (!args.synthetic && checked.spec.train_jobs > 0) {
+    // As `farmctl run`: real train jobs would wait for an agent that can train.
+    return ReportError(
+        options, farm::FailedPrecondition(
+                     args.spec + " trains LoRAs (train:, " + std::to_string(checked.spec.train_jobs) +
+                     " train jobs) and the agents cannot train yet: render with finished LoRA "
+                     "files (loras:, docs/sweep-spec.md), or pass --synthetic to submit every "
+                     "job as a stand-in"));
+  }
   const json body = {{"spec", checked.spec.text},
                      {"file_name", std::filesystem::path(args.spec).filename().string()},
                      {"synthetic", args.synthetic}};
@@ -213,9 +222,9 @@ void AddRemoteCommands(CLI::App& app, GlobalOptions& options, const std::string&
   auto submit = make_args();
   CLI::App* submit_cmd = app.add_subcommand("submit", "Submit a sweep spec to a running farmd");
   submit_cmd->add_option("SPEC", submit->spec, "Sweep spec (YAML)")->required();
-  submit_cmd->add_flag("--synthetic,!--no-synthetic", submit->synthetic,
-                       "Submit synthetic stand-in jobs (default ON until the render job kind "
-                       "exists)");
+  submit_cmd->add_flag("--synthetic", submit->synthetic,
+                       "Submit every job as a synthetic stand-in (exercises farmd and the agents "
+                       "without models); default: the spec's real render, score and train jobs");
   AddConnectionOptions(submit_cmd, *submit);
   submit_cmd->callback([&options, &config_dir, &exit_code, submit] {
     exit_code = Submit(options, config_dir, *submit);

@@ -70,7 +70,10 @@ StatusOr<StageRun> RunDetailer(const StageContext& context, const farm::Settings
     FARM_ASSIGN_OR_RETURN(Image work_mask, farm::image::ResizeLanczos(mask, iw, ih));
     farm::sd::RenderRequest request = base;
     request.seed = base.seed + i;
-    StatusOr<Image> painted = Img2Img(context, request, work, {.denoise = denoise, .mask = work_mask});
+    Img2ImgCall call;
+    call.denoise = denoise;
+    call.mask = work_mask;
+    StatusOr<Image> painted = Img2Img(context, request, work, call);
     if (!painted.ok()) return painted.status().WithContext(where);
     FARM_ASSIGN_OR_RETURN(Image patch,
                           farm::image::ResizeLanczos(*painted, crop->rect.width, crop->rect.height));

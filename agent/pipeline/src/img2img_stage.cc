@@ -24,7 +24,9 @@ StatusOr<StageRun> RunImg2Img(const StageContext& context, const farm::Settings&
     run.image = input;
     return run;
   }
-  StatusOr<farm::image::Image> out = Img2Img(context, request, input, {.denoise = denoise});
+  Img2ImgCall call;
+  call.denoise = denoise;
+  StatusOr<farm::image::Image> out = Img2Img(context, request, input, call);
   if (!out.ok()) return out.status().WithContext("img2img");
   run.image = std::move(*out);
   return run;

@@ -104,7 +104,8 @@ StatusOr<StageRun> RunUpscale(const StageContext& context, const farm::Settings&
   TileRedraw redraw = redraw_override;
   if (!redraw) {
     redraw = [&](const Image& tile, double strength, const Image& hint) -> StatusOr<Image> {
-      Img2ImgCall call{.denoise = strength};
+      Img2ImgCall call;
+      call.denoise = strength;
       if (!cn_path.empty() && hint.width > 0) {
         call.hint = hint;
         call.controlnet_path = cn_path;
