@@ -10,8 +10,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
+
+#include "farm/schemas/render_params.h"
 
 namespace {
 
@@ -81,19 +85,59 @@ TEST_F(FarmctlCliTest, ValidatesEveryShippedExperiment) {
   }
 }
 
-TEST_F(FarmctlCliTest, ExpandJsonIsMachineReadable) {
+TEST_F(FarmctlCliTest, ExpandJsonListsEveryJobWithItsCanonicalRecord) {
   // The checkpoint by hash and a photo next to the spec: nothing outside the test's folder.
   Write("a.jpg", "a photo");
+  const std::string checkpoint(64, 'a');
   const std::string spec = Write(
       "tiny.yaml",
       "name: tiny\nidentity: {name: t, photos: a.jpg, token: sks person}\n"
-      "checkpoint: {sha256: " + std::string(64, 'a') + "}\n"
-      "render: {prompt: 'photo of {token}', sampler: Euler, seeds: [1, 2, 3, 4]}\n");
+      "checkpoint: {sha256: " + checkpoint + "}\n"
+      "render: {prompt: 'photo of {token}', sampler: Euler, seeds: [1, 2]}\n"
+      "grid: {cfg: [5, 7]}\n");
+  // --limit only shortens the table: the JSON lists every job.
   CliRun run = Farmctl("sweep expand '" + spec + "' --limit 3 --json", dir_, /*merge_stderr=*/false);
   ASSERT_EQ(run.exit_code, 0) << run.out;
   const auto json = nlohmann::json::parse(run.out, nullptr, false);
   ASSERT_FALSE(json.is_discarded()) << run.out;
-  EXPECT_GT(json.dump().size(), 2u);
+  EXPECT_EQ(json["ok"], true);
+  EXPECT_EQ(json["name"], "tiny");
+  EXPECT_EQ(json["count"], (nlohmann::json{{"jobs", 4}, {"train", 0}, {"render", 4}, {"score", 0}}));
+
+  // Values per swept parameter with the renders each one gets.
+  std::map<std::string, std::map<std::string, int>> parameters;
+  for (const auto& p : json["parameters"]) {
+    for (const auto& v : p["values"]) {
+      const auto& value = v["value"];  // as the table shows it: text
+      parameters[p["name"]][value.is_string() ? value.get<std::string>() : value.dump()] = v["renders"];
+    }
+  }
+  EXPECT_EQ(parameters["seed"], (std::map<std::string, int>{{"1", 2}, {"2", 2}})) << run.out;
+  EXPECT_EQ(parameters["cfg"].size(), 2u) << run.out;
+
+  // Every job: a render record of the grid whose param_hash is the hash of that record.
+  ASSERT_EQ(json["jobs"].size(), 4u) << run.out;
+  std::set<std::pair<double, std::uint64_t>> grid;
+  std::set<std::string> hashes;
+  for (std::size_t i = 0; i < json["jobs"].size(); ++i) {
+    const auto& job = json["jobs"][i];
+    EXPECT_EQ(job["index"], i);
+    EXPECT_EQ(job["kind"], "render");
+    EXPECT_TRUE(job["depends_on"].empty()) << job.dump();
+    const auto& params = job["params"];
+    EXPECT_EQ(params["prompt"], "photo of sks person") << job.dump();
+    EXPECT_EQ(params["sampler"], "Euler");
+    EXPECT_EQ(params["checkpoint"], checkpoint);
+    grid.insert({params["cfg"].get<double>(), params["seed"].get<std::uint64_t>()});
+    auto record = farm::RenderParamsFromJson(params.dump());
+    ASSERT_TRUE(record.ok()) << record.status().ToString() << "\n" << job.dump();
+    auto hash = farm::ParamHash(*record);
+    ASSERT_TRUE(hash.ok()) << hash.status().ToString();
+    EXPECT_EQ(job["param_hash"], *hash) << job.dump();
+    hashes.insert(job["param_hash"].get<std::string>());
+  }
+  EXPECT_EQ(grid, (std::set<std::pair<double, std::uint64_t>>{{5, 1}, {5, 2}, {7, 1}, {7, 2}}));
+  EXPECT_EQ(hashes.size(), 4u);
 }
 
 TEST_F(FarmctlCliTest, InvalidSpecExitsOneAndNamesFileLineColumn) {
