@@ -67,6 +67,30 @@ TEST(BuildResultTest, MapsStatusAndDescribesArtifacts) {
   EXPECT_EQ(failed.result.artifacts_size(), 0) << "a failed job uploads nothing";
 }
 
+TEST(BuildResultTest, AFailureSaysWhetherAnotherAttemptCouldSucceed) {
+  SlotEvent transient = Finished(5, JobStatus::kFailed, "");
+  transient.outcome.error = "internal: out of memory";
+  EXPECT_EQ(BuildResult(std::move(transient)).result.failure_kind(), v1::FAILURE_KIND_TRANSIENT);
+  SlotEvent permanent = Finished(6, JobStatus::kFailed, "");
+  permanent.outcome = FailedOutcome(DataLoss("lora.safetensors: truncated"));
+  const PendingResult built = BuildResult(std::move(permanent));
+  EXPECT_EQ(built.result.failure_kind(), v1::FAILURE_KIND_PERMANENT);
+  EXPECT_EQ(built.result.error(), "data_loss: lora.safetensors: truncated");
+  EXPECT_EQ(BuildResult(Finished(7, JobStatus::kSucceeded, "x")).result.failure_kind(),
+            v1::FAILURE_KIND_UNSPECIFIED);
+}
+
+TEST(FailedOutcomeTest, OnlyBadInputAndCorruptFilesArePermanent) {
+  EXPECT_TRUE(FailedOutcome(InvalidArgument("bad cfg")).permanent);
+  EXPECT_TRUE(FailedOutcome(DataLoss("truncated")).permanent);
+  // This agent's problem (a model missing from its folder, no face models), or a crash.
+  EXPECT_FALSE(FailedOutcome(NotFound("no model with sha256 ab")).permanent);
+  EXPECT_FALSE(FailedOutcome(FailedPrecondition("no face models configured")).permanent);
+  EXPECT_FALSE(FailedOutcome(Internal("out of memory")).permanent);
+  EXPECT_FALSE(FailedOutcome(Unavailable("device lost")).permanent);
+  EXPECT_EQ(FailedOutcome(Internal("x")).status, JobStatus::kFailed);
+}
+
 TEST(ResultOutboxTest, PausedUploadResumesWhereItStopped) {
   const std::string data(kMaxArtifactChunkBytes * 3 + 10, 'q');
   ResultOutbox outbox;

@@ -122,6 +122,7 @@ TEST(SyntheticRunnerTest, FailFlagFailsWithClearError) {
   EXPECT_EQ(outcome.status, JobStatus::kFailed);
   EXPECT_NE(outcome.error.find("fail"), std::string::npos) << outcome.error;
   EXPECT_TRUE(outcome.artifacts.empty());
+  EXPECT_FALSE(outcome.permanent) << "a requested failure stands for a transient one";
 }
 
 struct BadParamsCase {
@@ -136,6 +137,7 @@ TEST_P(SyntheticBadParamsTest, FailsNamingTheProblem) {
   EXPECT_EQ(outcome.status, JobStatus::kFailed);
   EXPECT_NE(outcome.error.find(GetParam().mentions), std::string::npos) << outcome.error;
   EXPECT_TRUE(outcome.artifacts.empty());
+  EXPECT_TRUE(outcome.permanent) << "the same params fail on every agent";
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -29,12 +29,7 @@ double Seconds(Clock::time_point from) {
   return std::chrono::duration<double>(Clock::now() - from).count();
 }
 
-JobOutcome Failed(const Status& status) {
-  JobOutcome out;
-  out.status = JobStatus::kFailed;
-  out.error = status.ToString();
-  return out;
-}
+JobOutcome Failed(const Status& status) { return FailedOutcome(status); }
 
 faceid::RgbImage ToRgb(const image::Image& image) {
   faceid::RgbImage rgb;

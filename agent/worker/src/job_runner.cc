@@ -9,6 +9,18 @@ void CancellationToken::Request(Reason reason) {
   reason_.compare_exchange_strong(expected, static_cast<int>(reason), std::memory_order_acq_rel);
 }
 
+bool IsPermanentFailure(StatusCode code) {
+  return code == StatusCode::kInvalidArgument || code == StatusCode::kDataLoss;
+}
+
+JobOutcome FailedOutcome(const Status& status) {
+  JobOutcome out;
+  out.status = JobStatus::kFailed;
+  out.error = status.ToString();
+  out.permanent = IsPermanentFailure(status.code());
+  return out;
+}
+
 std::vector<std::string> JobRunner::held_models() const { return {}; }
 
 Status RunnerRegistry::Register(std::unique_ptr<JobRunner> runner) {

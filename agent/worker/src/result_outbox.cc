@@ -37,6 +37,8 @@ PendingResult BuildResult(SlotEvent finished) {
     case JobStatus::kFailed:
       result.set_status(v1::RESULT_STATUS_FAILED);
       result.set_exit_code(1);
+      result.set_failure_kind(outcome.permanent ? v1::FAILURE_KIND_PERMANENT
+                                                : v1::FAILURE_KIND_TRANSIENT);
       break;
     case JobStatus::kCancelled:
       // A job stopped for shutdown gives its lease back; one stopped by farmd is cancelled.

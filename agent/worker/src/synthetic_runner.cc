@@ -101,6 +101,7 @@ JobOutcome SyntheticRunner::Run(const JobSpec& spec, const ProgressFn& progress,
   if (!parsed.ok()) {
     outcome.status = JobStatus::kFailed;
     outcome.error = parsed.status().message();
+    outcome.permanent = true;  // the same parameters fail on every agent
     return outcome;
   }
   const SyntheticParams& params = *parsed;

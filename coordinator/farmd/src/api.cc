@@ -1,6 +1,7 @@
 // HTTP API routing and JSON (loop thread). See api.h for the routes.
 #include "farm/farmd/api.h"
 
+#include <algorithm>
 #include <charconv>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -160,6 +161,31 @@ ApiResponse Submit(Coordinator& coordinator, const ApiOptions& options, const Ap
                     {"synthetic", submit.synthetic}});
 }
 
+// Queued jobs of the sweep that no online agent may take, grouped by reason (largest
+// group first, at most kMaxReasons groups), so a client can say why a queue does not move.
+constexpr std::size_t kMaxReasons = 5;
+
+json UnrunnableJson(const std::vector<scheduler::UnrunnableJob>& stuck) {
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> groups;  // reason -> (jobs, first)
+  for (const scheduler::UnrunnableJob& job : stuck) {
+    auto [it, inserted] = groups.try_emplace(job.reason, 0, job.job);
+    ++it->second.first;
+  }
+  std::vector<std::pair<std::string, std::pair<std::int64_t, std::int64_t>>> sorted(groups.begin(),
+                                                                                    groups.end());
+  std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
+    return a.second.first != b.second.first ? a.second.first > b.second.first
+                                            : a.second.second < b.second.second;
+  });
+  json reasons = json::array();
+  for (std::size_t i = 0; i < sorted.size() && i < kMaxReasons; ++i) {
+    reasons.push_back({{"reason", sorted[i].first},
+                       {"jobs", sorted[i].second.first},
+                       {"first_job", sorted[i].second.second}});
+  }
+  return {{"jobs", static_cast<std::int64_t>(stuck.size())}, {"reasons", reasons}};
+}
+
 ApiResponse GetSweep(Coordinator& coordinator, std::int64_t id) {
   auto sweep = coordinator.store().GetSweep(id);
   if (!sweep.ok()) return FromStatus(sweep.status());
@@ -178,6 +204,7 @@ ApiResponse GetSweep(Coordinator& coordinator, std::int64_t id) {
   json out = SweepJson(*sweep);
   out["jobs"] = counts;
   out["jobs_total"] = total;
+  out["unrunnable"] = UnrunnableJson(coordinator.scheduler().UnrunnableJobs(id));
   return Json(200, out);
 }
 
@@ -201,8 +228,23 @@ ApiResponse ListJobs(Coordinator& coordinator, const std::map<std::string, std::
   }
   auto jobs = coordinator.store().ListJobs(filter);
   if (!jobs.ok()) return FromStatus(jobs.status());
+  std::map<std::int64_t, std::string> waiting;  // queued job -> why no agent may take it
+  const bool any_queued = std::any_of(jobs->begin(), jobs->end(), [](const store::Job& job) {
+    return job.state == store::JobState::kQueued;
+  });
+  if (any_queued) {
+    std::optional<scheduler::SweepId> sweep;
+    if (filter.sweep_id) sweep = *filter.sweep_id;
+    for (scheduler::UnrunnableJob& job : coordinator.scheduler().UnrunnableJobs(sweep)) {
+      waiting.emplace(job.job, std::move(job.reason));
+    }
+  }
   json out = json::array();
-  for (const store::Job& job : *jobs) out.push_back(JobJson(job));
+  for (const store::Job& job : *jobs) {
+    json row = JobJson(job);
+    if (auto it = waiting.find(job.id); it != waiting.end()) row["waiting_reason"] = it->second;
+    out.push_back(std::move(row));
+  }
   return Json(200, {{"jobs", out}});
 }
 

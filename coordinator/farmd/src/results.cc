@@ -79,6 +79,8 @@ void CoordinatorImpl::HandleResult(const std::string& peer, const v1::JobResult&
   }
   report.lease = lease;
   report.error = result.error();
+  report.permanent = report.kind == scheduler::ResultKind::kFailed &&
+                     result.failure_kind() == v1::FAILURE_KIND_PERMANENT;
   // A success is only a success if every artifact arrived intact; otherwise the attempt
   // failed (the job is retried) and nothing of it is stored.
   if (report.kind == scheduler::ResultKind::kSucceeded && HoldsLease(peer, lease)) {
@@ -86,6 +88,7 @@ void CoordinatorImpl::HandleResult(const std::string& peer, const v1::JobResult&
       ++counters_.artifacts_rejected;
       SendError(peer, v1::ERROR_CODE_ARTIFACT_MISMATCH, verified.message());
       report.kind = scheduler::ResultKind::kFailed;
+      report.permanent = false;  // damaged in transit: another attempt may arrive intact
       report.error = "artifact verification failed: " + verified.message();
     }
   }

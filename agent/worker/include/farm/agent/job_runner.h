@@ -68,7 +68,22 @@ struct JobOutcome {
   std::string error;  // for a person: what failed and where; empty on success
   std::map<std::string, double> metrics;
   std::vector<OutputArtifact> artifacts;
+  // For kFailed: the job cannot succeed on any agent, so farmd fails it at once instead
+  // of retrying it elsewhere (JobResult.failure_kind). Set it through FailedOutcome.
+  bool permanent = false;
 };
+
+// Whether a failure with this code means the job cannot succeed on any agent:
+// kInvalidArgument (bad parameters; a model file with a malformed header or of the wrong
+// architecture) and kDataLoss (a truncated or corrupt file; models are named by content
+// hash, so every agent holds the same bytes). Every other code is transient: kNotFound
+// and kFailedPrecondition describe this agent (a model missing from its models folder,
+// no face models configured; another agent may have them), kInternal and kUnavailable a
+// crash or exhausted memory, kTimedOut a slow moment.
+bool IsPermanentFailure(StatusCode code);
+
+// A kFailed outcome with status.ToString() as the error, classified by its code.
+JobOutcome FailedOutcome(const Status& status);
 
 // One kind of work. Run() is called on a job thread, possibly for several jobs at once
 // (one per slot), so implementations must be thread-safe for concurrent Run() calls.

@@ -4,7 +4,8 @@
 // (defaults 0, 0, false, 0); unknown keys, wrong types and out-of-range values are a
 // kFailed outcome whose error names the key. The job burns N ms of CPU on its thread
 // (checking cancellation every ~2 ms), then returns M bytes as the artifact "output"
-// (application/octet-stream) or, with "fail": true, fails with an error saying so.
+// (application/octet-stream) or, with "fail": true, fails with an error saying so (a
+// transient failure, retried elsewhere; malformed params are a permanent one).
 // The bytes are SHA-256(canonical params || little-endian 64-bit block counter), block
 // after block, so equal params give equal bytes on every machine.
 #pragma once

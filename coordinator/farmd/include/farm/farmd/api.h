@@ -7,9 +7,12 @@
 //   GET  /metrics                     Prometheus text
 //   POST /api/v1/sweeps               body: spec YAML, or JSON {spec, file_name, synthetic}
 //   GET  /api/v1/sweeps               newest first
-//   GET  /api/v1/sweeps/{id}          the sweep with job counts by state
+//   GET  /api/v1/sweeps/{id}          the sweep with job counts by state, and "unrunnable":
+//                                     {jobs, reasons: [{reason, jobs, first_job}]}: queued
+//                                     jobs no online agent may take, grouped by reason
 //   POST /api/v1/sweeps/{id}/cancel
-//   GET  /api/v1/jobs?sweep=ID&state=S&limit=N&after=ID
+//   GET  /api/v1/jobs?sweep=ID&state=S&limit=N&after=ID   (a queued job no online agent
+//                                     may take carries "waiting_reason")
 //   POST /api/v1/jobs/{id}/cancel
 //   GET  /api/v1/agents
 // 401 without "Authorization: Bearer <token>" (when a token is set), 400 for malformed
