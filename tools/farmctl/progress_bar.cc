@@ -26,6 +26,13 @@ std::string CountsLine(const JobCounts& c) {
                      std::to_string(c.succeeded) + " ok, " + std::to_string(c.failed) +
                      " failed, " + std::to_string(c.running) + " running, " +
                      std::to_string(c.queued) + " queued";
+  if (c.unrunnable > 0) {
+    constexpr std::size_t kMaxReason = 160;  // the whole reason is printed when run stops
+    std::string reason = c.unrunnable_reason;
+    if (reason.size() > kMaxReason) reason = reason.substr(0, kMaxReason - 3) + "...";
+    line += " (" + std::to_string(c.unrunnable) + " cannot run" +
+            (reason.empty() ? std::string() : ": " + reason) + ")";
+  }
   if (c.cancelled > 0) line += ", " + std::to_string(c.cancelled) + " cancelled";
   if (c.skipped > 0) line += ", " + std::to_string(c.skipped) + " skipped";
   return line;

@@ -17,12 +17,17 @@ struct JobCounts {
   std::int64_t failed = 0;
   std::int64_t cancelled = 0;
   std::int64_t skipped = 0;
+  // Of the queued jobs, those no online agent may take (farmd's "unrunnable"), and the
+  // reason shared by most of them.
+  std::int64_t unrunnable = 0;
+  std::string unrunnable_reason;
 
   std::int64_t finished() const { return succeeded + failed + cancelled + skipped; }
   bool AllTerminal() const { return queued == 0 && running == 0 && finished() >= total; }
 };
 
-// "42/100 done 40 ok 2 failed 3 running 55 queued"
+// "42/100 done, 40 ok, 2 failed, 3 running, 55 queued", and when some queued jobs cannot
+// run "(16 cannot run: <reason>)" after the queued count (the reason cut at 160 chars).
 std::string CountsLine(const JobCounts& counts);
 
 // How fast a sweep finishes jobs, as seen from the first observation on.

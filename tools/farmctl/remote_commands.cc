@@ -75,10 +75,12 @@ int Remote(const GlobalOptions& options, const RemoteArgs& args, Call call, Prin
 }
 
 void PrintSweep(const json& sweep) {
-  const JobCounts c = CountsOfSweep(sweep);
+  JobCounts c = CountsOfSweep(sweep);
+  c.unrunnable_reason.clear();  // every reason follows in full
   std::cout << "sweep " << Field(sweep, "id") << " '" << Field(sweep, "name")
             << "': " << Field(sweep, "state") << "\n"
             << CountsLine(c) << "\n";
+  if (c.unrunnable > 0) PrintUnrunnable(std::cout, sweep);
 }
 
 std::string Escape(const std::string& text) {

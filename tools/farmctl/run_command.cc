@@ -91,7 +91,33 @@ struct Outcome {
   JobCounts counts;
   json first_errors = json::array();
   bool interrupted = false;
+  // Nothing could progress (see kStuckGrace); `unrunnable` is farmd's report of why.
+  bool stuck = false;
+  json unrunnable = json::object();
 };
+
+// How long a sweep must show no running job, queued jobs that no online agent may take,
+// and no change in its counts before `run` stops it as stuck. Five heartbeat intervals
+// (1 s by default): longer than an agent's liveness window (3 s), so a job requeued from
+// a lost agent or an agent that just registered gets its chance, and a requeued job is
+// dispatched again within a scheduler tick (~100 ms); short enough that nobody waits
+// long on a farm that cannot finish.
+constexpr auto kStuckGrace = std::chrono::seconds(5);
+
+// Whether farmd has at least one agent online; false when it cannot say.
+bool AnyAgentOnline(const ApiClient& api) {
+  farm::StatusOr<json> agents = api.Get("/api/v1/agents");
+  if (!agents.ok() || !agents->contains("agents") || !(*agents)["agents"].is_array()) return false;
+  for (const json& agent : (*agents)["agents"]) {
+    if (agent.is_object() && agent.value("state", "") == "online") return true;
+  }
+  return false;
+}
+
+bool SameProgress(const JobCounts& a, const JobCounts& b) {
+  return a.queued == b.queued && a.running == b.running && a.finished() == b.finished() &&
+         a.unrunnable == b.unrunnable;
+}
 
 // The newest earlier sweep of the same spec text (and the same synthetic choice) with
 // nothing failed, cancelled or skipped: resuming attaches to it instead of submitting
@@ -197,6 +223,8 @@ farm::StatusOr<Outcome> SubmitAndWait(const GlobalOptions& options, const RunArg
   }
   const std::string target = "/api/v1/sweeps/" + std::to_string(outcome.sweep_id);
   ProgressBar progress(std::cerr, !options.json && ::isatty(STDERR_FILENO));
+  std::optional<std::chrono::steady_clock::time_point> stuck_since;
+  JobCounts stuck_counts;
   while (true) {
     FARM_ASSIGN_OR_RETURN(json sweep, api.Get(target));
     try {
@@ -207,6 +235,24 @@ farm::StatusOr<Outcome> SubmitAndWait(const GlobalOptions& options, const RunArg
     if (!options.json) progress.Update(outcome.counts);
     if (outcome.counts.AllTerminal()) break;
     FARM_RETURN_IF_ERROR(farm.CheckAlive());
+    // Blocked children of an unrunnable job count as queued too: with nothing running and
+    // nothing changing, none of them can move either.
+    const auto now = std::chrono::steady_clock::now();
+    if (outcome.counts.running > 0 || outcome.counts.unrunnable == 0 || !AnyAgentOnline(api)) {
+      // Agents that are still starting (a first start hashes the models folder) are not
+      // a reason to give up: a dead one is caught by CheckAlive.
+      stuck_since.reset();
+    } else if (!stuck_since || !SameProgress(outcome.counts, stuck_counts)) {
+      stuck_since = now;
+      stuck_counts = outcome.counts;
+    } else if (now - *stuck_since >= kStuckGrace) {
+      outcome.stuck = true;
+      outcome.unrunnable = sweep.value("unrunnable", json::object());
+      if (!options.json) progress.Finish(outcome.counts);
+      auto cancelled = api.Post(target + "/cancel", json::object());
+      if (!cancelled.ok()) std::cerr << "farmctl: " << cancelled.status().message() << "\n";
+      break;
+    }
     if (!SleepUnlessInterrupted(std::chrono::milliseconds(250))) {
       outcome.interrupted = true;
       if (!options.json) progress.Finish(outcome.counts);
@@ -215,7 +261,7 @@ farm::StatusOr<Outcome> SubmitAndWait(const GlobalOptions& options, const RunArg
       return outcome;
     }
   }
-  if (!options.json) progress.Finish(outcome.counts);
+  if (!options.json && !outcome.stuck) progress.Finish(outcome.counts);
   if (outcome.counts.failed > 0) {
     auto failed =
         api.Get("/api/v1/jobs?sweep=" + std::to_string(outcome.sweep_id) + "&state=failed&limit=5");
@@ -231,7 +277,10 @@ farm::StatusOr<Outcome> SubmitAndWait(const GlobalOptions& options, const RunArg
 
 int RunSweep(const GlobalOptions& options, const std::string& config_dir, const RunArgs& args) {
   // Checked before anything starts: a bad spec never costs a process.
-  SpecCheckResult checked = CheckSpecFile(args.spec, config_dir, options.models_dir, true);
+  // Real jobs read the files the spec names: check them all first. Synthetic stand-ins
+  // read none.
+  SpecCheckResult checked =
+      CheckSpecFile(args.spec, config_dir, options.models_dir, true, !args.synthetic);
   if (!checked.ok) return ReportSpecProblems(options, checked);
 
   // The flags win; otherwise the farm config, read (and refused) before anything starts.
@@ -307,7 +356,7 @@ int RunSweep(const GlobalOptions& options, const std::string& config_dir, const 
   }
   if (!outcome.ok()) return ReportError(options, outcome.status());
   const JobCounts& c = outcome->counts;
-  const bool ok = c.failed == 0 && c.cancelled == 0 && c.skipped == 0;
+  const bool ok = !outcome->stuck && c.failed == 0 && c.cancelled == 0 && c.skipped == 0;
   std::optional<farm::StatusOr<Ranking>> ranking;
   if (!args.synthetic && checked.spec.score_jobs > 0) {
     ranking = RankSweep(database, outcome->sweep_id, args.top);
@@ -323,6 +372,10 @@ int RunSweep(const GlobalOptions& options, const std::string& config_dir, const 
                 {"counts", CountsJson(c)},
                 {"first_errors", outcome->first_errors},
                 {"database", database.string()}};
+    if (outcome->stuck) {
+      out["stuck"] = true;
+      out["unrunnable"] = outcome->unrunnable;
+    }
     if (ranking && ranking->ok()) {
       out["ranking"] = {{"identity", (*ranking)->identity},
                         {"metric", (*ranking)->metric},
@@ -332,11 +385,21 @@ int RunSweep(const GlobalOptions& options, const std::string& config_dir, const 
     }
     std::cout << out.dump(2) << "\n";
   } else {
-    std::cerr << "farmctl: sweep " << outcome->sweep_id << " " << (ok ? "finished" : "FAILED")
-              << ": " << CountsLine(c) << "\n";
+    JobCounts shown = c;
+    if (outcome->stuck) shown.unrunnable_reason.clear();  // every reason follows in full
+    std::cerr << "farmctl: sweep " << outcome->sweep_id << " "
+              << (ok ? "finished" : outcome->stuck ? "CANNOT FINISH" : "FAILED") << ": "
+              << CountsLine(shown) << "\n";
     for (const json& e : outcome->first_errors) {
       std::cerr << "  job " << e.value("job_id", std::int64_t{0}) << ": "
                 << e.value("error", std::string()) << "\n";
+    }
+    if (outcome->stuck) {
+      PrintUnrunnable(std::cerr, json{{"unrunnable", outcome->unrunnable}});
+      std::cerr << "farmctl: nothing ran for "
+                << std::chrono::duration_cast<std::chrono::seconds>(kStuckGrace).count()
+                << " s and no online agent may take the queued jobs; the sweep was cancelled. "
+                   "Fix the cause and run again: finished results are reused.\n";
     }
     if (!ok) std::cerr << "farmctl: logs in " << (state_dir / "logs").string() << "\n";
     if (ranking && ranking->ok()) {
@@ -364,8 +427,10 @@ void AddRunCommands(CLI::App& app, GlobalOptions& options, const std::string& co
       "run",
       "Run a sweep on this machine: starts farmd and local agents (CURVE, loopback), shows "
       "progress, stops them when every job is finished. Same command again resumes (finished "
-      "results are reused). Ctrl-C cancels the sweep and exits 130. Keys, logs and artifacts "
-      "go next to the database (--db).");
+      "results are reused). Ctrl-C cancels the sweep and exits 130. Every model file and photo "
+      "the spec names is checked first. Exits 1 when a job failed, or when queued jobs can "
+      "run on no online agent and nothing changed for 5 s (the sweep is cancelled and the "
+      "reasons printed). Keys, logs and artifacts go next to the database (--db).");
   run->add_option("SWEEP", args->spec, "Sweep spec (YAML)")->required();
   run->add_option("--agents", args->agents,
                   "Local agents to start (default: agents.count in the config folder's "

@@ -1,7 +1,9 @@
 // `farmctl run SWEEP.yaml`: the embedded default. Checks the spec, starts farmd and
 // local agents (local_farm.h), submits the sweep, shows progress until every job is
 // finished and stops the farm. Ctrl-C cancels the sweep and exits 130. Running it again
-// on the same database resumes: finished results are shared, not redone.
+// on the same database resumes: finished results are shared, not redone. A sweep that
+// cannot finish (queued jobs no online agent may take, nothing running or changing for a
+// few heartbeat intervals) is cancelled and ends with exit 1 and farmd's reasons.
 #pragma once
 
 #include <string>

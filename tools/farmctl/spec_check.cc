@@ -9,6 +9,7 @@
 #include "farm/sweep/parser.h"
 #include "farm/sweep/preset_files.h"
 #include "farm/sweep/presets.h"
+#include "spec_inputs.h"
 
 namespace farmctl {
 namespace {
@@ -19,7 +20,7 @@ using farm::sweep::Diagnostic;
 }  // namespace
 
 SpecCheckResult CheckSpecFile(const std::string& path, const std::string& config_dir,
-                              const std::string& models_dir, bool expand) {
+                              const std::string& models_dir, bool expand, bool check_files) {
   SpecCheckResult result;
   farm::sweep::SpecPresets presets;
   result.error = farm::sweep::LoadPresetFiles(config_dir, &presets, &result.diagnostics);
@@ -50,7 +51,14 @@ SpecCheckResult CheckSpecFile(const std::string& path, const std::string& config
   result.spec.train_jobs = count->train;
   result.spec.score_jobs = count->score;
   if (expand) {
-    farm::sweep::FileSpecResolver resolver(fs::absolute(path).parent_path().string(), models_dir);
+    const std::string spec_dir = fs::absolute(path).parent_path().string();
+    // Every model header and photo first: a truncated or wrong file is named here, with
+    // what was expected, instead of failing every job on the agents.
+    if (check_files) {
+      result.error = CheckSpecInputs(*check.spec, spec_dir, models_dir).WithContext(path);
+      if (!result.error.ok()) return result;
+    }
+    farm::sweep::FileSpecResolver resolver(spec_dir, models_dir);
     auto expanded = farm::sweep::ExpandSweep(*check.spec, resolver);
     if (!expanded.ok()) {
       result.error = expanded.status().WithContext(path);

@@ -1,6 +1,7 @@
 // Local checks of a sweep spec before it is sent to farmd: the checks `sweep validate`
-// runs (presets, every diagnostic, the job cap) and, for `run`, the expansion itself so
-// missing photos or checkpoints are caught before any process starts.
+// runs (presets, every diagnostic, the job cap) and, for `run`, the files the spec names
+// and the expansion itself, so missing photos or missing, truncated or wrong model files
+// are caught before any process starts.
 #pragma once
 
 #include <cstdint>
@@ -33,9 +34,11 @@ struct SpecCheckResult {
 };
 
 // `expand`: also expand with files resolved relative to the spec's folder and
-// `models_dir` (missing files become errors).
+// `models_dir` (missing files become errors). `check_files` (with `expand`): first check
+// every file the spec names (spec_inputs.h: model headers and architecture, photos).
 SpecCheckResult CheckSpecFile(const std::string& path, const std::string& config_dir,
-                              const std::string& models_dir, bool expand);
+                              const std::string& models_dir, bool expand,
+                              bool check_files = false);
 
 // Every diagnostic as a JSON array of {file, line, column, path, message}.
 nlohmann::json DiagnosticsJson(const std::vector<farm::sweep::Diagnostic>& diagnostics);

@@ -14,6 +14,7 @@
 #include "farm/sweep/parser.h"
 #include "farm/sweep/preset_files.h"
 #include "spec_check.h"
+#include "spec_inputs.h"
 
 namespace farmctl {
 namespace {
@@ -25,6 +26,7 @@ struct SweepArgs {
   std::string file;
   std::size_t limit = 20;
   std::int64_t max_jobs = 0;  // 0: the spec's max_jobs or the default cap
+  bool no_files = false;      // validate: the spec alone, not the files it names
 };
 
 // Reads the presets in `config_dir`; a missing file means no presets of that kind.
@@ -94,6 +96,11 @@ int RunValidate(const GlobalOptions& options, const std::string& config_dir,
                                        std::to_string(cap) +
                                        " jobs; expected a smaller grid, or raise the cap with "
                                        "max_jobs: in the spec or --max-jobs"));
+  }
+  if (!args.no_files) {
+    const std::string spec_dir = std::filesystem::absolute(args.file).parent_path().string();
+    farm::Status inputs = CheckSpecInputs(*spec, spec_dir, options.models_dir);
+    if (!inputs.ok()) return ReportError(options, inputs.WithContext(args.file));
   }
   if (options.json) {
     nlohmann::json out = {{"ok", true}, {"name", spec->name}, {"count", CountJson(*count)}};
@@ -225,11 +232,16 @@ void AddSweepCommands(CLI::App& app, GlobalOptions& options, const std::string& 
 
   auto validate_args = std::make_shared<SweepArgs>();
   CLI::App* validate = sweep->add_subcommand(
-      "validate", "Check a sweep spec: prints 'ok: N jobs (...)' or every problem found");
+      "validate",
+      "Check a sweep spec and the files it names (every model's safetensors header and "
+      "architecture, the identity's photos): prints 'ok: N jobs (...)' or every problem found");
   validate->add_option("FILE", validate_args->file, "Sweep spec (YAML)")->required();
   validate->add_option("--max-jobs", validate_args->max_jobs,
                        "Cap on the jobs the spec may expand to (default: the spec's max_jobs "
                        "or 100000)");
+  validate->add_flag("--no-files", validate_args->no_files,
+                     "Check the spec alone: skip reading the model headers and photos it names "
+                     "(for a machine without the models)");
   validate->callback([&options, &config_dir, &exit_code, validate_args] {
     exit_code = RunValidate(options, config_dir, *validate_args);
   });

@@ -15,7 +15,27 @@ JobCounts CountsOfSweep(const nlohmann::json& sweep) {
   counts.failed = jobs.value("failed", std::int64_t{0});
   counts.cancelled = jobs.value("cancelled", std::int64_t{0});
   counts.skipped = jobs.value("skipped", std::int64_t{0});
+  // Absent from farmds older than the unrunnable report: nothing known, nothing shown.
+  if (auto it = sweep.find("unrunnable"); it != sweep.end() && it->is_object()) {
+    counts.unrunnable = it->value("jobs", std::int64_t{0});
+    const nlohmann::json reasons = it->value("reasons", nlohmann::json::array());
+    if (!reasons.empty() && reasons[0].is_object()) {
+      counts.unrunnable_reason = reasons[0].value("reason", std::string());
+    }
+  }
   return counts;
+}
+
+void PrintUnrunnable(std::ostream& out, const nlohmann::json& sweep) {
+  auto it = sweep.find("unrunnable");
+  if (it == sweep.end() || !it->is_object()) return;
+  for (const nlohmann::json& group : it->value("reasons", nlohmann::json::array())) {
+    if (!group.is_object()) continue;
+    const std::int64_t jobs = group.value("jobs", std::int64_t{0});
+    out << "  " << jobs << (jobs == 1 ? " job" : " jobs") << " cannot run (first: job "
+        << group.value("first_job", std::int64_t{0})
+        << "): " << group.value("reason", std::string()) << "\n";
+  }
 }
 
 }  // namespace farmctl

@@ -50,13 +50,15 @@ double Round1(double value) { return std::round(value * 10) / 10; }
 json CountsJson(const JobCounts& c) {
   return {{"total", c.total},         {"done", c.finished()},     {"succeeded", c.succeeded},
           {"failed", c.failed},       {"running", c.running},     {"queued", c.queued},
-          {"cancelled", c.cancelled}, {"skipped", c.skipped}};
+          {"cancelled", c.cancelled}, {"skipped", c.skipped},
+          {"unrunnable", c.unrunnable}};
 }
 
 bool SameCounts(const JobCounts& a, const JobCounts& b) {
   return a.total == b.total && a.queued == b.queued && a.running == b.running &&
          a.succeeded == b.succeeded && a.failed == b.failed && a.cancelled == b.cancelled &&
-         a.skipped == b.skipped;
+         a.skipped == b.skipped && a.unrunnable == b.unrunnable &&
+         a.unrunnable_reason == b.unrunnable_reason;
 }
 
 // Without SWEEP_ID: the newest sweep (the API lists newest first).
@@ -164,6 +166,8 @@ int Watch(const GlobalOptions& options, const WatchArgs& args) {
                      {"jobs_per_s", Round1(pace.jobs_per_s)},
                      {"eta_s", pace.eta_s < 0 ? json(nullptr) : json(Round1(pace.eta_s))},
                      {"elapsed_s", Round1(pace.elapsed_s)}};
+        // Queued jobs no online agent may take: the queue will not move by itself.
+        if (counts.unrunnable > 0) line["unrunnable_reason"] = counts.unrunnable_reason;
         EmitLine(line);
         shown = counts;
       }
@@ -215,7 +219,7 @@ void AddWatchCommand(CLI::App& app, GlobalOptions& options, const ApiEnvironment
   CLI::App* watch = app.add_subcommand(
       "watch",
       "Follow a sweep on a running farmd until every job is finished: done, failed, running "
-      "and queued jobs, rate and ETA. Exits 0 when every job succeeded, 1 when any failed, "
+      "and queued jobs (with the reason when queued jobs cannot run on any online agent), rate and ETA. Exits 0 when every job succeeded, 1 when any failed, "
       "was cancelled or skipped (the first errors are listed), 130 on Ctrl-C (the sweep "
       "keeps running). With --json: one JSON object per line on stdout, "
       "{\"event\":\"progress\",...} whenever the counts change, then {\"event\":\"done\","

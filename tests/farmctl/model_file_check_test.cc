@@ -1,0 +1,212 @@
+// farmctl's pre-flight checks of model files (safetensors header and key layout) and
+// identity photos (magic bytes), on files written byte by byte.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "model_file_check.h"
+#include "photo_check.h"
+
+namespace farmctl {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ModelFileCheckTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = ::testing::TempDir() + "model_file_check_XXXXXX";
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+
+  std::string Write(const std::string& name, const std::string& bytes) {
+    const std::string path = (dir_ / name).string();
+    std::ofstream(path, std::ios::binary) << bytes;
+    return path;
+  }
+
+  // A safetensors file: 8-byte little-endian length, `header`, `data_bytes` zero bytes.
+  static std::string Safetensors(const std::string& header, std::size_t data_bytes,
+                                 std::uint64_t length_override = 0) {
+    const std::uint64_t length = length_override != 0 ? length_override : header.size();
+    std::string out;
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((length >> (8 * i)) & 0xff));
+    return out + header + std::string(data_bytes, '\0');
+  }
+
+  // One F32 [2, 2] tensor per name, back to back (16 bytes each).
+  static std::string Header(const std::vector<std::string>& names) {
+    std::string out = "{\"__metadata__\":{\"format\":\"pt\"}";
+    std::uint64_t at = 0;
+    for (const std::string& name : names) {
+      out += ",\"" + name + "\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[" +
+             std::to_string(at) + "," + std::to_string(at + 16) + "]}";
+      at += 16;
+    }
+    return out + "}";
+  }
+
+  fs::path dir_;
+};
+
+const std::vector<std::string> kLoraKeys = {
+    "lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight",
+    "lora_unet_down_blocks_0_attentions_0_proj_in.lora_up.weight"};
+
+TEST_F(ModelFileCheckTest, AcceptsEachRoleInItsOwnLayout) {
+  const std::string lora = Write("lora.safetensors", Safetensors(Header(kLoraKeys), 32));
+  EXPECT_TRUE(CheckModelFile(lora, ModelRole::kLora).ok())
+      << CheckModelFile(lora, ModelRole::kLora).ToString();
+  const std::string checkpoint = Write(
+      "sd.safetensors",
+      Safetensors(Header({"cond_stage_model.transformer.text_model.final_layer_norm.weight",
+                          "first_stage_model.decoder.conv_in.weight",
+                          "model.diffusion_model.input_blocks.0.0.weight"}),
+                  48));
+  EXPECT_TRUE(CheckModelFile(checkpoint, ModelRole::kCheckpoint).ok())
+      << CheckModelFile(checkpoint, ModelRole::kCheckpoint).ToString();
+  const std::string original = Write(
+      "cn.safetensors", Safetensors(Header({"control_model.input_hint_block.0.weight"}), 16));
+  EXPECT_TRUE(CheckModelFile(original, ModelRole::kControlNet).ok());
+  const std::string diffusers = Write(
+      "cn_diffusers.safetensors",
+      Safetensors(Header({"controlnet_cond_embedding.conv_in.weight", "conv_in.weight"}), 32));
+  EXPECT_TRUE(CheckModelFile(diffusers, ModelRole::kControlNet).ok());
+}
+
+TEST_F(ModelFileCheckTest, ATruncatedFileIsDataLossNamingTheTensor) {
+  // The header promises 32 bytes of tensor data; the file stops after 20.
+  const std::string path = Write("lora.safetensors", Safetensors(Header(kLoraKeys), 20));
+  const farm::Status status = CheckModelFile(path, ModelRole::kLora);
+  EXPECT_EQ(status.code(), farm::StatusCode::kDataLoss) << status.ToString();
+  EXPECT_NE(status.message().find(path), std::string::npos) << status.message();
+  EXPECT_NE(status.message().find("truncated"), std::string::npos) << status.message();
+  EXPECT_NE(status.message().find("lora_up.weight"), std::string::npos) << status.message();
+}
+
+TEST_F(ModelFileCheckTest, AFileCutInsideItsHeaderIsDataLoss) {
+  const std::string full = Safetensors(Header(kLoraKeys), 32);
+  const std::string path = Write("lora.safetensors", full.substr(0, 40));
+  const farm::Status status = CheckModelFile(path, ModelRole::kLora);
+  EXPECT_EQ(status.code(), farm::StatusCode::kDataLoss) << status.ToString();
+  EXPECT_NE(status.message().find("truncated"), std::string::npos) << status.message();
+}
+
+TEST_F(ModelFileCheckTest, TheWrongArchitectureSaysWhatWasExpectedAndWhatWasFound) {
+  const std::string lora = Write("lora.safetensors", Safetensors(Header(kLoraKeys), 32));
+  const farm::Status as_controlnet = CheckModelFile(lora, ModelRole::kControlNet);
+  EXPECT_EQ(as_controlnet.code(), farm::StatusCode::kInvalidArgument);
+  EXPECT_NE(as_controlnet.message().find("not a ControlNet"), std::string::npos)
+      << as_controlnet.message();
+  EXPECT_NE(as_controlnet.message().find("control_model."), std::string::npos);
+  EXPECT_NE(as_controlnet.message().find("kohya LoRA"), std::string::npos);
+
+  const farm::Status as_checkpoint = CheckModelFile(lora, ModelRole::kCheckpoint);
+  EXPECT_EQ(as_checkpoint.code(), farm::StatusCode::kInvalidArgument);
+  EXPECT_NE(as_checkpoint.message().find("model.diffusion_model."), std::string::npos)
+      << as_checkpoint.message();
+
+  const std::string unet_only = Write(
+      "unet.safetensors", Safetensors(Header({"model.diffusion_model.out.0.weight"}), 16));
+  const farm::Status incomplete = CheckModelFile(unet_only, ModelRole::kCheckpoint);
+  EXPECT_EQ(incomplete.code(), farm::StatusCode::kInvalidArgument);
+  EXPECT_NE(incomplete.message().find("first_stage_model."), std::string::npos)
+      << incomplete.message();
+
+  const std::string controlnet = Write(
+      "cn.safetensors", Safetensors(Header({"control_model.zero_convs.0.0.weight"}), 16));
+  const farm::Status as_lora = CheckModelFile(controlnet, ModelRole::kLora);
+  EXPECT_EQ(as_lora.code(), farm::StatusCode::kInvalidArgument);
+  EXPECT_NE(as_lora.message().find("found a ControlNet"), std::string::npos) << as_lora.message();
+}
+
+TEST_F(ModelFileCheckTest, AHeaderThatIsNotJsonIsRefused) {
+  const std::string path = Write("bad.safetensors", Safetensors("{\"a\": [1, 2", 0));
+  const farm::Status status = CheckModelFile(path, ModelRole::kLora);
+  EXPECT_EQ(status.code(), farm::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("not valid JSON"), std::string::npos) << status.message();
+  const std::string array = Write("array.safetensors", Safetensors("[1, 2]", 0));
+  EXPECT_EQ(CheckModelFile(array, ModelRole::kLora).code(), farm::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ModelFileCheckTest, AHugeHeaderLengthIsRefusedWithoutReadingIt) {
+  const std::string path =
+      Write("huge.safetensors", Safetensors("{}", 0, /*length_override=*/1ull << 40));
+  const farm::Status status = CheckModelFile(path, ModelRole::kCheckpoint);
+  EXPECT_EQ(status.code(), farm::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("exceeds the limit"), std::string::npos) << status.message();
+}
+
+TEST_F(ModelFileCheckTest, MalformedEntriesNameTheTensor) {
+  const std::string dtype = Write(
+      "dtype.safetensors",
+      Safetensors("{\"lora_te_x.alpha\":{\"dtype\":\"F7\",\"shape\":[],\"data_offsets\":[0,4]}}", 4));
+  EXPECT_NE(CheckModelFile(dtype, ModelRole::kLora).message().find("unknown dtype"),
+            std::string::npos);
+  const std::string size = Write(
+      "size.safetensors",
+      Safetensors("{\"lora_te_x.alpha\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4));
+  const farm::Status status = CheckModelFile(size, ModelRole::kLora);
+  EXPECT_EQ(status.code(), farm::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("lora_te_x.alpha"), std::string::npos) << status.message();
+}
+
+TEST_F(ModelFileCheckTest, MissingEmptyAndPickleFilesAreExplained) {
+  const farm::Status missing = CheckModelFile((dir_ / "nope.safetensors").string(), ModelRole::kLora);
+  EXPECT_EQ(missing.code(), farm::StatusCode::kNotFound);
+  EXPECT_NE(missing.message().find("nope.safetensors: no such file; expected a LoRA"),
+            std::string::npos)
+      << missing.message();
+  EXPECT_EQ(CheckModelFile(Write("empty.safetensors", ""), ModelRole::kLora).code(),
+            farm::StatusCode::kDataLoss);
+  const farm::Status pickle = CheckModelFile(Write("model.ckpt", "PK\x03\x04"), ModelRole::kCheckpoint);
+  EXPECT_EQ(pickle.code(), farm::StatusCode::kInvalidArgument);
+  EXPECT_NE(pickle.message().find("pickle"), std::string::npos) << pickle.message();
+}
+
+TEST_F(ModelFileCheckTest, ADiffusersCheckpointFolderNeedsItsThreeParts) {
+  const fs::path folder = dir_ / "sd15";
+  fs::create_directories(folder / "unet");
+  fs::create_directories(folder / "vae");
+  Write("sd15/unet/diffusion_pytorch_model.safetensors", Safetensors(Header({"conv_in.weight"}), 16));
+  Write("sd15/vae/diffusion_pytorch_model.safetensors", Safetensors(Header({"decoder.conv_in.weight"}), 16));
+  const farm::Status status = CheckModelFile(folder.string(), ModelRole::kCheckpoint);
+  EXPECT_EQ(status.code(), farm::StatusCode::kNotFound);
+  EXPECT_NE(status.message().find("text_encoder/model.safetensors"), std::string::npos)
+      << status.message();
+  fs::create_directories(folder / "text_encoder");
+  Write("sd15/text_encoder/model.safetensors",
+        Safetensors(Header({"text_model.final_layer_norm.weight"}), 16));
+  EXPECT_TRUE(CheckModelFile(folder.string(), ModelRole::kCheckpoint).ok());
+  EXPECT_EQ(CheckModelFile(folder.string(), ModelRole::kLora).code(),
+            farm::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ModelFileCheckTest, PhotosAreRecognisedByTheirMagicBytes) {
+  std::string png = "\x89PNG\r\n\x1a\n";
+  png += std::string("\0\0\0\x0dIHDR\0\0\0\x10\0\0\0\x10\x08\x02\0\0\0", 21);
+  EXPECT_TRUE(CheckPhotoFile(Write("a.png", png)).ok());
+  EXPECT_TRUE(CheckPhotoFile(Write("a.jpg", "\xff\xd8\xff\xe0\0\x10JFIF")).ok());
+  EXPECT_TRUE(CheckPhotoFile(Write("a.webp", std::string("RIFF\0\0\0\0WEBPVP8 ", 16))).ok());
+
+  const farm::Status text = CheckPhotoFile(Write("notes.jpg", "these are my notes\n"));
+  EXPECT_EQ(text.code(), farm::StatusCode::kInvalidArgument);
+  EXPECT_NE(text.message().find("notes.jpg: not an image"), std::string::npos) << text.message();
+  EXPECT_NE(text.message().find("expected a JPEG, PNG"), std::string::npos) << text.message();
+  EXPECT_EQ(CheckPhotoFile(Write("empty.png", "")).code(), farm::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CheckPhotoFile(Write("cut.png", "\x89PNG\r\n\x1a\n")).code(),
+            farm::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CheckPhotoFile((dir_ / "missing.jpg").string()).code(), farm::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace farmctl

@@ -1,0 +1,54 @@
+#include "spec_inputs.h"
+
+#include <vector>
+
+#include "farm/sweep/file_resolver.h"
+#include "model_file_check.h"
+#include "photo_check.h"
+
+namespace farmctl {
+namespace {
+
+struct Problems {
+  std::vector<farm::Status> found;
+  void Add(const farm::Status& status, const std::string& field) {
+    if (!status.ok()) found.push_back(status.WithContext(field));
+  }
+};
+
+void CheckModel(const farm::sweep::FileSpecResolver& resolver, const farm::sweep::ModelRef& model,
+                ModelRole role, const std::string& field, Problems& problems) {
+  if (model.path.empty()) return;  // by hash only: nothing on this disk to read
+  farm::StatusOr<std::string> path = resolver.ResolvePath(model.path);
+  if (!path.ok()) return problems.Add(path.status(), field);
+  problems.Add(CheckModelFile(*path, role), field);
+}
+
+}  // namespace
+
+farm::Status CheckSpecInputs(const farm::sweep::SweepSpec& spec, const std::string& spec_dir,
+                             const std::string& models_dir) {
+  const farm::sweep::FileSpecResolver resolver(spec_dir, models_dir);
+  Problems problems;
+  CheckModel(resolver, spec.checkpoint, ModelRole::kCheckpoint, "checkpoint", problems);
+  for (const auto& [name, model] : spec.loras) {
+    CheckModel(resolver, model, ModelRole::kLora, "loras." + name, problems);
+  }
+  if (spec.pose_control) {
+    CheckModel(resolver, spec.pose_control->model, ModelRole::kControlNet, "render.pose_control",
+               problems);
+  }
+  farm::StatusOr<std::vector<std::string>> photos = resolver.ResolvePhotoFiles(spec.identity.photos);
+  if (!photos.ok()) {
+    problems.Add(photos.status(), "identity.photos");
+  } else {
+    for (const std::string& photo : *photos) problems.Add(CheckPhotoFile(photo), "identity.photos");
+  }
+  if (problems.found.empty()) return farm::Status::Ok();
+  if (problems.found.size() == 1) return problems.found[0];
+  std::string message = std::to_string(problems.found.size()) + " problems with the files the sweep names:";
+  for (const farm::Status& problem : problems.found) message += "\n  " + problem.message();
+  return farm::Status(problems.found[0].code(), message);
+}
+
+}  // namespace farmctl
