@@ -125,6 +125,14 @@ TEST_F(FailStopTest, ARepeatedResultIsAcknowledgedAfterItsFirstCopyIsStored) {
   EXPECT_EQ(CountAttempts(farm_.store(), static_cast<std::int64_t>(lease.job_id()),
                           store::AttemptOutcome::kSucceeded),
             1);
+  // The repeat does not discard the uploads its first copy is stored from.
+  const std::string sha = Sha256Hex(output.bytes);
+  auto artifact = farm_.store().GetArtifactBySha256(sha);
+  ASSERT_TRUE(artifact.ok()) << "acknowledged, but its artifact is not stored: "
+                             << artifact.status().ToString();
+  auto on_disk = Sha256File((farm_.artifact_root() / artifact->path).string());
+  ASSERT_TRUE(on_disk.ok()) << on_disk.status().ToString();
+  EXPECT_EQ(*on_disk, sha);
 }
 
 }  // namespace

@@ -92,6 +92,14 @@ void CoordinatorImpl::HandleResult(const std::string& peer, const v1::JobResult&
       report.error = "artifact verification failed: " + verified.message();
     }
   }
+  // A repeat while the first copy waits for this iteration's commit: the uploads it
+  // verified (same peer, job, attempt) are the ones that commit stores.
+  auto first_copy_pending = [&] {
+    for (const PendingResult& r : pending_results_) {
+      if (r.peer == peer && r.lease == lease) return true;
+    }
+    return false;
+  };
   v1::Envelope ack;
   ack.mutable_result_ack()->mutable_lease()->CopyFrom(result.lease());
   auto verdict = scheduler_->ReportResult(peer, report);
@@ -104,7 +112,7 @@ void CoordinatorImpl::HandleResult(const std::string& peer, const v1::JobResult&
     }
   }
   if (!verdict.ok()) {
-    uploads_.Drop(peer, lease);
+    if (!first_copy_pending()) uploads_.Drop(peer, lease);
     if (!scheduler_->GetAgent(peer).ok()) {
       // Not registered: it registers again and resends, so do not ack.
       SendError(peer, v1::ERROR_CODE_NOT_REGISTERED, verdict.status().message());
@@ -130,16 +138,16 @@ void CoordinatorImpl::HandleResult(const std::string& peer, const v1::JobResult&
   ack.mutable_result_ack()->set_accepted(accepted);
   if (verdict->verdict != scheduler::ResultVerdict::kAccepted) {
     ++counters_.results_ignored;
-    uploads_.Drop(peer, lease);
     spdlog::info("agent={} job={} attempt={} result ignored: {}", peer, lease.job, lease.attempt,
                  verdict->reason);
-    // "Accepted" says the work is stored: if its first copy still waits for the commit,
-    // so does this ack (the agent forgets the result once acked).
-    for (const PendingResult& r : pending_results_) {
-      if (accepted && r.peer == peer && r.lease == lease) {
-        acks_after_commit_.emplace_back(peer, std::move(ack));
-        return;
-      }
+    // If the first copy still waits for the commit, its verified uploads (the same key)
+    // are kept for it, and an "accepted" ack waits too: the agent forgets the result once
+    // acked, so the ack must not come before the result is stored.
+    if (!first_copy_pending()) {
+      uploads_.Drop(peer, lease);
+    } else if (accepted) {
+      acks_after_commit_.emplace_back(peer, std::move(ack));
+      return;
     }
     (void)Send(peer, std::move(ack));
     return;
