@@ -71,6 +71,7 @@ void CoordinatorImpl::ProcessDecisions(const std::function<Status()>& extra) {
   }
   // A sweep whose last job finished is finished too.
   for (std::int64_t sweep : finished_sweeps) {
+    if (halted()) break;
     auto open = store_.ListJobs(JobsWhere(sweep, store::JobState::kQueued, 1));
     auto leased = store_.ListJobs(JobsWhere(sweep, store::JobState::kLeased, 1));
     if (!open.ok() || !leased.ok() || !open->empty() || !leased->empty()) continue;
@@ -78,8 +79,13 @@ void CoordinatorImpl::ProcessDecisions(const std::function<Status()>& extra) {
     auto current = store_.GetSweep(sweep);
     if (!failed.ok() || !current.ok() || current->state == store::SweepState::kCancelled)
       continue;
-    (void)store_.SetSweepState(
-        sweep, failed->empty() ? store::SweepState::kSucceeded : store::SweepState::kFailed);
+    // Not ignored: after an I/O error SQLite may have rolled the batch back, and a
+    // further write would commit on its own.
+    if (Status status = store_.SetSweepState(sweep, failed->empty() ? store::SweepState::kSucceeded
+                                                                    : store::SweepState::kFailed);
+        !status.ok()) {
+      StoreError(status, "finish sweep " + std::to_string(sweep));
+    }
   }
   if (halted()) {
     spdlog::critical("{} rolled back", DescribeBatch(decisions));
@@ -147,7 +153,10 @@ bool CoordinatorImpl::PersistDecision(const scheduler::Decision& decision) {
     if (job->sweep_id > 0 && !started_sweeps_.count(job->sweep_id)) {
       auto sweep = store_.GetSweep(job->sweep_id);
       if (sweep.ok() && sweep->state == store::SweepState::kQueued) {
-        (void)store_.SetSweepState(job->sweep_id, store::SweepState::kRunning);
+        if (Status status = store_.SetSweepState(job->sweep_id, store::SweepState::kRunning);
+            !status.ok()) {
+          StoreError(status, "start sweep " + std::to_string(job->sweep_id));
+        }
       } else if (sweep.ok()) {
         started_sweeps_.insert(job->sweep_id);
       }

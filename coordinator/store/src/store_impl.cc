@@ -4,6 +4,7 @@
 #include <SQLiteCpp/Exception.h>
 #include <sqlite3.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
@@ -54,6 +55,7 @@ Status StoreImpl::NotFoundError(std::string_view what) const {
 }
 
 Status StoreImpl::ErrorFrom(const std::exception& error, std::string_view operation) const {
+  const int last_errno = errno;  // of the failed call (Guarded cleared it before)
   Status status = ErrorFromException(path_, error, operation);
   // "disk I/O error" alone does not say why: name SQLite's extended code and the OS error
   // behind it (EFBIG under a file-size limit, ENOSPC, EIO) so a failed commit can be acted on.
@@ -62,7 +64,11 @@ Status StoreImpl::ErrorFrom(const std::exception& error, std::string_view operat
   const int code = sqlite_error->getErrorCode() & 0xff;
   if (code != SQLITE_IOERR && code != SQLITE_FULL) return status;
   std::string detail = " [SQLite code " + std::to_string(sqlite_error->getExtendedErrorCode());
-  if (const int os_error = sqlite3_system_errno(db_->getHandle()); os_error != 0) {
+  // A failed COMMIT leaves sqlite3_system_errno at 0; errno still holds why the write
+  // of the log failed (EFBIG, ENOSPC, EIO).
+  int os_error = sqlite3_system_errno(db_->getHandle());
+  if (os_error == 0) os_error = last_errno;
+  if (os_error != 0) {
     detail += ", OS error " + std::to_string(os_error) + ": " + std::strerror(os_error);
   }
   return Status(status.code(), status.message() + detail + "]");

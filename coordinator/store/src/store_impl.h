@@ -5,6 +5,7 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -118,9 +119,12 @@ T ValueOrCorrupt(StatusOr<T> parsed, const std::string& context) {
 }
 
 // Runs `fn` (returning Status or StatusOr<T>) and converts any exception into a Status.
+// errno is cleared first: a failed COMMIT does not record the OS error in SQLite
+// (sqlite3_system_errno stays 0), so ErrorFrom reads the one this call left.
 template <typename Fn>
 auto Guarded(const StoreImpl& impl, std::string_view operation, Fn&& fn) -> decltype(fn()) {
   try {
+    errno = 0;
     return fn();
   } catch (const std::exception& error) {
     return impl.ErrorFrom(error, operation);
