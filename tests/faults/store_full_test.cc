@@ -20,8 +20,6 @@
 #include <sstream>
 #include <thread>
 
-#include "farm/agent/synthetic_runner.h"
-#include "farm/schemas/sha256.h"
 #include "fault_test.h"
 #include "test_farm_util.h"
 
@@ -217,44 +215,9 @@ TEST_F(StoreFullTest, CommitFailureStopsFarmdAndARestartLosesNothingAcknowledged
   const std::vector<std::string> lost = Minus(acked, *final_stored);
   EXPECT_TRUE(lost.empty()) << lost.size() << " acknowledged results lost: " << Join(lost);
 
-  // Every job's output: the artifact with the digest of the bytes the job produced (its
-  // synthetic output is seeded by the job id), its file holding exactly those bytes.
-  auto jobs = (*db)->Ids("SELECT id FROM jobs WHERE sweep_id = " + std::to_string(*sweep));
-  ASSERT_TRUE(jobs.ok()) << jobs.status().ToString();
-  auto rows = (*db)->Texts("SELECT sha256 || ' ' || size || ' ' || path FROM artifacts");
-  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
-  std::map<std::string, std::pair<std::uintmax_t, std::string>> artifacts;  // sha -> size, path
-  for (const std::string& row : *rows) {
-    std::istringstream fields(row);
-    std::string sha, path;
-    std::uintmax_t size = 0;
-    fields >> sha >> size >> path;
-    artifacts[sha] = {size, path};
-  }
-  EXPECT_EQ(artifacts.size(), jobs->size()) << "artifacts that belong to no job, or missing ones";
-  int missing = 0, damaged = 0;
-  for (std::int64_t job : *jobs) {
-    farm::agent::SyntheticParams params;
-    params.cpu_ms = kCpuMs;
-    params.bytes = kBytes;
-    params.seed = static_cast<std::uint64_t>(job);
-    const std::string sha = farm::Sha256Hex(farm::agent::SyntheticBytes(params));
-    auto it = artifacts.find(sha);
-    if (it == artifacts.end()) {
-      ADD_FAILURE() << "job " << job << ": no artifact " << sha;
-      if (++missing > 5) break;
-      continue;
-    }
-    auto on_disk = farm::Sha256File((f.artifact_root() / it->second.second).string());
-    if (it->second.first != static_cast<std::uintmax_t>(kBytes) || !on_disk.ok() ||
-        *on_disk != sha) {
-      ADD_FAILURE() << "job " << job << ": artifact " << it->second.second << " of "
-                    << it->second.first << " bytes hashes to "
-                    << (on_disk.ok() ? *on_disk : on_disk.status().ToString()) << ", expected "
-                    << sha;
-      if (++damaged > 5) break;
-    }
-  }
+  // Every job's output: the artifact with the digest of the bytes the job produced, its
+  // file holding exactly those bytes (none damaged by the failed batch's files).
+  ExpectEveryArtifactIsItsJobsOutput(f.database(), f.artifact_root(), *sweep);
 }
 
 }  // namespace
