@@ -2,10 +2,8 @@
 // user runs them: `submit` sends the spec's real render jobs unless --synthetic is given,
 // and `status`, `jobs`, `agents` and `cancel` answer with what farmd holds, both as tables
 // and with --json.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,7 +18,6 @@
 
 #include "shell_run.h"
 
-extern char** environ;
 
 namespace {
 
@@ -60,19 +57,8 @@ class FarmctlRemoteTest : public testing::Test {
   }
 
   pid_t Spawn(std::vector<std::string> args, int stdout_fd, const std::string& log) {
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    if (stdout_fd >= 0) posix_spawn_file_actions_adddup2(&actions, stdout_fd, STDOUT_FILENO);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    pid_t pid = 0;
-    const int spawned = posix_spawn(&pid, args[0].c_str(), &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (spawned != 0) return -1;
-    children_.push_back(pid);
+    const pid_t pid = farmctl_test::SpawnWithLog(std::move(args), stdout_fd, log);
+    if (pid > 0) children_.push_back(pid);
     return pid;
   }
 

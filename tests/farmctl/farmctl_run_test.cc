@@ -2,12 +2,10 @@
 // a tiny synthetic sweep, resume on the same database, refusal of a bad spec before any
 // process starts, the query verbs against a dead endpoint, and `watch` against a farmd
 // the test starts itself.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 
 #include "shell_run.h"
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,8 +19,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-extern char** environ;
 
 namespace {
 
@@ -214,17 +210,9 @@ TEST_F(FarmctlRunTest, InterruptCancelsTheSweepStopsTheFarmAndExits130) {
   const std::string spec = WriteSpec("big.yaml", "Euler", seeds);
   const std::string db = (dir_ / "state" / "farm.db").string();
   std::vector<std::string> args = {FARMCTL_PATH, "run", "--synthetic", spec, "--agents", "2", "--db", db};
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
   const std::string log = (dir_ / "farmctl.log").string();
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  pid_t pid = 0;
-  ASSERT_EQ(posix_spawn(&pid, FARMCTL_PATH, &actions, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
+  const pid_t pid = farmctl_test::SpawnWithLog(args, -1, log);
+  ASSERT_GT(pid, 0);
 
   // Interrupt once some, but not all, jobs are done.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -262,19 +250,8 @@ class FarmctlWatchTest : public FarmctlRunTest {
   }
 
   pid_t Spawn(std::vector<std::string> args, int stdout_fd, const std::string& log) {
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    if (stdout_fd >= 0) posix_spawn_file_actions_adddup2(&actions, stdout_fd, STDOUT_FILENO);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    pid_t pid = 0;
-    const int spawned = posix_spawn(&pid, args[0].c_str(), &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (spawned != 0) return -1;
-    children_.push_back(pid);
+    const pid_t pid = farmctl_test::SpawnWithLog(std::move(args), stdout_fd, log);
+    if (pid > 0) children_.push_back(pid);
     return pid;
   }
 

@@ -3,7 +3,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sys/types.h>
+
 #include <string>
+#include <vector>
 
 namespace farmctl_test {
 
@@ -19,5 +22,10 @@ std::string Quote(const std::string& s);
 
 // The run's stdout as JSON; a test failure (and a discarded value) when it is not JSON.
 nlohmann::json ParseOrFail(const CliRun& run);
+
+// Starts args[0] (a path) with args, stdout onto `stdout_fd` (when >= 0) and stderr into
+// the file `log_path`, without a shell. The child's pid, or -1 when it could not start;
+// the caller reaps it.
+pid_t SpawnWithLog(std::vector<std::string> args, int stdout_fd, const std::string& log_path);
 
 }  // namespace farmctl_test

@@ -223,7 +223,10 @@ farm::StatusOr<Outcome> SubmitAndWait(const GlobalOptions& options, const RunArg
   }
   const std::string target = "/api/v1/sweeps/" + std::to_string(outcome.sweep_id);
   ProgressBar progress(std::cerr, !options.json && ::isatty(STDERR_FILENO));
-  std::optional<std::chrono::steady_clock::time_point> stuck_since;
+  // Since when nothing could run and nothing changed (while `stuck_clock` is on). Not an
+  // optional: GCC 12 warns that its value may be used uninitialized (a false positive).
+  bool stuck_clock = false;
+  std::chrono::steady_clock::time_point stuck_since{};
   JobCounts stuck_counts;
   while (true) {
     FARM_ASSIGN_OR_RETURN(json sweep, api.Get(target));
@@ -241,11 +244,12 @@ farm::StatusOr<Outcome> SubmitAndWait(const GlobalOptions& options, const RunArg
     if (outcome.counts.running > 0 || outcome.counts.unrunnable == 0 || !AnyAgentOnline(api)) {
       // Agents that are still starting (a first start hashes the models folder) are not
       // a reason to give up: a dead one is caught by CheckAlive.
-      stuck_since.reset();
-    } else if (!stuck_since || !SameProgress(outcome.counts, stuck_counts)) {
+      stuck_clock = false;
+    } else if (!stuck_clock || !SameProgress(outcome.counts, stuck_counts)) {
+      stuck_clock = true;
       stuck_since = now;
       stuck_counts = outcome.counts;
-    } else if (now - *stuck_since >= kStuckGrace) {
+    } else if (now - stuck_since >= kStuckGrace) {
       outcome.stuck = true;
       outcome.unrunnable = sweep.value("unrunnable", json::object());
       if (!options.json) progress.Finish(outcome.counts);
