@@ -69,13 +69,7 @@ Status CoordinatorImpl::RunOnce() {
     // Uploads of leases that ended (expired, agent lost) will never be committed; those
     // of accepted results still wait for this iteration's commit.
     uploads_.DropUnless([this](const std::string& peer, scheduler::LeaseRef lease) {
-      if (HoldsLease(peer, lease)) return true;
-      for (const PendingResult& r : pending_results_) {
-        if (r.peer == peer && r.lease.job == lease.job && r.lease.attempt == lease.attempt) {
-          return true;
-        }
-      }
-      return false;
+      return HoldsLease(peer, lease) || HasPendingResult(peer, lease);
     });
   } else if (!inbound->empty()) {
     scheduler_->Schedule();  // freed slots are filled without waiting for the tick
@@ -164,6 +158,13 @@ void CoordinatorImpl::HandleEnvelope(const std::string& peer, const v1::Envelope
                 "farmd does not accept this message (body case " +
                     std::to_string(static_cast<int>(envelope.body_case())) + ")");
   }
+}
+
+bool CoordinatorImpl::HasPendingResult(const std::string& peer, scheduler::LeaseRef lease) const {
+  for (const PendingResult& r : pending_results_) {
+    if (r.peer == peer && r.lease == lease) return true;
+  }
+  return false;
 }
 
 bool CoordinatorImpl::HoldsLease(const std::string& peer, scheduler::LeaseRef lease) const {

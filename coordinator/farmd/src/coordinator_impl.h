@@ -64,6 +64,9 @@ class CoordinatorImpl {
 
   // true when `peer` holds `lease` now (a chunk or result from it may be kept).
   bool HoldsLease(const std::string& peer, scheduler::LeaseRef lease) const;
+  // true when a result of `peer` for `lease` waits for this iteration's commit (its
+  // verified uploads are still needed).
+  bool HasPendingResult(const std::string& peer, scheduler::LeaseRef lease) const;
   Status Send(const std::string& peer, studiofarm::v1::Envelope envelope);
   void SendError(const std::string& peer, studiofarm::v1::ErrorCode code,
                  const std::string& message);

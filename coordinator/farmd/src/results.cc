@@ -94,12 +94,6 @@ void CoordinatorImpl::HandleResult(const std::string& peer, const v1::JobResult&
   }
   // A repeat while the first copy waits for this iteration's commit: the uploads it
   // verified (same peer, job, attempt) are the ones that commit stores.
-  auto first_copy_pending = [&] {
-    for (const PendingResult& r : pending_results_) {
-      if (r.peer == peer && r.lease == lease) return true;
-    }
-    return false;
-  };
   v1::Envelope ack;
   ack.mutable_result_ack()->mutable_lease()->CopyFrom(result.lease());
   auto verdict = scheduler_->ReportResult(peer, report);
@@ -112,7 +106,7 @@ void CoordinatorImpl::HandleResult(const std::string& peer, const v1::JobResult&
     }
   }
   if (!verdict.ok()) {
-    if (!first_copy_pending()) uploads_.Drop(peer, lease);
+    if (!HasPendingResult(peer, lease)) uploads_.Drop(peer, lease);
     if (!scheduler_->GetAgent(peer).ok()) {
       // Not registered: it registers again and resends, so do not ack.
       SendError(peer, v1::ERROR_CODE_NOT_REGISTERED, verdict.status().message());
@@ -143,7 +137,7 @@ void CoordinatorImpl::HandleResult(const std::string& peer, const v1::JobResult&
     // If the first copy still waits for the commit, its verified uploads (the same key)
     // are kept for it, and an "accepted" ack waits too: the agent forgets the result once
     // acked, so the ack must not come before the result is stored.
-    if (!first_copy_pending()) {
+    if (!HasPendingResult(peer, lease)) {
       uploads_.Drop(peer, lease);
     } else if (accepted) {
       acks_after_commit_.emplace_back(peer, std::move(ack));
