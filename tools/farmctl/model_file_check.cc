@@ -26,24 +26,20 @@ std::optional<std::uint64_t> DTypeBytes(const std::string& name) {
   return std::nullopt;
 }
 
-bool StartsWith(const std::string& text, std::string_view prefix) {
-  return text.size() >= prefix.size() && text.compare(0, prefix.size(), prefix) == 0;
-}
-
 bool AnyStartsWith(const std::vector<std::string>& keys, std::string_view prefix) {
   return std::any_of(keys.begin(), keys.end(),
-                     [prefix](const std::string& key) { return StartsWith(key, prefix); });
+                     [prefix](const std::string& key) { return key.starts_with(prefix); });
 }
 
 bool IsLoraKey(const std::string& key) {
-  return StartsWith(key, "lora_unet_") || StartsWith(key, "lora_te_");
+  return key.starts_with("lora_unet_") || key.starts_with("lora_te_");
 }
 
 bool IsControlNetKey(const std::string& key) {
   for (std::string_view prefix :
        {"control_model.", "input_hint_block.", "zero_convs.", "middle_block_out.",
         "controlnet_cond_embedding.", "controlnet_down_blocks.", "controlnet_mid_block."}) {
-    if (StartsWith(key, prefix)) return true;
+    if (key.starts_with(prefix)) return true;
   }
   return false;
 }
