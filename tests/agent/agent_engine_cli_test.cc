@@ -2,9 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "reference_paths.h"
 #include "shell_run.h"
@@ -14,13 +12,6 @@ namespace fs = std::filesystem;
 using farmctl_test::Shell;
 
 const std::string kAgent = FARM_AGENT_BINARY;
-
-std::string Bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 class AgentEngineCliTest : public ::testing::Test {
  protected:
@@ -54,10 +45,10 @@ TEST_F(AgentEngineCliTest, RenderWritesPngAndItsParametersReproducibly) {
   ASSERT_EQ(first.exit_code, 0) << first.out;
   auto second = Shell(base + *dir_ + "/b.png");
   ASSERT_EQ(second.exit_code, 0) << second.out;
-  EXPECT_EQ(Bytes(*dir_ + "/a.png"), Bytes(*dir_ + "/b.png"));
-  EXPECT_EQ(Bytes(*dir_ + "/a.png").substr(1, 3), "PNG");
+  EXPECT_EQ(farmctl_test::FileBytes(*dir_ + "/a.png"), farmctl_test::FileBytes(*dir_ + "/b.png"));
+  EXPECT_EQ(farmctl_test::FileBytes(*dir_ + "/a.png").substr(1, 3), "PNG");
 
-  auto record = nlohmann::json::parse(Bytes(*dir_ + "/a.png.json"));
+  auto record = nlohmann::json::parse(farmctl_test::FileBytes(*dir_ + "/a.png.json"));
   EXPECT_EQ(record["seed"], 11);
   EXPECT_EQ(record["sampler"], "DPM++ 2M Karras");
   EXPECT_EQ(record["clip_skip"], 2);
@@ -82,9 +73,9 @@ TEST_F(AgentEngineCliTest, RenderWithControlNetRecordsTheUnits) {
   auto controlled = Shell(base + "--controlnet " + *controlnet_ + ":" + *dir_ + "/hint.png --controlnet " +
                           *controlnet_ + ":" + *dir_ + "/hint.png:0.5:0.25:0.75 -o " + *dir_ + "/cn.png");
   ASSERT_EQ(controlled.exit_code, 0) << controlled.out;
-  EXPECT_NE(Bytes(*dir_ + "/cn.png"), Bytes(*dir_ + "/plain.png"));
+  EXPECT_NE(farmctl_test::FileBytes(*dir_ + "/cn.png"), farmctl_test::FileBytes(*dir_ + "/plain.png"));
 
-  auto record = nlohmann::json::parse(Bytes(*dir_ + "/cn.png.json"));
+  auto record = nlohmann::json::parse(farmctl_test::FileBytes(*dir_ + "/cn.png.json"));
   ASSERT_EQ(record["controlnets"].size(), 2u);
   EXPECT_EQ(record["controlnets"][0]["model"], *controlnet_);
   EXPECT_EQ(record["controlnets"][0]["input"], *dir_ + "/hint.png");
@@ -92,7 +83,7 @@ TEST_F(AgentEngineCliTest, RenderWithControlNetRecordsTheUnits) {
   EXPECT_EQ(record["controlnets"][1]["weight"], 0.5);
   EXPECT_EQ(record["controlnets"][1]["start"], 0.25);
   EXPECT_EQ(record["controlnets"][1]["end"], 0.75);
-  EXPECT_TRUE(nlohmann::json::parse(Bytes(*dir_ + "/plain.png.json"))["controlnets"].empty());
+  EXPECT_TRUE(nlohmann::json::parse(farmctl_test::FileBytes(*dir_ + "/plain.png.json"))["controlnets"].empty());
 
   auto usage = Shell(base + "--controlnet " + *controlnet_ + " 2>&1");
   EXPECT_EQ(usage.exit_code, 2) << usage.out;

@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "reference_paths.h"
 #include "shell_run.h"
@@ -18,13 +17,6 @@ using farmctl_test::Shell;
 using nlohmann::json;
 
 const std::string kAgent = FARM_AGENT_BINARY;
-
-std::string Bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 class AgentRenderCliTest : public ::testing::Test {
  protected:
@@ -75,7 +67,7 @@ TEST_F(AgentRenderCliTest, TokenizerFolderIsFoundNextToTheCheckpointOrGivenWithT
   auto given = Shell(alone + "--tokenizer " + Quote(Tiny("tokenizer")) + " -o " + Quote(Path("given.png")) +
                      " 2>&1");
   ASSERT_EQ(given.exit_code, 0) << given.out;
-  EXPECT_EQ(Bytes(Path("given.png")), Bytes(Path("next_to.png")));
+  EXPECT_EQ(farmctl_test::FileBytes(Path("given.png")), farmctl_test::FileBytes(Path("next_to.png")));
 }
 
 TEST_F(AgentRenderCliTest, LoraChangesTheImageByItsWeightAndIsRecorded) {
@@ -84,15 +76,15 @@ TEST_F(AgentRenderCliTest, LoraChangesTheImageByItsWeightAndIsRecorded) {
   ASSERT_EQ(with.exit_code, 0) << with.out;
   auto stronger = Render("--lora " + Quote(Tiny("lora") + ":1.5"), "lora_strong.png");
   ASSERT_EQ(stronger.exit_code, 0) << stronger.out;
-  EXPECT_NE(Bytes(Path("lora.png")), Bytes(Path("plain.png")));
-  EXPECT_NE(Bytes(Path("lora.png")), Bytes(Path("lora_strong.png")));
+  EXPECT_NE(farmctl_test::FileBytes(Path("lora.png")), farmctl_test::FileBytes(Path("plain.png")));
+  EXPECT_NE(farmctl_test::FileBytes(Path("lora.png")), farmctl_test::FileBytes(Path("lora_strong.png")));
   ASSERT_EQ(Render("--lora " + Quote(Tiny("lora") + ":0.8"), "lora_again.png").exit_code, 0);
-  EXPECT_EQ(Bytes(Path("lora_again.png")), Bytes(Path("lora.png")));
+  EXPECT_EQ(farmctl_test::FileBytes(Path("lora_again.png")), farmctl_test::FileBytes(Path("lora.png")));
 
-  const json record = json::parse(Bytes(Path("lora.png.json")));
+  const json record = json::parse(farmctl_test::FileBytes(Path("lora.png.json")));
   ASSERT_EQ(record["loras"].size(), 1u) << record.dump();
   EXPECT_NE(record["loras"].dump().find("0.8"), std::string::npos) << record.dump();
-  EXPECT_TRUE(json::parse(Bytes(Path("plain.png.json")))["loras"].empty());
+  EXPECT_TRUE(json::parse(farmctl_test::FileBytes(Path("plain.png.json")))["loras"].empty());
 
   auto absent = Render("--lora " + Quote(Path("absent.safetensors") + ":0.5"), "absent.png");
   EXPECT_NE(absent.exit_code, 0) << absent.out;
@@ -120,14 +112,14 @@ TEST_F(AgentRenderCliTest, MaskInpaintsOnlyWhereItIsWhite) {
                       " --prompt 'studio portrait' --steps 3 --seed 8 --size 64x48 --threads 1 " + init +
                       "--mask " + Quote(keep) + " -o " + Quote(Path("keep_b.png")) + " 2>&1");
   ASSERT_EQ(keep_b.exit_code, 0) << keep_b.out;
-  EXPECT_EQ(Bytes(Path("keep_a.png")), Bytes(Path("keep_b.png")));
+  EXPECT_EQ(farmctl_test::FileBytes(Path("keep_a.png")), farmctl_test::FileBytes(Path("keep_b.png")));
   // Half repainted: a new image, other than plain img2img (which repaints everything).
   auto half_run = Render(init + "--mask " + Quote(half), "half.png");
   ASSERT_EQ(half_run.exit_code, 0) << half_run.out;
   ASSERT_EQ(Render(init, "img2img.png").exit_code, 0);
-  EXPECT_NE(Bytes(Path("half.png")), Bytes(Path("keep_a.png")));
-  EXPECT_NE(Bytes(Path("half.png")), Bytes(Path("img2img.png")));
-  const json record = json::parse(Bytes(Path("half.png.json")));
+  EXPECT_NE(farmctl_test::FileBytes(Path("half.png")), farmctl_test::FileBytes(Path("keep_a.png")));
+  EXPECT_NE(farmctl_test::FileBytes(Path("half.png")), farmctl_test::FileBytes(Path("img2img.png")));
+  const json record = json::parse(farmctl_test::FileBytes(Path("half.png.json")));
   EXPECT_EQ(record["mask"], Path("half.pgm"));
   EXPECT_EQ(record["init_image"], Path("init.png"));
 
@@ -162,7 +154,7 @@ TEST_F(AgentRenderCliTest, PipelineRendersTheStudioRecipeWithPoseAndTone) {
   EXPECT_EQ(stages, (std::vector<std::string>{"detailer", "img2img", "detailer", "upscale", "tone"}));
 
   // A PNG with the generation parameters in a 'parameters' text chunk, upscaled 2x.
-  const std::string png = Bytes(Path("portrait.png"));
+  const std::string png = farmctl_test::FileBytes(Path("portrait.png"));
   ASSERT_GT(png.size(), 24u);
   EXPECT_EQ(png.substr(1, 3), "PNG");
   EXPECT_NE(png.find("parameters"), std::string::npos);

@@ -8,6 +8,8 @@
 
 #include <array>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 
 namespace farmctl_test {
 
@@ -29,6 +31,13 @@ nlohmann::json ParseOrFail(const CliRun& run) {
   nlohmann::json value = nlohmann::json::parse(run.out, nullptr, false);
   EXPECT_FALSE(value.is_discarded()) << "not JSON: " << run.out;
   return value;
+}
+
+std::string FileBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
 }
 
 pid_t SpawnWithLog(std::vector<std::string> args, int stdout_fd, const std::string& log_path) {

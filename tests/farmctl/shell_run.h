@@ -1,4 +1,5 @@
-// Runs a command line through the shell for the farmctl tests, as a user or script would.
+// Runs a command line through the shell for the command-line tests (farmctl, farm-agent),
+// as a user or script would, and reads back what it wrote.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -16,6 +17,9 @@ struct CliRun {
 };
 
 CliRun Shell(const std::string& command);
+
+// The whole file (empty when it cannot be read), e.g. to compare two written images.
+std::string FileBytes(const std::string& path);
 
 // `s` in single quotes, for paths in a command line (the tests' paths have no quotes).
 std::string Quote(const std::string& s);
