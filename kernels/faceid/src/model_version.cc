@@ -6,7 +6,7 @@
 
 #include "farm/faceid/pipeline.h"
 #include "farm/sd/json.h"
-#include "sha256.h"
+#include "farm/sd/sha256.h"
 
 namespace farm::faceid {
 namespace {
@@ -32,7 +32,7 @@ StatusOr<std::string> HashManifestShards(const std::string& manifest_path) {
   if (!json.ok()) return json.status().WithContext(manifest_path);
   if (!json->is_array()) return InvalidArgument(manifest_path + ": expected an array of groups");
   const std::filesystem::path dir = std::filesystem::path(manifest_path).parent_path();
-  Sha256 hash;
+  sd::Sha256 hash;
   int shards = 0;
   std::string chunk(1 << 20, '\0');
   for (const sd::Json& group : json->items()) {

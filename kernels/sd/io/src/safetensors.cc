@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <cstdio>
@@ -312,83 +311,6 @@ StatusOr<TensorMap> ReadSafetensors(const std::string& path) {
     FARM_ASSIGN_OR_RETURN(out[info.name], file->Load(info.name));
   }
   return out;
-}
-
-namespace {
-
-// Writes the whole file to `temp`; the caller renames or removes it.
-Status WriteFileContents(const std::string& path, const std::string& temp, const std::string& header,
-                         const TensorMap& tensors) {
-  std::FILE* out = std::fopen(temp.c_str(), "wb");
-  if (!out) return Unavailable(path + ": cannot create " + temp + ": " + std::strerror(errno));
-  auto fail = [&](const std::string& what) {
-    const int err = errno;
-    std::fclose(out);
-    return Unavailable(path + ": " + what + ": " + std::strerror(err));
-  };
-  uint64_t length = header.size();
-  if (std::fwrite(&length, 1, 8, out) != 8 || std::fwrite(header.data(), 1, header.size(), out) != header.size()) {
-    return fail("cannot write the header");
-  }
-  for (const auto& [name, tensor] : tensors) {
-    // One tensor at a time, so writing a large map needs no second copy of it.
-    at::Tensor data;
-    try {
-      data = tensor.to(at::kCPU).contiguous();
-    } catch (const std::exception& e) {
-      std::fclose(out);
-      return Internal(path + ": tensor '" + name + "': cannot copy to the CPU: " + e.what());
-    }
-    const size_t bytes = data.nbytes();
-    if (bytes > 0 && std::fwrite(data.data_ptr(), 1, bytes, out) != bytes) {
-      return fail("cannot write tensor '" + name + "'");
-    }
-  }
-  if (std::fflush(out) != 0 || ::fsync(::fileno(out)) != 0) return fail("cannot flush the file");
-  if (std::fclose(out) != 0) return Unavailable(path + ": cannot close " + temp + ": " + std::strerror(errno));
-  return Status::Ok();
-}
-
-}  // namespace
-
-Status WriteSafetensors(const std::string& path, const TensorMap& tensors,
-                        const std::map<std::string, std::string>& metadata) {
-  std::string header = "{";
-  if (!metadata.empty()) {
-    header += "\"__metadata__\":{";
-    bool first = true;
-    for (const auto& [key, value] : metadata) {
-      header += (first ? "" : ",") + Quote(key) + ":" + Quote(value);
-      first = false;
-    }
-    header += "}";
-  }
-  uint64_t offset = 0;
-  for (const auto& [name, tensor] : tensors) {
-    auto error = [&](const std::string& what) { return InvalidArgument(path + ": tensor '" + name + "': " + what); };
-    if (name == "__metadata__") return error("the name is reserved for the metadata");
-    if (!tensor.defined()) return error("undefined tensor");
-    std::optional<DType> dtype = DTypeFromScalarType(tensor.scalar_type());
-    if (!dtype) return error(std::string("dtype ") + c10::toString(tensor.scalar_type()) + " cannot be stored");
-    std::vector<int64_t> shape(tensor.sizes().begin(), tensor.sizes().end());
-    const uint64_t bytes = static_cast<uint64_t>(tensor.numel()) * DTypeSize(*dtype);
-    header += (header.size() > 1 ? "," : "") + Quote(name) + ":{\"dtype\":\"" + DTypeName(*dtype) +
-              "\",\"shape\":" + ShapeText(shape) + ",\"data_offsets\":[" + std::to_string(offset) + "," +
-              std::to_string(offset + bytes) + "]}";
-    offset += bytes;
-  }
-  header += "}";
-  // Padding keeps the data section 8-byte aligned for readers that map it directly.
-  header.append((8 - header.size() % 8) % 8, ' ');
-
-  static std::atomic<uint64_t> counter{0};
-  const std::string temp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
-  Status written = WriteFileContents(path, temp, header, tensors);
-  if (written.ok() && std::rename(temp.c_str(), path.c_str()) != 0) {
-    written = Unavailable(path + ": cannot rename " + temp + " into place: " + std::strerror(errno));
-  }
-  if (!written.ok()) std::remove(temp.c_str());
-  return written;
 }
 
 }  // namespace farm::sd

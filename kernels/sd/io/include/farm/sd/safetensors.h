@@ -11,6 +11,7 @@
 #include <c10/core/ScalarType.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -71,10 +72,43 @@ class SafetensorsFile {  // read-only mmap of one file
 
 StatusOr<TensorMap> ReadSafetensors(const std::string& path);  // every tensor, stored dtype
 
-// Names sorted, data contiguous in that order, header padded with spaces to a multiple
-// of 8. Written to a temporary file in the same folder and renamed, so a failure never
-// leaves a half-written file under `path`.
+// How a writer orders the header and the data. Both write compact JSON (no spaces),
+// padded with spaces to a multiple of 8, data contiguous in header order; readers treat
+// both alike.
+enum class SafetensorsLayout {
+  // Tensors sorted by name; "__metadata__" only when there is metadata. The farm's own
+  // files (models, tiny checkpoints) have always been written so.
+  kByName,
+  // What Python's `safetensors.torch.save(tensors, metadata)` writes (the Rust crate's
+  // `serialize`, 0.4.x to 0.7): tensors sorted by dtype in the crate's descending enum
+  // order (I64, F64, F32, I32, BF16, F16, I16, I8, U8, BOOL), then by name; a given
+  // metadata map is written even when empty ("__metadata__":{}). The crate keeps the
+  // metadata in a Rust HashMap, so Python's key order is random per process; ours is
+  // sorted. Length, offsets and data are the same either way, which is what kohya's
+  // LoRA hashes depend on (kohya_hashes.h).
+  kPython,
+};
+
+// Receives a serialized file piece by piece (length, header, then each tensor's data).
+using SafetensorsSink = std::function<Status(std::string_view bytes)>;
+
+// Serializes `tensors` with `metadata` (nullptr: no "__metadata__" at all) in `layout`,
+// handing the bytes to `sink` in file order, one tensor at a time, so that writing or
+// hashing a large map needs no second copy of it. Every tensor is checked (defined, a
+// storable dtype, not named "__metadata__") before `sink` sees a byte; the first error
+// of `sink` stops the stream and is returned.
+Status StreamSafetensors(const TensorMap& tensors, const std::map<std::string, std::string>* metadata,
+                         SafetensorsLayout layout, const SafetensorsSink& sink);
+
+// The whole file as Python's `safetensors.torch.save(tensors, metadata)` returns it
+// (metadata nullptr: Python's metadata=None).
+StatusOr<std::string> SerializeSafetensorsAsPython(const TensorMap& tensors,
+                                                   const std::map<std::string, std::string>* metadata);
+
+// Written in `layout` to a temporary file in the same folder, flushed and renamed, so a
+// failure never leaves a half-written file under `path`.
 Status WriteSafetensors(const std::string& path, const TensorMap& tensors,
-                        const std::map<std::string, std::string>& metadata = {});
+                        const std::map<std::string, std::string>& metadata = {},
+                        SafetensorsLayout layout = SafetensorsLayout::kByName);
 
 }  // namespace farm::sd

@@ -1,9 +1,9 @@
-#include "sha256.h"
+#include "farm/sd/sha256.h"
 
 #include <algorithm>
 #include <cstring>
 
-namespace farm::faceid::internal {
+namespace farm::sd {
 namespace {
 
 constexpr uint32_t kRoundConstants[64] = {
@@ -92,4 +92,4 @@ std::string Sha256::FinishHex() {
   return hex;
 }
 
-}  // namespace farm::faceid::internal
+}  // namespace farm::sd
