@@ -19,7 +19,7 @@ readonly PACKAGES=(
   g++ cmake ninja-build ccache pkg-config          # build
   libtorch-dev libopenblas-dev libopenblas0-openmp  # kernels/, agent/ (OpenBLAS: reference BLAS is ~30x slower;
                                                    # the OpenMP build shares libtorch's thread pool)
-  libopenmpi-dev openmpi-bin                       # agent/collective (CPU training ranks)
+  libopenmpi-dev openmpi-bin                       # agent/train (CPU training ranks; tools/mpirun.sh)
   libzmq3-dev cppzmq-dev libsodium-dev             # transport (CURVE needs libsodium); SHA-256
   libboost-dev libboost-system-dev                 # farmd HTTP (Asio/Beast)
   libopencv-dev libjpeg-dev                        # kernels/image, kernels/faceid (JPEG as libjpeg-turbo decodes it)
