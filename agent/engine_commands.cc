@@ -14,6 +14,7 @@
 #include "farm/sd/check_reference.h"
 #include "farm/sd/engine.h"
 #include "farm/sd/tiny_model.h"
+#include "farm/sd/train_reference.h"
 #ifdef FARM_HAVE_PIPELINE
 #include "pipeline_commands.h"
 #endif
@@ -315,7 +316,11 @@ int RunRender() {
 int RunCheckReference() {
   sd::ReferenceCheckOptions options;
   options.tolerance = g_check.tolerance;
-  StatusOr<sd::ReferenceCheckReport> report = sd::CheckReference(g_check.dir, options);
+  // The kind of reference is told apart by its files: a training-step set
+  // (shared/reference/train) or an inference set (shared/reference/sd15).
+  StatusOr<sd::ReferenceCheckReport> report = sd::IsTrainReference(g_check.dir)
+                                                   ? sd::CheckTrainReference(g_check.dir)
+                                                   : sd::CheckReference(g_check.dir, options);
   if (!report.ok()) return Fail(report.status());
   if (g_check.json_output) {
     json rows = json::array();
@@ -327,12 +332,12 @@ int RunCheckReference() {
     std::printf("%s\n", json{{"dir", report->dir}, {"passed", report->passed()}, {"rows", rows},
                              {"skipped", report->skipped}}.dump().c_str());
   } else {
-    std::printf("%-44s %12s %12s %14s  %s\n", "tensor", "max_abs", "max_rel", "limit", "result");
+    std::printf("%-60s %12s %12s %14s  %s\n", "tensor", "max_abs", "max_rel", "limit", "result");
     size_t failed = 0;
     for (const sd::TensorComparison& c : report->rows) {
       if (!c.passed) ++failed;
       if (c.passed && !g_check.show_all && c.name.find("_step") != std::string::npos) continue;
-      std::printf("%-44s %12.3g %12.3g %5s<=%-8.2g  %s%s\n", c.name.c_str(), c.max_abs, c.max_rel,
+      std::printf("%-60s %12.3g %12.3g %5s<=%-8.2g  %s%s\n", c.name.c_str(), c.max_abs, c.max_rel,
                   c.limit.c_str(), c.tolerance, c.passed ? "ok" : "FAIL",
                   c.shape_note.empty() ? "" : (" shape " + c.shape_note).c_str());
     }
@@ -401,7 +406,9 @@ void AddEngineCommands(CLI::App& app) {
 #endif
 
   CLI::App* check = app.add_subcommand(
-      "check-reference", "compare the engine with reference outputs (shared/reference/sd15 layout)");
+      "check-reference", "compare the engine with reference outputs: an inference set (shared/reference/sd15 "
+      "layout) or a LoRA training-step set (shared/reference/train layout, told apart by its "
+      "train_config.json; tolerances from its suggested_tolerances)");
   check->add_option("dir", g_check.dir, "reference folder")->required()->check(CLI::ExistingDirectory);
   check->add_option("--tolerance", g_check.tolerance, "max |a-b| / max |reference| for fp32 tensors")
       ->capture_default_str();

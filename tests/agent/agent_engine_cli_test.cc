@@ -123,4 +123,16 @@ TEST(AgentCheckReferenceCliTest, PassesOnTheSharedReference) {
   EXPECT_FALSE(nlohmann::json::parse(strict.out)["passed"].get<bool>());
 }
 
+// The same command on a LoRA training-step reference folder (told apart by its files).
+TEST(AgentCheckReferenceCliTest, PassesOnTheTrainingReference) {
+  FARM_SD_REQUIRE_TRAIN_REFERENCE(dir);
+  auto run = Shell(kAgent + " check-reference " + dir + " --json");
+  ASSERT_EQ(run.exit_code, 0) << run.out;
+  const nlohmann::json report = nlohmann::json::parse(run.out);
+  EXPECT_TRUE(report["passed"].get<bool>());
+  bool saw_gradients = false;
+  for (const auto& row : report["rows"]) saw_gradients |= row["tensor"].get<std::string>().rfind("grad/", 0) == 0;
+  EXPECT_TRUE(saw_gradients) << run.out;
+}
+
 }  // namespace

@@ -9,19 +9,27 @@
 namespace farm::sd::testing {
 namespace fs = std::filesystem;
 
-std::optional<std::string> FindSd15ReferenceDir() {
-  if (const char* dir = std::getenv("FARM_SD_REFERENCE"); dir && *dir) {
+namespace {
+std::optional<std::string> FindReferenceDir(const char* env, const char* name) {
+  if (const char* dir = std::getenv(env); dir && *dir) {
     if (fs::is_directory(dir)) return std::string(dir);
     return std::nullopt;
   }
   const char* root = std::getenv("FARM_SOURCE_DIR");
   fs::path base = root ? fs::path(root) : fs::current_path();
-  for (const fs::path& candidate : {base / ".." / "shared" / "reference" / "sd15",
-                                    base / "shared" / "reference" / "sd15"}) {
+  for (const fs::path& candidate : {base / ".." / "shared" / "reference" / name,
+                                    base / "shared" / "reference" / name}) {
     std::error_code ec;
     if (fs::is_directory(candidate, ec)) return fs::weakly_canonical(candidate, ec).string();
   }
   return std::nullopt;
+}
+}  // namespace
+
+std::optional<std::string> FindSd15ReferenceDir() { return FindReferenceDir("FARM_SD_REFERENCE", "sd15"); }
+
+std::optional<std::string> FindTrainReferenceDir() {
+  return FindReferenceDir("FARM_TRAIN_REFERENCE", "train");
 }
 
 namespace {

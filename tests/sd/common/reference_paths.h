@@ -12,6 +12,10 @@ namespace farm::sd::testing {
 // none exists.
 std::optional<std::string> FindSd15ReferenceDir();
 
+// The LoRA training-step reference folder: $FARM_TRAIN_REFERENCE, else
+// shared/reference/train found as above. Empty when none exists.
+std::optional<std::string> FindTrainReferenceDir();
+
 // A scratch directory unique to this test process, removed at exit.
 std::string ScratchDir();
 
@@ -19,6 +23,11 @@ std::string ScratchDir();
 std::string ScratchPath(const std::string& folder, const std::string& name);
 
 }  // namespace farm::sd::testing
+
+#define FARM_SD_REQUIRE_TRAIN_REFERENCE(var)                                              \
+  auto var##_opt = ::farm::sd::testing::FindTrainReferenceDir();                           \
+  if (!var##_opt) GTEST_SKIP() << "train reference data not found (set FARM_TRAIN_REFERENCE)"; \
+  const std::string var = *var##_opt
 
 // Skips the current test (with the reason printed) when the reference data is absent.
 #define FARM_SD_REQUIRE_REFERENCE(var)                                                  \

@@ -1,6 +1,7 @@
 #include "farm/sd/clip_text_model.h"
 
 #include <limits>
+#include <optional>
 
 #include "layers.h"
 #include "module_names.h"
@@ -88,8 +89,9 @@ Status ClipTextModel::CheckIds(const at::Tensor& ids) const {
 
 at::Tensor ClipTextModel::Encode(const at::Tensor& ids_in, int64_t layer_count,
                                  std::vector<at::Tensor>* all) const {
-  at::NoGradGuard no_grad;
-  const Weights w(weights_);
+  std::optional<at::NoGradGuard> no_grad;  // with adapters the caller's grad mode decides
+  if (!adapters_) no_grad.emplace();
+  const Weights w(weights_, adapters_.get());
   const at::Tensor& token_embedding = w(kPrefix + "embeddings.token_embedding.weight");
   const at::Tensor ids = ids_in.to(token_embedding.device(), at::kLong);
   const int64_t tokens = ids.size(1);
@@ -123,7 +125,8 @@ StatusOr<at::Tensor> ClipTextModel::Forward(const at::Tensor& input_ids, int cli
       return InvalidArgument("text encoder: clip skip " + std::to_string(clip_skip) +
                              " is outside 1.." + std::to_string(layers_));
     }
-    at::NoGradGuard no_grad;
+    std::optional<at::NoGradGuard> no_grad;
+    if (!adapters_) no_grad.emplace();
     at::Tensor x = Encode(input_ids, layers_ - clip_skip + 1, nullptr);
     return LayerNorm(Weights(weights_), kPrefix + "final_layer_norm", x, eps_);
   });
@@ -136,6 +139,10 @@ StatusOr<std::vector<at::Tensor>> ClipTextModel::HiddenStates(const at::Tensor& 
     Encode(input_ids, layers_, &all);
     return all;
   });
+}
+
+void ClipTextModel::SetAdapters(std::shared_ptr<const LayerAdapters> adapters) {
+  adapters_ = std::move(adapters);
 }
 
 std::vector<std::string> ClipTextModel::ModuleNames() const { return WeightModuleNames(weights_); }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <vector>
 
 namespace farm::sd {
 
@@ -11,6 +12,16 @@ const at::Tensor& Weights::operator()(const std::string& name) const {
   if (it == map_.end()) throw std::out_of_range("weight " + name + " was removed from the model");
   return it->second;
 }
+
+const LayerAdapter* Weights::Adapter(const std::string& module) const {
+  if (adapters_ == nullptr) return nullptr;
+  auto it = adapters_->find(module);
+  return it == adapters_->end() ? nullptr : &it->second;
+}
+
+bool RecordsGradient(const at::Tensor& x) { return at::GradMode::is_enabled() && x.requires_grad(); }
+
+at::Tensor SiluInPlace(at::Tensor x) { return RecordsGradient(x) ? at::silu(x) : at::silu_(x); }
 
 void ConvertConvWeightsToChannelsLast(TensorMap* weights) {
   for (auto& [name, tensor] : *weights) {
@@ -24,13 +35,26 @@ at::Tensor Linear(const Weights& w, const std::string& prefix, const at::Tensor&
   at::Tensor weight = w(prefix + ".weight");
   if (weight.dim() == 4) weight = weight.flatten(1);  // a 1x1 conv stored for a linear
   const std::string bias_name = prefix + ".bias";
-  return at::linear(x, weight, w.Has(bias_name) ? w(bias_name) : at::Tensor());
+  at::Tensor y = at::linear(x, weight, w.Has(bias_name) ? w(bias_name) : at::Tensor());
+  if (const LayerAdapter* lora = w.Adapter(prefix)) {
+    const at::Tensor down = lora->down.dim() == 4 ? lora->down.flatten(1) : lora->down;
+    const at::Tensor up = lora->up.dim() == 4 ? lora->up.flatten(1) : lora->up;
+    y.add_(at::linear(at::linear(x, down), up), lora->scale);
+  }
+  return y;
 }
 
 at::Tensor Conv2d(const Weights& w, const std::string& prefix, const at::Tensor& x,
                   int64_t stride, int64_t padding) {
-  return at::conv2d(x, w(prefix + ".weight"), w(prefix + ".bias"), {stride, stride},
-                    {padding, padding});
+  at::Tensor y = at::conv2d(x, w(prefix + ".weight"), w(prefix + ".bias"), {stride, stride},
+                            {padding, padding});
+  if (const LayerAdapter* lora = w.Adapter(prefix)) {
+    // Only 1x1 convolutions carry adapters (kohya's default targets). Added in place so the
+    // sum keeps the layer output's memory format (channels-last), and with it the kernels
+    // and summation order of every later layer.
+    y.add_(at::conv2d(at::conv2d(x, lora->down, {}, {stride, stride}), lora->up), lora->scale);
+  }
+  return y;
 }
 
 at::Tensor GroupNorm(const Weights& w, const std::string& prefix, const at::Tensor& x,
@@ -44,14 +68,12 @@ at::Tensor LayerNorm(const Weights& w, const std::string& prefix, const at::Tens
 
 at::Tensor ResnetBlock(const Weights& w, const std::string& prefix, const at::Tensor& x,
                        const at::Tensor& temb_silu, GroupNormConfig norm) {
-  at::Tensor h = GroupNorm(w, prefix + ".norm1", x, norm);
-  at::silu_(h);
+  at::Tensor h = SiluInPlace(GroupNorm(w, prefix + ".norm1", x, norm));
   h = Conv2d(w, prefix + ".conv1", h);
   if (temb_silu.defined()) {
     h.add_(Linear(w, prefix + ".time_emb_proj", temb_silu).unsqueeze(-1).unsqueeze(-1));
   }
-  h = GroupNorm(w, prefix + ".norm2", h, norm);
-  at::silu_(h);
+  h = SiluInPlace(GroupNorm(w, prefix + ".norm2", h, norm));
   h = Conv2d(w, prefix + ".conv2", h);
   const std::string shortcut = prefix + ".conv_shortcut";
   if (w.Has(shortcut + ".weight")) return h.add_(Conv2d(w, shortcut, x, 1, 0));
@@ -69,6 +91,21 @@ at::Tensor SplitHeads(const at::Tensor& x, int64_t heads) {
 // B*heads*N*N scores at once; blocks this small also stay in the allocator's heap
 // instead of being mapped and zero-filled afresh by the kernel for every block.
 constexpr int64_t kMaxScoreBytes = int64_t{16} << 20;
+
+// Reassembles attention output blocks (made group block by group block, row block by row
+// block within each) into [groups, n, d].
+at::Tensor StackBlocks(const std::vector<at::Tensor>& blocks, int64_t groups, int64_t n,
+                       int64_t per_group, int64_t rows) {
+  if (blocks.size() == 1) return blocks[0];
+  if (rows == n) return at::cat(blocks, 0);  // whole heads per block
+  std::vector<at::Tensor> per_head;
+  const int64_t row_blocks = (n + rows - 1) / rows;
+  for (int64_t g = 0; g < groups; g += per_group) {
+    const auto first = blocks.begin() + (g / per_group) * row_blocks;
+    per_head.push_back(at::cat(std::vector<at::Tensor>(first, first + row_blocks), 1));
+  }
+  return at::cat(per_head, 0);
+}
 }  // namespace
 
 at::Tensor MultiHeadAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
@@ -85,7 +122,9 @@ at::Tensor MultiHeadAttention(const at::Tensor& q, const at::Tensor& k, const at
   // softmax is per row, so the result does not depend on the blocking.
   const int64_t rows = std::clamp<int64_t>(kMaxScoreBytes / row_bytes, 1, n);
   const int64_t per_group = rows == n ? std::max<int64_t>(1, kMaxScoreBytes / (row_bytes * n)) : 1;
-  at::Tensor out = at::empty({groups, n, c / heads}, q.options());
+  const bool autograd = RecordsGradient(q) || RecordsGradient(k) || RecordsGradient(v);
+  std::vector<at::Tensor> blocks;  // with autograd: bmm_out cannot be differentiated
+  at::Tensor out = autograd ? at::Tensor() : at::empty({groups, n, c / heads}, q.options());
   for (int64_t g0 = 0; g0 < groups; g0 += per_group) {
     const int64_t g1 = std::min(groups, g0 + per_group);
     at::Tensor k_block = kt.slice(0, g0, g1), v_block = vh.slice(0, g0, g1);
@@ -97,10 +136,15 @@ at::Tensor MultiHeadAttention(const at::Tensor& q, const at::Tensor& k, const at
         scores.add_(per_row ? additive_mask.slice(-2, r0, r1) : additive_mask);
       }
       at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(v.scalar_type());
+      if (autograd) {
+        blocks.push_back(at::bmm(probs, v_block));
+        continue;
+      }
       at::Tensor out_block = out.slice(0, g0, g1).slice(1, r0, r1);
       at::bmm_out(out_block, probs, v_block);
     }
   }
+  if (autograd) out = StackBlocks(blocks, groups, n, per_group, rows);
   return out.reshape({b, heads, n, c / heads}).permute({0, 2, 1, 3}).reshape({b, n, c});
 }
 

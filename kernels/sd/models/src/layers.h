@@ -9,21 +9,33 @@
 #include <string>
 
 #include "farm/schemas/status.h"
+#include "farm/sd/layer_adapters.h"
 #include "farm/sd/tensor_map.h"
 
 namespace farm::sd {
 
 // Name lookup into a model's TensorMap; a missing name throws (caught at the public
 // boundary), which only happens when a caller removed a weight after creation.
+// Also carries the model's LoRA training adapters, if any (layer_adapters.h).
 class Weights {
  public:
-  explicit Weights(const TensorMap& map) : map_(map) {}
+  explicit Weights(const TensorMap& map, const LayerAdapters* adapters = nullptr)
+      : map_(map), adapters_(adapters) {}
   const at::Tensor& operator()(const std::string& name) const;
   bool Has(const std::string& name) const { return map_.count(name) != 0; }
+  // The adapter on module `module`, or null.
+  const LayerAdapter* Adapter(const std::string& module) const;
 
  private:
   const TensorMap& map_;
+  const LayerAdapters* adapters_;
 };
+
+// Whether this forward records autograd (grad mode on and a trainable tensor involved):
+// in-place and out= shortcuts that autograd cannot follow are then avoided.
+bool RecordsGradient(const at::Tensor& x);
+// silu in place, or out of place when autograd records (to keep saved tensors intact).
+at::Tensor SiluInPlace(at::Tensor x);
 
 struct GroupNormConfig {
   int64_t groups;
@@ -38,7 +50,8 @@ struct GroupNormConfig {
 void ConvertConvWeightsToChannelsLast(TensorMap* weights);
 at::Tensor ChannelsLast(const at::Tensor& x);
 
-// `prefix`.weight [out, in] (or [out, in, 1, 1]) and optional `prefix`.bias.
+// `prefix`.weight [out, in] (or [out, in, 1, 1]) and optional `prefix`.bias, plus the
+// module's adapter when one is attached.
 at::Tensor Linear(const Weights& w, const std::string& prefix, const at::Tensor& x);
 at::Tensor Conv2d(const Weights& w, const std::string& prefix, const at::Tensor& x,
                   int64_t stride = 1, int64_t padding = 1);

@@ -1,5 +1,7 @@
 #include "farm/sd/unet.h"
 
+#include <optional>
+
 #include "layers.h"
 #include "module_names.h"
 #include "unet_blocks.h"
@@ -68,8 +70,10 @@ StatusOr<at::Tensor> UNet::Forward(const at::Tensor& sample_in, const at::Tensor
                              " control down residuals, the UNet has " +
                              std::to_string(s.skip_channels.size()) + " skips");
     }
-    at::NoGradGuard no_grad;
-    const Weights w(weights_);
+    // With adapters the caller's grad mode decides (training); inference never records.
+    std::optional<at::NoGradGuard> no_grad;
+    if (!adapters_) no_grad.emplace();
+    const Weights w(weights_, adapters_.get());
     const at::TensorOptions options = w("conv_in.weight").options();
     const at::Tensor sample = ChannelsLast(sample_in.to(options));
     const at::Tensor context = context_in.to(options);
@@ -118,8 +122,7 @@ StatusOr<at::Tensor> UNet::Forward(const at::Tensor& sample_in, const at::Tensor
       }
       if (taps) (*taps)["up_block_" + std::to_string(i)] = h;
     }
-    h = GroupNorm(w, "conv_norm_out", h, {options_.norm_groups, options_.resnet_norm_eps});
-    at::silu_(h);
+    h = SiluInPlace(GroupNorm(w, "conv_norm_out", h, {options_.norm_groups, options_.resnet_norm_eps}));
     return Conv2d(w, "conv_out", h).contiguous();
   });
 }
@@ -133,6 +136,10 @@ std::vector<int64_t> UNet::block_out_channels() const {
   std::vector<int64_t> channels;
   for (const LevelShape& level : structure_->down) channels.push_back(level.out);
   return channels;
+}
+
+void UNet::SetAdapters(std::shared_ptr<const LayerAdapters> adapters) {
+  adapters_ = std::move(adapters);
 }
 
 std::vector<std::string> UNet::ModuleNames() const { return WeightModuleNames(weights_); }

@@ -11,10 +11,12 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "farm/schemas/status.h"
+#include "farm/sd/layer_adapters.h"
 #include "farm/sd/tensor_map.h"
 
 namespace farm::sd {
@@ -55,6 +57,10 @@ class ClipTextModel {
   // "text_model.encoder.layers.5.self_attn.out_proj".
   std::vector<std::string> ModuleNames() const;
 
+  // Attaches LoRA training adapters (null detaches them); see layer_adapters.h.
+  void SetAdapters(std::shared_ptr<const LayerAdapters> adapters);
+  const LayerAdapters* adapters() const { return adapters_.get(); }
+
  private:
   ClipTextModel() = default;
   // Embeddings then layers [0, last_layer); hidden states appended when `all` is given.
@@ -62,6 +68,7 @@ class ClipTextModel {
   Status CheckIds(const at::Tensor& ids) const;
 
   TensorMap weights_;
+  std::shared_ptr<const LayerAdapters> adapters_;
   double eps_ = 1e-5;
   int64_t hidden_ = 0, layers_ = 0, heads_ = 0, intermediate_ = 0, vocab_ = 0, positions_ = 0;
 };

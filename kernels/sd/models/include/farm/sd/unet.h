@@ -18,6 +18,7 @@
 
 #include "farm/schemas/status.h"
 #include "farm/sd/debug_taps.h"
+#include "farm/sd/layer_adapters.h"
 #include "farm/sd/tensor_map.h"
 
 namespace farm::sd {
@@ -71,6 +72,11 @@ class UNet {
   // Module paths of every weight (key minus ".weight").
   std::vector<std::string> ModuleNames() const;
 
+  // Attaches LoRA training adapters (null detaches them); see layer_adapters.h. Copies of
+  // this UNet made afterwards share them.
+  void SetAdapters(std::shared_ptr<const LayerAdapters> adapters);
+  const LayerAdapters* adapters() const { return adapters_.get(); }
+
   struct Structure;  // what Create read off the shapes (unet_structure.h)
 
  private:
@@ -78,6 +84,7 @@ class UNet {
   TensorMap weights_;
   UNetOptions options_;
   std::shared_ptr<const Structure> structure_;
+  std::shared_ptr<const LayerAdapters> adapters_;
 };
 
 }  // namespace farm::sd
