@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "face_models_dir.h"
 #include "faces_draw.h"
 #include "faces_output.h"
 #include "farm/faceid/face_score.h"
@@ -45,23 +46,6 @@ int Fail(const Status& status) {
   }
   std::fprintf(stderr, "farm-agent: %s\n", status.ToString().c_str());
   return 1;  // usage errors (2) are CLI11's, found while parsing
-}
-
-// ROOT/face-api/model, or ROOT itself when it holds the manifests.
-StatusOr<std::string> FaceModelDir(const std::string& flag) {
-  std::string root = flag;
-  if (root.empty()) {
-    const char* env = std::getenv("STUDIOFARM_MODELS");
-    const char* home = std::getenv("HOME");
-    root = env && *env ? env : std::string(home && *home ? home : ".") + "/.cache/studiofarm/models";
-  }
-  std::error_code ec;
-  for (const fs::path& dir : {fs::path(root), fs::path(root) / "face-api" / "model"}) {
-    if (fs::exists(dir / "ssd_mobilenetv1_model-weights_manifest.json", ec)) return dir.string();
-  }
-  return NotFound("face-api models not found under " + root +
-                  " (looked in it and in face-api/model; run tools/setup.sh, or set "
-                  "--models-dir / $STUDIOFARM_MODELS)");
 }
 
 StatusOr<faceid::FacePipeline> LoadPipeline() {

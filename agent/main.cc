@@ -23,6 +23,9 @@
 #ifdef FARM_HAVE_RENDER_JOBS
 #include "render_commands.h"
 #endif
+#ifdef FARM_HAVE_PREPARE
+#include "prepare_commands.h"
+#endif
 
 namespace {
 
@@ -84,6 +87,9 @@ int main(int argc, char** argv) {
 #ifdef FARM_HAVE_RENDER_JOBS
   farm::agent::AddRenderCommands(app);
 #endif
+#ifdef FARM_HAVE_PREPARE
+  farm::agent::AddPrepareCommand(app);
+#endif
 #if defined(FARM_HAVE_SD_ENGINE) || defined(FARM_HAVE_FACEID)
   app.footer("Without a subcommand farm-agent serves farmd (--connect and --id are required).");
 #endif
@@ -101,6 +107,9 @@ int main(int argc, char** argv) {
 #endif
 #ifdef FARM_HAVE_RENDER_JOBS
   if (int code = farm::agent::RunRenderCommand(app); code >= 0) return code;
+#endif
+#ifdef FARM_HAVE_PREPARE
+  if (int code = farm::agent::RunPrepareCommand(app); code >= 0) return code;
 #endif
   if (options.endpoint.empty() || options.agent_id.empty()) {
     std::fprintf(stderr, "farm-agent: --connect and --id are required to serve farmd (see --help)\n");

@@ -10,6 +10,7 @@
 
 #include "farm/faceid/face_score.h"
 #include "farm/store/store.h"
+#include "identity_prepare.h"
 #include "identity_register.h"
 #include "program_path.h"
 
@@ -242,7 +243,7 @@ int RunShow(const GlobalOptions& options, const std::string& name) {
 
 void AddIdentityCommands(CLI::App& app, GlobalOptions& options, int& exit_code) {
   CLI::App* identity = app.add_subcommand(
-      "identity", "Add, list and show identities (a person's photos and face descriptors)");
+      "identity", "Add, list, show and prepare identities (a person's photos and face descriptors)");
   identity->require_subcommand(1);
   const std::string db_help = "Farm database file (default: $STUDIOFARM_DB or .studiofarm/farm.db)";
 
@@ -271,6 +272,8 @@ void AddIdentityCommands(CLI::App& app, GlobalOptions& options, int& exit_code) 
   show->add_option("name", *show_name, "Identity name")->required();
   show->add_option("--db", options.db_path, db_help);
   show->callback([&options, &exit_code, show_name] { exit_code = RunShow(options, *show_name); });
+
+  AddIdentityPrepareCommand(identity, options, exit_code);
 }
 
 }  // namespace farmctl
