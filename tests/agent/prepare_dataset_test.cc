@@ -14,6 +14,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <sstream>
+#include <vector>
 
 #include "faceid_paths.h"
 #include "farm/agent/prepare_dataset.h"
@@ -55,6 +56,30 @@ class PrepareDatasetTest : public ::testing::Test {
     ASSERT_TRUE(cv::imwrite(photos_ + "/wide.png", photo(cv::Rect(0, 0, 830, 1280))));
     ASSERT_TRUE(cv::imwrite(photos_ + "/tight.png", photo(cv::Rect(300, 230, 400, 490))));
     ASSERT_TRUE(cv::imwrite(photos_ + "/plain.png", cv::Mat(96, 96, CV_8UC3, cv::Scalar(128, 128, 128))));
+    // "wide" stored lying on its side, with the EXIF orientation that stands it up again.
+    cv::Mat sideways;
+    cv::rotate(photo(cv::Rect(0, 0, 830, 1280)), sideways, cv::ROTATE_90_COUNTERCLOCKWISE);
+    std::vector<uchar> jpeg;
+    ASSERT_TRUE(cv::imencode(".jpg", sideways, jpeg, {cv::IMWRITE_JPEG_QUALITY, 95}));
+    std::ofstream(photos_ + "/sideways.jpg", std::ios::binary) << WithExifOrientation(jpeg, 6);
+  }
+  // A JPEG with an APP1 EXIF segment (big-endian TIFF, IFD0 holding only Orientation)
+  // right after its SOI marker.
+  static std::string WithExifOrientation(const std::vector<uchar>& jpeg, int orientation) {
+    const std::string tiff = std::string("MM\0\x2a\0\0\0\x08", 8) +  // header, IFD0 at 8
+                             std::string("\0\x01", 2) +                   // one entry
+                             std::string("\x01\x12\0\x03\0\0\0\x01", 8) +  // Orientation, SHORT, 1
+                             std::string(1, '\0') + std::string(1, static_cast<char>(orientation)) +
+                             std::string(2, '\0') + std::string(4, '\0');  // value, no next IFD
+    const std::string payload = std::string("Exif\0\0", 6) + tiff;
+    const size_t length = payload.size() + 2;
+    std::string out(reinterpret_cast<const char*>(jpeg.data()), 2);  // SOI
+    out += "\xff\xe1";
+    out += static_cast<char>(length >> 8);
+    out += static_cast<char>(length & 0xff);
+    out += payload;
+    out.append(reinterpret_cast<const char*>(jpeg.data()) + 2, jpeg.size() - 2);
+    return out;
   }
   static void TearDownTestSuite() {
     pipeline_.reset();
@@ -75,7 +100,7 @@ class PrepareDatasetTest : public ::testing::Test {
   PrepareRequest Request(std::vector<std::string> names, int resolution = 128) const {
     PrepareRequest request;
     for (const std::string& name : names) {
-      request.photos.push_back(name.ends_with(".jpg") ? demo_ + "/" + name : photos_ + "/" + name);
+      request.photos.push_back(name.starts_with("sample") ? demo_ + "/" + name : photos_ + "/" + name);
     }
     request.out_root = out_;
     request.settings.resolution = resolution;
@@ -170,6 +195,22 @@ TEST_F(PrepareDatasetTest, CropsFacesToTheResolutionAndLeavesOutAPhotoWithoutFac
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
   EXPECT_EQ(ManifestJson(*loaded), ManifestJson(m));
   EXPECT_EQ(OutEntries(), std::vector<std::string>{result->dataset_id});
+}
+
+TEST_F(PrepareDatasetTest, TheExifOrientationIsAppliedBeforeDetection) {
+  auto result = Prepare(Request({"sideways.jpg", "wide.png"}));
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  ASSERT_TRUE(result->manifest.skipped.empty()) << result->manifest.skipped[0].reason;
+  const PreparedImage* upright = BySource(result->manifest, "sideways.jpg");
+  const PreparedImage* wide = BySource(result->manifest, "wide.png");
+  ASSERT_TRUE(upright && wide);
+  EXPECT_TRUE(upright->exif_rotated);
+  EXPECT_FALSE(wide->exif_rotated);
+  EXPECT_EQ(upright->source_width, 830);
+  EXPECT_EQ(upright->source_height, 1280);
+  // Stood up, it is the same face at the same place (to JPEG noise).
+  EXPECT_NEAR(upright->face_box.x, wide->face_box.x, 8.0);
+  EXPECT_NEAR(upright->face_box.y, wide->face_box.y, 8.0);
 }
 
 TEST_F(PrepareDatasetTest, APhotoWithSeveralFacesNeedsPickLargest) {
