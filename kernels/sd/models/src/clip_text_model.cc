@@ -3,6 +3,7 @@
 #include <limits>
 #include <optional>
 
+#include "checkpoint.h"
 #include "layers.h"
 #include "module_names.h"
 #include "weight_spec.h"
@@ -18,6 +19,18 @@ std::string LayerPrefix(int64_t i) {
 }
 
 at::Tensor QuickGelu(const at::Tensor& x) { return x * at::sigmoid(x * 1.702); }
+
+// CLIPEncoderLayer: pre-LayerNorm self-attention (with `mask`) and MLP, each residual.
+at::Tensor EncoderLayer(const Weights& w, const std::string& p, at::Tensor x, const at::Tensor& mask,
+                        int64_t heads, double eps) {
+  at::Tensor h = LayerNorm(w, p + ".layer_norm1", x, eps);
+  at::Tensor attn = MultiHeadAttention(Linear(w, p + ".self_attn.q_proj", h),
+                                       Linear(w, p + ".self_attn.k_proj", h),
+                                       Linear(w, p + ".self_attn.v_proj", h), heads, mask);
+  x = x + Linear(w, p + ".self_attn.out_proj", attn);
+  h = LayerNorm(w, p + ".layer_norm2", x, eps);
+  return x + Linear(w, p + ".mlp.fc2", QuickGelu(Linear(w, p + ".mlp.fc1", h)));
+}
 
 }  // namespace
 
@@ -91,7 +104,7 @@ at::Tensor ClipTextModel::Encode(const at::Tensor& ids_in, int64_t layer_count,
                                  std::vector<at::Tensor>* all) const {
   std::optional<at::NoGradGuard> no_grad;  // with adapters the caller's grad mode decides
   if (!adapters_) no_grad.emplace();
-  const Weights w(weights_, adapters_.get());
+  const Weights w(weights_, adapters_.get(), gradient_checkpointing_);
   const at::Tensor& token_embedding = w(kPrefix + "embeddings.token_embedding.weight");
   const at::Tensor ids = ids_in.to(token_embedding.device(), at::kLong);
   const int64_t tokens = ids.size(1);
@@ -106,13 +119,10 @@ at::Tensor ClipTextModel::Encode(const at::Tensor& ids_in, int64_t layer_count,
                         .triu_(1);
   for (int64_t i = 0; i < layer_count; ++i) {
     const std::string p = LayerPrefix(i);
-    at::Tensor h = LayerNorm(w, p + ".layer_norm1", x, eps_);
-    at::Tensor attn = MultiHeadAttention(Linear(w, p + ".self_attn.q_proj", h),
-                                         Linear(w, p + ".self_attn.k_proj", h),
-                                         Linear(w, p + ".self_attn.v_proj", h), heads_, mask);
-    x = x + Linear(w, p + ".self_attn.out_proj", attn);
-    h = LayerNorm(w, p + ".layer_norm2", x, eps_);
-    x = x + Linear(w, p + ".mlp.fc2", QuickGelu(Linear(w, p + ".mlp.fc1", h)));
+    x = CheckpointedBlock(w, p, {x, mask},
+                          [p, heads = heads_, eps = eps_](const Weights& lw, const std::vector<at::Tensor>& in) {
+                            return EncoderLayer(lw, p, in[0], in[1], heads, eps);
+                          });
     if (all) all->push_back(x);
   }
   return x;

@@ -16,19 +16,26 @@ namespace farm::sd {
 
 // Name lookup into a model's TensorMap; a missing name throws (caught at the public
 // boundary), which only happens when a caller removed a weight after creation.
-// Also carries the model's LoRA training adapters, if any (layer_adapters.h).
+// Also carries the model's LoRA training adapters, if any (layer_adapters.h), and whether
+// its blocks recompute their activations in backward instead of saving them (checkpoint.h).
 class Weights {
  public:
-  explicit Weights(const TensorMap& map, const LayerAdapters* adapters = nullptr)
-      : map_(map), adapters_(adapters) {}
+  explicit Weights(const TensorMap& map, const LayerAdapters* adapters = nullptr,
+                   bool checkpoint_blocks = false)
+      : map_(map), adapters_(adapters), checkpoint_blocks_(checkpoint_blocks) {}
   const at::Tensor& operator()(const std::string& name) const;
   bool Has(const std::string& name) const { return map_.count(name) != 0; }
   // The adapter on module `module`, or null.
   const LayerAdapter* Adapter(const std::string& module) const;
 
+  const TensorMap& map() const { return map_; }
+  const LayerAdapters* adapters() const { return adapters_; }
+  bool checkpoint_blocks() const { return checkpoint_blocks_; }
+
  private:
   const TensorMap& map_;
   const LayerAdapters* adapters_;
+  bool checkpoint_blocks_;
 };
 
 // Whether this forward records autograd (grad mode on and a trainable tensor involved):

@@ -73,7 +73,7 @@ StatusOr<at::Tensor> UNet::Forward(const at::Tensor& sample_in, const at::Tensor
     // With adapters the caller's grad mode decides (training); inference never records.
     std::optional<at::NoGradGuard> no_grad;
     if (!adapters_) no_grad.emplace();
-    const Weights w(weights_, adapters_.get());
+    const Weights w(weights_, adapters_.get(), gradient_checkpointing_);
     const at::TensorOptions options = w("conv_in.weight").options();
     const at::Tensor sample = ChannelsLast(sample_in.to(options));
     const at::Tensor context = context_in.to(options);
@@ -107,10 +107,9 @@ StatusOr<at::Tensor> UNet::Forward(const at::Tensor& sample_in, const at::Tensor
       for (size_t j = 0; j < level.resnets.size(); ++j) {
         h = at::cat({h, skips.back()}, 1);
         skips.pop_back();
-        h = ResnetBlock(w, level.prefix + ".resnets." + std::to_string(j), h, temb_silu,
-                        {options_.norm_groups, options_.resnet_norm_eps});
+        h = UNetResnet(w, level.prefix + ".resnets." + std::to_string(j), h, temb_silu, options_);
         if (!level.attentions.empty()) {
-          h = SpatialTransformer(w, level.prefix + ".attentions." + std::to_string(j), h, context,
+          h = UNetTransformer(w, level.prefix + ".attentions." + std::to_string(j), h, context,
                                  level.attentions[j], options_);
         }
       }
@@ -141,6 +140,8 @@ std::vector<int64_t> UNet::block_out_channels() const {
 void UNet::SetAdapters(std::shared_ptr<const LayerAdapters> adapters) {
   adapters_ = std::move(adapters);
 }
+
+void UNet::SetGradientCheckpointing(bool on) { gradient_checkpointing_ = on; }
 
 std::vector<std::string> UNet::ModuleNames() const { return WeightModuleNames(weights_); }
 

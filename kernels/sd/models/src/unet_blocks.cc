@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "checkpoint.h"
+
 namespace farm::sd {
 namespace {
 
@@ -101,6 +103,24 @@ at::Tensor SpatialTransformer(const Weights& w, const std::string& p, const at::
   return h.add_(x);
 }
 
+at::Tensor UNetResnet(const Weights& w, const std::string& prefix, const at::Tensor& x,
+                      const at::Tensor& temb_silu, const UNetOptions& options) {
+  const GroupNormConfig norm = ResnetNorm(options);
+  return CheckpointedBlock(w, prefix, {x, temb_silu},
+                           [prefix, norm](const Weights& bw, const std::vector<at::Tensor>& in) {
+                             return ResnetBlock(bw, prefix, in[0], in[1], norm);
+                           });
+}
+
+at::Tensor UNetTransformer(const Weights& w, const std::string& prefix, const at::Tensor& x,
+                           const at::Tensor& context, const TransformerShape& shape,
+                           const UNetOptions& options) {
+  return CheckpointedBlock(w, prefix, {x, context},
+                           [prefix, shape, options](const Weights& bw, const std::vector<at::Tensor>& in) {
+                             return SpatialTransformer(bw, prefix, in[0], in[1], shape, options);
+                           });
+}
+
 at::Tensor UNetDownPath(const Weights& w, const UNet::Structure& s, const UNetOptions& options,
                         const at::Tensor& sample, const at::Tensor& temb_silu,
                         const at::Tensor& context, std::vector<at::Tensor>* skips, DebugTaps* taps) {
@@ -116,10 +136,9 @@ at::Tensor UNetDownBlocks(const Weights& w, const UNet::Structure& s, const UNet
   for (size_t i = 0; i < s.down.size(); ++i) {
     const LevelShape& level = s.down[i];
     for (size_t j = 0; j < level.resnets.size(); ++j) {
-      h = ResnetBlock(w, level.prefix + ".resnets." + std::to_string(j), h, temb_silu,
-                      ResnetNorm(options));
+      h = UNetResnet(w, level.prefix + ".resnets." + std::to_string(j), h, temb_silu, options);
       if (!level.attentions.empty()) {
-        h = SpatialTransformer(w, level.prefix + ".attentions." + std::to_string(j), h, context,
+        h = UNetTransformer(w, level.prefix + ".attentions." + std::to_string(j), h, context,
                                level.attentions[j], options);
       }
       skips->push_back(h);
@@ -135,11 +154,11 @@ at::Tensor UNetDownBlocks(const Weights& w, const UNet::Structure& s, const UNet
 
 at::Tensor UNetMidBlock(const Weights& w, const UNet::Structure& s, const UNetOptions& options,
                         const at::Tensor& x, const at::Tensor& temb_silu, const at::Tensor& context) {
-  at::Tensor h = ResnetBlock(w, "mid_block.resnets.0", x, temb_silu, ResnetNorm(options));
+  at::Tensor h = UNetResnet(w, "mid_block.resnets.0", x, temb_silu, options);
   for (size_t j = 0; j < s.mid.attentions.size(); ++j) {
-    h = SpatialTransformer(w, "mid_block.attentions." + std::to_string(j), h, context,
+    h = UNetTransformer(w, "mid_block.attentions." + std::to_string(j), h, context,
                            s.mid.attentions[j], options);
-    h = ResnetBlock(w, "mid_block.resnets." + std::to_string(j + 1), h, temb_silu, ResnetNorm(options));
+    h = UNetResnet(w, "mid_block.resnets." + std::to_string(j + 1), h, temb_silu, options);
   }
   return h;
 }

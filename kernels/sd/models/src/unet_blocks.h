@@ -30,6 +30,14 @@ at::Tensor SpatialTransformer(const Weights& w, const std::string& prefix, const
                               const at::Tensor& context, const TransformerShape& shape,
                               const UNetOptions& options);
 
+// A ResnetBlock (with UNetOptions' norm) and a SpatialTransformer at `prefix`, each
+// checkpointed as one block when `w.checkpoint_blocks()` (checkpoint.h).
+at::Tensor UNetResnet(const Weights& w, const std::string& prefix, const at::Tensor& x,
+                      const at::Tensor& temb_silu, const UNetOptions& options);
+at::Tensor UNetTransformer(const Weights& w, const std::string& prefix, const at::Tensor& x,
+                           const at::Tensor& context, const TransformerShape& shape,
+                           const UNetOptions& options);
+
 // conv_in, then every down level; returns the last hidden state and appends every skip
 // (conv_in output, each resnet/attention output, each downsampler output) to `skips`.
 at::Tensor UNetDownPath(const Weights& w, const UNet::Structure& s, const UNetOptions& options,

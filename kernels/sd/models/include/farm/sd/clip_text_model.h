@@ -61,6 +61,12 @@ class ClipTextModel {
   void SetAdapters(std::shared_ptr<const LayerAdapters> adapters);
   const LayerAdapters* adapters() const { return adapters_.get(); }
 
+  // Gradient checkpointing for training (off by default): while a forward records
+  // autograd, each encoder layer saves only its inputs and recomputes its activations
+  // during backward (as UNet::SetGradientCheckpointing). Inference is unaffected.
+  void SetGradientCheckpointing(bool on) { gradient_checkpointing_ = on; }
+  bool gradient_checkpointing() const { return gradient_checkpointing_; }
+
  private:
   ClipTextModel() = default;
   // Embeddings then layers [0, last_layer); hidden states appended when `all` is given.
@@ -69,6 +75,7 @@ class ClipTextModel {
 
   TensorMap weights_;
   std::shared_ptr<const LayerAdapters> adapters_;
+  bool gradient_checkpointing_ = false;
   double eps_ = 1e-5;
   int64_t hidden_ = 0, layers_ = 0, heads_ = 0, intermediate_ = 0, vocab_ = 0, positions_ = 0;
 };

@@ -77,6 +77,15 @@ class UNet {
   void SetAdapters(std::shared_ptr<const LayerAdapters> adapters);
   const LayerAdapters* adapters() const { return adapters_.get(); }
 
+  // Gradient checkpointing for training (off by default): while a forward records
+  // autograd, each resnet and each transformer (Transformer2DModel) saves only its inputs
+  // and recomputes its activations during backward, so a full-size training step holds a
+  // fraction of the memory for about one more forward of compute. Loss and gradients are
+  // those without it, up to float32 summation order. Inference is unaffected. Copies of
+  // this UNet made afterwards keep the setting.
+  void SetGradientCheckpointing(bool on);
+  bool gradient_checkpointing() const { return gradient_checkpointing_; }
+
   struct Structure;  // what Create read off the shapes (unet_structure.h)
 
  private:
@@ -85,6 +94,7 @@ class UNet {
   UNetOptions options_;
   std::shared_ptr<const Structure> structure_;
   std::shared_ptr<const LayerAdapters> adapters_;
+  bool gradient_checkpointing_ = false;
 };
 
 }  // namespace farm::sd
