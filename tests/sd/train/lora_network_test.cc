@@ -2,12 +2,15 @@
 // change nothing before training, gradients landing in the one flat buffer, no gradient for
 // layers a clip skip leaves out, AdamW state restore.
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
 #include <set>
 
 #include "farm/sd/checkpoint.h"
 #include "farm/sd/json.h"
+#include "farm/sd/kohya_lora_writer.h"
+#include "farm/sd/lora.h"
 #include "farm/sd/lora_network.h"
 #include "farm/sd/safetensors.h"
 #include "farm/sd/train_step.h"
@@ -179,6 +182,49 @@ TEST(LoraNetworkTest, KohyaTensorsRoundTripAndMismatchesAreErrors) {
   auto status = (*b)->Load(extra, "extra");
   EXPECT_FALSE(status.ok());
   EXPECT_NE(status.ToString().find("lora_unet_nothing"), std::string::npos) << status.ToString();
+}
+
+// A trained LoRA written as a kohya file and merged by the inference engine's LoRA code
+// gives the training forward's output (adapters unmerged) to float32 rounding.
+TEST(LoraNetworkTest, WrittenFileMergedForInferenceEqualsTheTrainingForward) {
+  FARM_SD_REQUIRE_REFERENCE(sd15);
+  Models m = LoadTiny(sd15);
+  auto net = LoraNetwork::Create(*m.unet, *m.text, {});
+  ASSERT_TRUE(net.ok());
+  (*net)->InitKohya(21);
+  {
+    at::NoGradGuard no_grad;
+    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(22);
+    (*net)->flat_params().normal_(0, 0.1, gen);  // a LoRA that changes the outputs
+  }
+  (*net)->Attach(m.unet.get(), m.text.get());
+  const TrainBatch batch = Batch(*m.text, 3);
+  const NoiseScheduleTensors schedule = MakeNoiseScheduleTensors(*Sd15TrainingSchedule());
+  at::NoGradGuard no_grad;
+  auto trained = TrainingLoss(*m.unet, *m.text, schedule, batch, {});
+  ASSERT_TRUE(trained.ok()) << trained.status().ToString();
+
+  const std::string path = testing::ScratchPath("lora_file", "trained.safetensors");
+  auto hashes = WriteKohyaLora(path, (*net)->ToKohyaTensors(), {{"ss_network_dim", "4"}});
+  ASSERT_TRUE(hashes.ok()) << hashes.status().ToString();
+  auto file = ReadLoraFile(path);
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  EXPECT_TRUE(file->problems.empty());
+  m.unet->SetAdapters(nullptr);
+  m.text->SetAdapters(nullptr);
+  auto base = TrainingLoss(*m.unet, *m.text, schedule, batch, {});
+  SdWeights weights;
+  weights.unet = m.unet->weights();
+  weights.text_encoder = m.text->weights();
+  auto merged = MergeLoras(weights, {{&*file, 1.0}});
+  ASSERT_TRUE(merged.ok()) << merged.status().ToString();
+  auto rendered = TrainingLoss(*m.unet, *m.text, schedule, batch, {});
+  ASSERT_TRUE(rendered.ok());
+  const double change = (trained->eps_pred - base->eps_pred).abs().max().item<double>();
+  const double diff = (rendered->eps_pred - trained->eps_pred).abs().max().item<double>();
+  EXPECT_GT(change, 1e-3) << "the LoRA should change the output";
+  EXPECT_LT(diff, 1e-5) << "merged " << diff << " vs LoRA effect " << change;
+  EXPECT_LT((rendered->encoder_hidden_states - trained->encoder_hidden_states).abs().max().item<double>(), 1e-5);
 }
 
 }  // namespace
