@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -78,6 +79,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{0}, int64_t{86400000}));
   app.add_option("--reconnect-max-ms", reconnect_max_ms, "longest reconnect back-off")
       ->check(CLI::Range(int64_t{1000}, int64_t{3600000}));
+  std::string cache_dir;
+  app.add_option("--cache-dir", cache_dir,
+                 "where artifacts fetched from farmd are kept, in artifacts/<sha256> (default "
+                 "$STUDIOFARM_CACHE or ~/.cache/studiofarm)");
 #ifdef FARM_HAVE_SD_ENGINE
   farm::agent::AddEngineCommands(app);
 #endif
@@ -157,12 +162,25 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "farm-agent: no server key; connecting in PLAINTEXT (loopback only)\n");
   }
 
+  // Downloads from farmd (trained LoRAs for renders), cached on disk across restarts.
+  if (cache_dir.empty()) {
+    const char* env = std::getenv("STUDIOFARM_CACHE");
+    const char* home = std::getenv("HOME");
+    cache_dir = env && *env ? env : std::string(home && *home ? home : ".") + "/.cache/studiofarm";
+  }
+  farm::agent::ArtifactFetcherOptions fetch_options;
+  fetch_options.cache_dir = cache_dir;
+  farm::StatusOr<std::shared_ptr<farm::agent::ArtifactFetcher>> fetcher =
+      farm::agent::ArtifactFetcher::Create(fetch_options);
+  if (!fetcher.ok()) return Fail(fetcher.status().WithContext("--cache-dir"));
+  options.artifact_fetcher = *fetcher;
+
   farm::agent::RunnerRegistry runners;
   farm::Status registered = runners.Register(std::make_unique<farm::agent::SyntheticRunner>());
   if (!registered.ok()) return Fail(registered);
 #ifdef FARM_HAVE_RENDER_JOBS
   // JOB_KIND_RENDER when a models directory exists; its model hashes are advertised.
-  registered = farm::agent::RegisterRenderRunner(runners);
+  registered = farm::agent::RegisterRenderRunner(runners, *fetcher);
   if (!registered.ok()) return Fail(registered);
 #endif
 

@@ -192,12 +192,13 @@ int RunRenderCommand(const CLI::App& app) {
   return RenderParamsCommand();
 }
 
-Status RegisterRenderRunner(RunnerRegistry& registry) {
+Status RegisterRenderRunner(RunnerRegistry& registry, std::shared_ptr<ArtifactFetcher> fetcher) {
   StatusOr<RenderRunnerOptions> render = MakeOptions();
   if (!render.ok()) {
     std::fprintf(stderr, "farm-agent: render jobs disabled: %s\n", render.status().ToString().c_str());
     return Status::Ok();
   }
+  if (fetcher) render->trained_loras = std::make_shared<FetchedTrainedLoras>(std::move(fetcher));
   return registry.Register(std::make_unique<RenderRunner>(std::move(*render)));
 }
 

@@ -14,6 +14,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <memory>
+
+#include "farm/agent/artifact_fetcher.h"
 #include "farm/agent/job_runner.h"
 
 namespace farm::agent {
@@ -24,6 +27,8 @@ int RunRenderCommand(const CLI::App& app);
 // Worker mode: builds the model index and registers the render runner. A missing models
 // directory is not an error (the agent then serves other kinds): returns false with a
 // warning printed.
-Status RegisterRenderRunner(RunnerRegistry& registry);
+// `fetcher` (may be null) lets render jobs use LoRAs trained on the farm ("train:" refs).
+Status RegisterRenderRunner(RunnerRegistry& registry,
+                            std::shared_ptr<ArtifactFetcher> fetcher = nullptr);
 
 }  // namespace farm::agent

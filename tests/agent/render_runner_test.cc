@@ -180,6 +180,59 @@ TEST_F(RenderRunnerTest, BadParamsAndTrainedLorasFailCleanly) {
   EXPECT_NE(outcome.error.find("train:abc@20"), std::string::npos) << outcome.error;
 }
 
+// A trained LoRA ("train:<hash>@<step>") comes from the runner's TrainedLoraSource (the
+// agent's fetch from farmd), here a stand-in that serves the tiny model's LoRA file.
+class OneTrainedLora : public TrainedLoraSource {
+ public:
+  OneTrainedLora(std::string path, std::string sha256) : path_(std::move(path)), sha256_(std::move(sha256)) {}
+  StatusOr<ModelEntry> Resolve(const TrainedLoraRef& ref, const CancellationToken&) override {
+    asked.push_back(ref.train_param_hash + "@" + std::to_string(ref.step));
+    if (ref.step != 20) return NotFound("no checkpoint at step " + std::to_string(ref.step));
+    return ModelEntry{path_, 0, sha256_};
+  }
+  std::vector<std::string> asked;
+
+ private:
+  std::string path_, sha256_;
+};
+
+TEST_F(RenderRunnerTest, TrainedLorasComeFromTheTrainedLoraSource) {
+  const std::string train_hash = Sha256Hex("a train job");
+  auto index = ModelIndex::Build({dir_->string(), ""});
+  ASSERT_TRUE(index.ok());
+  const std::string lora_path = index->Find(*lora_sha256_)->path;
+  auto source = std::make_shared<OneTrainedLora>(lora_path, *lora_sha256_);
+  RenderRunnerOptions options;
+  options.models = std::make_shared<const ModelIndex>(std::move(*index));
+  options.trained_loras = source;
+  RenderRunner runner(std::move(options));
+  CancellationToken cancel;
+
+  RenderParams trained = Params(3);
+  trained.loras.push_back({"train:" + train_hash + "@20", 0.8});
+  JobOutcome outcome = runner.Run(Spec(trained), nullptr, cancel);
+  ASSERT_EQ(outcome.status, JobStatus::kSucceeded) << outcome.error;
+  EXPECT_EQ(source->asked, std::vector<std::string>{train_hash + "@20"});
+  // Kept loaded under its content hash, like a LoRA named by sha256.
+  const std::vector<std::string> held = runner.held_models();
+  EXPECT_NE(std::find(held.begin(), held.end(), *lora_sha256_), held.end());
+
+  // The same file named by hash gives the same pixels.
+  RenderParams by_hash = Params(3);
+  by_hash.loras.push_back({"sha256:" + *lora_sha256_, 0.8});
+  JobOutcome same = runner.Run(Spec(by_hash), nullptr, cancel);
+  ASSERT_EQ(same.status, JobStatus::kSucceeded) << same.error;
+  EXPECT_EQ(image::DecodePng(Find(same, "image")->bytes)->pixels,
+            image::DecodePng(Find(outcome, "image")->bytes)->pixels);
+
+  // A step the train job did not save fails with the source's error.
+  RenderParams missing = Params(3);
+  missing.loras.push_back({"train:" + train_hash + "@30", 0.8});
+  JobOutcome failed = runner.Run(Spec(missing), nullptr, cancel);
+  EXPECT_EQ(failed.status, JobStatus::kFailed);
+  EXPECT_NE(failed.error.find("no checkpoint at step 30"), std::string::npos) << failed.error;
+}
+
 TEST_F(RenderRunnerTest, CancelledJobStops) {
   auto runner = MakeRunner();
   CancellationToken cancel;

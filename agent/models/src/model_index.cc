@@ -119,7 +119,7 @@ StatusOr<ModelIndex> ModelIndex::Build(const ModelIndexOptions& options) {
     }
     current[rel] = entry;
     // Two files with the same content: the first in path order wins (stable).
-    index.by_hash_.emplace(entry.sha256, ModelEntry{path.string(), entry.size});
+    index.by_hash_.emplace(entry.sha256, ModelEntry{path.string(), entry.size, entry.sha256});
     ++index.stats_.files;
   }
   if (ec) return Unavailable("cannot list models directory " + index.models_dir_ + ": " + ec.message());
@@ -148,8 +148,8 @@ StatusOr<ModelEntry> ModelIndex::ResolveLoraRef(const std::string& ref) const {
   if (ref.rfind("sha256:", 0) == 0) return Find(ref.substr(7));
   if (ref.rfind("train:", 0) == 0) {
     return FailedPrecondition("LoRA '" + ref +
-                         "' comes from a training job; agents cannot fetch trained LoRAs from "
-                         "farmd yet (place the file in the models dir and reference it by sha256:)");
+                              "' comes from a training job: it is fetched from farmd, not found "
+                              "in the models dir (no trained-LoRA source configured)");
   }
   return InvalidArgument("LoRA ref '" + ref + "': expected sha256:<hex> or train:<hash>@<step>");
 }

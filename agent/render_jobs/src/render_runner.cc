@@ -11,6 +11,7 @@
 #include "farm/pipeline/recipe.h"
 #include "farm/schemas/render_params.h"
 #include "farm/schemas/sha256.h"
+#include "farm/schemas/trained_lora.h"
 #include "farm/sd/engine.h"
 #include "farm/sd/lora_file.h"
 
@@ -45,15 +46,28 @@ faceid::RgbImage ToRgb(const image::Image& image) {
   return rgb;
 }
 
+// A LoRA ref's file: by hash from the models dir, or a trained one from `trained`.
+StatusOr<ModelEntry> ResolveLora(const std::string& ref, const ModelIndex& index,
+                                 TrainedLoraSource* trained, const CancellationToken& cancel) {
+  if (!ref.starts_with("train:") || trained == nullptr) return index.ResolveLoraRef(ref);
+  FARM_ASSIGN_OR_RETURN(TrainedLoraRef parsed, ParseTrainedLoraRef(ref));
+  return trained->Resolve(parsed, cancel);
+}
+
+// The models' files; `lora_sha256` gets each LoRA's content hash (index-aligned).
 StatusOr<pipeline::ModelPaths> ResolveModels(const RenderParams& params, const ModelIndex& index,
-                                             const RenderRunnerOptions& options) {
+                                             const RenderRunnerOptions& options,
+                                             const CancellationToken& cancel,
+                                             std::vector<std::string>* lora_sha256) {
   pipeline::ModelPaths paths;
   FARM_ASSIGN_OR_RETURN(ModelEntry checkpoint, index.Find(params.checkpoint_sha256));
   paths.checkpoint = checkpoint.path;
   for (const LoraRef& lora : params.loras) {
-    StatusOr<ModelEntry> entry = index.ResolveLoraRef(lora.ref);
+    StatusOr<ModelEntry> entry =
+        ResolveLora(lora.ref, index, options.trained_loras.get(), cancel);
     if (!entry.ok()) return entry.status().WithContext("LoRA " + lora.ref);
     paths.loras.emplace_back(entry->path, lora.weight);
+    lora_sha256->push_back(entry->sha256);
   }
   for (const ControlNetUnit& unit : params.controlnets) {
     StatusOr<ModelEntry> entry = index.Find(unit.model_sha256);
@@ -106,14 +120,22 @@ JobOutcome RenderRunner::Run(const JobSpec& spec, const ProgressFn& progress,
   }
   StatusOr<RenderParams> params = RenderParamsFromJson(spec.params_json);
   if (!params.ok()) return Failed(params.status().WithContext("render params"));
-  StatusOr<pipeline::ModelPaths> paths = ResolveModels(*params, *options_.models, options_);
+  std::vector<std::string> lora_sha256;
+  StatusOr<pipeline::ModelPaths> paths =
+      ResolveModels(*params, *options_.models, options_, cancel, &lora_sha256);
+  if (cancel.stop_requested()) {  // e.g. while a trained LoRA was being fetched
+    JobOutcome out;
+    out.status = JobStatus::kCancelled;
+    out.error = "cancelled while resolving models";
+    return out;
+  }
   if (!paths.ok()) return Failed(paths.status());
 
   // LoRA files stay read between jobs in the same LRU as the engines (keyed by sha256).
   int models_from_cache = 0, models_loaded = 0;
   for (size_t i = 0; i < params->loras.size(); ++i) {
     const LoraRef& lora = params->loras[i];
-    const std::string sha = lora.ref.rfind("sha256:", 0) == 0 ? lora.ref.substr(7) : lora.ref;
+    const std::string sha = lora_sha256[i].empty() ? lora.ref : lora_sha256[i];
     const std::string path = paths->loras[i].first;
     bool lora_hit = false;
     StatusOr<std::shared_ptr<void>> file = cache_.Get(

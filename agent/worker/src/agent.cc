@@ -55,6 +55,7 @@ class Agent::Impl {
   void HandleOffer(const v1::JobOffer& offer);
   void Refuse(const LeaseKey& lease, v1::ResultStatus status, std::string error);
   void HandleSlotEvents();
+  void FlushFetches();  // the runners' download requests, while registered
   bool ShutdownStep(TimePoint now);  // true when Run may return
 
   AgentOptions options_;
@@ -236,6 +237,10 @@ void Agent::Impl::Handle(const v1::Envelope& envelope, TimePoint now) {
       }
       return;
     }
+    case v1::Envelope::kArtifactInfo:
+    case v1::Envelope::kArtifactData:
+      if (options_.artifact_fetcher) options_.artifact_fetcher->Deliver(envelope);
+      return;
     case v1::Envelope::kError: {
       const v1::Error& error = envelope.error();
       Log(options_.agent_id,
@@ -305,6 +310,14 @@ void Agent::Impl::HandleSlotEvents() {
   FlushResults();
 }
 
+void Agent::Impl::FlushFetches() {
+  if (!options_.artifact_fetcher || connection_ == nullptr || !registered_) return;
+  for (v1::Envelope& request : options_.artifact_fetcher->TakeOutgoing()) {
+    // A request the queue refuses is sent again by the fetcher after its timeout.
+    (void)Send(request);
+  }
+}
+
 bool Agent::Impl::ShutdownStep(TimePoint now) {
   if (!draining_) {
     draining_ = true;
@@ -326,6 +339,7 @@ bool Agent::Impl::ShutdownStep(TimePoint now) {
 
 Status Agent::Impl::Run(const std::atomic<bool>& stop) {
   next_connect_ = Now();
+  if (options_.artifact_fetcher) options_.artifact_fetcher->Attach([this] { slots_.Wake(); });
   while (fatal_.ok()) {
     TimePoint now = Now();
     if (stop.load() && ShutdownStep(now)) break;
@@ -356,8 +370,11 @@ Status Agent::Impl::Run(const std::atomic<bool>& stop) {
       }
     }
     HandleSlotEvents();
+    FlushFetches();
   }
   if (!fatal_.ok()) slots_.StopAll(CancellationToken::Reason::kReleased);
+  // Job threads still waiting on farmd fail now instead of at their timeout.
+  if (options_.artifact_fetcher) options_.artifact_fetcher->Detach();
   return fatal_;
 }
 

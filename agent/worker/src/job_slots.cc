@@ -68,6 +68,11 @@ Status JobSlots::Start(const JobSpec& spec, JobRunner* runner) {
   return Status::Ok();
 }
 
+void JobSlots::Wake() {
+  const uint64_t one = 1;
+  (void)!::write(wake_fd_, &one, sizeof(one));
+}
+
 void JobSlots::Push(SlotEvent event) {
   {
     std::lock_guard<std::mutex> lock(mutex_);

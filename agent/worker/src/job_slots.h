@@ -48,6 +48,8 @@ class JobSlots {
 
   // Readable when events are waiting; poll it next to the socket.
   int wake_fd() const { return wake_fd_; }
+  // Makes wake_fd() readable (thread-safe), e.g. when a job thread queued a download.
+  void Wake();
 
   bool full() const { return running_.size() >= capacity_; }
   std::size_t running() const { return running_.size(); }

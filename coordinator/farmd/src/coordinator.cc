@@ -1,6 +1,7 @@
 // The loop itself, the dispatch of envelopes and the Coordinator's public face.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <random>
 #include <thread>
 
@@ -32,6 +33,8 @@ CoordinatorImpl::CoordinatorImpl(CoordinatorOptions options, store::Store& store
       link_(link),
       clock_(clock),
       uploads_(options_.artifact_root, options_.max_artifact_bytes, options_.max_uploads_per_lease),
+      reads_(options_.artifact_root, options_.max_queued_artifact_reads,
+             std::max<std::uint64_t>(options_.artifact_read_bytes_per_iteration, 1)),
       session_id_(options_.session_id.empty() ? RandomSessionId() : options_.session_id) {}
 
 Status CoordinatorImpl::Init() {
@@ -61,6 +64,7 @@ Status CoordinatorImpl::RunOnce() {
     HandleEnvelope(message.peer, message.envelope);
   }
   if (halted()) return halt_;
+  ServeArtifactReads();
   RunPostedTasks();
   const scheduler::TimeMs now = clock_.NowMs();
   if (now - last_tick_ms_ >= options_.tick_interval_ms || now < last_tick_ms_) {
@@ -148,6 +152,12 @@ void CoordinatorImpl::HandleEnvelope(const std::string& peer, const v1::Envelope
       return;
     case v1::Envelope::kJobResult:
       HandleResult(peer, envelope.job_result());
+      return;
+    case v1::Envelope::kArtifactResolve:
+      HandleArtifactResolve(peer, envelope.artifact_resolve());
+      return;
+    case v1::Envelope::kArtifactRead:
+      HandleArtifactRead(peer, envelope.artifact_read());
       return;
     case v1::Envelope::kError:
       spdlog::warn("agent={} reported error {}: {}", peer,

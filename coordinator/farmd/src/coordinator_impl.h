@@ -1,6 +1,7 @@
 // The Coordinator's state and the loop's handlers, split by concern over several .cc
 // files: coordinator.cc (loop, dispatch of envelopes, posted tasks), registration.cc
 // (Register, Heartbeat, Progress, heartbeats to agents), results.cc (chunks, results),
+// artifact_fetch.cc (agents downloading artifacts),
 // decisions.cc (persist then carry out), recovery.cc (Restore), submit.cc, metrics.cc.
 #pragma once
 
@@ -12,6 +13,7 @@
 #include <set>
 #include <string>
 
+#include "artifact_reads.h"
 #include "artifact_uploads.h"
 #include "farm.pb.h"
 #include "farm/farmd/coordinator.h"
@@ -40,6 +42,11 @@ class CoordinatorImpl {
   void HandleProgress(const std::string& peer, const studiofarm::v1::Progress& progress);
   void HandleChunk(const std::string& peer, const studiofarm::v1::ArtifactChunk& chunk);
   void HandleResult(const std::string& peer, const studiofarm::v1::JobResult& result);
+  // Artifact downloads (artifact_fetch.cc): resolve answers at once, reads are queued
+  // and served by ServeArtifactReads within a byte budget per iteration.
+  void HandleArtifactResolve(const std::string& peer, const studiofarm::v1::ArtifactResolve& request);
+  void HandleArtifactRead(const std::string& peer, const studiofarm::v1::ArtifactRead& read);
+  void ServeArtifactReads();
 
   // Drains the scheduler's decisions, writes them (and `extra`, e.g. an accepted result's
   // artifacts) in one transaction, then sends offers and cancels.
@@ -88,6 +95,7 @@ class CoordinatorImpl {
   const scheduler::Clock& clock_;
   std::unique_ptr<scheduler::Scheduler> scheduler_;
   ArtifactUploads uploads_;
+  ArtifactReads reads_;
   LoopCounters counters_;
   std::string session_id_;
   std::uint64_t sequence_ = 0;

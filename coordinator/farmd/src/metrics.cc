@@ -55,6 +55,13 @@ std::string CoordinatorImpl::MetricsText() const {
          static_cast<double>(counters_.artifacts_rejected));
   Metric(out, "farm_artifact_uploads_open", "gauge", "Uploads in progress.",
          static_cast<double>(uploads_.open_uploads()));
+  Metric(out, "farm_artifact_reads_total", "counter",
+         "Artifact reads answered to agents (data or error).",
+         static_cast<double>(counters_.artifact_reads));
+  Metric(out, "farm_artifact_read_bytes_total", "counter", "Artifact bytes sent to agents.",
+         static_cast<double>(reads_.bytes_served()));
+  Metric(out, "farm_artifact_reads_queued", "gauge", "Artifact reads waiting to be served.",
+         static_cast<double>(reads_.queued()));
   Metric(out, "farm_agent_messages_total", "counter", "Messages received from agents.",
          static_cast<double>(counters_.messages));
   Metric(out, "farm_agent_bad_messages_total", "counter", "Messages answered with an Error.",

@@ -188,6 +188,10 @@ void CoordinatorImpl::StorePendingResults() {
           stored.emplace(d.sha256(), artifact_id);
           ++counters_.artifacts_stored;
         }
+        // By name too: agents fetch "the artifact N of the job with param_hash H".
+        if (!d.name().empty()) {
+          FARM_RETURN_IF_ERROR(store_.SetJobArtifact(r.lease.job, d.name(), artifact_id));
+        }
         constexpr std::string_view kStagePrefix = "stage/";
         if (r.is_render && d.name().rfind(kStagePrefix, 0) == 0) {
           FARM_ASSIGN_OR_RETURN(store::Render render, store_.GetRenderByHash(r.param_hash));

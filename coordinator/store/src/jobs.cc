@@ -75,6 +75,17 @@ StatusOr<std::vector<Job>> Store::ListJobs(const JobFilter& filter) {
   });
 }
 
+StatusOr<std::vector<Job>> Store::ListJobsByParamHash(const std::string& param_hash) {
+  return Guarded(*impl_, "list jobs by param_hash", [&]() -> StatusOr<std::vector<Job>> {
+    // param_hash leads the (param_hash, kind, sweep_id) unique index.
+    auto rows = impl_->Prepare(std::string(kJobColumns) + " WHERE param_hash = ? ORDER BY id DESC");
+    rows->bind(1, param_hash);
+    std::vector<Job> jobs;
+    while (rows->executeStep()) jobs.push_back(ReadJob(*rows));
+    return jobs;
+  });
+}
+
 StatusOr<std::map<JobState, std::int64_t>> Store::CountJobsByState(
     std::optional<std::int64_t> sweep_id) {
   std::string sql = "SELECT state, count(*) FROM jobs";

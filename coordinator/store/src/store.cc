@@ -18,7 +18,7 @@ namespace {
 constexpr const char* kTables[] = {
     "sweeps",           "jobs",      "job_deps",   "attempts",        "renders",
     "sweep_renders",    "artifacts", "identities", "identity_photos", "loras",
-    "lora_checkpoints", "scores",    "agents"};
+    "lora_checkpoints", "scores",    "agents",     "job_artifacts"};
 
 constexpr int kPageSize = 16384;
 

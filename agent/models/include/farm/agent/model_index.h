@@ -33,6 +33,7 @@ struct ModelIndexStats {
 struct ModelEntry {
   std::string path;  // absolute
   std::uint64_t size = 0;
+  std::string sha256;  // of the file's bytes
 };
 
 class ModelIndex {
@@ -44,10 +45,10 @@ class ModelIndex {
   // hash and the models directory.
   StatusOr<ModelEntry> Find(const std::string& sha256) const;
 
-  // A LoraRef::ref: "sha256:<hex>" resolves through Find; "train:<hash>@<step>" (a LoRA a
-  // training job of the sweep produced) is NotFound unless a file with that name's
-  // recorded hash was placed in the models dir (FailedPrecondition: agents do not fetch farmd's
-  // artifacts yet). Anything else is InvalidArgument.
+  // A LoraRef::ref: "sha256:<hex>" resolves through Find. "train:<hash>@<step>" (a LoRA a
+  // training job produced) is not a file of the models dir: FailedPrecondition (the render
+  // runner resolves it through its TrainedLoraSource, which fetches it from farmd).
+  // Anything else is InvalidArgument.
   StatusOr<ModelEntry> ResolveLoraRef(const std::string& ref) const;
 
   // Every indexed hash, sorted.

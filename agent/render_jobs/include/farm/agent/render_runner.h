@@ -2,7 +2,8 @@
 // portrait recipe (agent/pipeline) and returns the final PNG.
 //
 // Models are resolved by SHA-256 through the agent's ModelIndex; an unknown hash fails the
-// job with an error naming it. Loaded engines and read LoRA files stay in one ModelCache
+// job with an error naming it. A trained LoRA ("train:<param_hash>@<step>") comes from
+// `trained_loras` (the agent fetches it from farmd); without one it fails the job. Loaded engines and read LoRA files stay in one ModelCache
 // (LRU within cache_budget_bytes, keyed by file sha256; LoRAs are merged per render by
 // the engine), so consecutive renders on one checkpoint load it once; one engine runs one
 // render at a time. held_models() is what the cache holds, reported to farmd.
@@ -27,6 +28,7 @@
 #include "farm/agent/job_runner.h"
 #include "farm/agent/model_cache.h"
 #include "farm/agent/model_index.h"
+#include "farm/agent/trained_loras.h"
 
 namespace farm::faceid {
 class FacePipeline;
@@ -36,6 +38,7 @@ namespace farm::agent {
 
 struct RenderRunnerOptions {
   std::shared_ptr<const ModelIndex> models;  // required
+  std::shared_ptr<TrainedLoraSource> trained_loras;  // optional: "train:" LoRA refs
   std::uint64_t cache_budget_bytes = 8ull << 30;
   std::string device = "cpu";
   std::string face_models_dir;  // face-api model folder; empty: no detailer, no "faces"

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "farm.pb.h"
+#include "farm/agent/artifact_fetcher.h"
 #include "farm/agent/job_runner.h"
 #include "farm/schemas/status.h"
 
@@ -82,6 +83,10 @@ struct AgentOptions {
   std::chrono::milliseconds shutdown_ack_wait{3000};
   // Upper bound on one wait of the socket loop; bounds how late a stop flag is seen.
   std::chrono::milliseconds max_poll_wait{50};
+
+  // Downloads from farmd for the runners (artifact_fetcher.h): the agent attaches it to
+  // its socket thread while Run() runs. Null: runners cannot fetch artifacts.
+  std::shared_ptr<ArtifactFetcher> artifact_fetcher;
 
   // Monotonic clock for every timer above; tests may substitute one.
   std::function<std::chrono::steady_clock::time_point()> now = [] {

@@ -53,6 +53,11 @@ struct CoordinatorOptions {
   std::uint64_t max_artifact_bytes = 1ull << 30;
   // Artifacts uploaded in parallel for one lease (bounds temp files). Default 16.
   std::size_t max_uploads_per_lease = 16;
+  // Artifact downloads by agents (ArtifactRead): reads waiting beyond this many are
+  // answered BUSY; one loop iteration reads at most about this many bytes from disk (at
+  // least one read). Defaults 256 and 16 MiB.
+  std::size_t max_queued_artifact_reads = 256;
+  std::uint64_t artifact_read_bytes_per_iteration = 16u << 20;
   // Sent in Welcome; changes when farmd restarts. Empty: random.
   std::string session_id;
 };
@@ -85,6 +90,8 @@ struct LoopCounters {
   std::uint64_t results_ignored = 0;  // stale or duplicate
   std::uint64_t artifacts_stored = 0;
   std::uint64_t artifacts_rejected = 0;  // size/SHA-256 mismatch or out-of-bounds chunks
+  std::uint64_t artifact_reads = 0;      // ArtifactRead answered (data or error)
+  std::uint64_t artifact_resolves = 0;   // ArtifactResolve answered
   std::uint64_t jobs_succeeded = 0;
   std::uint64_t jobs_failed = 0;
   std::uint64_t send_failures = 0;

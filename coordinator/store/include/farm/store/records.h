@@ -182,6 +182,13 @@ struct Artifact {
   std::int64_t created_at_ms = 0;
 };
 
+// One named output of a job (table job_artifacts): "image", "faces", "lora@1600", ...
+struct JobArtifact {
+  std::int64_t job_id = 0;
+  std::string name;
+  Artifact artifact;
+};
+
 // ---- identities, LoRAs, scores ---------------------------------------------------------
 
 struct NewIdentityPhoto {

@@ -189,6 +189,18 @@ class Store {
   StatusOr<Artifact> GetArtifact(std::int64_t artifact_id);
   StatusOr<Artifact> GetArtifactBySha256(const std::string& sha256);
 
+  // ---- named job outputs (job_artifacts.cc) ----
+  // Records `artifact_id` as the output `name` of the job (a repeat replaces it).
+  // InvalidArgument for an empty name; a foreign key names an unknown job or artifact.
+  Status SetJobArtifact(std::int64_t job_id, const std::string& name, std::int64_t artifact_id);
+  // The job's outputs, by name.
+  StatusOr<std::vector<JobArtifact>> ListJobArtifacts(std::int64_t job_id);
+  // The output `name` of the newest succeeded job with `param_hash` (any kind, any sweep:
+  // jobs are deterministic in their parameters). NotFound when none has it.
+  StatusOr<JobArtifact> FindJobArtifact(const std::string& param_hash, const std::string& name);
+  // Every job with `param_hash` (any kind, any sweep), newest first.
+  StatusOr<std::vector<Job>> ListJobsByParamHash(const std::string& param_hash);
+
   // ---- identities and LoRAs (identities.cc, loras.cc) ----
   // AlreadyExists if the name is taken; InvalidArgument for a photo whose faces_json is
   // not valid JSON.
