@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "farm/agent/artifact_fetcher.h"
+#include "farm/agent/folder_bundle.h"
 #include "farm/schemas/render_params.h"
 #include "farm/schemas/sha256.h"
 #include "farm/schemas/trained_lora.h"
@@ -39,8 +40,8 @@ std::string Blob(std::size_t size, int seed) {
 // real train job names them (LoraArtifactName).
 class StandInTrainRunner : public agent::JobRunner {
  public:
-  explicit StandInTrainRunner(std::map<int, std::string> checkpoints)
-      : checkpoints_(std::move(checkpoints)) {}
+  StandInTrainRunner(std::map<int, std::string> checkpoints, std::string samples)
+      : checkpoints_(std::move(checkpoints)), samples_(std::move(samples)) {}
   studiofarm::v1::JobKind kind() const override { return studiofarm::v1::JOB_KIND_TRAIN; }
   agent::JobOutcome Run(const agent::JobSpec&, const agent::ProgressFn&,
                         const agent::CancellationToken&) override {
@@ -49,11 +50,13 @@ class StandInTrainRunner : public agent::JobRunner {
     for (const auto& [step, bytes] : checkpoints_) {
       out.artifacts.push_back({LoraArtifactName(step), "application/x-safetensors", bytes});
     }
+    out.artifacts.push_back({"samples", "application/x-tar", samples_});  // a folder
     return out;
   }
 
  private:
   std::map<int, std::string> checkpoints_;
+  std::string samples_;
 };
 
 // JOB_KIND_RENDER stand-in: resolves its trained LoRA through the fetcher, as the render
@@ -109,9 +112,18 @@ class ArtifactFetchTest : public ::testing::Test {
   void SetUp() override {
     // Over two chunks each, so windows, ordering and the last short chunk are exercised.
     checkpoints_ = {{2, Blob((2u << 20) + 12345, 2)}, {4, Blob((1u << 20) + 7, 4)}};
+    const fs::path samples = dir_.path() / "samples";
+    fs::create_directories(samples / "images");
+    std::ofstream(samples / "manifest.json") << "{\"images\": 2}\n";
+    std::ofstream(samples / "images" / "000.png") << Blob(3000, 7);
+    std::ofstream(samples / "images" / "001.png") << Blob(10, 8);
+    auto bundle = agent::BundleFolder(samples.string());
+    ASSERT_TRUE(bundle.ok()) << bundle.status().ToString();
+    samples_ = *bundle;
     farm_ = std::make_unique<LoopbackFarm>(dir_.path());
     auto trainer = std::make_unique<agent::RunnerRegistry>();
-    ASSERT_TRUE(trainer->Register(std::make_unique<StandInTrainRunner>(checkpoints_)).ok());
+    ASSERT_TRUE(
+        trainer->Register(std::make_unique<StandInTrainRunner>(checkpoints_, samples_)).ok());
     farm_->StartAgent("trainer", std::move(trainer), nullptr);
     fetcher_ = MakeFetcher(dir_.path() / "render-cache");
     auto renderer = std::make_unique<agent::RunnerRegistry>();
@@ -134,6 +146,7 @@ class ArtifactFetchTest : public ::testing::Test {
 
   TempDir dir_;
   std::map<int, std::string> checkpoints_;
+  std::string samples_;  // a folder bundle
   std::unique_ptr<LoopbackFarm> farm_;
   std::shared_ptr<agent::ArtifactFetcher> fetcher_;
   std::int64_t sweep_id_ = 0;
@@ -190,10 +203,28 @@ TEST_F(ArtifactFetchTest, UnknownHashesAndNamesAreClearErrors) {
 
   auto no_step = fetcher_->Resolve(train_hash_, "lora@3");
   ASSERT_EQ(no_step.status().code(), StatusCode::kNotFound) << no_step.status().ToString();
-  EXPECT_NE(no_step.status().message().find("lora@2, lora@4"), std::string::npos)
+  EXPECT_NE(no_step.status().message().find("lora@2, lora@4, samples"), std::string::npos)
       << no_step.status().message();
 
   EXPECT_EQ(fetcher_->Fetch("not-a-hash").status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(ArtifactFetchTest, FolderBundlesArriveUnpacked) {
+  auto info = fetcher_->Resolve(train_hash_, "samples");
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(info->sha256(), Sha256Hex(samples_));
+  EXPECT_EQ(info->media_type(), "application/x-tar");
+  auto folder = fetcher_->FetchFolder(info->sha256());
+  ASSERT_TRUE(folder.ok()) << folder.status().ToString();
+  EXPECT_EQ(ReadAll(fs::path(*folder) / "images" / "000.png"), Blob(3000, 7));
+  EXPECT_EQ(ReadAll(fs::path(*folder) / "images" / "001.png"), Blob(10, 8));
+  EXPECT_EQ(ReadAll(fs::path(*folder) / "manifest.json"), "{\"images\": 2}\n");
+  // Unpacked once: the second call finds the folder.
+  const auto downloads = fetcher_->stats().downloads;
+  auto again = fetcher_->FetchFolder(info->sha256());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *folder);
+  EXPECT_EQ(fetcher_->stats().downloads, downloads);
 }
 
 TEST_F(ArtifactFetchTest, DamagedCacheFilesAreDetectedAndFetchedAgain) {

@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "farm/agent/folder_bundle.h"
 
 namespace farm::agent {
 namespace v1 = studiofarm::v1;
@@ -222,6 +226,28 @@ StatusOr<FetchedArtifact> ArtifactFetcher::Fetch(const std::string& sha256,
     ++stats_.damaged_in_cache;
   }
   return Download(sha256, cancel);
+}
+
+StatusOr<std::string> ArtifactFetcher::FetchFolder(const std::string& sha256,
+                                                   const CancellationToken* cancel) {
+  if (!IsLowerSha256Hex(sha256)) {
+    return InvalidArgument("folder bundle '" + sha256 + "': not 64 lower-case hex digits");
+  }
+  const std::filesystem::path dest =
+      std::filesystem::path(options_.cache_dir) / "folders" / sha256;
+  std::error_code ec;
+  if (std::filesystem::is_directory(dest, ec)) return dest.string();
+  FARM_ASSIGN_OR_RETURN(FetchedArtifact archive, Fetch(sha256, cancel));
+  std::filesystem::create_directories(dest.parent_path(), ec);
+  if (ec) return Unavailable("cannot create '" + dest.parent_path().string() + "': " + ec.message());
+  std::ifstream in(archive.path, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  Status unpacked = UnbundleFolder(bytes.str(), dest.string());
+  // Another thread or agent sharing the cache unpacked the same bundle first: same bytes.
+  if (unpacked.code() == StatusCode::kAlreadyExists) return dest.string();
+  FARM_RETURN_IF_ERROR(unpacked.WithContext("folder bundle " + sha256));
+  return dest.string();
 }
 
 StatusOr<FetchedArtifact> ArtifactFetcher::Download(const std::string& sha256,

@@ -85,6 +85,13 @@ class ArtifactFetcher {
                                        const std::string& name,
                                        const CancellationToken* cancel = nullptr);
 
+  // A folder bundle (folder_bundle.h: a prepare job's dataset) by SHA-256: fetched like
+  // any artifact, unpacked once into <cache_dir>/folders/<sha256> and that folder returned.
+  // A folder there exists only complete (renamed into place after unpacking the verified
+  // archive). DataLoss for an archive that is not a safe ustar bundle.
+  StatusOr<std::string> FetchFolder(const std::string& sha256,
+                                    const CancellationToken* cancel = nullptr);
+
   // ---- the agent's socket thread ----
   // `wake` is called (from job threads) when requests wait in TakeOutgoing.
   void Attach(std::function<void()> wake);
