@@ -164,7 +164,7 @@ TEST_F(BadFramesTest, FarmdDropsBadFramesAndKeepsServingItsAgent) {
             4 * kRounds)
       << *metrics;
   EXPECT_GE(MetricValue(*metrics, "farm_agent_bad_messages_total"), 7 * kRounds) << *metrics;
-  const std::string log = farmctl::TailOfFile(f.farmd_log(), 2000);
+  const std::string log = farm::TailOfFile(f.farmd_log(), 2000);
   for (const char* logged : {"PROTOCOL_MISMATCH", "ERROR_CODE_MALFORMED", "NOT_REGISTERED",
                              "malformed or oversized"}) {
     EXPECT_NE(log.find(logged), std::string::npos) << "farmd did not log " << logged;

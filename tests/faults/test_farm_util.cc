@@ -30,7 +30,7 @@ farm::Status WriteText(const fs::path& path, const std::string& text) {
 }
 
 // kill -9 as a shell does it: the process only, not its group, so nothing shuts down in order.
-void Kill9(farmctl::ChildProcess& child) {
+void Kill9(farm::ChildProcess& child) {
   if (!child.Running()) return;
   ::kill(child.pid(), SIGKILL);
   child.Stop(std::chrono::milliseconds(0));  // reaps it
@@ -83,7 +83,7 @@ std::string TestFarm::agent_key_file(int index) const {
 
 farm::Status TestFarm::StartFarmd() {
   if (farmd_ && farmd_->Running()) return farm::FailedPrecondition("farmd is already running");
-  farmctl::ChildOptions child;
+  farm::ChildOptions child;
   child.argv = {FARMD_PATH,
                 "--config",
                 (dir_ / "farmd.yaml").string(),
@@ -101,13 +101,13 @@ farm::Status TestFarm::StartFarmd() {
   }
   child.pipe_stdout = true;
   child.log_path = farmd_log();  // appended to: every start's log in one file
-  FARM_ASSIGN_OR_RETURN(farmctl::ChildProcess started, farmctl::ChildProcess::Start(child));
-  farmd_ = std::make_unique<farmctl::ChildProcess>(std::move(started));
+  FARM_ASSIGN_OR_RETURN(farm::ChildProcess started, farm::ChildProcess::Start(child));
+  farmd_ = std::make_unique<farm::ChildProcess>(std::move(started));
   // Generous: a loaded machine may take a while to open the database and recover.
   auto line = farmd_->ReadLine(std::chrono::seconds(30));
   if (!line.ok()) {
     return line.status().WithContext("farmd did not report ready; its log:\n" +
-                                      farmctl::TailOfFile(farmd_log(), 20));
+                                      farm::TailOfFile(farmd_log(), 20));
   }
   const json ready = json::parse(*line, nullptr, false);
   if (ready.is_discarded() || !ready.contains("http") || !ready.contains("agent_endpoint")) {
@@ -157,13 +157,13 @@ int TestFarm::AgentRegistrations(int index) const {
 farm::Status TestFarm::StartAgentWith(const std::string& name,
                                       const std::vector<std::string>& args) {
   if (agent_endpoint_.empty()) return farm::FailedPrecondition("start farmd first");
-  farmctl::ChildOptions child;
+  farm::ChildOptions child;
   // Reconnect quickly after farmd comes back; short grace so a stop is quick.
   child.argv = {FARM_AGENT_PATH, "--connect", agent_endpoint_, "--reconnect-max-ms", "1000",
                 "--shutdown-grace-ms", "500"};
   child.argv.insert(child.argv.end(), args.begin(), args.end());
   child.log_path = (dir_ / "logs" / (name + ".log")).string();
-  auto started = farmctl::ChildProcess::Start(child);
+  auto started = farm::ChildProcess::Start(child);
   if (!started.ok()) return started.status().WithContext("start " + name);
   auto it = agents_.find(name);
   if (it != agents_.end()) {
@@ -278,7 +278,7 @@ std::string TestFarm::LogTails(int lines) const {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir_ / "logs", ec)) {
     out += entry.path().filename().string() + ":\n" +
-           farmctl::TailOfFile(entry.path().string(), lines);
+           farm::TailOfFile(entry.path().string(), lines);
   }
   return out;
 }

@@ -1,6 +1,6 @@
 // The farm of the fault tests: the farmd and farm-agent of this build as child processes
 // on loopback, CURVE on with keys made for the test, synthetic sweeps submitted through
-// farmd's HTTP API. Processes are started with farmctl's ChildProcess (own process group,
+// farmd's HTTP API. Processes are started with farmctl's farm::ChildProcess (own process group,
 // log files); the test kills them with SIGKILL and starts them again.
 //
 // farmd restarts on the agent port of its first start, with the same database and keys,
@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "child_process.h"
+#include "farm/schemas/child_process.h"
 #include "farm/schemas/status.h"
 
 namespace farm_faults {
@@ -116,10 +116,10 @@ class TestFarm {
   TestFarmOptions options_;
   std::string server_public_key_;
   std::string token_;
-  std::unique_ptr<farmctl::ChildProcess> farmd_;
+  std::unique_ptr<farm::ChildProcess> farmd_;
   std::string agent_endpoint_;  // fixed after the first start
   std::string http_endpoint_;
-  std::map<std::string, farmctl::ChildProcess> agents_;
+  std::map<std::string, farm::ChildProcess> agents_;
 };
 
 // Polls `done` every `period` until it returns true; false once `limit` passed (the limit

@@ -58,7 +58,7 @@ TEST_F(UntrustedClientTest, UnknownKeyAndPlaintextAgentsNeverGetAJob) {
   }
   EXPECT_EQ(ids, std::vector<std::string>{"agent-1"}) << agents->dump();
   // The refusals were logged, the unknown key by name.
-  const std::string log = farmctl::TailOfFile(f.farmd_log(), 1000);
+  const std::string log = farm::TailOfFile(f.farmd_log(), 1000);
   EXPECT_NE(log.find("refused unknown agent key " + unknown->public_key), std::string::npos)
       << log;
   EXPECT_TRUE(log.find("does not speak CURVE") != std::string::npos ||

@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "child_process.h"
+#include "farm/schemas/child_process.h"
 #include "farm/store/store.h"
 #include "http_client.h"
 
@@ -27,8 +27,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-using farmctl::ChildOptions;
-using farmctl::ChildProcess;
 
 // utime + stime of `pid` in seconds.
 double CpuSeconds(pid_t pid) {
@@ -91,7 +89,7 @@ Run RunOnce(const std::string& farmd_path, const std::string& agent_path, int ag
   fs::create_directories(dir / "photos");
   std::ofstream(dir / "photos" / "a.jpg") << "not a photo";  // the spec's identity
   const std::string db = (dir / "farm.db").string();
-  ChildOptions farmd_options;
+  farm::ChildOptions farmd_options;
   farmd_options.argv = {farmd_path,        "--no-curve",      "--db",
                         db,                "--artifacts",     (dir / "artifacts").string(),
                         "--listen-agents", "tcp://127.0.0.1:0", "--listen-http",
@@ -99,7 +97,7 @@ Run RunOnce(const std::string& farmd_path, const std::string& agent_path, int ag
                         "--spec-dir",      dir.string()};
   farmd_options.pipe_stdout = true;
   farmd_options.log_path = (dir / "farmd.log").string();
-  auto farmd = ChildProcess::Start(farmd_options);
+  auto farmd = farm::ChildProcess::Start(farmd_options);
   if (!farmd.ok()) {
     std::fprintf(stderr, "farmd: %s\n", farmd.status().ToString().c_str());
     return run;
@@ -108,17 +106,17 @@ Run RunOnce(const std::string& farmd_path, const std::string& agent_path, int ag
   const auto ready = nlohmann::json::parse(line.ok() ? *line : "", nullptr, false);
   if (ready.is_discarded()) {
     std::fprintf(stderr, "farmd did not start:\n%s\n",
-                 farmctl::TailOfFile(farmd_options.log_path, 10).c_str());
+                 farm::TailOfFile(farmd_options.log_path, 10).c_str());
     return run;
   }
-  std::vector<ChildProcess> workers;
+  std::vector<farm::ChildProcess> workers;
   for (int i = 0; i < agents; ++i) {
-    ChildOptions agent;
+    farm::ChildOptions agent;
     agent.argv = {agent_path, "--connect", ready.value("agent_endpoint", ""), "--id",
                   "bench-" + std::to_string(i), "--slots", std::to_string(slots),
                   "--shutdown-grace-ms", "0"};
     agent.log_path = (dir / ("agent-" + std::to_string(i) + ".log")).string();
-    auto child = ChildProcess::Start(agent);
+    auto child = farm::ChildProcess::Start(agent);
     if (child.ok()) workers.push_back(std::move(*child));
   }
   const farmctl::ApiClient api(ready.value("http", ""), "bench", std::chrono::seconds(600));
@@ -156,14 +154,14 @@ Run RunOnce(const std::string& farmd_path, const std::string& agent_path, int ag
   }
   while (CountJobs(reader->get()).finished < jobs) {
     if (!farmd->Running()) {
-      std::fprintf(stderr, "farmd died:\n%s\n", farmctl::TailOfFile(farmd_options.log_path, 10).c_str());
+      std::fprintf(stderr, "farmd died:\n%s\n", farm::TailOfFile(farmd_options.log_path, 10).c_str());
       return run;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   const auto t2 = Clock::now();
   const double cpu2 = CpuSeconds(farmd->pid());
-  for (ChildProcess& worker : workers) worker.Stop(std::chrono::seconds(2));
+  for (farm::ChildProcess& worker : workers) worker.Stop(std::chrono::seconds(2));
   farmd->Stop(std::chrono::seconds(10));
   run.submit_s = std::chrono::duration<double>(t1 - t0).count();
   run.dispatch_s = std::chrono::duration<double>(t2 - t1).count();

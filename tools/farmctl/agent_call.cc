@@ -9,7 +9,7 @@
 #include <sstream>
 #include <thread>
 
-#include "child_process.h"
+#include "farm/schemas/child_process.h"
 
 namespace farmctl {
 namespace {
@@ -50,12 +50,12 @@ farm::StatusOr<AgentRun> RunAgent(const std::string& agent_path, const std::vect
                                   const std::function<void(const std::string&)>& on_line) {
   TempLog log;
   if (log.path().empty()) return farm::Unavailable("cannot create a temporary file for farm-agent's log");
-  ChildOptions options;
+  farm::ChildOptions options;
   options.argv.push_back(agent_path);
   options.argv.insert(options.argv.end(), args.begin(), args.end());
   options.pipe_stdout = true;
   options.log_path = log.path();
-  farm::StatusOr<ChildProcess> child = ChildProcess::Start(options);
+  farm::StatusOr<farm::ChildProcess> child = farm::ChildProcess::Start(options);
   if (!child.ok()) {
     return child.status().WithContext("farm-agent (pass --agent PATH to use another one)");
   }

@@ -58,10 +58,10 @@ farm::Status WritePrivateFile(const fs::path& path, const std::string& text) {
 // Quoted as a JSON string, which YAML reads as the same string.
 std::string Quote(const std::string& text) { return nlohmann::json(text).dump(); }
 
-farm::Status Died(const std::string& name, ChildProcess& child) {
+farm::Status Died(const std::string& name, farm::ChildProcess& child) {
   return farm::Unavailable(name + " exited (status " +
                            std::to_string(child.exit_code().value_or(-1)) + "); last lines of " +
-                           child.log_path() + ":\n" + TailOfFile(child.log_path(), 15));
+                           child.log_path() + ":\n" + farm::TailOfFile(child.log_path(), 15));
 }
 
 }  // namespace
@@ -103,7 +103,7 @@ farm::StatusOr<std::unique_ptr<LocalFarm>> LocalFarm::Start(const LocalFarmOptio
   FARM_ASSIGN_OR_RETURN(farm->token_, RandomToken());
   farm->log_dir_ = (state / "logs").string();
 
-  ChildOptions farmd;
+  farm::ChildOptions farmd;
   farmd.argv = {options.farmd_path, "--config",          config.string(),     "--token",
                 farm->token_,       "--server-key-file", server_key.string(), "--allow-keys-file",
                 allow.string(),     "--presets-dir",     options.presets_dir, "--spec-dir",
@@ -111,8 +111,8 @@ farm::StatusOr<std::unique_ptr<LocalFarm>> LocalFarm::Start(const LocalFarmOptio
   farmd.pipe_stdout = true;
   farmd.log_path = (state / "logs" / "farmd.log").string();
   std::ofstream(farmd.log_path, std::ios::trunc);  // one run's log per file
-  FARM_ASSIGN_OR_RETURN(ChildProcess farmd_child, ChildProcess::Start(farmd));
-  farm->farmd_ = std::make_unique<ChildProcess>(std::move(farmd_child));
+  FARM_ASSIGN_OR_RETURN(farm::ChildProcess farmd_child, farm::ChildProcess::Start(farmd));
+  farm->farmd_ = std::make_unique<farm::ChildProcess>(std::move(farmd_child));
 
   // The ready line; poll in slices so Ctrl-C is noticed while farmd opens the database.
   const auto deadline = std::chrono::steady_clock::now() + options.ready_timeout;
@@ -134,7 +134,7 @@ farm::StatusOr<std::unique_ptr<LocalFarm>> LocalFarm::Start(const LocalFarmOptio
                           "farmd did not report ready within " +
                               std::to_string(options.ready_timeout.count() / 1000) +
                               " s; last lines of " + farmd.log_path + ":\n" +
-                              TailOfFile(farmd.log_path, 15));
+                              farm::TailOfFile(farmd.log_path, 15));
     }
   }
   const nlohmann::json ready = nlohmann::json::parse(line, nullptr, false);
@@ -147,7 +147,7 @@ farm::StatusOr<std::unique_ptr<LocalFarm>> LocalFarm::Start(const LocalFarmOptio
   const std::string server_public = ready.value("server_public_key", server.public_key);
 
   for (int i = 1; i <= options.agents; ++i) {
-    ChildOptions agent;
+    farm::ChildOptions agent;
     agent.argv = {options.agent_path,
                   "--connect",
                   agent_endpoint,
@@ -177,7 +177,7 @@ farm::StatusOr<std::unique_ptr<LocalFarm>> LocalFarm::Start(const LocalFarmOptio
     }
     agent.log_path = (state / "logs" / ("agent-" + std::to_string(i) + ".log")).string();
     std::ofstream(agent.log_path, std::ios::trunc);
-    auto child = ChildProcess::Start(agent);
+    auto child = farm::ChildProcess::Start(agent);
     if (!child.ok())
       return child.status().WithContext("start farm-agent local-" + std::to_string(i));
     farm->agents_.push_back(std::move(*child));
@@ -190,17 +190,17 @@ LocalFarm::~LocalFarm() { Stop(); }
 farm::Status LocalFarm::CheckAlive() {
   if (farmd_ && !farmd_->Running()) return Died("farmd", *farmd_);
   int running = 0;
-  for (ChildProcess& agent : agents_) running += agent.Running() ? 1 : 0;
+  for (farm::ChildProcess& agent : agents_) running += agent.Running() ? 1 : 0;
   if (!agents_.empty() && running == 0) return Died("every farm-agent", agents_.front());
   return farm::Status::Ok();
 }
 
 void LocalFarm::Stop() {
   // Signal every agent first so they shut down in parallel, then wait for each.
-  for (ChildProcess& agent : agents_) {
+  for (farm::ChildProcess& agent : agents_) {
     if (agent.Running()) ::kill(-agent.pid(), SIGTERM);
   }
-  for (ChildProcess& agent : agents_) agent.Stop(std::chrono::seconds(4));
+  for (farm::ChildProcess& agent : agents_) agent.Stop(std::chrono::seconds(4));
   if (farmd_) farmd_->Stop(std::chrono::seconds(5));
 }
 

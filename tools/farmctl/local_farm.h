@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "child_process.h"
+#include "farm/schemas/child_process.h"
 #include "farm/schemas/status.h"
 
 namespace farmctl {
@@ -51,8 +51,8 @@ class LocalFarm {
  private:
   LocalFarm() = default;
 
-  std::unique_ptr<ChildProcess> farmd_;
-  std::vector<ChildProcess> agents_;
+  std::unique_ptr<farm::ChildProcess> farmd_;
+  std::vector<farm::ChildProcess> agents_;
   std::string http_endpoint_;
   std::string token_;
   std::string log_dir_;

@@ -1,7 +1,8 @@
-// A child process farmctl starts and owns (farmd, farm-agent): fork/exec into its own
-// process group (so a terminal's Ctrl-C reaches farmctl only, which then shuts the
-// children down in order), stdout through a pipe or into a log file, stderr into a log
-// file. Linux: the child also gets SIGTERM should farmctl die without cleaning up.
+// A child process its parent starts and owns (farmctl: farmd and agents; farm-agent:
+// farm-train ranks): fork/exec into its own process group (so a terminal's Ctrl-C reaches
+// the parent only, which then shuts the children down in order, and stopping the child
+// stops everything it started), stdout through a pipe or into a log file, stderr into a
+// log file. Linux: the child also gets SIGTERM should the parent die without cleaning up.
 #pragma once
 
 #include <sys/types.h>
@@ -13,7 +14,7 @@
 
 #include "farm/schemas/status.h"
 
-namespace farmctl {
+namespace farm {
 
 struct ChildOptions {
   std::vector<std::string> argv;  // argv[0] is the executable's path
@@ -25,7 +26,7 @@ struct ChildOptions {
 class ChildProcess {
  public:
   // Unavailable when fork fails; NotFound when the executable does not exist.
-  static farm::StatusOr<ChildProcess> Start(const ChildOptions& options);
+  static StatusOr<ChildProcess> Start(const ChildOptions& options);
 
   ChildProcess(ChildProcess&& other) noexcept;
   ChildProcess& operator=(ChildProcess&& other) noexcept;
@@ -36,7 +37,7 @@ class ChildProcess {
 
   // One line of the piped stdout, without the newline. TimedOut after `timeout`;
   // Unavailable when the child closed stdout (usually: it exited).
-  farm::StatusOr<std::string> ReadLine(std::chrono::milliseconds timeout);
+  StatusOr<std::string> ReadLine(std::chrono::milliseconds timeout);
 
   // True while the child has not exited (reaps it when it has).
   bool Running();
@@ -64,4 +65,4 @@ class ChildProcess {
 // The last `max_lines` lines of a text file (for error messages); empty if unreadable.
 std::string TailOfFile(const std::string& path, int max_lines);
 
-}  // namespace farmctl
+}  // namespace farm

@@ -1,4 +1,4 @@
-#include "child_process.h"
+#include "farm/schemas/child_process.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -13,7 +13,7 @@
 #include <fstream>
 #include <thread>
 
-namespace farmctl {
+namespace farm {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -22,7 +22,7 @@ std::string Errno(const std::string& what) { return what + ": " + std::strerror(
 
 }  // namespace
 
-farm::StatusOr<ChildProcess> ChildProcess::Start(const ChildOptions& options) {
+StatusOr<ChildProcess> ChildProcess::Start(const ChildOptions& options) {
   if (options.argv.empty()) return farm::InvalidArgument("no program to start");
   const std::string& program = options.argv[0];
   if (::access(program.c_str(), X_OK) != 0) {
@@ -99,7 +99,7 @@ ChildProcess::~ChildProcess() {
   if (stdout_fd_ >= 0) ::close(stdout_fd_);
 }
 
-farm::StatusOr<std::string> ChildProcess::ReadLine(std::chrono::milliseconds timeout) {
+StatusOr<std::string> ChildProcess::ReadLine(std::chrono::milliseconds timeout) {
   if (stdout_fd_ < 0) return farm::FailedPrecondition("the child's stdout is not piped");
   const auto deadline = Clock::now() + timeout;
   while (true) {
@@ -111,7 +111,7 @@ farm::StatusOr<std::string> ChildProcess::ReadLine(std::chrono::milliseconds tim
     }
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) return farm::Status(farm::StatusCode::kTimedOut, "no output line in time");
+    if (left <= 0) return Status(StatusCode::kTimedOut, "no output line in time");
     pollfd fd = {stdout_fd_, POLLIN, 0};
     const int ready = ::poll(&fd, 1, static_cast<int>(std::min<long long>(left, 100)));
     if (ready < 0 && errno != EINTR) return farm::Unavailable(Errno("poll"));
@@ -177,4 +177,4 @@ std::string TailOfFile(const std::string& path, int max_lines) {
   return out;
 }
 
-}  // namespace farmctl
+}  // namespace farm
