@@ -22,7 +22,9 @@ using BlockForward = std::function<at::Tensor(const Weights& w, const std::vecto
 // (grad mode on, and an input or one of the block's adapters requires grad), the block is
 // checkpointed: the weights it may read are those named `prefix`.*, the adapters those on
 // modules `prefix`.*; their LoRA tensors receive gradients through the checkpoint as they
-// would without it. Inputs may be undefined tensors.
+// would without it. Without checkpointing (but recording), each input that requires grad
+// enters the block through a view, so that its gradient is summed inside the block first
+// in both modes and the gradients are the same bits either way. Inputs may be undefined.
 at::Tensor CheckpointedBlock(const Weights& w, const std::string& prefix,
                              const std::vector<at::Tensor>& inputs, const BlockForward& forward);
 

@@ -81,8 +81,8 @@ class UNet {
   // autograd, each resnet and each transformer (Transformer2DModel) saves only its inputs
   // and recomputes its activations during backward, so a full-size training step holds a
   // fraction of the memory for about one more forward of compute. Loss and gradients are
-  // those without it, up to float32 summation order. Inference is unaffected. Copies of
-  // this UNet made afterwards keep the setting.
+  // those without it (on the CPU bit for bit: each block sums its inputs' gradients inside
+  // either way, checkpoint.h). Inference is unaffected. Copies made afterwards keep it.
   void SetGradientCheckpointing(bool on);
   bool gradient_checkpointing() const { return gradient_checkpointing_; }
 
