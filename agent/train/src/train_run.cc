@@ -113,6 +113,8 @@ class Run {
     engine_options.device = options_.device;
     engine_options.threads = options_.threads;
     FARM_ASSIGN_OR_RETURN(engine_, sd::Engine::Load(engine_options));
+    engine_->unet().SetGradientCheckpointing(config_.gradient_checkpointing);
+    engine_->text_model().SetGradientCheckpointing(config_.gradient_checkpointing);
     // Rank 0 encodes the latent cache; the others then find it.
     if (leader_) {
       FARM_ASSIGN_OR_RETURN(data_, LoadTrainData(options_.dataset, options_.checkpoint, engine_->tokenizer(),
