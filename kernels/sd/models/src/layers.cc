@@ -37,8 +37,14 @@ at::Tensor Linear(const Weights& w, const std::string& prefix, const at::Tensor&
   const std::string bias_name = prefix + ".bias";
   at::Tensor y = at::linear(x, weight, w.Has(bias_name) ? w(bias_name) : at::Tensor());
   if (const LayerAdapter* lora = w.Adapter(prefix)) {
-    const at::Tensor down = lora->down.dim() == 4 ? lora->down.flatten(1) : lora->down;
-    const at::Tensor up = lora->up.dim() == 4 ? lora->up.flatten(1) : lora->up;
+    // fp32 LoRA tensors on fp16 weights (CUDA): the product runs in the layer's dtype and
+    // the cast is part of the graph, so gradients still reach the fp32 tensors.
+    at::Tensor down = lora->down.dim() == 4 ? lora->down.flatten(1) : lora->down;
+    at::Tensor up = lora->up.dim() == 4 ? lora->up.flatten(1) : lora->up;
+    if (down.scalar_type() != x.scalar_type()) {
+      down = down.to(x.scalar_type());
+      up = up.to(x.scalar_type());
+    }
     y.add_(at::linear(at::linear(x, down), up), lora->scale);
   }
   return y;
@@ -52,7 +58,8 @@ at::Tensor Conv2d(const Weights& w, const std::string& prefix, const at::Tensor&
     // Only 1x1 convolutions carry adapters (kohya's default targets). Added in place so the
     // sum keeps the layer output's memory format (channels-last), and with it the kernels
     // and summation order of every later layer.
-    y.add_(at::conv2d(at::conv2d(x, lora->down, {}, {stride, stride}), lora->up), lora->scale);
+    const at::ScalarType type = x.scalar_type();
+    y.add_(at::conv2d(at::conv2d(x, lora->down.to(type), {}, {stride, stride}), lora->up.to(type)), lora->scale);
   }
   return y;
 }

@@ -55,7 +55,8 @@ StatusOr<std::unique_ptr<LoraNetwork>> LoraNetwork::Create(const UNet& unet,
       net->params_.push_back(std::move(p));
     }
   }
-  const at::TensorOptions f32 = at::TensorOptions().dtype(at::kFloat);
+  // On the models' device (a GPU when they are), always float32.
+  const at::TensorOptions f32 = at::TensorOptions().dtype(at::kFloat).device(unet.weights().begin()->second.device());
   net->flat_params_ = at::zeros({total}, f32);
   net->flat_grads_ = at::zeros({total}, f32);
   net->has_grad_ = std::make_shared<std::vector<uint8_t>>(net->params_.size(), 0);
@@ -96,7 +97,7 @@ Status LoraNetwork::Load(const TensorMap& tensors, const std::string& source) {
       return InvalidArgument(source + ": " + p.name + " has shape " + ShapeText(it->second.sizes()) +
                              ", the network's is " + ShapeText(p.value.sizes()));
     }
-    p.value.copy_(it->second.to(at::kFloat));
+    p.value.copy_(it->second.to(at::kFloat).to(p.value.device()));
   }
   for (const LoraTargetModule& m : modules_) {
     const std::string name = m.kohya_name + ".alpha";
@@ -121,7 +122,7 @@ Status LoraNetwork::Load(const TensorMap& tensors, const std::string& source) {
 
 TensorMap LoraNetwork::ToKohyaTensors() const {
   TensorMap out;
-  for (const LoraParam& p : params_) out[p.name] = p.value.detach().clone();
+  for (const LoraParam& p : params_) out[p.name] = p.value.detach().to(at::kCPU).clone();
   for (const LoraTargetModule& m : modules_) {
     out[m.kohya_name + ".alpha"] = at::scalar_tensor(options_.alpha, at::kFloat);
   }

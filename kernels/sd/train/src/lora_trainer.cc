@@ -136,7 +136,12 @@ StatusOr<StepStats> LoraTrainer::Step(const GradientReducer& reduce) {
   double loss_sum = 0;
   const double accumulation = static_cast<double>(options_.gradient_accumulation);
   for (int64_t micro = 0; micro < options_.gradient_accumulation; ++micro) {
-    const TrainBatch batch = DrawBatch(step_, micro);
+    TrainBatch batch = DrawBatch(step_, micro);  // drawn on the CPU: the same on any device
+    const at::Device device = network_->flat_params().device();
+    if (device != batch.latents.device()) {
+      batch = {batch.latents.to(device), batch.input_ids.to(device), batch.noise.to(device),
+               batch.timesteps.to(device)};
+    }
     FARM_ASSIGN_OR_RETURN(LossResult loss, TrainingLoss(*unet_, *text_, schedule_, batch,
                                                         {options_.clip_skip, options_.min_snr_gamma}));
     const double value = loss.loss.item<double>();
@@ -176,9 +181,9 @@ StatusOr<StepStats> LoraTrainer::Step(const GradientReducer& reduce) {
 
 TensorMap LoraTrainer::SaveState() const {
   TensorMap state;
-  state["state/params"] = network_->flat_params().clone();
-  state["state/exp_avg"] = optimizer_->exp_avg().clone();
-  state["state/exp_avg_sq"] = optimizer_->exp_avg_sq().clone();
+  state["state/params"] = network_->flat_params().to(at::kCPU).clone();
+  state["state/exp_avg"] = optimizer_->exp_avg().to(at::kCPU).clone();
+  state["state/exp_avg_sq"] = optimizer_->exp_avg_sq().to(at::kCPU).clone();
   const std::vector<int64_t>& steps = optimizer_->steps();
   state["state/param_steps"] = at::tensor(at::ArrayRef<int64_t>(steps), at::kLong);
   state["state/step"] = at::tensor({step_}, at::kLong);
