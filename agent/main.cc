@@ -27,6 +27,9 @@
 #ifdef FARM_HAVE_PREPARE
 #include "prepare_commands.h"
 #endif
+#ifdef FARM_HAVE_TRAINING_JOBS
+#include "training_jobs.h"
+#endif
 
 namespace {
 
@@ -94,6 +97,9 @@ int main(int argc, char** argv) {
 #endif
 #ifdef FARM_HAVE_PREPARE
   farm::agent::AddPrepareCommand(app);
+#endif
+#ifdef FARM_HAVE_TRAINING_JOBS
+  farm::agent::AddTrainingJobOptions(app);
 #endif
 #if defined(FARM_HAVE_SD_ENGINE) || defined(FARM_HAVE_FACEID)
   app.footer("Without a subcommand farm-agent serves farmd (--connect and --id are required).");
@@ -182,6 +188,15 @@ int main(int argc, char** argv) {
   // JOB_KIND_RENDER when a models directory exists; its model hashes are advertised.
   registered = farm::agent::RegisterRenderRunner(runners, *fetcher);
   if (!registered.ok()) return Fail(registered);
+#endif
+#ifdef FARM_HAVE_TRAINING_JOBS
+  // JOB_KIND_PREPARE with face models, JOB_KIND_TRAIN with farm-train; the same models folder.
+  if (farm::StatusOr<farm::agent::WorkerModels> models = farm::agent::LoadWorkerModels(); models.ok()) {
+    registered = farm::agent::RegisterTrainingRunners(runners, *fetcher, cache_dir, *models);
+    if (!registered.ok()) return Fail(registered);
+  } else {
+    std::fprintf(stderr, "farm-agent: prepare and train jobs disabled: %s\n", models.status().ToString().c_str());
+  }
 #endif
 
   farm::StatusOr<std::unique_ptr<farm::agent::Agent>> agent =

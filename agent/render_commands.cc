@@ -57,24 +57,17 @@ void AddSharedOptions(CLI::App& app) {
                "also upload each stage's image");
 }
 
+// The index is built once per process: the render runner and the training kinds share it.
+std::shared_ptr<const ModelIndex> g_index;
+
 StatusOr<RenderRunnerOptions> MakeOptions() {
   RenderRunnerOptions options;
-  ModelIndexOptions index_options;
-  index_options.models_dir = g_flags.models_dir.empty() ? DefaultModelsDir() : g_flags.models_dir;
-  FARM_ASSIGN_OR_RETURN(ModelIndex index, ModelIndex::Build(index_options));
-  if (!index.stats().cache_warning.empty()) {
-    std::fprintf(stderr, "farm-agent: warning: %s\n", index.stats().cache_warning.c_str());
-  }
-  options.models = std::make_shared<const ModelIndex>(std::move(index));
+  FARM_ASSIGN_OR_RETURN(WorkerModels models, LoadWorkerModels());
+  options.models = models.index;
   options.cache_budget_bytes = g_flags.cache_mb << 20;
   options.device = g_flags.device;
   options.keep_stage_images = g_flags.keep_stage_images;
-  std::string faces = g_flags.face_models_dir;
-  if (faces.empty()) faces = (fs::path(options.models->models_dir()) / "face-api" / "model").string();
-  std::error_code ec;
-  if (fs::exists(fs::path(faces) / "ssd_mobilenetv1_model-weights_manifest.json", ec)) {
-    options.face_models_dir = faces;
-  }
+  options.face_models_dir = models.face_models_dir;
   const std::string config = g_flags.config_dir.empty() ? FARM_DEFAULT_CONFIG_DIR : g_flags.config_dir;
   if (!config.empty()) options.tones_yaml = (fs::path(config) / "tones.yaml").string();
   options.poses_dir = g_flags.poses_dir.empty() ? FARM_DEFAULT_POSES_DIR : g_flags.poses_dir;
@@ -190,6 +183,27 @@ int RunRenderCommand(const CLI::App& app) {
   if (g_pixel_hash != nullptr && g_pixel_hash->parsed()) return PixelHashCommand();
   if (g_render_params == nullptr || !g_render_params->parsed()) return -1;
   return RenderParamsCommand();
+}
+
+StatusOr<WorkerModels> LoadWorkerModels() {
+  WorkerModels models;
+  if (!g_index) {
+    ModelIndexOptions index_options;
+    index_options.models_dir = g_flags.models_dir.empty() ? DefaultModelsDir() : g_flags.models_dir;
+    FARM_ASSIGN_OR_RETURN(ModelIndex index, ModelIndex::Build(index_options));
+    if (!index.stats().cache_warning.empty()) {
+      std::fprintf(stderr, "farm-agent: warning: %s\n", index.stats().cache_warning.c_str());
+    }
+    g_index = std::make_shared<const ModelIndex>(std::move(index));
+  }
+  models.index = g_index;
+  std::string faces = g_flags.face_models_dir;
+  if (faces.empty()) faces = (fs::path(g_index->models_dir()) / "face-api" / "model").string();
+  std::error_code ec;
+  if (fs::exists(fs::path(faces) / "ssd_mobilenetv1_model-weights_manifest.json", ec)) {
+    models.face_models_dir = faces;
+  }
+  return models;
 }
 
 Status RegisterRenderRunner(RunnerRegistry& registry, std::shared_ptr<ArtifactFetcher> fetcher) {

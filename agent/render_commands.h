@@ -18,6 +18,7 @@
 
 #include "farm/agent/artifact_fetcher.h"
 #include "farm/agent/job_runner.h"
+#include "farm/agent/model_index.h"
 
 namespace farm::agent {
 
@@ -30,5 +31,14 @@ int RunRenderCommand(const CLI::App& app);
 // `fetcher` (may be null) lets render jobs use LoRAs trained on the farm ("train:" refs).
 Status RegisterRenderRunner(RunnerRegistry& registry,
                             std::shared_ptr<ArtifactFetcher> fetcher = nullptr);
+
+// What --models-dir and --face-models-dir name, for the other job kinds (prepare, train):
+// the model index (built once and shared with the render runner) and the face-api folder
+// (empty when it holds no face-api models).
+struct WorkerModels {
+  std::shared_ptr<const ModelIndex> index;
+  std::string face_models_dir;
+};
+StatusOr<WorkerModels> LoadWorkerModels();
 
 }  // namespace farm::agent

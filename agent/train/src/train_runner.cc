@@ -39,6 +39,25 @@ std::string StepMessage(const json& e) {
   return text;
 }
 
+std::string ThisHost() {
+  char host[256] = {};
+  return ::gethostname(host, sizeof(host) - 1) == 0 ? host : "";
+}
+
+// The gang's hosts that are not this one (empty: every rank runs here).
+std::vector<std::string> RemoteHosts(const std::vector<std::string>& gang_hosts) {
+  const std::string self = ThisHost();
+  std::vector<std::string> remote;
+  for (const std::string& host : gang_hosts) {
+    if (host != self && host != "localhost" && host != "127.0.0.1") remote.push_back(host);
+  }
+  return remote;
+}
+
+int LocalRanks(const std::vector<std::string>& gang_hosts) {
+  return static_cast<int>(gang_hosts.size() - RemoteHosts(gang_hosts).size());
+}
+
 }  // namespace
 
 TrainRunner::TrainRunner(TrainRunnerOptions options) : options_(std::move(options)) {}
@@ -65,16 +84,28 @@ JobOutcome TrainRunner::Run(const JobSpec& spec, const ProgressFn& progress, con
   std::ofstream(out / "params.json") << spec.params_json;
   fs::remove(out / "result.json", ec);  // a result belongs to one finished attempt
 
+  const int ranks = std::max<int>(1, static_cast<int>(spec.gang_size));
+  const std::vector<std::string> remote = RemoteHosts(spec.gang_hosts);
+  int threads = options_.threads_per_rank;
+  if (threads <= 0) {
+    const int local_ranks = remote.empty() ? ranks : std::max(1, LocalRanks(spec.gang_hosts));
+    threads = std::max(1, static_cast<int>(spec.compute_threads) / local_ranks);
+  }
   std::vector<std::string> args = {options_.farm_train, "--checkpoint", checkpoint->path, "--dataset", *dataset,
                                    "--out", out.string(), "--params", (out / "params.json").string(),
-                                   "--threads", std::to_string(options_.threads_per_rank), "--json"};
+                                   "--threads", std::to_string(threads), "--json"};
   if (!options_.face_models_dir.empty()) {
     args.push_back("--face-models");
     args.push_back(options_.face_models_dir);
   }
   LaunchRequest launch;
-  launch.ranks = std::max<int>(1, static_cast<int>(spec.gang_size));
+  launch.ranks = ranks;
   launch.train_args = args;
+  if (!remote.empty()) {
+    // The gang spans hosts: mpirun places the ranks by the lease's hosts (rank order).
+    launch.hostfile = (out / "hostfile").string();
+    std::ofstream(launch.hostfile) << Hostfile(spec.gang_hosts);
+  }
   launch.mpirun = FindExecutable(options_.mpirun);
   launch.slurm = std::getenv("SLURM_JOB_ID") != nullptr;
   if (launch.ranks > 1 && !launch.slurm && launch.mpirun.empty()) {

@@ -5,7 +5,8 @@
 // them as one process group; a partner seat (gang rank > 0) only holds its slot until the
 // job ends. Progress comes from farm-train's JSON events (step/total, loss, lr, s/step,
 // ETA). The run folder <work_dir>/<param_hash> is kept, so a retry of a killed attempt on
-// this agent resumes from the last saved state rather than step 0.
+// this agent resumes from the last saved state rather than step 0. When the gang's hosts
+// (JobSpec.gang_hosts) are not all this host, mpirun gets a hostfile of them.
 //
 // Artifacts: "lora@<step>" per saved step (kohya .safetensors), "train_result"
 // (result.json: checkpoints, validation scores, selection, collectives), "train_metrics"
@@ -36,7 +37,7 @@ struct TrainRunnerOptions {
   std::string work_dir;                      // run folders live in work_dir/<param_hash>
   DatasetSource dataset;                     // required
   std::string face_models_dir;               // for face-ID validation
-  int threads_per_rank = 1;
+  int threads_per_rank = 1;                  // 0: the job's compute_threads over its local ranks
   std::string mpirun = "mpirun";
 };
 

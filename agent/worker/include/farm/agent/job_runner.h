@@ -52,6 +52,9 @@ struct JobSpec {
   std::string params_json;
   uint32_t gang_rank = 0;
   uint32_t gang_size = 0;
+  // For gang jobs: the hostname each seat's agent registered with, in rank order (empty
+  // when farmd did not say).
+  std::vector<std::string> gang_hosts;
   uint32_t compute_threads = 1;  // intra-job parallelism the runner may use
 };
 
