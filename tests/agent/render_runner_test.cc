@@ -2,6 +2,8 @@
 #include "farm/agent/render_runner.h"
 
 #include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
 #include <unistd.h>
 
 #include <algorithm>
@@ -143,6 +145,12 @@ TEST_F(RenderRunnerTest, KeepsLoraFilesReadAndReportsWhatItHolds) {
   std::vector<std::string> expected = {*checkpoint_sha256_, *lora_sha256_};
   std::sort(expected.begin(), expected.end());
   EXPECT_EQ(held, expected);
+  // The record names the LoRA file by content.
+  const auto record = nlohmann::json::parse(Find(first, "record")->bytes, nullptr, false);
+  ASSERT_TRUE(record.is_object() && record["loras"].is_array() && record["loras"].size() == 1)
+      << Find(first, "record")->bytes;
+  EXPECT_EQ(record["loras"][0].value("sha256", ""), *lora_sha256_);
+  EXPECT_DOUBLE_EQ(record["loras"][0].value("weight", 0.0), 0.8);
 
   JobOutcome again = runner->Run(Spec(params), nullptr, cancel);
   ASSERT_EQ(again.status, JobStatus::kSucceeded) << again.error;

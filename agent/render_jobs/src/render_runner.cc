@@ -228,6 +228,17 @@ JobOutcome RenderRunner::Run(const JobSpec& spec, const ProgressFn& progress,
   JobOutcome out;
   out.status = JobStatus::kSucceeded;
   out.artifacts.push_back({"image", "image/png", std::move(result->png)});
+  // The record names each LoRA's file by content, so a render with "train:<hash>@<step>"
+  // says which trained checkpoint it used.
+  nlohmann::json record = nlohmann::json::parse(result->record_json, nullptr, false);
+  if (record.is_object()) {
+    nlohmann::json loras = nlohmann::json::array();
+    for (size_t i = 0; i < params->loras.size(); ++i) {
+      loras.push_back({{"ref", params->loras[i].ref}, {"sha256", lora_sha256[i]}, {"weight", params->loras[i].weight}});
+    }
+    record["loras"] = std::move(loras);
+    result->record_json = record.dump();
+  }
   out.artifacts.push_back({"record", "application/json", std::move(result->record_json)});
   for (const pipeline::StageImage& stage : result->stages) {
     StatusOr<std::string> png = image::EncodePng(stage.image);
