@@ -14,8 +14,8 @@
 #include <fstream>
 #include <thread>
 
-#include "faceid_paths.h"
 #include "shell_run.h"
+#include "train_fixture.h"
 
 namespace {
 namespace fs = std::filesystem;
@@ -50,26 +50,18 @@ std::vector<float> Floats(const std::string& path, const std::string& name) {
 class FarmTrainTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto models = farm::faceid::testing::FindFaceModelDir();
-    auto demo = farm::faceid::testing::FindFaceDemoDir();
-    if (!models || !demo) return;
-    dir_ = new std::string(fs::temp_directory_path() / ("farm-train-test-" + std::to_string(::getpid())));
-    fs::create_directories(*dir_);
-    auto tiny = Shell(kAgent + " make-tiny-model " + Quote(*dir_ + "/model") + " --json");
-    ASSERT_EQ(tiny.exit_code, 0) << tiny.out;
-    checkpoint_ = new std::string(farmctl_test::ParseOrFail(tiny)["checkpoint"].get<std::string>());
-    std::string photos;
-    for (int i = 1; i <= 6; ++i) photos += " " + Quote(*demo + "/sample" + std::to_string(i) + ".jpg");
-    auto prepared = Shell(kAgent + " prepare --identity demo --photos" + photos + " --out " + Quote(*dir_ + "/datasets") +
-                          " --resolution 64 --pick largest --face-models " + Quote(*models) + " --json 2>/dev/null");
-    ASSERT_EQ(prepared.exit_code, 0) << prepared.out;
-    dataset_ = new std::string(farmctl_test::ParseOrFail(prepared)["folder"].get<std::string>());
+    const std::string dir = fs::temp_directory_path() / ("farm-train-test-" + std::to_string(::getpid()));
+    auto fixture = farm::agent::testing::MakeTrainFixture(kAgent, dir, 6, &why_);
+    if (!fixture) return;
+    dir_ = new std::string(fixture->dir);
+    checkpoint_ = new std::string(fixture->checkpoint);
+    dataset_ = new std::string(fixture->dataset);
   }
   static void TearDownTestSuite() {
     if (dir_) fs::remove_all(*dir_);
   }
   void SetUp() override {
-    if (!dataset_) GTEST_SKIP() << "face-api models or demo photos not found (set STUDIOFARM_MODELS)";
+    if (!dataset_) GTEST_SKIP() << why_;
   }
 
   static std::string Train(const std::string& out, const std::string& flags) {
@@ -85,7 +77,9 @@ class FarmTrainTest : public ::testing::Test {
   static std::string* dir_;
   static std::string* checkpoint_;
   static std::string* dataset_;
+  static std::string why_;
 };
+std::string FarmTrainTest::why_;
 std::string* FarmTrainTest::dir_ = nullptr;
 std::string* FarmTrainTest::checkpoint_ = nullptr;
 std::string* FarmTrainTest::dataset_ = nullptr;

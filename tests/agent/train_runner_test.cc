@@ -8,10 +8,10 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "faceid_paths.h"
 #include "farm/agent/train_launch.h"
 #include "farm/agent/train_runner.h"
 #include "shell_run.h"
+#include "train_fixture.h"
 
 namespace farm::agent {
 namespace {
@@ -41,28 +41,18 @@ TEST(TrainLaunchTest, OneRankAloneMpirunForAGangSrunUnderSlurm) {
 class TrainRunnerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto models = faceid::testing::FindFaceModelDir();
-    auto demo = faceid::testing::FindFaceDemoDir();
-    if (!models || !demo) return;
-    dir_ = new std::string(fs::temp_directory_path() / ("farm-train-runner-" + std::to_string(::getpid())));
-    fs::create_directories(*dir_ + "/models");
-    auto tiny = Shell(std::string(FARM_AGENT_BINARY) + " make-tiny-model " + Quote(*dir_ + "/models/sd") + " --json");
-    ASSERT_EQ(tiny.exit_code, 0) << tiny.out;
-    auto sha = Shell("sha256sum " + Quote(*dir_ + "/models/sd/tiny-sd15.safetensors") + " | cut -d' ' -f1");
-    checkpoint_sha_ = new std::string(sha.out.substr(0, 64));
-    std::string photos;
-    for (int i = 1; i <= 3; ++i) photos += " " + Quote(*demo + "/sample" + std::to_string(i) + ".jpg");
-    auto prepared = Shell(std::string(FARM_AGENT_BINARY) + " prepare --identity demo --photos" + photos + " --out " +
-                          Quote(*dir_ + "/datasets") + " --resolution 64 --pick largest --face-models " +
-                          Quote(*models) + " --json 2>/dev/null");
-    ASSERT_EQ(prepared.exit_code, 0) << prepared.out;
-    dataset_ = new std::string(farmctl_test::ParseOrFail(prepared)["folder"].get<std::string>());
+    const std::string dir = fs::temp_directory_path() / ("farm-train-runner-" + std::to_string(::getpid()));
+    auto fixture = testing::MakeTrainFixture(FARM_AGENT_BINARY, dir, 3, &why_);
+    if (!fixture) return;
+    dir_ = new std::string(fixture->dir);
+    checkpoint_sha_ = new std::string(fixture->checkpoint_sha256);
+    dataset_ = new std::string(fixture->dataset);
   }
   static void TearDownTestSuite() {
     if (dir_) fs::remove_all(*dir_);
   }
   void SetUp() override {
-    if (!dataset_) GTEST_SKIP() << "face-api models or demo photos not found (set STUDIOFARM_MODELS)";
+    if (!dataset_) GTEST_SKIP() << why_;
     auto index = ModelIndex::Build({*dir_ + "/models", ""});
     ASSERT_TRUE(index.ok()) << index.status().ToString();
     TrainRunnerOptions o;
@@ -91,10 +81,12 @@ class TrainRunnerTest : public ::testing::Test {
   static std::string* dir_;
   static std::string* dataset_;
   static std::string* checkpoint_sha_;
+  static std::string why_;
   std::unique_ptr<TrainRunner> runner_;
   static int jobs_;
 };
 int TrainRunnerTest::jobs_ = 0;
+std::string TrainRunnerTest::why_;
 std::string* TrainRunnerTest::dir_ = nullptr;
 std::string* TrainRunnerTest::dataset_ = nullptr;
 std::string* TrainRunnerTest::checkpoint_sha_ = nullptr;

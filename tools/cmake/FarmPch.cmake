@@ -7,24 +7,57 @@
 #
 # farm_precompile_headers()
 #   Call once, after every target is declared (end of the top-level CMakeLists.txt, or of
-#   kernels/ when built alone). Every library, executable and test whose link closure
-#   contains libtorch gets <ATen/ATen.h> (tests: with <gtest/gtest.h>); every other test
+#   kernels/ when built alone). Every library, executable and test that compiles with
+#   libtorch's usage requirements (_farm_links_torch) gets <ATen/ATen.h>
+#   (tests: with <gtest/gtest.h>); every other test
 #   gets <gtest/gtest.h>. -Winvalid-pch makes a PCH that GCC refuses (other flags) show
 #   up as a warning instead of silently costing the time. FARM_NO_PCH=ON turns it off.
 #   Targets with many files over the same heavy headers get their own instead: farmctl
 #   (CLI11, nlohmann/json) and farmd's library (protobuf messages, spdlog, nlohmann/json).
 include_guard(GLOBAL)
 
-# true in `out` when `target` links `torch`, directly or through its dependencies.
-function(_farm_links_torch target out)
-  get_property(known GLOBAL PROPERTY _FARM_TORCH_CLOSURE_${target} SET)
+# true in `out` when `target`'s usage requirements carry libtorch: it links `torch` in
+# its interface, directly or through the interfaces of its dependencies. Private links of
+# a dependency (`$<LINK_ONLY:...>`) do not count: they reach the link line, not the
+# compile flags, and a torch PCH without torch's definitions is refused by GCC.
+function(_farm_interface_has_torch target out)
+  get_property(known GLOBAL PROPERTY _FARM_TORCH_INTERFACE_${target} SET)
   if(known)
-    get_property(answer GLOBAL PROPERTY _FARM_TORCH_CLOSURE_${target})
+    get_property(answer GLOBAL PROPERTY _FARM_TORCH_INTERFACE_${target})
     set(${out} ${answer} PARENT_SCOPE)
     return()
   endif()
-  set_property(GLOBAL PROPERTY _FARM_TORCH_CLOSURE_${target} FALSE)  # cycles end here
-  set(answer FALSE)
+  set_property(GLOBAL PROPERTY _FARM_TORCH_INTERFACE_${target} FALSE)  # cycles end here
+  get_target_property(interface ${target} INTERFACE_LINK_LIBRARIES)
+  _farm_any_torch("${interface}" answer)
+  set_property(GLOBAL PROPERTY _FARM_TORCH_INTERFACE_${target} ${answer})
+  set(${out} ${answer} PARENT_SCOPE)
+endfunction()
+
+# true in `out` when one of `deps` is torch or a target whose interface carries it.
+function(_farm_any_torch deps out)
+  foreach(dep IN LISTS deps)
+    if(dep MATCHES "^\\$<LINK_ONLY:")
+      continue()
+    endif()
+    if(dep STREQUAL "torch" OR dep STREQUAL "torch_cpu")
+      set(${out} TRUE PARENT_SCOPE)
+      return()
+    endif()
+    if(TARGET ${dep})
+      _farm_interface_has_torch(${dep} dep_has)
+      if(dep_has)
+        set(${out} TRUE PARENT_SCOPE)
+        return()
+      endif()
+    endif()
+  endforeach()
+  set(${out} FALSE PARENT_SCOPE)
+endfunction()
+
+# true in `out` when `target` compiles with libtorch's flags: it links torch itself, or a
+# dependency whose interface carries it.
+function(_farm_links_torch target out)
   get_target_property(type ${target} TYPE)
   set(deps "")
   if(NOT type STREQUAL "INTERFACE_LIBRARY")
@@ -33,25 +66,7 @@ function(_farm_links_torch target out)
       list(APPEND deps ${direct})
     endif()
   endif()
-  get_target_property(interface ${target} INTERFACE_LINK_LIBRARIES)
-  if(interface)
-    list(APPEND deps ${interface})
-  endif()
-  foreach(dep IN LISTS deps)
-    string(REGEX REPLACE "^\\$<LINK_ONLY:(.*)>$" "\\1" dep "${dep}")
-    if(dep STREQUAL "torch" OR dep STREQUAL "torch_cpu")
-      set(answer TRUE)
-      break()
-    endif()
-    if(TARGET ${dep})
-      _farm_links_torch(${dep} dep_links)
-      if(dep_links)
-        set(answer TRUE)
-        break()
-      endif()
-    endif()
-  endforeach()
-  set_property(GLOBAL PROPERTY _FARM_TORCH_CLOSURE_${target} ${answer})
+  _farm_any_torch("${deps}" answer)
   set(${out} ${answer} PARENT_SCOPE)
 endfunction()
 

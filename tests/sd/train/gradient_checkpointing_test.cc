@@ -12,45 +12,18 @@
 #include <string>
 #include <vector>
 
-#include "farm/sd/checkpoint.h"  // LoadCheckpoint
-#include "farm/sd/json.h"
 #include "farm/sd/lora_network.h"
 #include "farm/sd/train_step.h"
-#include "json_file.h"
 #include "reference_paths.h"
+#include "tiny_models.h"
 
 namespace farm::sd {
 namespace {
 
-struct Models {
-  std::unique_ptr<UNet> unet;
-  std::unique_ptr<ClipTextModel> text;
-};
+using Models = testing::TinyModels;
+using testing::LoadTinyModels;
 
-Models LoadTiny(const std::string& sd15) {
-  Json config = testing::ReadJsonFile(sd15 + "/tiny_config.json");
-  auto weights = LoadCheckpoint(sd15 + "/tiny_ldm.safetensors");
-  EXPECT_TRUE(weights.ok()) << weights.status().ToString();
-  ClipTextOptions clip;
-  clip.num_heads = *config.Find("clip_config")->Find("num_attention_heads")->AsInt64();
-  UNetOptions unet;
-  unet.num_heads = *config.Find("unet_diffusers_config")->Find("attention_head_dim")->AsInt64();
-  unet.norm_groups = *config.Find("unet_diffusers_config")->Find("norm_num_groups")->AsInt64();
-  Models m;
-  m.text = std::make_unique<ClipTextModel>(*ClipTextModel::Create(weights->text_encoder, clip));
-  m.unet = std::make_unique<UNet>(*UNet::Create(weights->unet, unet));
-  return m;
-}
-
-TrainBatch Batch(const ClipTextModel& text, int64_t seed) {
-  at::manual_seed(seed);
-  TrainBatch b;
-  b.latents = at::randn({2, 4, 8, 8});
-  b.noise = at::randn({2, 4, 8, 8});
-  b.timesteps = at::tensor({10, 700}, at::kLong);
-  b.input_ids = at::randint(0, text.vocab_size(), {2, text.max_positions()}, at::kLong);
-  return b;
-}
+TrainBatch Batch(const ClipTextModel& text, int64_t seed) { return testing::RandomBatch(text, seed); }
 
 void SetCheckpointing(const Models& m, bool on) {
   m.unet->SetGradientCheckpointing(on);
@@ -127,7 +100,7 @@ class GradientCheckpointingTest : public ::testing::TestWithParam<Case> {};
 TEST_P(GradientCheckpointingTest, LossAndEveryLoraGradientAreBitIdenticalToThoseWithout) {
   FARM_SD_REQUIRE_REFERENCE(sd15);
   const Case c = GetParam();
-  Models m = LoadTiny(sd15);
+  Models m = LoadTinyModels(sd15);
   std::unique_ptr<LoraNetwork> net = TrainedLikeNetwork(m, c.train_text_encoder);
 
   const Step plain = RunStep(m, *net, c.clip_skip);
@@ -187,7 +160,7 @@ INSTANTIATE_TEST_SUITE_P(Runs, GradientCheckpointingTest,
 // runs and returns exactly what it did before.
 TEST(GradientCheckpointingInferenceTest, InferenceIsUnaffected) {
   FARM_SD_REQUIRE_REFERENCE(sd15);
-  Models m = LoadTiny(sd15);
+  Models m = LoadTinyModels(sd15);
   const TrainBatch batch = Batch(*m.text, 4);
   at::Tensor context = *m.text->Forward(batch.input_ids, 1);
   at::Tensor eps = *m.unet->Forward(batch.latents, batch.timesteps, context);

@@ -16,44 +16,20 @@
 #include "farm/sd/train_step.h"
 #include "json_file.h"
 #include "reference_paths.h"
+#include "tiny_models.h"
 
 namespace farm::sd {
 namespace {
 
-struct Models {
-  std::unique_ptr<UNet> unet;
-  std::unique_ptr<ClipTextModel> text;
-};
+using Models = testing::TinyModels;
+using testing::LoadTinyModels;
 
-Models LoadTiny(const std::string& sd15) {
-  Json config = testing::ReadJsonFile(sd15 + "/tiny_config.json");
-  auto weights = LoadCheckpoint(sd15 + "/tiny_ldm.safetensors");
-  EXPECT_TRUE(weights.ok()) << weights.status().ToString();
-  ClipTextOptions clip;
-  clip.num_heads = *config.Find("clip_config")->Find("num_attention_heads")->AsInt64();
-  UNetOptions unet;
-  unet.num_heads = *config.Find("unet_diffusers_config")->Find("attention_head_dim")->AsInt64();
-  unet.norm_groups = *config.Find("unet_diffusers_config")->Find("norm_num_groups")->AsInt64();
-  Models m;
-  m.text = std::make_unique<ClipTextModel>(*ClipTextModel::Create(weights->text_encoder, clip));
-  m.unet = std::make_unique<UNet>(*UNet::Create(weights->unet, unet));
-  return m;
-}
-
-TrainBatch Batch(const ClipTextModel& text, int64_t seed) {
-  at::manual_seed(seed);
-  TrainBatch b;
-  b.latents = at::randn({2, 4, 8, 8});
-  b.noise = at::randn({2, 4, 8, 8});
-  b.timesteps = at::tensor({10, 700}, at::kLong);
-  b.input_ids = at::randint(0, text.vocab_size(), {2, text.max_positions()}, at::kLong);
-  return b;
-}
+TrainBatch Batch(const ClipTextModel& text, int64_t seed) { return testing::RandomBatch(text, seed); }
 
 TEST(LoraNetworkTest, TargetsAndOrderAreKohyas) {
   FARM_SD_REQUIRE_REFERENCE(sd15);
   FARM_SD_REQUIRE_TRAIN_REFERENCE(train);
-  Models m = LoadTiny(sd15);
+  Models m = LoadTinyModels(sd15);
   Json config = testing::ReadJsonFile(train + "/train_config.json");
   LoraNetworkOptions options;
   options.rank = *config.Find("lora")->Find("rank")->AsInt64();
@@ -82,7 +58,7 @@ TEST(LoraNetworkTest, TargetsAndOrderAreKohyas) {
 // kohya starts with lora_up = 0: the training forward then equals inference, bit for bit.
 TEST(LoraNetworkTest, FreshLoraForwardEqualsInference) {
   FARM_SD_REQUIRE_REFERENCE(sd15);
-  Models m = LoadTiny(sd15);
+  Models m = LoadTinyModels(sd15);
   const TrainBatch batch = Batch(*m.text, 1);
   const NoiseScheduleTensors schedule = MakeNoiseScheduleTensors(*Sd15TrainingSchedule());
   auto base = TrainingLoss(*m.unet, *m.text, schedule, batch, {});
@@ -117,7 +93,7 @@ TEST(LoraNetworkTest, FreshLoraForwardEqualsInference) {
 
 TEST(LoraNetworkTest, GradientsAccumulateInTheFlatBufferAndClipSkipLeavesTheLastLayerOut) {
   FARM_SD_REQUIRE_REFERENCE(sd15);
-  Models m = LoadTiny(sd15);
+  Models m = LoadTinyModels(sd15);
   auto net = LoraNetwork::Create(*m.unet, *m.text, {});
   ASSERT_TRUE(net.ok());
   (*net)->InitKohya(3);
@@ -158,7 +134,7 @@ TEST(LoraNetworkTest, GradientsAccumulateInTheFlatBufferAndClipSkipLeavesTheLast
 
 TEST(LoraNetworkTest, KohyaTensorsRoundTripAndMismatchesAreErrors) {
   FARM_SD_REQUIRE_REFERENCE(sd15);
-  Models m = LoadTiny(sd15);
+  Models m = LoadTinyModels(sd15);
   LoraNetworkOptions options;
   options.rank = 2;
   options.alpha = 1.0;
@@ -188,7 +164,7 @@ TEST(LoraNetworkTest, KohyaTensorsRoundTripAndMismatchesAreErrors) {
 // gives the training forward's output (adapters unmerged) to float32 rounding.
 TEST(LoraNetworkTest, WrittenFileMergedForInferenceEqualsTheTrainingForward) {
   FARM_SD_REQUIRE_REFERENCE(sd15);
-  Models m = LoadTiny(sd15);
+  Models m = LoadTinyModels(sd15);
   auto net = LoraNetwork::Create(*m.unet, *m.text, {});
   ASSERT_TRUE(net.ok());
   (*net)->InitKohya(21);

@@ -6,11 +6,9 @@
 
 #include <cmath>
 
-#include "farm/sd/checkpoint.h"
-#include "farm/sd/json.h"
 #include "farm/sd/lora_trainer.h"
-#include "json_file.h"
 #include "reference_paths.h"
+#include "tiny_models.h"
 
 namespace farm::sd {
 namespace {
@@ -20,18 +18,7 @@ class LoraTrainerTest : public ::testing::Test {
   void SetUp() override {
     auto dir = testing::FindSd15ReferenceDir();
     if (!dir) GTEST_SKIP() << "sd15 reference data not found (set FARM_SD_REFERENCE)";
-    Json config = testing::ReadJsonFile(*dir + "/tiny_config.json");
-    auto weights = LoadCheckpoint(*dir + "/tiny_ldm.safetensors");
-    ASSERT_TRUE(weights.ok()) << weights.status().ToString();
-    ClipTextOptions clip;
-    clip.num_heads = *config.Find("clip_config")->Find("num_attention_heads")->AsInt64();
-    UNetOptions unet;
-    unet.num_heads = *config.Find("unet_diffusers_config")->Find("attention_head_dim")->AsInt64();
-    unet.norm_groups = *config.Find("unet_diffusers_config")->Find("norm_num_groups")->AsInt64();
-    text_weights_ = weights->text_encoder;
-    unet_weights_ = weights->unet;
-    clip_ = clip;
-    unet_options_ = unet;
+    parts_ = testing::LoadTinyParts(*dir);
     at::manual_seed(5);
     for (int i = 0; i < 3; ++i) {
       TrainExample e;
@@ -51,8 +38,9 @@ class LoraTrainerTest : public ::testing::Test {
 
   Run Make(TrainerOptions options, int rank = 0, int world = 1, std::vector<TrainExample> examples = {}) {
     Run r;
-    r.text = std::make_unique<ClipTextModel>(*ClipTextModel::Create(text_weights_, clip_));
-    r.unet = std::make_unique<UNet>(*UNet::Create(unet_weights_, unet_options_));
+    testing::TinyModels models = testing::MakeTinyModels(parts_);
+    r.text = std::move(models.text);
+    r.unet = std::move(models.unet);
     LoraNetworkOptions net;
     net.rank = 4;
     net.alpha = 2;
@@ -79,9 +67,7 @@ class LoraTrainerTest : public ::testing::Test {
     return o;
   }
 
-  TensorMap text_weights_, unet_weights_;
-  ClipTextOptions clip_;
-  UNetOptions unet_options_;
+  testing::TinyParts parts_;
   std::vector<TrainExample> examples_;
 };
 
