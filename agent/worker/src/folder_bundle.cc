@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 #include <vector>
+#include "farm/schemas/safe_path.h"
 
 namespace farm::agent {
 namespace fs = std::filesystem;
@@ -17,21 +18,8 @@ namespace {
 constexpr std::size_t kBlock = 512;
 constexpr std::size_t kMaxEntries = 100000;
 
-bool IsSafeRelative(std::string_view path) {
-  if (path.empty() || path.size() > 255 || path.front() == '/' ||
-      path.find('\0') != std::string_view::npos) {
-    return false;
-  }
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    std::size_t end = path.find('/', start);
-    if (end == std::string_view::npos) end = path.size();
-    const std::string_view part = path.substr(start, end - start);
-    if (part.empty() || part == "." || part == "..") return false;
-    start = end + 1;
-  }
-  return true;
-}
+// Relative, inside the folder, and short enough for a ustar name field.
+bool IsSafeRelative(std::string_view path) { return path.size() <= 255 && IsSafeRelativePath(path); }
 
 void PutOctal(char* field, std::size_t width, std::uint64_t value) {
   // width-1 octal digits, zero-padded, then NUL.

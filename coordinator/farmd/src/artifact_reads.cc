@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "artifact_uploads.h"
+#include "farm/schemas/safe_path.h"
 
 namespace farm::farmd {
 namespace v1 = studiofarm::v1;
@@ -18,21 +19,6 @@ namespace {
 // Longest output name a request may carry (names are short: "lora@1600", "stage/x").
 constexpr std::size_t kMaxNameBytes = 256;
 
-// A relative path that cannot leave the artifact root once joined to it.
-bool IsSafeRelativePath(std::string_view path) {
-  if (path.empty() || path.front() == '/' || path.find('\0') != std::string_view::npos) {
-    return false;
-  }
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    std::size_t end = path.find('/', start);
-    if (end == std::string_view::npos) end = path.size();
-    const std::string_view part = path.substr(start, end - start);
-    if (part.empty() || part == "." || part == "..") return false;
-    start = end + 1;
-  }
-  return true;
-}
 
 v1::ArtifactInfo InfoError(std::uint64_t request_id, v1::FetchError error, std::string message) {
   v1::ArtifactInfo info;

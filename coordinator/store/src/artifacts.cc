@@ -4,6 +4,7 @@
 
 #include "farm/store/store.h"
 #include "store_impl.h"
+#include "farm/schemas/safe_path.h"
 
 namespace farm::store {
 namespace {
@@ -11,21 +12,6 @@ namespace {
 constexpr char kArtifactColumns[] =
     "SELECT id, sha256, size, path, media_type, created_at FROM artifacts";
 
-// A relative path that cannot leave the artifact root once joined to it.
-bool IsSafeRelativePath(std::string_view path) {
-  if (path.empty() || path.front() == '/' || path.find('\0') != std::string_view::npos) {
-    return false;
-  }
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    std::size_t end = path.find('/', start);
-    if (end == std::string_view::npos) end = path.size();
-    const std::string_view part = path.substr(start, end - start);
-    if (part.empty() || part == "." || part == "..") return false;
-    start = end + 1;
-  }
-  return true;
-}
 
 Artifact ReadArtifact(SQLite::Statement& row) {
   Artifact artifact;
