@@ -59,6 +59,30 @@ Json ToJson(const RenderParams& p) {
           {"rng", p.rng}};
 }
 
+std::vector<PreparePhoto> SortedPhotos(std::vector<PreparePhoto> photos) {
+  std::sort(photos.begin(), photos.end(), [](const PreparePhoto& a, const PreparePhoto& b) {
+    return a.sha256 != b.sha256 ? a.sha256 < b.sha256 : a.path < b.path;
+  });
+  return photos;
+}
+
+Json ToJson(const PrepareParams& p) {
+  Json photos = Json::array();
+  for (const PreparePhoto& photo : SortedPhotos(p.photos)) {
+    photos.push_back({{"path", photo.path}, {"sha256", photo.sha256}});
+  }
+  return {{"v", kRecordVersion},
+          {"kind", "prepare"},
+          {"identity", p.identity},
+          {"instance_token", p.instance_token},
+          {"photos", photos},
+          {"settings",
+           {{"crop_ratio", p.crop_ratio},
+            {"resolution", p.resolution},
+            {"caption_template", p.caption_template},
+            {"pick_largest", p.pick_largest}}}};
+}
+
 Json ToJson(const TrainParams& p) {
   std::vector<int> steps = p.save_steps;
   std::sort(steps.begin(), steps.end());
@@ -76,7 +100,8 @@ Json ToJson(const TrainParams& p) {
           {"batch_size", p.batch_size},
           {"resolution", p.resolution},
           {"seed", p.seed},
-          {"extra", SettingsToJson(p.extra)}};
+          {"extra", SettingsToJson(p.extra)},
+          {"prepare_param_hash", p.prepare_param_hash}};
 }
 
 Json ToJson(const ScoreParams& p) {
@@ -144,10 +169,12 @@ Status ReadStages(const Json& json, std::vector<StageSettings>& out) {
 }  // namespace
 
 StatusOr<std::string> ToCanonicalJson(const RenderParams& params) { return Canonical(ToJson(params)); }
+StatusOr<std::string> ToCanonicalJson(const PrepareParams& params) { return Canonical(ToJson(params)); }
 StatusOr<std::string> ToCanonicalJson(const TrainParams& params) { return Canonical(ToJson(params)); }
 StatusOr<std::string> ToCanonicalJson(const ScoreParams& params) { return Canonical(ToJson(params)); }
 
 StatusOr<std::string> ParamHash(const RenderParams& params) { return HashOf(params); }
+StatusOr<std::string> ParamHash(const PrepareParams& params) { return HashOf(params); }
 StatusOr<std::string> ParamHash(const TrainParams& params) { return HashOf(params); }
 StatusOr<std::string> ParamHash(const ScoreParams& params) { return HashOf(params); }
 
@@ -207,6 +234,43 @@ StatusOr<RenderParams> RenderParamsFromJson(std::string_view json_text) {
     p.controlnets.push_back(std::move(unit));
   }
   FARM_RETURN_IF_ERROR(ReadStages(json, p.stages));
+  return p;
+}
+
+StatusOr<PrepareParams> PrepareParamsFromJson(std::string_view json_text) {
+  const Json json = Json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded() || !json.is_object()) {
+    return InvalidArgument("prepare record: not a JSON object");
+  }
+  int version = 0;
+  std::string kind;
+  FARM_RETURN_IF_ERROR(Read(json, "v", version));
+  if (version != kRecordVersion) {
+    return InvalidArgument("prepare record: version " + std::to_string(version) +
+                           " is not supported (this binary reads version " +
+                           std::to_string(kRecordVersion) + ")");
+  }
+  FARM_RETURN_IF_ERROR(Read(json, "kind", kind));
+  if (kind != "prepare") return InvalidArgument("record kind is '" + kind + "', expected 'prepare'");
+  PrepareParams p;
+  FARM_RETURN_IF_ERROR(Read(json, "identity", p.identity));
+  FARM_RETURN_IF_ERROR(Read(json, "instance_token", p.instance_token));
+  const auto photos = json.find("photos");
+  if (photos == json.end() || !photos->is_array()) return InvalidArgument("field 'photos' must be an array");
+  for (const Json& photo_json : *photos) {
+    PreparePhoto photo;
+    FARM_RETURN_IF_ERROR(Read(photo_json, "path", photo.path).WithContext("photos"));
+    FARM_RETURN_IF_ERROR(Read(photo_json, "sha256", photo.sha256).WithContext("photos"));
+    p.photos.push_back(std::move(photo));
+  }
+  const auto settings = json.find("settings");
+  if (settings == json.end() || !settings->is_object()) {
+    return InvalidArgument("field 'settings' must be an object");
+  }
+  FARM_RETURN_IF_ERROR(Read(*settings, "crop_ratio", p.crop_ratio).WithContext("settings"));
+  FARM_RETURN_IF_ERROR(Read(*settings, "resolution", p.resolution).WithContext("settings"));
+  FARM_RETURN_IF_ERROR(Read(*settings, "caption_template", p.caption_template).WithContext("settings"));
+  FARM_RETURN_IF_ERROR(Read(*settings, "pick_largest", p.pick_largest).WithContext("settings"));
   return p;
 }
 

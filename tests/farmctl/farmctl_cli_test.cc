@@ -103,7 +103,7 @@ TEST_F(FarmctlCliTest, ExpandJsonListsEveryJobWithItsCanonicalRecord) {
   ASSERT_FALSE(json.is_discarded()) << run.out;
   EXPECT_EQ(json["ok"], true);
   EXPECT_EQ(json["name"], "tiny");
-  EXPECT_EQ(json["count"], (nlohmann::json{{"jobs", 4}, {"train", 0}, {"render", 4}, {"score", 0}}));
+  EXPECT_EQ(json["count"], (nlohmann::json{{"jobs", 4}, {"prepare", 0}, {"train", 0}, {"render", 4}, {"score", 0}}));
 
   // Values per swept parameter with the renders each one gets.
   std::map<std::string, std::map<std::string, int>> parameters;

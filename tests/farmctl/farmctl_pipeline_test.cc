@@ -191,18 +191,4 @@ TEST_F(FarmctlPipelineTest, RendersScoresRanksAndReproducesThroughTheFarm) {
   EXPECT_TRUE(ParseOrFail(resumed).value("resumed", false)) << resumed.out;
 }
 
-TEST_F(FarmctlPipelineTest, SpecsThatTrainAreRefusedUnlessSynthetic) {
-  const std::string spec = dir_ + "/train.yaml";
-  std::ofstream(spec) << R"(name: trains
-identity: {name: demo, photos: models:/face-api/demo/sample1.jpg, token: sks person}
-checkpoint: {path: models:/tiny/tiny-sd15.safetensors}
-train: {steps: [10], rank: 4, alpha: 4, learning_rate: 1e-4, resolution: 64, seed: 0}
-render: {prompt: "photo of {token}", size: 64x64, steps: 2, cfg: 7, sampler: Euler, seeds: [1]}
-)";
-  const CliRun run = Farmctl("run " + Quote(spec));
-  EXPECT_EQ(run.exit_code, 1);
-  EXPECT_NE(Stderr().find("--synthetic"), std::string::npos) << Stderr();
-  EXPECT_FALSE(fs::exists(dir_ + "/state/keys")) << "a farm was started for a refused spec";
-}
-
 }  // namespace

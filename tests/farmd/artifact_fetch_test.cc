@@ -59,6 +59,19 @@ class StandInTrainRunner : public agent::JobRunner {
   std::string samples_;
 };
 
+// JOB_KIND_PREPARE stand-in: the train job depends on its prepare job's "dataset".
+class StandInPrepareRunner : public agent::JobRunner {
+ public:
+  studiofarm::v1::JobKind kind() const override { return studiofarm::v1::JOB_KIND_PREPARE; }
+  agent::JobOutcome Run(const agent::JobSpec&, const agent::ProgressFn&,
+                        const agent::CancellationToken&) override {
+    agent::JobOutcome out;
+    out.status = agent::JobStatus::kSucceeded;
+    out.artifacts.push_back({"dataset", "application/x-tar", "a prepared dataset"});
+    return out;
+  }
+};
+
 // JOB_KIND_RENDER stand-in: resolves its trained LoRA through the fetcher, as the render
 // runner's FetchedTrainedLoras does, and returns the file's bytes as its "image".
 class FetchingRenderRunner : public agent::JobRunner {
@@ -124,6 +137,7 @@ class ArtifactFetchTest : public ::testing::Test {
     auto trainer = std::make_unique<agent::RunnerRegistry>();
     ASSERT_TRUE(
         trainer->Register(std::make_unique<StandInTrainRunner>(checkpoints_, samples_)).ok());
+    ASSERT_TRUE(trainer->Register(std::make_unique<StandInPrepareRunner>()).ok());
     farm_->StartAgent("trainer", std::move(trainer), nullptr);
     fetcher_ = MakeFetcher(dir_.path() / "render-cache");
     auto renderer = std::make_unique<agent::RunnerRegistry>();

@@ -36,6 +36,14 @@ StatusOr<std::string> FakeResolver::ResolvePhotoSet(const std::vector<std::strin
   return Sha256Hex("photos:" + joined);
 }
 
+StatusOr<std::vector<PreparePhoto>> FakeResolver::ResolvePhotos(const std::vector<std::string>& globs) {
+  std::vector<PreparePhoto> photos;
+  for (const std::string& glob : globs) {
+    photos.push_back({glob.starts_with("models:/") ? glob.substr(8) : glob, Sha256Hex("photo:" + glob)});
+  }
+  return photos;
+}
+
 std::string SpecYaml(int seeds, bool score, const std::string& name) {
   std::string list;
   for (int i = 1; i <= seeds; ++i) list += (i == 1 ? "" : ", ") + std::to_string(i);

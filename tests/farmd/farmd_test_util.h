@@ -37,6 +37,8 @@ class FakeResolver : public sweep::SpecResolver {
  public:
   StatusOr<std::string> ResolveModel(const sweep::ModelRef& model) override;
   StatusOr<std::string> ResolvePhotoSet(const std::vector<std::string>& globs) override;
+  // One photo per glob: path without "models:/", sha256 derived from the glob.
+  StatusOr<std::vector<PreparePhoto>> ResolvePhotos(const std::vector<std::string>& globs) override;
 };
 
 // A valid spec with `seeds` render jobs (plus one score job each when `score`).

@@ -112,6 +112,55 @@ TEST_F(GangTest, ResultFromAnyRankIsAcceptedOnce) {
   EXPECT_EQ(StateOf(1), JobState::kSucceeded);
 }
 
+TEST_F(GangTest, SuccessCancelsThePartnerSeatsAndIgnoresTheirLateResults) {
+  Register(Agent("a", 1));
+  Register(Agent("b", 1));
+  Register(Agent("c", 1));
+  Submit(Gang(1, 3));
+  testing::Out out = Schedule();
+  ASSERT_EQ(out.dispatches.size(), 1u);
+  const Dispatch d = out.dispatches[0];
+  const std::string reporter = d.placements.at(0).agent;
+  EXPECT_EQ(Report(reporter, d.lease()).verdict, ResultVerdict::kAccepted);
+  out = Take();
+  ASSERT_EQ(out.cancels.size(), 2u);
+  for (const CancelRequest& c : out.cancels) {
+    EXPECT_NE(c.agent, reporter);
+    EXPECT_EQ(c.job, 1);
+    EXPECT_EQ(c.attempt, d.attempt);
+    EXPECT_EQ(c.reason, "gang finished");
+  }
+  // Every slot is free at once, and the partners' cancelled results change nothing.
+  for (const std::string name : {"a", "b", "c"}) EXPECT_EQ(s().GetAgent(name)->busy_slots, 0);
+  for (std::size_t r = 1; r < d.placements.size(); ++r) {
+    EXPECT_EQ(Report(d.placements[r].agent, d.lease(), ResultKind::kCancelled).verdict,
+              ResultVerdict::kDuplicate);
+  }
+  EXPECT_EQ(StateOf(1), JobState::kSucceeded);
+  EXPECT_TRUE(Take().cancels.empty());
+}
+
+TEST_F(GangTest, SuccessOnOneAgentCancelsItsOwnPartnerSeats) {
+  Register(Agent("a", 2));
+  Submit(Gang(1, 2));
+  testing::Out out = Schedule();
+  ASSERT_EQ(out.dispatches.size(), 1u);
+  EXPECT_EQ(Report("a", out.dispatches[0].lease()).verdict, ResultVerdict::kAccepted);
+  out = Take();
+  ASSERT_EQ(out.cancels.size(), 1u);
+  EXPECT_EQ(out.cancels[0].agent, "a");
+  EXPECT_EQ(s().GetAgent("a")->busy_slots, 0);
+}
+
+TEST_F(GangTest, SingleSeatSuccessSendsNoCancel) {
+  Register(Agent("a", 1));
+  Submit(Gang(1, 1));
+  testing::Out out = Schedule();
+  ASSERT_EQ(out.dispatches.size(), 1u);
+  EXPECT_EQ(Report("a", out.dispatches[0].lease()).verdict, ResultVerdict::kAccepted);
+  EXPECT_TRUE(Take().cancels.empty());
+}
+
 TEST_F(GangTest, LosingOneRankRequeuesTheGangAndCancelsTheOthers) {
   Register(Agent("a", 1));
   Register(Agent("b", 1));

@@ -146,24 +146,31 @@ TEST(ExpandTest, OneTrainJobPerGroupSavingEveryStep) {
   auto sweep = ExpandOrFail(
       Spec("train: {steps: [1600, 800], rank: [8, 16], learning_rate: [1e-4, 5e-5], alpha: 4}\n" +
            std::string(kRender)));
+  ASSERT_EQ(sweep.count.prepare, 1);  // one resolution: one dataset for every group
   ASSERT_EQ(sweep.count.train, 4);
   ASSERT_EQ(sweep.count.render, 8);  // 4 groups x 2 steps
-  const auto& first = std::get<TrainParams>(sweep.jobs[0].params);
+  ASSERT_EQ(sweep.jobs[0].kind(), JobKind::kPrepare);
+  const auto& first = std::get<TrainParams>(sweep.jobs[1].params);
   EXPECT_EQ(first.save_steps, (std::vector<int>{800, 1600}));
   EXPECT_EQ(first.rank, 8);
   EXPECT_EQ(first.learning_rate, 1e-4);
-  EXPECT_EQ(std::get<TrainParams>(sweep.jobs[1].params).learning_rate, 5e-5);
-  EXPECT_EQ(std::get<TrainParams>(sweep.jobs[2].params).rank, 16);
+  EXPECT_EQ(std::get<TrainParams>(sweep.jobs[2].params).learning_rate, 5e-5);
+  EXPECT_EQ(std::get<TrainParams>(sweep.jobs[3].params).rank, 16);
   EXPECT_EQ(first.alpha, 4);
   EXPECT_EQ(first.instance_token, "sks person");
   EXPECT_EQ(first.identity, "alice");
-  for (std::size_t i = 4; i < sweep.jobs.size(); ++i) {
+  for (std::size_t t = 1; t <= 4; ++t) {
+    EXPECT_EQ(sweep.jobs[t].depends_on, (std::vector<std::size_t>{0}));
+    EXPECT_EQ(std::get<TrainParams>(sweep.jobs[t].params).prepare_param_hash,
+              sweep.jobs[0].param_hash);
+  }
+  for (std::size_t i = 5; i < sweep.jobs.size(); ++i) {
     const auto& render = std::get<RenderParams>(sweep.jobs[i].params);
     ASSERT_EQ(render.loras.size(), 1u);
     std::size_t group = sweep.jobs[i].depends_on.at(0);
-    EXPECT_EQ(group, (i - 4) / 2);
+    EXPECT_EQ(group, 1 + (i - 5) / 2);
     EXPECT_EQ(render.loras[0].ref,
-              "train:" + sweep.jobs[group].param_hash + "@" + ((i - 4) % 2 == 0 ? "800" : "1600"));
+              "train:" + sweep.jobs[group].param_hash + "@" + ((i - 5) % 2 == 0 ? "800" : "1600"));
     EXPECT_EQ(render.loras[0].weight, 1.0);
   }
 }
@@ -176,7 +183,7 @@ TEST(ExpandTest, LoraWeightZeroRendersOnceWithoutLora) {
   auto renders = Renders(sweep);
   ASSERT_EQ(renders.size(), 5u);
   EXPECT_TRUE(renders[0].loras.empty());
-  EXPECT_TRUE(sweep.jobs[2].depends_on.empty());
+  EXPECT_TRUE(sweep.jobs[3].depends_on.empty());  // after 1 prepare and 2 train jobs
   EXPECT_EQ(renders[1].loras.at(0).weight, 0.8);
   EXPECT_EQ(sweep.value_counts[0].name, "lora_step");
   EXPECT_EQ(sweep.value_counts[0].counts[0].value, "none");
@@ -264,7 +271,7 @@ TEST(ExpandTest, CapComesFromOptionsThenSpecThenDefault) {
   FakeResolver resolver;
   auto refused = ExpandSweep(spec, resolver);
   ASSERT_FALSE(refused.ok());
-  EXPECT_NE(refused.status().message().find("8 jobs (0 train, 4 render, 4 score), over the "
+  EXPECT_NE(refused.status().message().find("8 jobs (0 prepare, 0 train, 4 render, 4 score), over the "
                                             "cap of 5"),
             std::string::npos)
       << refused.status().message();

@@ -16,6 +16,7 @@ using testing::RepoPresets;
 using testing::SourceDir;
 
 struct Pinned {
+  std::int64_t prepare;  // one per training resolution when the spec trains
   std::int64_t train;
   std::int64_t render;
   std::int64_t score;
@@ -24,14 +25,15 @@ struct Pinned {
 // Changing an experiment changes these on purpose; a surprise here is a bug.
 const std::map<std::string, Pinned>& PinnedCounts() {
   static const std::map<std::string, Pinned> kCounts = {
-      {"quickstart.yaml", {0, 16, 16}},    // 2 tones x 2 samplers x 2 LoRA weights x 2 seeds
-      {"lora_steps.yaml", {1, 144, 144}},  // 4 steps x 2 weights x 2 poses x 8 + 2 x 8
-      {"tone_sampler.yaml", {1, 48, 48}},  // 2 tones x 2 samplers x 2 cfg x 6 seeds
-      {"clip_skip.yaml", {1, 80, 80}},     // 5 clip skips x 2 poses x 8 seeds
-      {"cfg.yaml", {1, 54, 54}},           // (5 zipped x 2 samplers - 1) x 6 seeds
-      {"poses.yaml", {1, 160, 160}},       // 10 poses x 2 tones x 2 samplers x 4 seeds
-      {"nightly_eval.yaml", {1, 48, 48}},  // 4 poses x 2 tones x 2 samplers x 3 seeds
-      {"lora_files.yaml", {0, 24, 24}},    // 3 weights x 2 tones x 2 samplers x 2 seeds
+      {"quickstart.yaml", {0, 0, 16, 16}},        // 2 tones x 2 samplers x 2 LoRA weights x 2 seeds
+      {"quickstart_train.yaml", {1, 1, 6, 6}},    // 2 steps x 2 LoRA weights x 2 seeds, weight 0 once
+      {"lora_steps.yaml", {1, 1, 144, 144}},      // 4 steps x 2 weights x 2 poses x 8 + 2 x 8
+      {"tone_sampler.yaml", {1, 1, 48, 48}},      // 2 tones x 2 samplers x 2 cfg x 6 seeds
+      {"clip_skip.yaml", {1, 1, 80, 80}},         // 5 clip skips x 2 poses x 8 seeds
+      {"cfg.yaml", {1, 1, 54, 54}},               // (5 zipped x 2 samplers - 1) x 6 seeds
+      {"poses.yaml", {1, 1, 160, 160}},           // 10 poses x 2 tones x 2 samplers x 4 seeds
+      {"nightly_eval.yaml", {1, 1, 48, 48}},      // 4 poses x 2 tones x 2 samplers x 3 seeds
+      {"lora_files.yaml", {0, 0, 24, 24}},        // 3 weights x 2 tones x 2 samplers x 2 seeds
   };
   return kCounts;
 }
@@ -66,6 +68,7 @@ TEST_P(ExperimentTest, CountMatchesExpansionAndPin) {
   FakeResolver resolver;
   auto expanded = ExpandSweep(spec, resolver);
   ASSERT_TRUE(expanded.ok()) << expanded.status().message();
+  EXPECT_EQ(expanded->count.prepare, count->prepare);
   EXPECT_EQ(expanded->count.train, count->train);
   EXPECT_EQ(expanded->count.render, count->render);
   EXPECT_EQ(expanded->count.score, count->score);
@@ -73,6 +76,7 @@ TEST_P(ExperimentTest, CountMatchesExpansionAndPin) {
 
   auto pinned = PinnedCounts().find(GetParam());
   ASSERT_NE(pinned, PinnedCounts().end()) << "pin the counts of new experiment " << GetParam();
+  EXPECT_EQ(count->prepare, pinned->second.prepare);
   EXPECT_EQ(count->train, pinned->second.train);
   EXPECT_EQ(count->render, pinned->second.render);
   EXPECT_EQ(count->score, pinned->second.score);
@@ -105,6 +109,11 @@ TEST_P(ExperimentTest, JobsAreDistinctAndWellFormed) {
         EXPECT_EQ(train.kind(), JobKind::kTrain);
         EXPECT_TRUE(lora.ref.starts_with("train:" + train.param_hash + "@")) << lora.ref;
       }
+    } else if (job.kind() == JobKind::kTrain) {
+      ASSERT_EQ(job.depends_on.size(), 1u);
+      const SweepJob& prepare = expanded->jobs[job.depends_on[0]];
+      EXPECT_EQ(prepare.kind(), JobKind::kPrepare);
+      EXPECT_EQ(std::get<TrainParams>(job.params).prepare_param_hash, prepare.param_hash);
     } else if (job.kind() == JobKind::kScore) {
       ASSERT_EQ(job.depends_on.size(), 1u);
       const SweepJob& render = expanded->jobs[job.depends_on[0]];

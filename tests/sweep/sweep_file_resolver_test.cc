@@ -1,6 +1,9 @@
 // FileSpecResolver on real temporary files: globs, models:/ paths, given hashes and
 // the NotFound messages.
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
 #include <unistd.h>
 
 #include <filesystem>
@@ -49,6 +52,25 @@ TEST_F(FileResolverTest, PhotoGlobDigestsMatchedFilesOnly) {
   auto again = resolver.ResolvePhotoSet({"photos/a.jpg", "photos/*.jpg"});
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(*again, *digest);
+}
+
+TEST_F(FileResolverTest, PhotosForPrepareJobsAreModelsRelativeOrAbsolute) {
+  fs::create_directories(root_ / "models" / "ids" / "ana");
+  Write("models/ids/ana/a.jpg", "photo a");
+  Write("models/ids/ana/b.jpg", "photo b");
+  Write("specs/photos/c.jpg", "photo c");
+  FileSpecResolver resolver = Resolver();
+  auto photos = resolver.ResolvePhotos({"models:/ids/ana/*.jpg", "photos/c.jpg", "models:/ids/ana/a.jpg"});
+  ASSERT_TRUE(photos.ok()) << photos.status().message();
+  ASSERT_EQ(photos->size(), 3u);  // a.jpg once
+  std::map<std::string, std::string> by_hash;
+  for (const PreparePhoto& p : *photos) by_hash[p.sha256] = p.path;
+  EXPECT_EQ(by_hash[Sha256Hex("photo a")], "ids/ana/a.jpg");
+  EXPECT_EQ(by_hash[Sha256Hex("photo b")], "ids/ana/b.jpg");
+  EXPECT_EQ(by_hash[Sha256Hex("photo c")], (root_ / "specs" / "photos" / "c.jpg").string());
+  EXPECT_TRUE(std::is_sorted(photos->begin(), photos->end(),
+                             [](const PreparePhoto& a, const PreparePhoto& b) { return a.sha256 < b.sha256; }));
+  EXPECT_EQ(resolver.ResolvePhotos({"models:/ids/none/*.jpg"}).status().code(), StatusCode::kNotFound);
 }
 
 TEST_F(FileResolverTest, NoMatchIsNotFoundNamingTheGlob) {

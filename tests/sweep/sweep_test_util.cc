@@ -60,6 +60,16 @@ StatusOr<std::string> FakeResolver::ResolvePhotoSet(const std::vector<std::strin
   return Sha256Hex("photos:" + joined);
 }
 
+StatusOr<std::vector<PreparePhoto>> FakeResolver::ResolvePhotos(const std::vector<std::string>& globs) {
+  std::vector<PreparePhoto> photos;
+  for (const std::string& glob : globs) {
+    if (auto it = failures.find(glob); it != failures.end()) return it->second;
+    std::string path = glob.starts_with("models:/") ? glob.substr(8) : glob;
+    photos.push_back({path, Sha256Hex("photo:" + glob)});
+  }
+  return photos;
+}
+
 SweepSpec ParseOrFail(const std::string& yaml) {
   auto spec = ParseSweepSpec(yaml, "test.yaml", RepoPresets());
   EXPECT_TRUE(spec.ok()) << spec.status().message();

@@ -24,6 +24,8 @@ class FakeResolver : public SpecResolver {
  public:
   StatusOr<std::string> ResolveModel(const ModelRef& model) override;
   StatusOr<std::string> ResolvePhotoSet(const std::vector<std::string>& globs) override;
+  // One photo per glob: path without "models:/", sha256 derived from the glob.
+  StatusOr<std::vector<PreparePhoto>> ResolvePhotos(const std::vector<std::string>& globs) override;
 
   int model_calls = 0;
   int photo_calls = 0;

@@ -15,6 +15,7 @@
 #include "run_command.h"
 #include "score_command.h"
 #include "sweep_commands.h"
+#include "train_command.h"
 #include "watch_command.h"
 
 namespace {
@@ -67,6 +68,7 @@ int main(int argc, char** argv) {
   farmctl::AddScoreCommand(app, options, exit_code);
   farmctl::AddReproduceCommand(app, options, exit_code);
   farmctl::AddRankCommand(app, options, exit_code);
+  farmctl::AddTrainCommands(app, options, exit_code);
 
   try {
     app.parse(argc, argv);

@@ -35,6 +35,7 @@ std::string CountsLine(const JobCounts& c) {
   }
   if (c.cancelled > 0) line += ", " + std::to_string(c.cancelled) + " cancelled";
   if (c.skipped > 0) line += ", " + std::to_string(c.skipped) + " skipped";
+  if (!c.training.empty()) line += " | " + c.training;
   return line;
 }
 

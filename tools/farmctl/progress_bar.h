@@ -21,6 +21,9 @@ struct JobCounts {
   // reason shared by most of them.
   std::int64_t unrunnable = 0;
   std::string unrunnable_reason;
+  // Running train jobs' latest progress: "train job 12: step 340/1600, loss .. lr .. s/step
+  // ETA .."; empty when none trains.
+  std::string training;
 
   std::int64_t finished() const { return succeeded + failed + cancelled + skipped; }
   bool AllTerminal() const { return queued == 0 && running == 0 && finished() >= total; }

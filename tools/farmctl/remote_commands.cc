@@ -102,15 +102,6 @@ int Submit(const GlobalOptions& options, const std::string& config_dir, const Re
   // farmd resolves files itself; locally only the spec's own checks (as `sweep validate`).
   SpecCheckResult checked = CheckSpecFile(args.spec, config_dir, options.models_dir, false);
   if (!checked.ok) return ReportSpecProblems(options, checked);
-  if (!args.synthetic && checked.spec.train_jobs > 0) {
-    // As `farmctl run`: real train jobs would wait for an agent that can train.
-    return ReportError(
-        options, farm::FailedPrecondition(
-                     args.spec + " trains LoRAs (train:, " + std::to_string(checked.spec.train_jobs) +
-                     " train jobs) and the agents cannot train yet: render with finished LoRA "
-                     "files (loras:, docs/sweep-spec.md), or pass --synthetic to submit every "
-                     "job as a stand-in"));
-  }
   const json body = {{"spec", checked.spec.text},
                      {"file_name", std::filesystem::path(args.spec).filename().string()},
                      {"synthetic", args.synthetic}};

@@ -292,15 +292,6 @@ int RunSweep(const GlobalOptions& options, const std::string& config_dir, const 
   farm::StatusOr<LocalFarmDefaults> defaults = ReadLocalFarmDefaults(defaults_path);
   if (!defaults.ok()) return ReportError(options, defaults.status());
 
-  if (!args.synthetic && checked.spec.train_jobs > 0) {
-    return ReportError(
-        options, farm::FailedPrecondition(
-                     args.spec + " trains LoRAs (train:, " + std::to_string(checked.spec.train_jobs) +
-                     " train jobs) and the agents cannot train yet: render with finished LoRA "
-                     "files (loras:, docs/sweep-spec.md), or pass --synthetic to run every job "
-                     "as a stand-in"));
-  }
-
   const fs::path database = fs::absolute(EffectiveDbPath(options));
   const fs::path state_dir = database.parent_path();
   auto lock = LockStateDir(state_dir, args.force);

@@ -71,12 +71,14 @@ std::int64_t Cap(const farm::sweep::SweepSpec& spec, const SweepArgs& args) {
 }
 
 std::string CountLine(const farm::sweep::ExpansionCount& count) {
-  return std::to_string(count.total()) + " jobs (" + std::to_string(count.train) + " train, " +
+  return std::to_string(count.total()) + " jobs (" + std::to_string(count.prepare) + " prepare, " +
+         std::to_string(count.train) + " train, " +
          std::to_string(count.render) + " render, " + std::to_string(count.score) + " score)";
 }
 
 nlohmann::json CountJson(const farm::sweep::ExpansionCount& count) {
   return {{"jobs", count.total()},
+          {"prepare", count.prepare},
           {"train", count.train},
           {"render", count.render},
           {"score", count.score}};
@@ -104,9 +106,11 @@ int RunValidate(const GlobalOptions& options, const std::string& config_dir,
   }
   if (options.json) {
     nlohmann::json out = {{"ok", true}, {"name", spec->name}, {"count", CountJson(*count)}};
+    if (!count->notes.empty()) out["notes"] = count->notes;
     std::cout << out.dump(2) << "\n";
   } else {
     std::cout << "ok: " << CountLine(*count) << "\n";
+    for (const std::string& note : count->notes) std::cout << "note: " << note << "\n";
   }
   return kExitOk;
 }
@@ -144,6 +148,9 @@ std::vector<std::string> Row(const farm::sweep::ExpandedSweep& sweep, std::size_
     for (int s : t->save_steps) steps += (steps.empty() ? "" : ",") + std::to_string(s);
     row.insert(row.end(), {std::to_string(t->seed), "rank " + std::to_string(t->rank),
                            "lr " + Number(t->learning_rate), "-", "-", "-", "steps " + steps});
+  } else if (const auto* p = std::get_if<farm::PrepareParams>(&job.params)) {
+    row.insert(row.end(), {"-", std::to_string(p->photos.size()) + " photos",
+                           std::to_string(p->resolution) + " px", "-", "-", "-", "-"});
   } else {
     const auto& s = std::get<farm::ScoreParams>(job.params);
     row.insert(row.end(), {"-", s.metric, "-", "-", "-", "-", "-"});
@@ -152,7 +159,9 @@ std::vector<std::string> Row(const farm::sweep::ExpandedSweep& sweep, std::size_
 }
 
 void PrintExpansion(const farm::sweep::ExpandedSweep& sweep, std::size_t limit) {
-  std::cout << "sweep " << sweep.name << ": " << CountLine(sweep.count) << "\n\n";
+  std::cout << "sweep " << sweep.name << ": " << CountLine(sweep.count) << "\n";
+  for (const std::string& note : sweep.count.notes) std::cout << "note: " << note << "\n";
+  std::cout << "\n";
   std::vector<std::vector<std::string>> params = {{"parameter", "values", "renders per value"}};
   for (const auto& p : sweep.value_counts) {
     std::string per_value;

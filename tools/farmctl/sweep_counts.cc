@@ -23,6 +23,18 @@ JobCounts CountsOfSweep(const nlohmann::json& sweep) {
       counts.unrunnable_reason = reasons[0].value("reason", std::string());
     }
   }
+  // Absent from farmds older than progress reports.
+  if (auto it = sweep.find("progress"); it != sweep.end() && it->is_array()) {
+    for (const nlohmann::json& p : *it) {
+      if (!p.is_object() || p.value("stage", std::string()) != "train") continue;
+      std::string line = "train job " + std::to_string(p.value("job_id", std::int64_t{0})) +
+                         ": step " + std::to_string(p.value("step", 0)) + "/" +
+                         std::to_string(p.value("total", 0));
+      const std::string message = p.value("message", std::string());
+      if (!message.empty()) line += ", " + message;
+      counts.training += (counts.training.empty() ? "" : "; ") + line;
+    }
+  }
   return counts;
 }
 

@@ -58,7 +58,7 @@ bool SameCounts(const JobCounts& a, const JobCounts& b) {
   return a.total == b.total && a.queued == b.queued && a.running == b.running &&
          a.succeeded == b.succeeded && a.failed == b.failed && a.cancelled == b.cancelled &&
          a.skipped == b.skipped && a.unrunnable == b.unrunnable &&
-         a.unrunnable_reason == b.unrunnable_reason;
+         a.unrunnable_reason == b.unrunnable_reason && a.training == b.training;
 }
 
 // Without SWEEP_ID: the newest sweep (the API lists newest first).
@@ -168,6 +168,8 @@ int Watch(const GlobalOptions& options, const WatchArgs& args) {
                      {"elapsed_s", Round1(pace.elapsed_s)}};
         // Queued jobs no online agent may take: the queue will not move by itself.
         if (counts.unrunnable > 0) line["unrunnable_reason"] = counts.unrunnable_reason;
+        // Train jobs' step/total, loss, lr, s/step and ETA from their progress messages.
+        if (!counts.training.empty()) line["training"] = counts.training;
         EmitLine(line);
         shown = counts;
       }

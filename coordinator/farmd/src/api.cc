@@ -205,6 +205,15 @@ ApiResponse GetSweep(Coordinator& coordinator, std::int64_t id) {
   out["jobs"] = counts;
   out["jobs_total"] = total;
   out["unrunnable"] = UnrunnableJson(coordinator.scheduler().UnrunnableJobs(id));
+  json progress = json::array();
+  for (const JobProgress& p : coordinator.RunningProgress(id)) {
+    progress.push_back({{"job_id", p.job_id},
+                        {"stage", p.stage},
+                        {"step", p.step},
+                        {"total", p.total},
+                        {"message", p.message}});
+  }
+  out["progress"] = progress;
   return Json(200, out);
 }
 

@@ -278,6 +278,17 @@ Status Coordinator::CancelJob(std::int64_t job_id, std::string_view reason) {
 
 std::string Coordinator::MetricsText() const { return impl_->MetricsText(); }
 scheduler::Scheduler& Coordinator::scheduler() { return *impl_->scheduler_; }
+
+std::vector<JobProgress> Coordinator::RunningProgress(std::int64_t sweep_id) {
+  std::vector<JobProgress> out;
+  for (const auto& [job_id, progress] : impl_->last_progress_) {
+    auto job = impl_->scheduler_->GetJob(job_id);
+    if (job.ok() && job->spec.sweep_id == sweep_id && job->state == scheduler::JobState::kLeased) {
+      out.push_back(progress);
+    }
+  }
+  return out;
+}
 store::Store& Coordinator::store() { return impl_->store_; }
 const LoopCounters& Coordinator::counters() const { return impl_->counters_; }
 const std::string& Coordinator::session_id() const { return impl_->session_id_; }

@@ -103,6 +103,10 @@ class CoordinatorImpl {
   scheduler::TimeMs last_heartbeat_ms_ = 0;
   std::uint64_t logged_dropped_frames_ = 0;  // link drops already logged
   std::map<std::string, scheduler::AgentState> written_agent_states_;
+  // The latest progress per running job; dropped when the job finishes.
+  std::map<scheduler::JobId, JobProgress> last_progress_;
+  // The hostname each agent registered with: a gang offer lists its seats' hosts.
+  std::map<std::string, std::string> agent_hostnames_;
   // Offer payload per job, read from the store when it is dispatched.
   std::map<scheduler::JobId, std::string> offer_params_;
   // Accepted results waiting for the iteration's commit (see StorePendingResults).
@@ -111,12 +115,16 @@ class CoordinatorImpl {
     scheduler::LeaseRef lease;
     bool succeeded = false;
     bool is_render = false;
+    bool is_train = false;
     std::string param_hash;
     std::vector<studiofarm::v1::ArtifactDescriptor> artifacts;
     std::string metrics_json;  // the result's metrics; empty when it had none
     studiofarm::v1::Envelope ack;
   };
   std::vector<PendingResult> pending_results_;
+  // A succeeded train job's run, steps and LoRA checkpoints (train_results.cc), inside
+  // the result's transaction; `artifacts` maps each artifact name to its id.
+  Status StoreTrainRun(const PendingResult& result, const std::map<std::string, std::int64_t>& artifacts);
   // Acks of repeated results whose first copy waits in pending_results_: sent with it,
   // after the commit, never before.
   std::vector<std::pair<std::string, studiofarm::v1::Envelope>> acks_after_commit_;

@@ -190,6 +190,7 @@ bool CoordinatorImpl::PersistDecision(const scheduler::Decision& decision) {
     if (d->state == scheduler::JobState::kSucceeded) ++counters_.jobs_succeeded;
     if (d->state == scheduler::JobState::kFailed) ++counters_.jobs_failed;
     offer_params_.erase(d->job);
+    last_progress_.erase(d->job);
     return true;
   }
   return true;  // CancelRequest: nothing to write
@@ -209,6 +210,12 @@ void CoordinatorImpl::CarryOut(const scheduler::Decision& decision) {
     offer->set_params_json(offer_params_[d->job]);
     for (const auto& model : job->spec.required_models) offer->add_required_model_sha256(model);
     offer->set_gang_size(static_cast<std::uint32_t>(d->placements.size()));
+    if (d->placements.size() > 1) {
+      for (const scheduler::Placement& placement : d->placements) {
+        auto host = agent_hostnames_.find(placement.agent);
+        offer->add_gang_hosts(host == agent_hostnames_.end() ? "" : host->second);
+      }
+    }
     for (const scheduler::Placement& placement : d->placements) {
       offer->set_gang_rank(static_cast<std::uint32_t>(placement.rank));
       Status status = Send(placement.agent, envelope);

@@ -53,6 +53,7 @@ void CoordinatorImpl::HandleRegister(const std::string& peer, const v1::Register
     return;
   }
   written_agent_states_[peer] = scheduler::AgentState::kOnline;
+  agent_hostnames_[peer] = reg.hostname();
   if (Status status = scheduler_->RegisterAgent(spec); !status.ok()) {
     SendError(peer, v1::ERROR_CODE_MALFORMED, status.message());
     return;
@@ -102,6 +103,10 @@ void CoordinatorImpl::HandleProgress(const std::string& peer, const v1::Progress
               held.status().message());
   }
   // held == false: the scheduler issued a CancelRequest, sent with the decisions.
+  if (held.ok() && *held) {
+    last_progress_[lease.job] = {lease.job, progress.stage(), progress.step(), progress.total_steps(),
+                                 progress.message()};
+  }
 }
 
 void CoordinatorImpl::SendHeartbeats() {

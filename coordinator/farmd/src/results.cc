@@ -153,6 +153,7 @@ void CoordinatorImpl::HandleResult(const std::string& peer, const v1::JobResult&
   pending.lease = lease;
   pending.succeeded = report.kind == scheduler::ResultKind::kSucceeded;
   pending.is_render = job.ok() && job->spec.kind == scheduler::JobKind::kRender;
+  pending.is_train = job.ok() && job->spec.kind == scheduler::JobKind::kTrain;
   if (job.ok()) pending.param_hash = job->spec.param_hash;
   if (pending.succeeded) {
     pending.artifacts.assign(result.artifacts().begin(), result.artifacts().end());
@@ -171,6 +172,7 @@ void CoordinatorImpl::HandleResult(const std::string& peer, const v1::JobResult&
 void CoordinatorImpl::StorePendingResults() {
   for (const PendingResult& r : pending_results_) {
     if (halted()) return;  // the batch rolls back: no further write may run
+    std::map<std::string, std::int64_t> by_name;  // artifact name -> id
     auto store_artifacts = [&]() -> Status {
       // Artifacts with the same bytes (a stage that changed nothing) were uploaded once.
       std::map<std::string, std::int64_t> stored;  // sha256 -> artifact id
@@ -191,6 +193,7 @@ void CoordinatorImpl::StorePendingResults() {
         // By name too: agents fetch "the artifact N of the job with param_hash H".
         if (!d.name().empty()) {
           FARM_RETURN_IF_ERROR(store_.SetJobArtifact(r.lease.job, d.name(), artifact_id));
+          by_name[d.name()] = artifact_id;
         }
         constexpr std::string_view kStagePrefix = "stage/";
         if (r.is_render && d.name().rfind(kStagePrefix, 0) == 0) {
@@ -215,6 +218,11 @@ void CoordinatorImpl::StorePendingResults() {
       StoreError(status, "result of job " + std::to_string(r.lease.job) + " attempt " +
                              std::to_string(r.lease.attempt) + " from agent " + r.peer);
       if (halted()) return;
+    } else if (r.is_train && r.succeeded) {
+      if (Status status = StoreTrainRun(r, by_name); !status.ok()) {
+        StoreError(status, "training run of job " + std::to_string(r.lease.job));
+        if (halted()) return;
+      }
     }
     if (!r.metrics_json.empty()) {
       if (Status status = store_.SetAttemptMetrics(r.lease.job, r.lease.attempt, r.metrics_json);

@@ -35,6 +35,9 @@ store::NewJob ToNewJob(const sweep::SweepJob& job, const SubmitOptions& options)
   out.params_json = job.params_json;
   out.param_hash = job.param_hash;
   switch (job.kind()) {
+    case sweep::JobKind::kPrepare:
+      out.kind = store::JobKind::kPrepare;
+      break;
     case sweep::JobKind::kTrain:
       out.kind = store::JobKind::kTrain;
       break;

@@ -86,6 +86,14 @@ void SchedulerImpl::EndLease(JobRecord& job, AttemptOutcome outcome, const std::
         lease, reporter,
         std::string("lease ended (") + Name(outcome) + ")" + (error.empty() ? "" : ": " + error));
   }
+  if (outcome == AttemptOutcome::kSucceeded && lease.seats.size() > 1 && !lease.cancelling) {
+    // The gang's result is in: partner seats wait for a cancel to return (their slots are
+    // free already; their late results are duplicates). The reporter's agent too when it
+    // holds further seats of the gang.
+    const auto reporter_seats = std::count_if(lease.seats.begin(), lease.seats.end(),
+                                              [&](const Seat& s) { return s.agent == reporter; });
+    SendCancels(lease, reporter_seats > 1 ? -1 : reporter, "gang finished");
+  }
   if (AttemptRecord* record = job.FindAttempt(lease.attempt)) {
     record->outcome = outcome;
     record->error = error;

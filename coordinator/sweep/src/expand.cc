@@ -1,5 +1,6 @@
 #include "farm/sweep/expand.h"
 
+#include <map>
 #include <unordered_map>
 
 #include "grid_plan.h"
@@ -71,11 +72,66 @@ Status CheckCap(const SweepSpec& spec, const ExpansionCount& count, const Expand
   std::int64_t cap = options.max_jobs.value_or(spec.max_jobs.value_or(kDefaultMaxJobs));
   if (count.total() <= cap) return Status::Ok();
   return InvalidArgument("sweep '" + spec.name + "' expands to " + std::to_string(count.total()) +
-                         " jobs (" + std::to_string(count.train) + " train, " +
+                         " jobs (" + std::to_string(count.prepare) + " prepare, " +
+                         std::to_string(count.train) + " train, " +
                          std::to_string(count.render) + " render, " + std::to_string(count.score) +
                          " score), over the cap of " + std::to_string(cap) +
                          " jobs; expected a smaller grid, or raise the cap with max_jobs: in "
                          "the spec or --max-jobs");
+}
+
+// The prepare jobs, then the train jobs (see expand.h for the order). out.train_jobs
+// gets, per training group, its train jobs' indices: one, or one per step.
+Status AddTrainJobs(const SweepSpec& spec, SpecResolver& resolver, std::vector<TrainParams> groups,
+                    ExpandedSweep& out) {
+  if (groups.empty()) return Status::Ok();
+  auto photos = resolver.ResolvePhotos(spec.identity.photos);
+  if (!photos.ok()) return photos.status().WithContext("identity.photos");
+  std::map<int, std::size_t> prepare_by_resolution;
+  for (const TrainParams& group : groups) {
+    if (prepare_by_resolution.contains(group.resolution)) continue;
+    PrepareParams prepare;
+    prepare.identity = spec.identity.name;
+    prepare.instance_token = spec.identity.token;
+    prepare.photos = *photos;
+    prepare.resolution = group.resolution;
+    prepare.pick_largest = spec.identity.pick_largest;
+    FARM_ASSIGN_OR_RETURN(SweepJob job, MakeJob(std::move(prepare), {}, spec.priority));
+    prepare_by_resolution.emplace(group.resolution, out.jobs.size());
+    out.jobs.push_back(std::move(job));
+  }
+  const bool own_runs = StepsNeedOwnRuns(*spec.train);
+  for (TrainParams& group : groups) {
+    const std::size_t prepare = prepare_by_resolution.at(group.resolution);
+    group.prepare_param_hash = out.jobs[prepare].param_hash;
+    std::vector<std::vector<int>> runs;
+    if (own_runs) {
+      for (int step : group.save_steps) runs.push_back({step});
+    } else {
+      runs.push_back(group.save_steps);
+    }
+    std::vector<std::size_t>& indices = out.train_jobs.emplace_back();
+    for (std::vector<int>& steps : runs) {
+      TrainParams train = group;
+      train.save_steps = std::move(steps);
+      FARM_ASSIGN_OR_RETURN(SweepJob job, MakeJob(std::move(train), {prepare}, spec.priority));
+      indices.push_back(out.jobs.size());
+      out.jobs.push_back(std::move(job));
+    }
+  }
+  return Status::Ok();
+}
+
+// The train job of `group` that saves `step`.
+std::size_t TrainJobFor(const ExpandedSweep& out, std::size_t group, const GridValue& step) {
+  const std::vector<std::size_t>& indices = out.train_jobs[group];
+  for (std::size_t index : indices) {
+    const auto& steps = std::get<TrainParams>(out.jobs[index].params).save_steps;
+    for (int s : steps) {
+      if (SameGridValue(GridValue(std::int64_t{s}), step)) return index;
+    }
+  }
+  return indices.front();  // one run saves every step
 }
 
 }  // namespace
@@ -88,6 +144,8 @@ const char* JobKindName(JobKind kind) {
       return "render";
     case JobKind::kScore:
       return "score";
+    case JobKind::kPrepare:
+      return "prepare";
   }
   return "?";
 }
@@ -114,10 +172,7 @@ StatusOr<ExpandedSweep> ExpandSweep(const SweepSpec& spec, SpecResolver& resolve
   out.name = spec.name;
   std::vector<TrainParams> groups;
   if (spec.train && count.train > 0) groups = TrainGroups(spec, *photos, *checkpoint);
-  for (TrainParams& group : groups) {
-    FARM_ASSIGN_OR_RETURN(SweepJob job, MakeJob(std::move(group), {}, spec.priority));
-    out.jobs.push_back(std::move(job));
-  }
+  FARM_RETURN_IF_ERROR(AddTrainJobs(spec, resolver, std::move(groups), out));
 
   std::vector<std::string> names = plan.names();
   names.push_back("seed");
@@ -139,9 +194,11 @@ StatusOr<ExpandedSweep> ExpandSweep(const SweepSpec& spec, SpecResolver& resolve
     const double weight = LoraWeightAt(spec, plan, values);
     // A LoRA at weight 0 changes no pixel: leave it out so the render is shared.
     if (weight != 0 && spec.train) {
-      std::string step = GridValueText(*values[step_param]);
-      base->loras.push_back({"train:" + out.jobs[group].param_hash + "@" + step, weight});
-      depends_on.push_back(group);
+      const GridValue& step_value = *values[step_param];
+      std::string step = GridValueText(step_value);
+      const std::size_t train = TrainJobFor(out, group, step_value);
+      base->loras.push_back({"train:" + out.jobs[train].param_hash + "@" + step, weight});
+      depends_on.push_back(train);
     } else if (weight != 0) {
       auto sha256 = lora_files.Sha256(std::get<std::string>(*ParamAt(spec, plan, values, "lora")));
       if (!sha256.ok()) {
@@ -187,10 +244,12 @@ StatusOr<ExpandedSweep> ExpandSweep(const SweepSpec& spec, SpecResolver& resolve
     }
   }
   out.count.parameters = std::move(count.parameters);
+  out.count.notes = std::move(count.notes);
   for (const SweepJob& job : out.jobs) {
-    std::int64_t& n = job.kind() == JobKind::kTrain    ? out.count.train
-                      : job.kind() == JobKind::kRender ? out.count.render
-                                                       : out.count.score;
+    std::int64_t& n = job.kind() == JobKind::kTrain     ? out.count.train
+                      : job.kind() == JobKind::kRender  ? out.count.render
+                      : job.kind() == JobKind::kPrepare ? out.count.prepare
+                                                        : out.count.score;
     ++n;
   }
   out.value_counts = counter.Take();

@@ -95,4 +95,35 @@ StatusOr<std::string> FileSpecResolver::ResolvePhotoSet(const std::vector<std::s
   return PhotoSetDigest(std::move(hashes));
 }
 
+StatusOr<std::vector<PreparePhoto>> SpecResolver::ResolvePhotos(const std::vector<std::string>&) {
+  return FailedPrecondition(
+      "this resolver cannot list photo files; expected a resolver that reads the files "
+      "(a spec with train: needs each photo's path and hash)");
+}
+
+StatusOr<std::vector<PreparePhoto>> FileSpecResolver::ResolvePhotos(
+    const std::vector<std::string>& globs) {
+  namespace fs = std::filesystem;
+  FARM_RETURN_IF_ERROR(ResolvePhotoFiles(globs).status());  // one clear error when none match
+  std::map<std::string, PreparePhoto> by_file;
+  for (const std::string& pattern : globs) {
+    FARM_ASSIGN_OR_RETURN(std::string resolved, ResolvePath(pattern));
+    const bool under_models = pattern.starts_with(kModelsPrefix);
+    for (const std::string& file : Glob(resolved)) {
+      if (by_file.contains(file)) continue;
+      PreparePhoto photo;
+      photo.path = under_models ? fs::path(file).lexically_relative(models_dir_).string()
+                                : fs::absolute(file).lexically_normal().string();
+      FARM_ASSIGN_OR_RETURN(photo.sha256, HashFile(file));
+      by_file.emplace(file, std::move(photo));
+    }
+  }
+  std::vector<PreparePhoto> photos;
+  for (auto& [file, photo] : by_file) photos.push_back(std::move(photo));
+  std::sort(photos.begin(), photos.end(), [](const PreparePhoto& a, const PreparePhoto& b) {
+    return a.sha256 != b.sha256 ? a.sha256 < b.sha256 : a.path < b.path;
+  });
+  return photos;
+}
+
 }  // namespace farm::sweep

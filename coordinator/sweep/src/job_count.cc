@@ -129,7 +129,20 @@ StatusOr<ExpansionCount> CountJobs(const SweepSpec& spec) {
   std::uint64_t renders = Multiply(
       Multiply(Multiply(with_lora, groups) + without_lora.size(), rest), spec.seeds.size());
   count.render = static_cast<std::int64_t>(renders);
-  count.train = spec.train && with_lora > 0 ? static_cast<std::int64_t>(groups) : 0;
+  count.train = spec.train && with_lora > 0
+                    ? static_cast<std::int64_t>(groups * TrainJobsPerGroup(*spec.train))
+                    : 0;
+  // One prepare job per distinct dataset: the resolution is the only group setting in it.
+  std::set<int> resolutions;
+  if (count.train > 0) resolutions.insert(spec.train->resolution.begin(), spec.train->resolution.end());
+  count.prepare = static_cast<std::int64_t>(resolutions.size());
+  if (spec.train && StepsNeedOwnRuns(*spec.train) && spec.train->steps.size() > 1) {
+    count.notes.push_back(
+        "train.extra.lr_scheduler '" +
+        std::get<std::string>(spec.train->extra.at("lr_scheduler")) +
+        "' depends on the total steps, so the steps cannot share a run: one train job per "
+        "step and training group (" + std::to_string(count.train) + " train jobs)");
+  }
   count.score = spec.score ? count.render : 0;
 
   for (std::size_t p = 0; p < plan.names().size(); ++p) {

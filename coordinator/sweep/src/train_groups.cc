@@ -7,6 +7,17 @@ std::uint64_t TrainGroupCount(const TrainSpec& train) {
          train.batch_size.size() * train.resolution.size() * train.seed.size();
 }
 
+bool StepsNeedOwnRuns(const TrainSpec& train) {
+  auto it = train.extra.find("lr_scheduler");
+  if (it == train.extra.end() || !std::holds_alternative<std::string>(it->second)) return false;
+  const std::string& name = std::get<std::string>(it->second);
+  return name == "linear" || name == "cosine";
+}
+
+std::uint64_t TrainJobsPerGroup(const TrainSpec& train) {
+  return StepsNeedOwnRuns(train) ? train.steps.size() : 1;
+}
+
 std::vector<TrainParams> TrainGroups(const SweepSpec& spec, const std::string& photos_sha256,
                                      const std::string& checkpoint_sha256) {
   std::vector<TrainParams> groups;

@@ -74,6 +74,27 @@ struct RenderParams {
   std::string rng = kDefaultRng;
 };
 
+// A photo of an identity: where the spec put it and what its bytes hash to. `path` is
+// relative to the models directory (the part after "models:/"), or absolute when the
+// spec gave an absolute path (or a path relative to the spec's folder).
+struct PreparePhoto {
+  std::string path;
+  std::string sha256;
+};
+
+// Preparation of one identity's photos into a training dataset (face crops, captions,
+// latents). Photos are sorted by sha256 in the canonical JSON, so their order in the
+// spec does not change the hash.
+struct PrepareParams {
+  std::string identity;
+  std::string instance_token;
+  std::vector<PreparePhoto> photos;
+  double crop_ratio = 3.0;  // square side / face box side (EasyPhoto's region)
+  int resolution = 512;     // the training resolution
+  std::string caption_template = "a photo of {token}";
+  bool pick_largest = false;  // identity pick: largest
+};
+
 // LoRA training of one identity on one base checkpoint. One job trains to the largest
 // requested step count and saves a checkpoint at every step in `save_steps`, so a study
 // over steps costs one training run.
@@ -90,6 +111,7 @@ struct TrainParams {
   int resolution = 512;
   std::uint64_t seed = 0;
   Settings extra;                // further trainer settings, recorded verbatim
+  std::string prepare_param_hash;  // the prepare job whose dataset this trains on
 };
 
 // Face-ID scoring of one render against one identity.
@@ -102,15 +124,18 @@ struct ScoreParams {
 
 // Canonical JSON of each record (see canonical_json.h for the byte rules).
 StatusOr<std::string> ToCanonicalJson(const RenderParams& params);
+StatusOr<std::string> ToCanonicalJson(const PrepareParams& params);
 StatusOr<std::string> ToCanonicalJson(const TrainParams& params);
 StatusOr<std::string> ToCanonicalJson(const ScoreParams& params);
 
 // Parses a canonical (or any equivalent) JSON record back. InvalidArgument names the
 // offending field.
 StatusOr<RenderParams> RenderParamsFromJson(std::string_view json_text);
+StatusOr<PrepareParams> PrepareParamsFromJson(std::string_view json_text);
 
 // SHA-256 hex of the canonical JSON.
 StatusOr<std::string> ParamHash(const RenderParams& params);
+StatusOr<std::string> ParamHash(const PrepareParams& params);
 StatusOr<std::string> ParamHash(const TrainParams& params);
 StatusOr<std::string> ParamHash(const ScoreParams& params);
 

@@ -98,6 +98,16 @@ struct LoopCounters {
   std::uint64_t store_errors = 0;
 };
 
+// The latest progress message of a running job (what `farmctl watch` shows of a train
+// job: step/total and "loss .. lr .. s/step ETA").
+struct JobProgress {
+  std::int64_t job_id = 0;
+  std::string stage;
+  std::uint32_t step = 0;
+  std::uint32_t total = 0;
+  std::string message;
+};
+
 class CoordinatorImpl;
 
 class Coordinator {
@@ -139,6 +149,9 @@ class Coordinator {
 
   // Prometheus text exposition of the loop, scheduler and link.
   std::string MetricsText() const;
+
+  // The latest progress of the sweep's running jobs, by job id (loop thread only).
+  std::vector<JobProgress> RunningProgress(std::int64_t sweep_id);
 
   scheduler::Scheduler& scheduler();
   store::Store& store();

@@ -248,6 +248,30 @@ struct Lora {
   std::int64_t created_at_ms = 0;
 };
 
+// A succeeded train job's run (table train_runs).
+struct TrainRun {
+  std::int64_t job_id = 0;
+  std::string train_param_hash;
+  std::string prepare_param_hash;
+  std::string dataset_sha256;  // empty when unknown
+  std::string checkpoint_sha256;
+  int world_size = 1;
+  int steps = 0;
+  std::optional<int> best_step;
+  std::string params_json;
+  std::string result_json;
+  std::int64_t created_at_ms = 0;
+};
+
+// One (possibly downsampled) training step (table train_steps).
+struct TrainStep {
+  int step = 0;
+  std::optional<double> loss;
+  std::optional<double> lr;
+  std::optional<double> lr_text_encoder;
+  std::optional<double> grad_norm;
+};
+
 struct LoraCheckpoint {
   std::int64_t id = 0;
   std::int64_t lora_id = 0;

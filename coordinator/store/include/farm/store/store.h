@@ -223,6 +223,14 @@ class Store {
   Status SetCheckpointValidation(std::int64_t checkpoint_id, double score);
   StatusOr<std::vector<LoraCheckpoint>> ListLoraCheckpoints(std::int64_t lora_id);  // by step
 
+  // ---- training runs (train_runs.cc) ----
+  // Replaces the job's run and steps (a repeated result writes the same rows).
+  Status RecordTrainRun(const TrainRun& run, const std::vector<TrainStep>& steps);
+  StatusOr<TrainRun> GetTrainRun(std::int64_t job_id);
+  // The newest run of a train_param_hash; NotFound when none.
+  StatusOr<TrainRun> GetTrainRunByHash(const std::string& train_param_hash);
+  StatusOr<std::vector<TrainStep>> ListTrainSteps(std::int64_t job_id);  // by step
+
   // ---- scores and agents (scores.cc, agents.cc) ----
   // Idempotent per (render, identity, metric, model_version): a repeated score keeps the
   // first row and returns its id. Index-aligned with the input.

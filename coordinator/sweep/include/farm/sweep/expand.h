@@ -2,8 +2,12 @@
 // canonical JSON and param_hash. Pure: hashes of files come from a SpecResolver.
 //
 // Order (deterministic; the same spec gives the same jobs in the same order):
+//   prepare jobs, one per distinct PrepareParams (per training resolution), in order of
+//   first use; every train job depends on its prepare job (prepare_param_hash);
 //   train jobs, in training-group order (rank, alpha, learning_rate, batch_size,
-//   resolution, seed; last varies fastest);
+//   resolution, seed; last varies fastest); one per group, saving every step, or, when
+//   train.extra.lr_scheduler depends on the total steps (linear, cosine), one per group
+//   and step (save_steps = [that step]);
 //   render jobs: training group, then lora_step, then grid parameters in declaration
 //   order (zip groups move together; last varies fastest), then seeds;
 //   score jobs, one per render, in render order.
@@ -44,18 +48,23 @@ struct ParameterValues {
 };
 
 struct ExpansionCount {
+  std::int64_t prepare = 0;
   std::int64_t train = 0;
   std::int64_t render = 0;
   std::int64_t score = 0;
-  std::int64_t total() const { return train + render + score; }
+  std::int64_t total() const { return prepare + train + render + score; }
   std::vector<ParameterValues> parameters;  // lora_step, grid parameters, seed
+  // What a user should know about how the spec expands (e.g. steps that cannot share a
+  // training run).
+  std::vector<std::string> notes;
 };
 
-enum class JobKind { kTrain, kRender, kScore };
-const char* JobKindName(JobKind kind);  // "train", "render", "score"
+// In the order of SweepJob::params' alternatives.
+enum class JobKind { kTrain, kRender, kScore, kPrepare };
+const char* JobKindName(JobKind kind);  // "train", "render", "score", "prepare"
 
 struct SweepJob {
-  std::variant<TrainParams, RenderParams, ScoreParams> params;
+  std::variant<TrainParams, RenderParams, ScoreParams, PrepareParams> params;
   std::string params_json;  // canonical JSON of `params`
   std::string param_hash;
   std::vector<std::size_t> depends_on;  // indices into ExpandedSweep::jobs, all smaller
@@ -79,6 +88,8 @@ struct ExpandedSweep {
   std::vector<SweepJob> jobs;
   ExpansionCount count;  // exact counts of `jobs`
   std::vector<ParameterCounts> value_counts;
+  // Per training group, the indices of its train jobs in `jobs` (one, or one per step).
+  std::vector<std::vector<std::size_t>> train_jobs;
 };
 
 // Counts the jobs without building them and without a resolver. Equals what ExpandSweep

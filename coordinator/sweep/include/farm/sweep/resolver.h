@@ -23,6 +23,11 @@ class SpecResolver {
   // farm::PhotoSetDigest of every file matched by the globs. NotFound lists the globs
   // when nothing matches.
   virtual StatusOr<std::string> ResolvePhotoSet(const std::vector<std::string>& globs) = 0;
+
+  // Every photo the globs match, as a prepare job names it (PreparePhoto: the path after
+  // "models:/", else an absolute path, and the file's sha256). The default refuses:
+  // resolvers that cannot list files cannot expand a spec with train:.
+  virtual StatusOr<std::vector<PreparePhoto>> ResolvePhotos(const std::vector<std::string>& globs);
 };
 
 }  // namespace farm::sweep
