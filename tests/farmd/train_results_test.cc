@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "train_records.h"  // farmd-internal: coordinator/farmd/src
+#include "farm/farmd/api.h"
 #include "farm/schemas/sha256.h"
 #include "farmd_test_util.h"
 
@@ -129,6 +130,17 @@ TEST_F(TrainResultsTest, PrepareThenTrainAndTheRunIsStored) {
   EXPECT_EQ(running[0].step, 340u);
   EXPECT_EQ(running[0].total, 2500u);
   EXPECT_EQ(running[0].message, "loss 0.12 lr 1e-04 1.9 s/step ETA 1h8m");
+  // ... and the sweep's API answer, which farmctl watch polls.
+  ApiRequest request;
+  request.method = "GET";
+  request.target = "/api/v1/sweeps/" + std::to_string(sweep_id_);
+  const ApiResponse response = HandleApiRequest(farm_->coordinator(), ApiOptions{}, request);
+  ASSERT_EQ(response.status, 200) << response.body;
+  const Json sweep = Json::parse(response.body);
+  ASSERT_EQ(sweep["progress"].size(), 1u) << response.body;
+  EXPECT_EQ(sweep["progress"][0]["stage"], "train");
+  EXPECT_EQ(sweep["progress"][0]["step"], 340);
+  EXPECT_EQ(sweep["progress"][0]["total"], 2500);
 
   const std::string lora1000 = "lora at 1000", lora2500 = "lora at 2500";
   Succeed(train.lease(), {{"lora@1000", lora1000},
