@@ -188,6 +188,52 @@ TEST_F(TrainResultsTest, PrepareThenTrainAndTheRunIsStored) {
   EXPECT_EQ(NextOffer().kind(), v1::JOB_KIND_RENDER);
 }
 
+TEST(GangOffersTest, SeatsLearnTheGangsHostsAndPartnersAreCancelledOnSuccess) {
+  TempDir dir;
+  Farm farm(dir.path());
+  farm.Open();
+  store::NewJob row;
+  row.kind = store::JobKind::kTrain;
+  row.params_json = R"({"kind":"train"})";
+  row.param_hash = Sha256Hex(row.params_json);
+  auto created = farm.store().CreateSweep({"gang", "", 0, {row}});
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  scheduler::JobSpec spec;
+  spec.id = created->jobs.job_ids.at(0);
+  spec.sweep_id = created->sweep_id;
+  spec.kind = scheduler::JobKind::kTrain;
+  spec.param_hash = row.param_hash;
+  spec.gang_size = 2;
+  ASSERT_TRUE(farm.coordinator().scheduler().SubmitJobs({spec}).ok());
+  auto a = farm.Join("a");
+  auto b = farm.Join("b");
+  auto offer_a = farm.Await(*a, v1::Envelope::kJobOffer);
+  auto offer_b = farm.Await(*b, v1::Envelope::kJobOffer);
+  ASSERT_TRUE(offer_a && offer_b);
+  for (const auto* offer : {&offer_a->job_offer(), &offer_b->job_offer()}) {
+    EXPECT_EQ(offer->gang_size(), 2u);
+    ASSERT_EQ(offer->gang_hosts_size(), 2);
+  }
+  // Rank order: each seat finds its own agent's hostname at its rank.
+  const v1::JobOffer& first = offer_a->job_offer();
+  EXPECT_EQ(first.gang_hosts(static_cast<int>(first.gang_rank())), "host-a");
+  EXPECT_EQ(first.gang_hosts(static_cast<int>(offer_b->job_offer().gang_rank())), "host-b");
+  EXPECT_EQ(offer_b->job_offer().gang_hosts(0), first.gang_hosts(0));
+
+  // The rank-0 seat's success cancels the partner seat, whose late result is ignored.
+  const bool a_leads = first.gang_rank() == 0;
+  transport::FakeAgentEnd& leader = a_leads ? *a : *b;
+  transport::FakeAgentEnd& partner = a_leads ? *b : *a;
+  farm.Report(leader, first.lease(), v1::RESULT_STATUS_SUCCEEDED, {});
+  auto cancel = farm.Await(partner, v1::Envelope::kCancel);
+  ASSERT_TRUE(cancel.has_value());
+  EXPECT_EQ(cancel->cancel().reason(), "gang finished");
+  farm.Report(partner, first.lease(), v1::RESULT_STATUS_CANCELLED, {});
+  farm.Pump(5);
+  EXPECT_EQ(farm.store().GetJob(spec.id)->state, store::JobState::kSucceeded);
+  EXPECT_EQ(CountAttempts(farm.store(), spec.id, store::AttemptOutcome::kSucceeded), 1);
+}
+
 TEST(TrainRecordsTest, DownsampleKeepsEveryKthStepAndTheLast) {
   std::vector<store::TrainStep> steps;
   for (int s = 1; s <= 5001; ++s) steps.push_back({s, 1.0, 0.1, 0.05, 0.3});
