@@ -100,6 +100,7 @@ Json ToJson(const TrainParams& p) {
           {"batch_size", p.batch_size},
           {"resolution", p.resolution},
           {"seed", p.seed},
+          {"ranks", p.ranks},
           {"extra", SettingsToJson(p.extra)},
           {"prepare_param_hash", p.prepare_param_hash}};
 }

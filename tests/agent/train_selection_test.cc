@@ -12,8 +12,11 @@ namespace farm::agent {
 namespace {
 
 TEST(TrainConfigTest, EasyPhotoDefaultsAndRecordOverrides) {
-  auto c = ParseTrainConfig(R"({"save_steps":[1600,800],"identity":"ana"})");
+  auto c = ParseTrainConfig(R"({"save_steps":[1600,800],"identity":"ana","checkpoint":"abc","photos":"def"})");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->checkpoint_sha256, "abc");  // the canonical record's key
+  EXPECT_EQ(c->photos_sha256, "def");
+  EXPECT_EQ(c->ranks, 1);
   EXPECT_EQ(c->network.rank, 128);
   EXPECT_EQ(c->network.alpha, 64);
   EXPECT_DOUBLE_EQ(c->trainer.unet_lr, 1e-4);

@@ -164,5 +164,20 @@ TEST(SweepTrainJobsTest, NoTrainingNoPrepare) {
   EXPECT_TRUE(OfKind(sweep, JobKind::kPrepare).empty());
 }
 
+// `ranks: K` makes every train job a K-rank run: part of its record (the global batch is
+// K x batch_size), one value, not swept.
+TEST(SweepTrainJobsTest, RanksAreRecordedInEveryTrainJob) {
+  ExpandedSweep sweep = ExpandOrFail(std::string(kHeader) + "train: {steps: [800], rank: [8, 16], ranks: 2}\n");
+  std::vector<const SweepJob*> trains = OfKind(sweep, JobKind::kTrain);
+  ASSERT_EQ(trains.size(), 2u);
+  for (const SweepJob* job : trains) {
+    EXPECT_EQ(std::get<TrainParams>(job->params).ranks, 2);
+    EXPECT_EQ(nlohmann::json::parse(job->params_json)["ranks"], 2);
+  }
+  ExpandedSweep one = ExpandOrFail(std::string(kHeader) + "train: {steps: [800], rank: [8, 16]}\n");
+  EXPECT_EQ(std::get<TrainParams>(OfKind(one, JobKind::kTrain)[0]->params).ranks, 1);
+  EXPECT_NE(OfKind(one, JobKind::kTrain)[0]->param_hash, trains[0]->param_hash);
+}
+
 }  // namespace
 }  // namespace farm::sweep

@@ -140,6 +140,7 @@ Status Check(const TrainRunConfig& c) {
     return InvalidArgument("train config: 'resolution' must be a multiple of 8, at least 64");
   }
   if (c.trainer.clip_skip < 1) return InvalidArgument("train config: 'clip_skip' must be at least 1");
+  if (c.ranks < 1) return InvalidArgument("train config: 'ranks' must be at least 1");
   if (c.validate && c.validation.seeds.empty()) return InvalidArgument("train config: no validation seeds");
   return Status::Ok();
 }
@@ -157,8 +158,13 @@ StatusOr<TrainRunConfig> ParseTrainConfig(const std::string& json_text) {
   c.trainer.gradient_accumulation = 4;
   FARM_RETURN_IF_ERROR(Read(doc, "identity", &c.identity));
   FARM_RETURN_IF_ERROR(Read(doc, "instance_token", &c.instance_token));
+  // The canonical record names them "photos" and "checkpoint"; hand-written configs may
+  // spell out the _sha256.
+  FARM_RETURN_IF_ERROR(Read(doc, "photos", &c.photos_sha256));
   FARM_RETURN_IF_ERROR(Read(doc, "photos_sha256", &c.photos_sha256));
+  FARM_RETURN_IF_ERROR(Read(doc, "checkpoint", &c.checkpoint_sha256));
   FARM_RETURN_IF_ERROR(Read(doc, "checkpoint_sha256", &c.checkpoint_sha256));
+  FARM_RETURN_IF_ERROR(ReadInt(doc, "ranks", &c.ranks));
   FARM_RETURN_IF_ERROR(Read(doc, "save_steps", &c.save_steps));
   FARM_RETURN_IF_ERROR(ReadInt(doc, "rank", &c.network.rank));
   FARM_RETURN_IF_ERROR(ReadNumber(doc, "alpha", &c.network.alpha));

@@ -184,6 +184,7 @@ void Agent::Impl::HandleOffer(const v1::JobOffer& offer) {
     spec.params_json = offer.params_json();
     spec.gang_rank = offer.gang_rank();
     spec.gang_size = offer.gang_size();
+    spec.gang_hosts.assign(offer.gang_hosts().begin(), offer.gang_hosts().end());
     spec.compute_threads = options_.compute_threads;
     Status started = slots_.Start(spec, runner);
     if (!started.ok()) {

@@ -7,6 +7,7 @@
 
 #include "conversions.h"
 #include "coordinator_impl.h"
+#include "gang_size.h"
 #include "required_models.h"
 
 namespace farm::farmd {
@@ -20,6 +21,7 @@ scheduler::JobSpec SpecFromRow(const store::Job& job) {
   spec.priority = job.priority;
   spec.param_hash = job.param_hash;
   spec.required_models = RequiredModels(job);
+  spec.gang_size = GangSizeOf(job);
   return spec;
 }
 

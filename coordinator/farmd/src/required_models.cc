@@ -1,12 +1,22 @@
 #include "required_models.h"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "farm/schemas/render_params.h"
 
 namespace farm::farmd {
 
 std::vector<std::string> RequiredModels(const store::Job& job) {
+  if (job.kind == store::JobKind::kTrain) {
+    // The base checkpoint the LoRA trains on ("checkpoint" of the TrainParams record).
+    const nlohmann::json params = nlohmann::json::parse(job.params_json, nullptr, false);
+    if (params.is_object() && params.contains("checkpoint") && params["checkpoint"].is_string() &&
+        !params["checkpoint"].get<std::string>().empty()) {
+      return {params["checkpoint"].get<std::string>()};
+    }
+    return {};
+  }
   if (job.kind != store::JobKind::kRender) return {};
   StatusOr<RenderParams> params = RenderParamsFromJson(job.params_json);
   if (!params.ok()) return {};

@@ -10,8 +10,8 @@
 namespace farm::farmd {
 
 // A render's checkpoint, its LoRA files given by content hash ("sha256:<hex>") and its
-// ControlNets, sorted and unique. Other kinds, and render params that do not parse
-// (the agent reports those), need none.
+// ControlNets, sorted and unique; a train job's base checkpoint. Other kinds, and params
+// that do not parse (the agent reports those), need none.
 std::vector<std::string> RequiredModels(const store::Job& job);
 
 }  // namespace farm::farmd

@@ -10,6 +10,7 @@
 #include "farm/schemas/sha256.h"
 #include "farm/sweep/expand.h"
 #include "farm/sweep/parser.h"
+#include "gang_size.h"
 #include "required_models.h"
 
 namespace farm::farmd {
@@ -95,6 +96,7 @@ StatusOr<SubmitResult> CoordinatorImpl::SubmitSweep(std::string_view yaml,
     job.priority = row->second->priority;
     job.param_hash = row->second->param_hash;
     job.required_models = RequiredModels(*row->second);
+    job.gang_size = GangSizeOf(*row->second);
     for (std::size_t dep : expanded.jobs[i].depends_on) {
       const scheduler::JobId parent = dep < ids.size() ? ids[dep] : 0;
       if (parent <= 0 || parent == job.id) continue;

@@ -187,7 +187,7 @@ void ReadCheckpoint(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink
 void ReadTrain(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink) {
   auto entries = ReadMap(
       entry.value, entry.path,
-      {"steps", "rank", "alpha", "learning_rate", "batch_size", "resolution", "seed", "extra"},
+      {"steps", "rank", "alpha", "learning_rate", "batch_size", "resolution", "seed", "ranks", "extra"},
       sink);
   if (!entries) return;
   TrainSpec train;
@@ -235,6 +235,9 @@ void ReadTrain(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink) {
         return ReadInt(item.node, item.path, {0, kMaxSeed}, sink);
       });
       if (!seeds.empty()) train.seed.assign(seeds.begin(), seeds.end());
+    } else if (e.key == "ranks") {
+      // One value, not a list: the ranks change how a run is launched, not what is swept.
+      if (auto ranks = ReadInt(e.value, e.path, {1, 1024}, sink)) train.ranks = static_cast<int>(*ranks);
     } else if (e.key == "extra") {
       if (auto items = ReadMap(e.value, e.path, {}, sink)) {
         for (const MapEntry& item : *items) {

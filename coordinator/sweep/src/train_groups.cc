@@ -38,6 +38,7 @@ std::vector<TrainParams> TrainGroups(const SweepSpec& spec, const std::string& p
               p.alpha = alpha;
               p.learning_rate = learning_rate;
               p.batch_size = batch_size;
+              p.ranks = t.ranks;
               p.resolution = resolution;
               p.seed = seed;
               p.extra = t.extra;

@@ -110,6 +110,8 @@ struct TrainParams {
   int batch_size = 1;
   int resolution = 512;
   std::uint64_t seed = 0;
+  int ranks = 1;                 // data-parallel ranks (the train job's gang size); the
+                                 // global batch is ranks x batch_size, so it is part of the record
   Settings extra;                // further trainer settings, recorded verbatim
   std::string prepare_param_hash;  // the prepare job whose dataset this trains on
 };

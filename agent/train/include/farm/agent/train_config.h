@@ -41,6 +41,7 @@ struct TrainRunConfig {
   std::string photos_sha256;
   std::string checkpoint_sha256;  // of the base model, as recorded by the farm
   std::vector<int64_t> save_steps;  // sorted, unique; the last is the run's length
+  int64_t ranks = 1;                // data-parallel ranks the farm leases (the gang size)
   int64_t resolution = 512;
   sd::LoraNetworkOptions network;
   sd::TrainerOptions trainer;

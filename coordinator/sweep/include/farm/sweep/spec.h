@@ -53,6 +53,7 @@ struct TrainSpec {
   std::vector<int> batch_size;
   std::vector<int> resolution;
   std::vector<std::uint64_t> seed;
+  int ranks = 1;   // data-parallel ranks of every train job: a gang lease of this many slots
   Settings extra;  // recorded verbatim in TrainParams::extra
 };
 
