@@ -116,6 +116,11 @@ score: {metric: cosine}
     return std::string(std::istreambuf_iterator<char>(in), {});
   }
 
+  // Stored artifacts' paths are relative to the local farm's artifact root.
+  std::string ArtifactText(const std::string& relative) const {
+    return FileText(dir_ + "/state/artifacts/" + relative);
+  }
+
   std::string dir_, models_, db_;
 };
 
@@ -158,7 +163,7 @@ TEST_F(FarmctlTrainTest, PreparesTrainsRendersWithTheTrainedLoraAndScores) {
   std::map<std::string, farm::store::Artifact> named;
   for (const farm::store::JobArtifact& a : *outputs) named[a.name] = a.artifact;
   ASSERT_TRUE(named.count("lora@4") && named.count("lora@8") && named.count("train_metrics")) << outputs->size();
-  std::istringstream metrics(FileText(named["train_metrics"].path));
+  std::istringstream metrics(ArtifactText(named["train_metrics"].path));
   int steps = 0;
   for (std::string line; std::getline(metrics, line);) {
     const json m = json::parse(line, nullptr, false);
@@ -181,7 +186,7 @@ TEST_F(FarmctlTrainTest, PreparesTrainsRendersWithTheTrainedLoraAndScores) {
     ASSERT_TRUE(render.record_artifact_id.has_value()) << render.id;
     auto record_file = (*store)->GetArtifact(*render.record_artifact_id);
     ASSERT_TRUE(record_file.ok()) << record_file.status().ToString();
-    const json record = json::parse(FileText(record_file->path), nullptr, false);
+    const json record = json::parse(ArtifactText(record_file->path), nullptr, false);
     ASSERT_TRUE(record.is_object() && record["loras"].is_array() && record["loras"].size() == 1) << record.dump();
     used.insert(record["loras"][0].value("sha256", ""));
   }
