@@ -44,14 +44,9 @@ int Run(const Flags& flags) {
   const bool full = flags.size == "full";
   const SdArchitecture arch = full ? Sd15Architecture() : TinyArchitecture();
   const int64_t latent = flags.latent > 0 ? flags.latent : (full ? 64 : 8);
-  UNetOptions unet_options;
-  unet_options.num_heads = arch.unet.heads;
-  unet_options.norm_groups = arch.unet.norm_groups;
-  auto unet = UNet::Create(RandomWeights(UNetWeightShapes(arch.unet), 1, at::kFloat), unet_options);
+  auto unet = RandomUNet(arch, 1);
   if (!unet.ok()) return Fail(unet.status());
-  ClipTextOptions text_options;
-  text_options.num_heads = arch.text.heads;
-  auto text = ClipTextModel::Create(RandomWeights(ClipTextWeightShapes(arch.text), 2, at::kFloat), text_options);
+  auto text = RandomTextEncoder(arch, 2);
   if (!text.ok()) return Fail(text.status());
   unet->SetGradientCheckpointing(flags.checkpointing);
   text->SetGradientCheckpointing(flags.checkpointing);

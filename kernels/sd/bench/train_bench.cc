@@ -111,14 +111,9 @@ int Run(const Flags& flags) {
   const int64_t latent = flags.latent > 0 ? flags.latent : (full ? 64 : 8);
 
   auto t0 = Clock::now();
-  UNetOptions unet_options;
-  unet_options.num_heads = arch.unet.heads;
-  unet_options.norm_groups = arch.unet.norm_groups;
-  auto unet = UNet::Create(RandomWeights(UNetWeightShapes(arch.unet), 1, at::kFloat), unet_options);
+  auto unet = RandomUNet(arch, 1);
   if (!unet.ok()) return Fail(unet.status());
-  ClipTextOptions text_options;
-  text_options.num_heads = arch.text.heads;
-  auto text = ClipTextModel::Create(RandomWeights(ClipTextWeightShapes(arch.text), 2, at::kFloat), text_options);
+  auto text = RandomTextEncoder(arch, 2);
   if (!text.ok()) return Fail(text.status());
   const double setup_s = Seconds(t0, Clock::now());
 

@@ -63,4 +63,17 @@ SdWeights RandomSdWeights(const SdArchitecture& arch, uint64_t seed, at::ScalarT
   return weights;
 }
 
+StatusOr<UNet> RandomUNet(const SdArchitecture& arch, uint64_t seed) {
+  UNetOptions options;
+  options.num_heads = arch.unet.heads;
+  options.norm_groups = arch.unet.norm_groups;
+  return UNet::Create(RandomWeights(UNetWeightShapes(arch.unet), seed, at::kFloat), options);
+}
+
+StatusOr<ClipTextModel> RandomTextEncoder(const SdArchitecture& arch, uint64_t seed) {
+  ClipTextOptions options;
+  options.num_heads = arch.text.heads;
+  return ClipTextModel::Create(RandomWeights(ClipTextWeightShapes(arch.text), seed, at::kFloat), options);
+}
+
 }  // namespace farm::sd

@@ -6,9 +6,12 @@
 
 #include <ATen/ATen.h>
 
+#include "farm/schemas/status.h"
 #include "farm/sd/architecture.h"
 #include "farm/sd/checkpoint.h"
+#include "farm/sd/clip_text_model.h"
 #include "farm/sd/tensor_map.h"
+#include "farm/sd/unet.h"
 
 namespace farm::sd {
 
@@ -19,5 +22,10 @@ namespace farm::sd {
 TensorMap RandomWeights(const WeightShapes& shapes, uint64_t seed, at::ScalarType dtype);
 
 SdWeights RandomSdWeights(const SdArchitecture& arch, uint64_t seed, at::ScalarType dtype);
+
+// Float32 models of `arch` with random weights and the architecture's head and group
+// counts (the training benchmarks).
+StatusOr<UNet> RandomUNet(const SdArchitecture& arch, uint64_t seed);
+StatusOr<ClipTextModel> RandomTextEncoder(const SdArchitecture& arch, uint64_t seed);
 
 }  // namespace farm::sd
