@@ -17,10 +17,10 @@
 #include <set>
 #include <string>
 
-#include "faceid_paths.h"
 #include "farm/schemas/sha256.h"
 #include "farm/store/store.h"
 #include "shell_run.h"
+#include "tiny_farm_dir.h"
 
 namespace {
 
@@ -41,22 +41,16 @@ class FarmctlPipelineTest : public ::testing::Test {
     if (help.out.find("make-tiny-model") == std::string::npos) {
       GTEST_SKIP() << "farm-agent was built without the render commands";
     }
-    auto face_models = farm::faceid::testing::FindFaceModelDir();
-    auto demo = farm::faceid::testing::FindFaceDemoDir();
-    if (!face_models || !demo || !fs::exists(*demo + "/sample1.jpg")) {
-      GTEST_SKIP() << "face-api models or demo photos not found (run tools/setup.sh)";
+    std::string skip;
+    auto farm_dir = farmctl_test::MakeTinyFarmDir(kAgent, "farmctl_pipeline", "sample1.jpg", &skip);
+    if (!farm_dir) {
+      if (!skip.empty()) GTEST_SKIP() << skip;
+      return;
     }
-    std::string pattern = ::testing::TempDir() + "farmctl_pipeline_XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    models_ = dir_ + "/models";
-    db_ = dir_ + "/state/farm.db";
-    fs::create_directories(models_);
-    // The face models and demo photos where a models folder keeps them.
-    fs::create_directory_symlink(fs::path(*face_models).parent_path(), models_ + "/face-api");
-    const CliRun made = Shell(kAgent + " make-tiny-model " + Quote(models_ + "/tiny") + " --seed 1 --json");
-    ASSERT_EQ(made.exit_code, 0) << made.out;
-    const json files = ParseOrFail(made);
+    dir_ = farm_dir->dir;
+    models_ = farm_dir->models;
+    db_ = farm_dir->db;
+    const json& files = farm_dir->tiny_files;
     auto lora = farm::Sha256File(files.value("lora", ""));
     ASSERT_TRUE(lora.ok()) << lora.status().ToString();
     lora_sha256_ = *lora;

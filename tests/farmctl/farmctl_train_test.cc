@@ -17,9 +17,9 @@
 #include <sstream>
 #include <string>
 
-#include "faceid_paths.h"
 #include "farm/store/store.h"
 #include "shell_run.h"
+#include "tiny_farm_dir.h"
 
 namespace {
 
@@ -39,20 +39,15 @@ class FarmctlTrainTest : public ::testing::Test {
     if (Shell(kAgent + " --help 2>&1").out.find("--farm-train") == std::string::npos) {
       GTEST_SKIP() << "farm-agent was built without prepare and train jobs";
     }
-    auto face_models = farm::faceid::testing::FindFaceModelDir();
-    auto demo = farm::faceid::testing::FindFaceDemoDir();
-    if (!face_models || !demo || !fs::exists(*demo + "/sample3.jpg")) {
-      GTEST_SKIP() << "face-api models or demo photos not found (run tools/setup.sh)";
+    std::string skip;
+    auto farm_dir = farmctl_test::MakeTinyFarmDir(kAgent, "farmctl_train", "sample3.jpg", &skip);
+    if (!farm_dir) {
+      if (!skip.empty()) GTEST_SKIP() << skip;
+      return;
     }
-    std::string pattern = ::testing::TempDir() + "farmctl_train_XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    models_ = dir_ + "/models";
-    db_ = dir_ + "/state/farm.db";
-    fs::create_directories(models_);
-    fs::create_directory_symlink(fs::path(*face_models).parent_path(), models_ + "/face-api");
-    const CliRun made = Shell(kAgent + " make-tiny-model " + Quote(models_ + "/tiny") + " --seed 1 --json");
-    ASSERT_EQ(made.exit_code, 0) << made.out;
+    dir_ = farm_dir->dir;
+    models_ = farm_dir->models;
+    db_ = farm_dir->db;
   }
   void TearDown() override {
     std::error_code ignored;
