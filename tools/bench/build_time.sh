@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Cold build times (docs/BENCHMARKS.md, "Build"): a fresh clone of COMMIT (default HEAD)
-# built with ccache off, first the quickstart's three programs, then everything (tests,
+# built with ccache off, first the programs the quickstart runs, then everything (tests,
 # benchmarks), as tools/quickstart.sh and tools/test.sh do. Prints the wall time of each
 # step and, from .ninja_log, the CPU-heaviest targets and translation units.
 #   tools/bench/build_time.sh [COMMIT] [--keep DIR]
@@ -31,7 +31,7 @@ step() {
   printf '%-28s %5d s\n' "$name" $((SECONDS - start))
 }
 step configure cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
-step quickstart-programs cmake --build build -j "$(nproc)" --target farmctl farmd farm-agent
+step quickstart-programs cmake --build build -j "$(nproc)" --target farmctl farmd farm-agent farm-train
 step everything-else cmake --build build -j "$(nproc)"
 echo "warnings: $(cat "$work"/quickstart-programs.log "$work"/everything-else.log | grep -c 'warning:' || true)"
 # .ninja_log: start and end in ms, then the output. Edge times add up to the CPU-bound
