@@ -7,7 +7,7 @@
 
 #include "farm/sd/kohya_lora_writer.h"
 #include "farm/sd/safetensors.h"
-#include "farm/sd/sha256.h"
+#include "farm/schemas/sha256.h"
 
 namespace farm::agent {
 namespace fs = std::filesystem;
@@ -23,17 +23,6 @@ std::string Padded(int64_t step) {
   return buffer;
 }
 
-StatusOr<std::string> FileSha256(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound(path + ": cannot read");
-  sd::Sha256 hash;
-  std::vector<char> buffer(1 << 20);
-  while (in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    hash.Update(buffer.data(), static_cast<size_t>(in.gcount()));
-  }
-  return hash.FinishHex();
-}
 
 }  // namespace
 
@@ -46,7 +35,7 @@ StatusOr<WrittenLora> WriteLoraCheckpoint(const std::string& out_dir, const std:
   WrittenLora written;
   written.path = (fs::path(out_dir) / name).string();
   FARM_ASSIGN_OR_RETURN(written.hashes, sd::WriteKohyaLora(written.path, tensors, metadata));
-  FARM_ASSIGN_OR_RETURN(written.sha256, FileSha256(written.path));
+  FARM_ASSIGN_OR_RETURN(written.sha256, Sha256File(written.path));
   return written;
 }
 

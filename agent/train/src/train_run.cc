@@ -9,6 +9,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <string_view>
 
 #include "farm/agent/checkpoint_selection.h"
 #include "farm/agent/face_validation.h"
@@ -20,7 +21,7 @@
 #include "farm/sd/lora_network.h"
 #include "farm/sd/lora_trainer.h"
 #include "farm/sd/safetensors.h"
-#include "farm/sd/sha256.h"
+#include "farm/schemas/sha256.h"
 
 namespace farm::agent {
 namespace fs = std::filesystem;
@@ -36,9 +37,9 @@ double SecondsSince(Clock::time_point start) {
 // The weights' checksum: equal on every rank iff they hold the same bits.
 uint64_t WeightsChecksum(const at::Tensor& flat) {
   const at::Tensor cpu = flat.to(at::kCPU).contiguous();
-  sd::Sha256 hash;
-  hash.Update(cpu.data_ptr(), static_cast<size_t>(cpu.numel()) * cpu.element_size());
-  return std::stoull(hash.FinishHex().substr(0, 16), nullptr, 16);
+  const std::string_view bytes(static_cast<const char*>(cpu.data_ptr()),
+                               static_cast<size_t>(cpu.numel()) * cpu.element_size());
+  return std::stoull(Sha256Hex(bytes).substr(0, 16), nullptr, 16);
 }
 
 Status CheckRanksAgree(Collective& collective, const sd::LoraNetwork& network, int64_t step) {
@@ -168,7 +169,7 @@ class Run {
     sd::KohyaMetadata& m = metadata_;
     // Deterministic on purpose: the same spec gives byte-identical files. Wall-clock times
     // are in result.json and the farm's records instead of ss_training_*_at.
-    m.session_id = std::stoull(sd_hash(fingerprint_).substr(0, 8), nullptr, 16);
+    m.session_id = std::stoull(Sha256Hex(fingerprint_).substr(0, 8), nullptr, 16);
     m.training_started_at = 0;
     m.training_finished_at = 0;
     m.output_name = config_.identity.empty() ? std::optional<std::string>() : config_.identity;
@@ -209,11 +210,6 @@ class Run {
     return Status::Ok();
   }
 
-  static std::string sd_hash(const std::string& text) {
-    sd::Sha256 h;
-    h.Update(text);
-    return h.FinishHex();
-  }
 
   bool IsSaveStep(int64_t step) const {
     return std::find(config_.save_steps.begin(), config_.save_steps.end(), step) != config_.save_steps.end();
@@ -328,13 +324,11 @@ class Run {
     for (int64_t step : config_.save_steps) {
       const fs::path path = fs::path(options_.out_dir) / LoraFileName(step);
       if (step > result_.resumed_from || !fs::exists(path)) continue;
-      sd::Sha256 h;
       std::ifstream file(path, std::ios::binary);
       std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-      h.Update(bytes);
       WrittenLora lora;
       lora.path = path.string();
-      lora.sha256 = h.FinishHex();
+      lora.sha256 = Sha256Hex(bytes);
       lora.hashes = sd::AddnetHashes(bytes);
       checkpoints_[step] = lora;
     }

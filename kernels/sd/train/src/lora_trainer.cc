@@ -130,7 +130,6 @@ TrainBatch LoraTrainer::DrawBatch(int64_t step, int64_t micro) const {
 }
 
 StatusOr<StepStats> LoraTrainer::Step(const GradientReducer& reduce) {
-  const at::Tensor before = network_->flat_params().clone();
   network_->ZeroGrad();
   StepStats stats;
   double loss_sum = 0;
@@ -155,15 +154,12 @@ StatusOr<StepStats> LoraTrainer::Step(const GradientReducer& reduce) {
     (accumulation > 1 ? loss.loss / accumulation : loss.loss).backward();
   }
   if (reduce) FARM_RETURN_IF_ERROR(reduce(network_->flat_grads()));
-  ClipResult clip;
-  if (options_.max_grad_norm > 0) {
-    clip = ClipGradNorm(*network_, options_.max_grad_norm);
-  } else {
-    clip = ClipGradNorm(*network_, std::numeric_limits<double>::infinity());
-  }
+  // max_grad_norm 0 turns clipping off; the norm is still measured (reported, checked).
+  const double max_norm = options_.max_grad_norm > 0 ? options_.max_grad_norm : std::numeric_limits<double>::infinity();
+  const ClipResult clip = ClipGradNorm(*network_, max_norm);
   if (!Finite(clip.total_norm)) {
-    at::NoGradGuard no_grad;
-    network_->flat_params().copy_(before);
+    // Checked before the optimizer touches the weights, so they are still those of the
+    // previous step.
     return FailedPrecondition("gradient norm is " + std::to_string(clip.total_norm) + " at step " +
                               std::to_string(step_ + 1) + "; the weights of step " + std::to_string(step_) +
                               " are kept");
