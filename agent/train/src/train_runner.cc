@@ -18,8 +18,11 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 namespace {
 
-std::string ReadFile(const fs::path& path) {
+// A file farm-train wrote; DataLoss when it cannot be read (an empty artifact would pass
+// for a checkpoint).
+StatusOr<std::string> ReadOutput(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
+  if (!in) return DataLoss(path.string() + ": farm-train reported it but it cannot be read");
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
@@ -171,25 +174,33 @@ JobOutcome TrainRunner::Run(const JobSpec& spec, const ProgressFn& progress, con
     return failed;
   }
 
-  const json result = json::parse(ReadFile(out / "result.json"), nullptr, false);
-  if (result.is_discarded()) return FailedOutcome(DataLoss((out / "result.json").string() + " is missing or not JSON"));
+  StatusOr<std::string> result_text = ReadOutput(out / "result.json");
+  if (!result_text.ok()) return FailedOutcome(result_text.status());
+  const json result = json::parse(*result_text, nullptr, false);
+  if (result.is_discarded()) return FailedOutcome(DataLoss((out / "result.json").string() + " is not JSON"));
   JobOutcome outcome;
   outcome.status = JobStatus::kSucceeded;
+  auto attach = [&](const std::string& name, const char* media_type, const fs::path& path) -> Status {
+    FARM_ASSIGN_OR_RETURN(std::string bytes, ReadOutput(path));
+    outcome.artifacts.push_back({name, media_type, std::move(bytes)});
+    return Status::Ok();
+  };
+  Status attached = Status::Ok();
   for (const json& c : result.value("checkpoints", json::array())) {
-    if (!c.value("saved", false)) continue;
-    outcome.artifacts.push_back({"lora@" + std::to_string(c["step"].get<int64_t>()), "application/octet-stream",
-                                 ReadFile(out / c["file"].get<std::string>())});
+    if (!c.value("saved", false) || !attached.ok()) continue;
+    attached = attach("lora@" + std::to_string(c["step"].get<int64_t>()), "application/octet-stream",
+                      out / c["file"].get<std::string>());
   }
-  if (result.contains("validation")) {
+  if (attached.ok() && result.contains("validation")) {
     const json& selection = result["validation"]["selection"];
     outcome.metrics["best_step"] = selection.value("best_step", 0);
     if (selection.contains("ensemble")) {
-      outcome.artifacts.push_back({"lora@ensemble", "application/octet-stream",
-                                   ReadFile(out / selection["ensemble"]["file"].get<std::string>())});
+      attached = attach("lora@ensemble", "application/octet-stream", out / selection["ensemble"]["file"].get<std::string>());
     }
   }
   outcome.artifacts.push_back({"train_result", "application/json", result.dump(2)});
-  outcome.artifacts.push_back({"train_metrics", "application/x-ndjson", ReadFile(out / "metrics.jsonl")});
+  if (attached.ok()) attached = attach("train_metrics", "application/x-ndjson", out / "metrics.jsonl");
+  if (!attached.ok()) return FailedOutcome(attached);
   outcome.metrics["steps"] = result.value("steps", 0);
   outcome.metrics["world_size"] = result.value("world_size", 1);
   outcome.metrics["seconds_train"] = result.value("seconds", 0.0);
