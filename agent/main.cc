@@ -30,6 +30,9 @@
 #ifdef FARM_HAVE_TRAINING_JOBS
 #include "training_jobs.h"
 #endif
+#ifdef FARM_HAVE_THUMBNAILS
+#include "thumbnail_commands.h"
+#endif
 
 namespace {
 
@@ -101,6 +104,9 @@ int main(int argc, char** argv) {
 #ifdef FARM_HAVE_TRAINING_JOBS
   farm::agent::AddTrainingJobOptions(app);
 #endif
+#ifdef FARM_HAVE_THUMBNAILS
+  farm::agent::AddThumbnailCommand(app);
+#endif
 #if defined(FARM_HAVE_SD_ENGINE) || defined(FARM_HAVE_FACEID)
   app.footer("Without a subcommand farm-agent serves farmd (--connect and --id are required).");
 #endif
@@ -121,6 +127,9 @@ int main(int argc, char** argv) {
 #endif
 #ifdef FARM_HAVE_PREPARE
   if (int code = farm::agent::RunPrepareCommand(app); code >= 0) return code;
+#endif
+#ifdef FARM_HAVE_THUMBNAILS
+  if (int code = farm::agent::RunThumbnailCommand(app); code >= 0) return code;
 #endif
   if (options.endpoint.empty() || options.agent_id.empty()) {
     std::fprintf(stderr, "farm-agent: --connect and --id are required to serve farmd (see --help)\n");
