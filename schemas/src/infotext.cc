@@ -1,16 +1,18 @@
-// Format and parse of the A1111 infotext (see png_parameters.h). The parser follows
+// Format and parse of the A1111 infotext (see farm/schemas/infotext.h). The parser follows
 // parse_generation_parameters: the last line is the parameter line when the pattern
 //   \s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)
 // finds at least three pairs in it; here that pattern is matched by hand (below), with
 // bytes >= 0x80 counted as word characters as Python's Unicode \w mostly does.
 #include <charconv>
+#include <algorithm>
 #include <cmath>
+#include <optional>
 
-#include "farm/image/png_parameters.h"
+#include "farm/schemas/infotext.h"
+#include "farm/schemas/utf8.h"
 #include "json_string.h"
-#include "text_encoding.h"
 
-namespace farm::image {
+namespace farm {
 namespace {
 
 constexpr std::string_view kNegativePrefix = "Negative prompt:";
@@ -157,7 +159,7 @@ StatusOr<std::string> FormatParameters(const GenerationParameters& params) {
     return InvalidArgument("infotext has " + std::to_string(params.fields.size()) +
                            " fields; front ends read the parameter line only with at least 3");
   }
-  if (!internal::IsValidUtf8(params.prompt) || !internal::IsValidUtf8(params.negative_prompt)) {
+  if (!IsValidUtf8(params.prompt) || !IsValidUtf8(params.negative_prompt)) {
     return InvalidArgument("infotext prompt or negative prompt is not valid UTF-8");
   }
   FARM_RETURN_IF_ERROR(CheckLines(params.prompt, "prompt"));
@@ -173,7 +175,7 @@ StatusOr<std::string> FormatParameters(const GenerationParameters& params) {
   bool first = true;
   for (const auto& [key, value] : params.fields) {
     FARM_RETURN_IF_ERROR(ValidateKey(key));
-    if (!internal::IsValidUtf8(value)) {
+    if (!IsValidUtf8(value)) {
       return InvalidArgument("infotext value of '" + key + "' is not valid UTF-8");
     }
     if (!first) out += ", ";
@@ -227,7 +229,7 @@ GenerationParameters ParseParameters(std::string_view text) {
   return params;
 }
 
-std::string FormatNumber(double value) {
+std::string FormatInfotextNumber(double value) {
   if (!std::isfinite(value)) return "0";
   char buffer[64];
   const auto result = std::to_chars(buffer, buffer + sizeof(buffer), value);
@@ -250,4 +252,4 @@ bool ParseSizeValue(std::string_view value, int* width, int* height) {
   return true;
 }
 
-}  // namespace farm::image
+}  // namespace farm

@@ -1,6 +1,6 @@
-#include "farm/image/png_parameters.h"
+#include "farm/schemas/infotext.h"
 
-namespace farm::image {
+namespace farm {
 
 GenerationParameters ToGenerationParameters(const RenderInfotext& info) {
   GenerationParameters params;
@@ -11,7 +11,7 @@ GenerationParameters ToGenerationParameters(const RenderInfotext& info) {
   };
   if (info.steps > 0) add("Steps", std::to_string(info.steps));
   add("Sampler", info.sampler);
-  if (info.cfg_scale > 0) add("CFG scale", FormatNumber(info.cfg_scale));
+  if (info.cfg_scale > 0) add("CFG scale", FormatInfotextNumber(info.cfg_scale));
   add("Seed", std::to_string(info.seed));
   if (info.width > 0 && info.height > 0) {
     add("Size", std::to_string(info.width) + "x" + std::to_string(info.height));
@@ -33,4 +33,4 @@ GenerationParameters ToGenerationParameters(const RenderInfotext& info) {
   return params;
 }
 
-}  // namespace farm::image
+}  // namespace farm

@@ -3,9 +3,9 @@
 #include <cstdint>
 #include <cstdio>
 
-#include "text_encoding.h"
+#include "farm/schemas/utf8.h"
 
-namespace farm::image::internal {
+namespace farm::internal {
 namespace {
 
 std::optional<uint32_t> ReadHex4(std::string_view text, size_t pos) {
@@ -105,4 +105,4 @@ std::optional<std::string> JsonUnquote(std::string_view literal) {
   return out;
 }
 
-}  // namespace farm::image::internal
+}  // namespace farm::internal

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace farm::image::internal {
+namespace farm::internal {
 
 // "\"...\"" with \" \\ \n \r \t \b \f and \u00XX for other control characters; other
 // characters (UTF-8 included) are kept.
@@ -16,4 +16,4 @@ std::string JsonQuote(std::string_view utf8);
 // nullopt when it is not one (bad escape, raw control character, text after the end).
 std::optional<std::string> JsonUnquote(std::string_view literal);
 
-}  // namespace farm::image::internal
+}  // namespace farm::internal

@@ -1,4 +1,5 @@
-// UTF-8 and Latin-1 conversions for PNG text chunks (tEXt is Latin-1, iTXt UTF-8).
+// UTF-8 and Latin-1 conversions for PNG text chunks (tEXt is Latin-1, iTXt UTF-8). The
+// UTF-8 functions live in schemas (farm/schemas/utf8.h), shared with the infotext.
 #pragma once
 
 #include <cstdint>
@@ -6,15 +7,13 @@
 #include <string>
 #include <string_view>
 
+#include "farm/schemas/utf8.h"
+
 namespace farm::image::internal {
 
-// Decodes the code point at text[*pos] and advances *pos; nullopt (pos unchanged) for an
-// invalid, overlong or surrogate sequence.
-std::optional<uint32_t> DecodeUtf8(std::string_view text, size_t* pos);
-
-bool IsValidUtf8(std::string_view text);
-
-void AppendUtf8(std::string& out, uint32_t code_point);
+using farm::AppendUtf8;
+using farm::DecodeUtf8;
+using farm::IsValidUtf8;
 
 // The Latin-1 bytes of valid UTF-8 text whose code points are all <= U+00FF; nullopt
 // otherwise.
