@@ -159,7 +159,7 @@ export class CdpPage {
     this.console = [];   // every console message: {type, text}
     this.unsubscribe_ = connection.OnEvent((method, params, sid) => {
       if (sid !== sessionId) return;
-      this.OnEvent(method, params);
+      this.Collect(method, params);
     });
   }
 
@@ -172,6 +172,13 @@ export class CdpPage {
 
   WaitForEvent(method, options = {}) {
     return this.connection_.WaitForEvent(method, { ...options, sessionId: this.session_id_ });
+  }
+
+  // Calls listener(method, params) for every event of this page; returns an unsubscribe function.
+  OnEvent(listener) {
+    return this.connection_.OnEvent((method, params, sid) => {
+      if (sid === this.session_id_) listener(method, params);
+    });
   }
 
   async Enable() {
@@ -238,7 +245,7 @@ export class CdpPage {
     try { await this.connection_.Send('Target.closeTarget', { targetId: this.target_id_ }, undefined, 5000); } catch { /* browser gone */ }
   }
 
-  OnEvent(method, params) {
+  Collect(method, params) {
     switch (method) {
       case 'Runtime.consoleAPICalled': {
         const text = (params.args ?? []).map(DescribeRemoteObject).join(' ');
