@@ -1,5 +1,6 @@
-// A small Chrome DevTools Protocol client for headless Chromium: no npm packages, only
-// Node 20's global WebSocket (run node with --experimental-websocket).
+// A small Chrome DevTools Protocol client for headless Chromium: no npm packages. Uses
+// Node's global WebSocket when there is one (node --experimental-websocket on Node 20),
+// else the browser's --remote-debugging-pipe (Node 18, Debian 12's).
 //
 //   import { LaunchChromium } from './cdp.mjs';
 //   const browser = await LaunchChromium({ timeoutMs: 30000 });
@@ -361,17 +362,50 @@ function WaitForDevToolsUrl(child, userDataDir, timeoutMs) {
   });
 }
 
-// Starts headless Chromium on a free DevTools port with a throw-away profile and connects.
+// The DevTools protocol over --remote-debugging-pipe (fd 3: to chromium, fd 4: from it;
+// one JSON message per NUL-terminated chunk), for a Node without a global WebSocket (Debian
+// 12 ships Node 18). Looks like the part of WebSocket that CdpConnection uses.
+class PipeSocket {
+  constructor(toBrowser, fromBrowser) {
+    this.to_ = toBrowser;
+    this.listeners_ = { message: [], close: [], error: [] };
+    let pending = '';
+    fromBrowser.setEncoding('utf8');
+    fromBrowser.on('data', (chunk) => {
+      pending += chunk;
+      let end;
+      while ((end = pending.indexOf('\0')) >= 0) {
+        const data = pending.slice(0, end);
+        pending = pending.slice(end + 1);
+        for (const listener of this.listeners_.message) listener({ data });
+      }
+    });
+    fromBrowser.on('close', () => { for (const listener of this.listeners_.close) listener({}); });
+    fromBrowser.on('error', () => { for (const listener of this.listeners_.error) listener({}); });
+    toBrowser.on('error', () => { for (const listener of this.listeners_.error) listener({}); });
+  }
+  addEventListener(type, listener) { this.listeners_[type]?.push(listener); }
+  send(text) { this.to_.write(text + '\0'); }
+  close() { this.to_.end(); }
+}
+
+// Starts headless Chromium with a throw-away profile and connects: over a WebSocket on a
+// free DevTools port (read from stderr or DevToolsActivePort) when Node has a global
+// WebSocket (node --experimental-websocket on Node 20, any Node 22+), else over a pipe.
 // Options: chromium (path; default FindChromium()), timeoutMs (launch and per-command
-// deadline), windowSize ('1280,900'), extraArgs, userDataDir (kept when given).
+// deadline), windowSize ('1280,900'), extraArgs, userDataDir (kept when given),
+// transport ('websocket' | 'pipe'; default: websocket when available).
 export async function LaunchChromium(options = {}) {
   const chromium = options.chromium ?? FindChromium();
   if (!chromium) throw new Error('chromium not found (install Debian\'s `chromium` or set CHROMIUM)');
   const timeoutMs = options.timeoutMs ?? 30000;
+  const transport = options.transport ?? (typeof WebSocket === 'function' ? 'websocket' : 'pipe');
   const ownsUserDataDir = !options.userDataDir;
   const userDataDir = options.userDataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'farm-chromium-'));
   const args = [
-    '--headless=new', '--remote-debugging-port=0', `--user-data-dir=${userDataDir}`,
+    '--headless=new',
+    transport === 'pipe' ? '--remote-debugging-pipe' : '--remote-debugging-port=0',
+    `--user-data-dir=${userDataDir}`,
     '--no-first-run', '--no-default-browser-check', '--disable-gpu', '--disable-extensions',
     '--disable-background-networking', '--disable-sync', '--disable-dev-shm-usage',
     '--disable-component-update', '--mute-audio', '--hide-scrollbars',
@@ -381,14 +415,20 @@ export async function LaunchChromium(options = {}) {
     'about:blank',
   ];
   // detached: chromium leads its own process group so Close() can kill every helper.
-  const child = spawn(chromium, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
-  let connection = null;
+  const stdio = transport === 'pipe' ? ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'ignore', 'pipe'];
+  const child = spawn(chromium, args, { stdio, detached: true });
   const browser = new Browser(child, null, userDataDir, ownsUserDataDir);
   try {
-    const url = await WaitForDevToolsUrl(child, userDataDir, timeoutMs);
-    child.stderr.resume();   // keep draining so chromium never blocks on a full pipe
-    connection = await CdpConnection.Connect(url, timeoutMs);
-    browser.connection = connection;
+    if (transport === 'pipe') {
+      child.stderr.resume();
+      browser.connection = new CdpConnection(new PipeSocket(child.stdio[3], child.stdio[4]), timeoutMs);
+      // The first answer proves the browser is up.
+      await browser.connection.Send('Browser.getVersion', {}, undefined, timeoutMs);
+    } else {
+      const url = await WaitForDevToolsUrl(child, userDataDir, timeoutMs);
+      child.stderr.resume();   // keep draining so chromium never blocks on a full pipe
+      browser.connection = await CdpConnection.Connect(url, timeoutMs);
+    }
     return browser;
   } catch (error) {
     await browser.Close();
