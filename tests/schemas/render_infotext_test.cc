@@ -1,0 +1,70 @@
+// The infotext of a farm render from its params (what the PNG chunk and farmctl carry).
+#include "farm/schemas/render_infotext.h"
+
+#include <gtest/gtest.h>
+
+namespace farm {
+namespace {
+
+RenderParams SampleParams() {
+  RenderParams p;
+  p.prompt = "portrait of sks person, studio light";
+  p.negative_prompt = "blurry";
+  p.seed = 42;
+  p.sampler = "DPM++ 2M";
+  p.scheduler = "karras";
+  p.steps = 20;
+  p.cfg = 6.5;
+  p.clip_skip = 2;
+  p.pose = "three_quarter";
+  p.tone = "warm";
+  p.checkpoint_sha256 = std::string(64, 'a');
+  p.loras.push_back({"sha256:" + std::string(64, 'b'), 0.8});
+  return p;
+}
+
+TEST(RenderInfotext, FieldsInA1111OrderThenTheFarms) {
+  RenderInfotextNames names;
+  names.model = "v1-5";
+  names.loras = {"face"};
+  names.final_width = 1024;
+  names.final_height = 1536;
+  const GenerationParameters params =
+      RenderGenerationParameters(SampleParams(), names, "ph", "7").value();
+  std::vector<std::string> keys;
+  for (const auto& field : params.fields) keys.push_back(field.first);
+  EXPECT_EQ(keys, (std::vector<std::string>{"Steps", "Sampler", "CFG scale", "Seed", "Size", "Model hash",
+                                            "Model", "Clip skip", "Lora hashes", "Pose", "Tone", "RNG",
+                                            "Version", "Final size", "StudioFarm params",
+                                            "StudioFarm param_hash", "Render id"}));
+  EXPECT_EQ(*params.Find("Sampler"), "DPM++ 2M Karras");
+  EXPECT_EQ(*params.Find("CFG scale"), "6.5");
+  EXPECT_EQ(*params.Find("Model hash"), "aaaaaaaaaa");
+  EXPECT_EQ(*params.Find("Lora hashes"), "face: bbbbbbbbbbbb");
+  EXPECT_EQ(*params.Find("Final size"), "1024x1536");
+  EXPECT_EQ(*params.Find("StudioFarm params"), ToCanonicalJson(SampleParams()).value());
+}
+
+TEST(RenderInfotext, WithoutNamesLeavesModelAndFinalSizeOutAndNumbersLoras) {
+  const GenerationParameters params =
+      RenderGenerationParameters(SampleParams(), RenderInfotextNames{}, "ph", "7").value();
+  EXPECT_EQ(params.Find("Model"), nullptr);
+  EXPECT_EQ(params.Find("Final size"), nullptr);
+  EXPECT_EQ(*params.Find("Lora hashes"), "lora0: bbbbbbbbbbbb");
+  const std::string text = FormatParameters(params).value();
+  EXPECT_EQ(text.substr(0, text.find("\nSteps: ")),
+            "portrait of sks person, studio light\nNegative prompt: blurry");
+  EXPECT_NE(text.find("\nSteps: 20, Sampler: DPM++ 2M Karras, CFG scale: 6.5, Seed: 42, Size: 512x768, "
+                      "Model hash: aaaaaaaaaa, Clip skip: 2, Lora hashes: \"lora0: bbbbbbbbbbbb\", "
+                      "Pose: three_quarter, Tone: warm, RNG: CPU, Version: studiofarm-sd/1, "),
+            std::string::npos)
+      << text;
+  // What a front end reads back is what was written.
+  const GenerationParameters back = ParseParameters(text);
+  EXPECT_EQ(back.prompt, params.prompt);
+  EXPECT_EQ(back.negative_prompt, params.negative_prompt);
+  EXPECT_EQ(back.fields, params.fields);
+}
+
+}  // namespace
+}  // namespace farm
