@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "farm/schemas/render_params.h"
+#include "farm/schemas/sha256.h"
 #include "farmd_test_util.h"
 
 namespace farm::farmd::testing {
@@ -106,6 +107,15 @@ TEST_F(ScoreJobsTest, ScoresTheRenderFacesAgainstTheIdentity) {
   EXPECT_EQ(scores[0].job_id, job.id);
   ASSERT_TRUE(scores[0].similarity.has_value());
   EXPECT_NEAR(*scores[0].similarity, 0.9, 1e-5);  // best face: mean of 1 and 0.8
+
+  // The sweep's query row has the image, the agent and the score.
+  auto result = farm_->store().GetRenderResult(job.sweep_id, scores[0].render_id);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->image_sha256, Sha256Hex("png bytes"));
+  EXPECT_EQ(result->agent_id, "agent-1");
+  EXPECT_TRUE(result->faces_artifact_id.has_value());
+  EXPECT_NEAR(result->score.value_or(-1), 0.9, 1e-5);
+  EXPECT_EQ(result->faces_found, 2);
 }
 
 TEST_F(ScoreJobsTest, NoFaceInTheRenderStoresANullScoreWithItsReason) {

@@ -125,6 +125,9 @@ class CoordinatorImpl {
   // A succeeded train job's run, steps and LoRA checkpoints (train_results.cc), inside
   // the result's transaction; `artifacts` maps each artifact name to its id.
   Status StoreTrainRun(const PendingResult& result, const std::map<std::string, std::int64_t>& artifacts);
+  // A succeeded render's image, faces, agent and seconds (the agent's seconds_total) in
+  // every render_results row its job serves, inside the result's transaction.
+  Status RecordRenderResult(const PendingResult& result, store::RenderResultUpdate update);
   // Acks of repeated results whose first copy waits in pending_results_: sent with it,
   // after the commit, never before.
   std::vector<std::pair<std::string, studiofarm::v1::Envelope>> acks_after_commit_;

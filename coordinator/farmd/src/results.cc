@@ -173,6 +173,8 @@ void CoordinatorImpl::StorePendingResults() {
   for (const PendingResult& r : pending_results_) {
     if (halted()) return;  // the batch rolls back: no further write may run
     std::map<std::string, std::int64_t> by_name;  // artifact name -> id
+    store::RenderResultUpdate render_result;       // a render's image, faces, agent, time
+    render_result.job_id = r.lease.job;
     auto store_artifacts = [&]() -> Status {
       // Artifacts with the same bytes (a stage that changed nothing) were uploaded once.
       std::map<std::string, std::int64_t> stored;  // sha256 -> artifact id
@@ -206,10 +208,16 @@ void CoordinatorImpl::StorePendingResults() {
         } else if (r.is_render && d.name() == "faces") {
           FARM_ASSIGN_OR_RETURN(store::Render render, store_.GetRenderByHash(r.param_hash));
           FARM_RETURN_IF_ERROR(store_.SetRenderFacesArtifact(render.id, artifact_id));
+          render_result.faces_artifact_id = artifact_id;
         } else if (r.is_render && (d.name() == "image" || r.artifacts.size() == 1)) {
           FARM_ASSIGN_OR_RETURN(store::Render render, store_.GetRenderByHash(r.param_hash));
           FARM_RETURN_IF_ERROR(store_.SetRenderArtifact(render.id, artifact_id));
+          render_result.artifact_id = artifact_id;
+          render_result.image_sha256 = d.sha256();
         }
+      }
+      if (r.is_render && render_result.artifact_id != 0) {
+        FARM_RETURN_IF_ERROR(RecordRenderResult(r, render_result));
       }
       return Status::Ok();
     };
@@ -231,6 +239,18 @@ void CoordinatorImpl::StorePendingResults() {
       }
     }
   }
+}
+
+Status CoordinatorImpl::RecordRenderResult(const PendingResult& r,
+                                           store::RenderResultUpdate update) {
+  if (auto agent = store_.GetAgent(r.peer); agent.ok()) update.agent_version = agent->version;
+  update.agent_id = r.peer;
+  if (!r.metrics_json.empty()) {
+    const nlohmann::json metrics = nlohmann::json::parse(r.metrics_json, nullptr, false);
+    auto total = metrics.is_object() ? metrics.find("seconds_total") : metrics.end();
+    if (total != metrics.end() && total->is_number()) update.seconds = total->get<double>();
+  }
+  return store_.RecordRenderResult(update);
 }
 
 void CoordinatorImpl::AckPendingResults() {

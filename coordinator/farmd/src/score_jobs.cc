@@ -94,8 +94,14 @@ StatusOr<store::NewScore> CoordinatorImpl::ComputeScore(scheduler::JobId job_id)
                               request.photos_sha256 + ", the database holds " +
                               identity.photos_sha256);
   }
-  if (!render.faces_artifact_id) return FailedPrecondition("render has no face data");
-  FARM_ASSIGN_OR_RETURN(store::Artifact artifact, store_.GetArtifact(*render.faces_artifact_id));
+  // The faces of the image this sweep got (a re-evaluation's may differ from the
+  // render's newest); the render's own for a sweep without a result row.
+  std::optional<std::int64_t> faces_artifact_id = render.faces_artifact_id;
+  if (auto result = store_.GetRenderResult(job.sweep_id, render.id); result.ok()) {
+    if (result->faces_artifact_id) faces_artifact_id = result->faces_artifact_id;
+  }
+  if (!faces_artifact_id) return FailedPrecondition("render has no face data");
+  FARM_ASSIGN_OR_RETURN(store::Artifact artifact, store_.GetArtifact(*faces_artifact_id));
   FARM_ASSIGN_OR_RETURN(std::string text, ReadFile(uploads_.root() / artifact.path));
   FARM_ASSIGN_OR_RETURN(RenderFaces faces, ParseFaces(text));
   faceid::IdentityReference reference;

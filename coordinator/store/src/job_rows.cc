@@ -95,18 +95,19 @@ InsertedJobs WriteJobs(StoreImpl& impl, std::int64_t sweep_id, const std::vector
     if (job.kind == JobKind::kRender) {
       const CanonicalRender& record = *canonical[i];
       const std::optional<ExistingRender> existing = FindRender(impl, record.param_hash);
-      if (existing && (existing->rendered || existing->job_live)) {
+      if (existing && (existing->rendered || existing->job_live) && !job.rerender) {
         // Done or on its way: share it, no second job (the farm renders a record once).
         result.job_ids[i] = existing->job_id.value_or(0);
         result.render_ids[i] = existing->id;
         ++result.renders_shared;
-        renders.LinkToSweep(sweep_id, existing->id);
+        renders.LinkToSweep(sweep_id, existing->id, now);
         continue;
       }
       job_id = InsertJobRow(impl, sweep_id, job.kind, record.param_hash, record.params_json,
                             job.priority, now);
       if (existing) {
-        // Its earlier job failed or was cancelled: this job renders it again.
+        // Its earlier job failed or was cancelled, or the sweep asked to render it again:
+        // this job renders it (again). Earlier sweeps keep their results.
         auto update = impl.Prepare("UPDATE renders SET job_id = ? WHERE id = ?");
         update->bind(1, static_cast<int64_t>(job_id));
         update->bind(2, static_cast<int64_t>(existing->id));
@@ -116,7 +117,7 @@ InsertedJobs WriteJobs(StoreImpl& impl, std::int64_t sweep_id, const std::vector
         result.render_ids[i] = renders.Upsert(*job.render, record, job_id, now).id;
         ++result.renders_created;
       }
-      renders.LinkToSweep(sweep_id, result.render_ids[i]);
+      renders.LinkToSweep(sweep_id, result.render_ids[i], now);
     } else {
       job_id = InsertJobRow(impl, sweep_id, job.kind, job.param_hash, job.params_json, job.priority,
                             now);

@@ -12,6 +12,26 @@ constexpr char kInsertRender[] =
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
     "?19, ?20) ON CONFLICT (param_hash) DO NOTHING";
 
+// A sweep's result row for a render; copies the result of the render's job when it has
+// one (see LinkToSweep).
+constexpr char kInsertResult[] =
+    "INSERT INTO render_results (sweep_id, render_id, job_id, artifact_id, image_sha256, "
+    "  faces_artifact_id, agent_id, agent_version, seconds, rendered_at, created_at) "
+    "SELECT ?1, r.id, r.job_id, "
+    "  coalesce(o.artifact_id, own.artifact_id), coalesce(o.image_sha256, own.sha256), "
+    "  coalesce(o.faces_artifact_id, own.faces_artifact_id), o.agent_id, o.agent_version, "
+    "  o.seconds, coalesce(o.rendered_at, own.rendered_at), ?3 "
+    "FROM renders r "
+    "LEFT JOIN render_results o ON o.id = (SELECT id FROM render_results "
+    "  WHERE job_id = r.job_id AND artifact_id IS NOT NULL ORDER BY id LIMIT 1) "
+    "LEFT JOIN (SELECT r2.id, r2.artifact_id, r2.faces_artifact_id, r2.rendered_at, a.sha256 "
+    "           FROM renders r2 JOIN artifacts a ON a.id = r2.artifact_id "
+    "           LEFT JOIN jobs j2 ON j2.id = r2.job_id "
+    "           WHERE r2.id = ?2 AND (r2.job_id IS NULL OR j2.state = 'succeeded')) own "
+    "  ON own.id = r.id "
+    "WHERE r.id = ?2 "
+    "ON CONFLICT (sweep_id, render_id) DO NOTHING";
+
 // bindNoCopy: the strings outlive the statement's execution, which follows at once.
 void BindTextNoCopyOrNull(SQLite::Statement& statement, int index, const std::string& text) {
   if (text.empty()) {
@@ -44,7 +64,8 @@ RenderWriter::RenderWriter(StoreImpl& impl)
       insert_(impl.Prepare(kInsertRender)),
       find_(impl.Prepare("SELECT id FROM renders WHERE param_hash = ?")),
       link_(impl.Prepare("INSERT INTO sweep_renders (sweep_id, render_id) VALUES (?, ?) "
-                         "ON CONFLICT DO NOTHING")) {}
+                         "ON CONFLICT DO NOTHING")),
+      result_(impl.Prepare(kInsertResult)) {}
 
 RenderInsert RenderWriter::Upsert(const RenderParams& params, const CanonicalRender& canonical,
                                   std::int64_t job_id, std::int64_t now_ms) {
@@ -91,12 +112,23 @@ RenderInsert RenderWriter::Upsert(const RenderParams& params, const CanonicalRen
   return existing;
 }
 
-void RenderWriter::LinkToSweep(std::int64_t sweep_id, std::int64_t render_id) {
+void RenderWriter::LinkToSweep(std::int64_t sweep_id, std::int64_t render_id,
+                               std::int64_t now_ms) {
   SQLite::Statement& link = *link_;
   link.reset();
   link.bind(1, static_cast<int64_t>(sweep_id));
   link.bind(2, static_cast<int64_t>(render_id));
   link.exec();
+  // The sweep's result row serves from the render's current job. When that job already
+  // rendered (a shared render), the row starts with its result: another row served by
+  // the job, or the render's own columns for a render without job rows (stored before
+  // 0008, or inserted without a job).
+  SQLite::Statement& result = *result_;
+  result.reset();
+  result.bind(1, static_cast<int64_t>(sweep_id));
+  result.bind(2, static_cast<int64_t>(render_id));
+  result.bind(3, static_cast<int64_t>(now_ms));
+  result.exec();
 }
 
 }  // namespace farm::store

@@ -35,14 +35,16 @@ class RenderWriter {
   // 0 leaves the column NULL.
   RenderInsert Upsert(const RenderParams& params, const CanonicalRender& canonical,
                       std::int64_t job_id, std::int64_t now_ms);
-  // Idempotent.
-  void LinkToSweep(std::int64_t sweep_id, std::int64_t render_id);
+  // Links the render to the sweep and gives the sweep its render_results row, served by
+  // the render's current job (set renders.job_id first). Idempotent.
+  void LinkToSweep(std::int64_t sweep_id, std::int64_t render_id, std::int64_t now_ms);
 
  private:
   StoreImpl& impl_;
   StoreImpl::StatementLease insert_;
   StoreImpl::StatementLease find_;
   StoreImpl::StatementLease link_;
+  StoreImpl::StatementLease result_;
 };
 
 }  // namespace farm::store

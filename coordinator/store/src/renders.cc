@@ -52,7 +52,7 @@ StatusOr<std::vector<RenderInsert>> Store::InsertRenders(const std::vector<NewRe
       for (std::size_t i = 0; i < renders.size(); ++i) {
         const NewRender& render = renders[i];
         results.push_back(writer.Upsert(render.params, canonical[i], render.job_id, now));
-        if (render.sweep_id != 0) writer.LinkToSweep(render.sweep_id, results.back().id);
+        if (render.sweep_id != 0) writer.LinkToSweep(render.sweep_id, results.back().id, now);
       }
     }
     scope.Commit();
@@ -118,6 +118,16 @@ Status Store::SetRenderArtifact(std::int64_t render_id, std::int64_t artifact_id
     update->bind(2, static_cast<int64_t>(impl_->NowMs()));
     update->bind(3, static_cast<int64_t>(render_id));
     if (update->exec() == 0) return impl_->NotFoundError("render " + std::to_string(render_id));
+    // Sweeps' rows of a render without a producing job show this image; rows served by a
+    // job get theirs through RecordRenderResult.
+    auto results = impl_->Prepare(
+        "UPDATE render_results SET artifact_id = ?1, rendered_at = ?2, "
+        "image_sha256 = (SELECT sha256 FROM artifacts WHERE id = ?1) "
+        "WHERE render_id = ?3 AND job_id IS NULL");
+    results->bind(1, static_cast<int64_t>(artifact_id));
+    results->bind(2, static_cast<int64_t>(impl_->NowMs()));
+    results->bind(3, static_cast<int64_t>(render_id));
+    results->exec();
     return Status::Ok();
   });
 }

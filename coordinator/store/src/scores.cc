@@ -14,6 +14,26 @@ StatusOr<std::vector<std::int64_t>> Store::InsertScores(const std::vector<NewSco
     ids.reserve(scores.size());
     WriteScope scope(*impl_);
     for (const NewScore& score : scores) {
+      if (score.job_id != 0) {
+        // The score job's sweep sees this value for the render, even when an earlier
+        // evaluation of the same record stored its own first.
+        auto result = impl_->Prepare(
+            score.metric == "euclidean"
+                ? "UPDATE render_results SET identity_id = ?1, euclidean = ?2, faces_found = ?3 "
+                  "WHERE render_id = ?4 AND sweep_id = (SELECT sweep_id FROM jobs WHERE id = ?5)"
+                : "UPDATE render_results SET identity_id = ?1, score = ?2, faces_found = ?3 "
+                  "WHERE render_id = ?4 AND sweep_id = (SELECT sweep_id FROM jobs WHERE id = ?5)");
+        result->bind(1, static_cast<int64_t>(score.identity_id));
+        if (score.similarity) {
+          result->bind(2, *score.similarity);
+        } else {
+          result->bind(2);
+        }
+        result->bind(3, score.faces_found);
+        result->bind(4, static_cast<int64_t>(score.render_id));
+        result->bind(5, static_cast<int64_t>(score.job_id));
+        result->exec();
+      }
       {
         auto insert = impl_->Prepare(
             "INSERT INTO scores (render_id, identity_id, job_id, metric, model_version, "

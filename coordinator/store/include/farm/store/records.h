@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "farm/schemas/render_params.h"
@@ -52,6 +53,9 @@ struct NewJob {
   int priority = 0;
   std::vector<std::size_t> deps;       // indices of earlier jobs in the same call
   std::optional<RenderParams> render;  // kRender only
+  // kRender only: render the record again even when a result exists or a job is on its
+  // way (a nightly evaluation); the new job serves this sweep, earlier results stay.
+  bool rerender = false;
 };
 
 struct NewSweep {
@@ -303,6 +307,63 @@ struct Score {
   std::optional<double> similarity;
   int faces_found = 0;
   std::string reason;
+  std::int64_t created_at_ms = 0;
+};
+
+// ---- render results (0008_render_results.sql) ----------------------------------------------
+
+// What a render job produced, for every render_results row it serves. Unset fields stay
+// NULL; rendered_at_ms 0 means the store's clock.
+struct RenderResultUpdate {
+  std::int64_t job_id = 0;
+  std::int64_t artifact_id = 0;  // the final image
+  std::string image_sha256;
+  std::int64_t faces_artifact_id = 0;  // 0 = none
+  std::string agent_id;
+  std::string agent_version;
+  std::optional<double> seconds;
+  std::int64_t rendered_at_ms = 0;
+};
+
+// One sweep's view of one render.
+struct RenderResult {
+  std::int64_t id = 0;
+  std::int64_t sweep_id = 0;
+  std::int64_t render_id = 0;
+  std::optional<std::int64_t> job_id;
+  std::optional<std::int64_t> artifact_id;
+  std::string image_sha256;  // empty until rendered
+  std::optional<std::int64_t> faces_artifact_id;
+  std::string agent_id;
+  std::string agent_version;
+  std::optional<double> seconds;
+  std::optional<std::int64_t> rendered_at_ms;
+  std::optional<std::int64_t> identity_id;
+  std::optional<double> score;      // cosine
+  std::optional<double> euclidean;
+  std::optional<int> faces_found;
+  std::int64_t created_at_ms = 0;
+};
+
+// A value of an ad-hoc read (Store::Select): NULL, integer, real or text.
+using SqlValue = std::variant<std::monostate, std::int64_t, double, std::string>;
+
+struct SelectResult {
+  std::vector<std::string> columns;
+  std::vector<std::vector<SqlValue>> rows;
+};
+
+// ---- nightly evaluations -------------------------------------------------------------------
+
+enum class NightlyVerdict { kPass, kFail, kFirst };  // kFirst: no baseline to compare with
+const char* Name(NightlyVerdict value);
+
+struct NightlyRun {
+  std::int64_t sweep_id = 0;
+  std::string spec_name;
+  std::optional<std::int64_t> baseline_sweep_id;
+  NightlyVerdict verdict = NightlyVerdict::kFirst;
+  std::string summary_json;  // the comparison, as `farmctl nightly --json` prints it
   std::int64_t created_at_ms = 0;
 };
 

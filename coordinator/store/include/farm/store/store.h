@@ -25,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -129,6 +130,9 @@ class Store {
   StatusOr<Sweep> GetSweep(std::int64_t sweep_id);
   StatusOr<std::vector<Sweep>> ListSweeps(std::int64_t limit = 0);  // newest first
   Status SetSweepState(std::int64_t sweep_id, SweepState state);
+  // The sweep's priority and that of its queued and leased jobs (finished jobs keep the
+  // one they ran with). NotFound for an unknown sweep.
+  Status SetSweepPriority(std::int64_t sweep_id, int priority);
 
   // Adds jobs to a sweep. A kRender job whose param_hash already has a render that is
   // rendered, or whose producing job is queued, leased or succeeded, creates no job: the
@@ -231,9 +235,32 @@ class Store {
   StatusOr<TrainRun> GetTrainRunByHash(const std::string& train_param_hash);
   StatusOr<std::vector<TrainStep>> ListTrainSteps(std::int64_t job_id);  // by step
 
+  // ---- render results (render_results.cc) ----
+  // Stores what a render job produced in every render_results row it serves (its own
+  // sweep's and those of sweeps that share it). NotFound when no row names the job.
+  Status RecordRenderResult(const RenderResultUpdate& update);
+  StatusOr<RenderResult> GetRenderResult(std::int64_t sweep_id, std::int64_t render_id);
+  // Every sweep's result of one render, oldest sweep first.
+  StatusOr<std::vector<RenderResult>> ListRenderResults(std::int64_t render_id);
+
+  // Runs one read-only SQL statement with positional parameters (?1..?N in order) and
+  // returns every row: the query commands build it (farm_query) from a column whitelist
+  // and bound values. InvalidArgument for SQL errors, for more than one statement and for
+  // a statement that would write.
+  StatusOr<SelectResult> Select(std::string_view sql, const std::vector<SqlValue>& binds);
+
+  // ---- nightly evaluations (nightly_runs.cc) ----
+  // One row per evaluation sweep (a repeat replaces it).
+  Status RecordNightlyRun(const NightlyRun& run);
+  StatusOr<NightlyRun> GetNightlyRun(std::int64_t sweep_id);
+  // The newest passing (or first) run of the spec: the "last-good" baseline. NotFound when none.
+  StatusOr<NightlyRun> GetLastGoodNightly(const std::string& spec_name);
+
   // ---- scores and agents (scores.cc, agents.cc) ----
   // Idempotent per (render, identity, metric, model_version): a repeated score keeps the
-  // first row and returns its id. Index-aligned with the input.
+  // first row and returns its id. Index-aligned with the input. A score with a job_id also
+  // sets the score columns of the render's render_results row in that job's sweep (even
+  // when the scores row existed: a re-evaluation's image may score differently).
   StatusOr<std::vector<std::int64_t>> InsertScores(const std::vector<NewScore>& scores);
   StatusOr<std::vector<Score>> ListScores(std::int64_t render_id);
   // Every score of the renders linked to a sweep (sweep_renders), by render id then score
