@@ -138,6 +138,7 @@ ApiResponse Submit(Coordinator& coordinator, const ApiOptions& options, const Ap
       spec = body["spec"].get<std::string>();
       file_name = body.value("file_name", file_name);
       submit.synthetic = body.value("synthetic", submit.synthetic);
+      submit.rerender = body.value("rerender", submit.rerender);
       submit.synthetic_cpu_ms = body.value("synthetic_cpu_ms", submit.synthetic_cpu_ms);
       submit.synthetic_bytes = body.value("synthetic_bytes", submit.synthetic_bytes);
       if (body.contains("max_jobs")) submit.max_jobs = body["max_jobs"].get<std::int64_t>();

@@ -48,6 +48,7 @@ store::NewJob ToNewJob(const sweep::SweepJob& job, const SubmitOptions& options)
     case sweep::JobKind::kRender:
       out.kind = store::JobKind::kRender;
       out.render = std::get<RenderParams>(job.params);
+      out.rerender = options.rerender;
       break;
   }
   return out;

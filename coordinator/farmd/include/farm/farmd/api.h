@@ -5,7 +5,9 @@
 // Routes (JSON bodies and answers; errors are {"error": {"code", "message"}}):
 //   GET  /healthz                     no token needed
 //   GET  /metrics                     Prometheus text
-//   POST /api/v1/sweeps               body: spec YAML, or JSON {spec, file_name, synthetic}
+//   POST /api/v1/sweeps               body: spec YAML, or JSON {spec, file_name, synthetic,
+//                                     rerender} (rerender: new jobs even for records
+//                                     already rendered: a nightly evaluation)
 //   GET  /api/v1/sweeps               newest first
 //   GET  /api/v1/sweeps/{id}          the sweep with job counts by state, and "unrunnable":
 //                                     {jobs, reasons: [{reason, jobs, first_job}]}: queued

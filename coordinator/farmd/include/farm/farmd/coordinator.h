@@ -72,6 +72,9 @@ struct SubmitOptions {
   std::int64_t synthetic_cpu_ms = 50;
   std::int64_t synthetic_bytes = 4096;
   std::optional<std::int64_t> max_jobs;  // overrides the spec's cap
+  // Render every record again as this sweep's own job, even when a result exists or a job
+  // is on its way (a nightly evaluation); earlier sweeps keep their results.
+  bool rerender = false;
 };
 
 struct SubmitResult {
