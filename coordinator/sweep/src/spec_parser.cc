@@ -15,7 +15,7 @@ namespace {
 const std::vector<std::string>& RootKeys() {
   static const std::vector<std::string> kKeys = {
       "name",   "description", "priority", "max_jobs", "identity", "checkpoint", "train", "loras",
-      "render", "grid",        "zip",      "exclude",  "pipeline", "tones",      "score"};
+      "render", "nightly", "grid",        "zip",      "exclude",  "pipeline", "tones",      "score"};
   return kKeys;
 }
 
@@ -48,6 +48,29 @@ void ReadTopScalars(const std::vector<MapEntry>& entries, const YAML::Node& root
   if (const MapEntry* e = FindEntry(entries, "max_jobs")) {
     if (auto m = ReadInt(e->value, e->path, {1, 1e9}, sink)) spec.max_jobs = *m;
   }
+}
+
+// The nightly gate's limits: each optional, each checked where it was written.
+void ReadNightly(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink) {
+  auto entries = ReadMap(entry.value, entry.path,
+                         {"max_mean_drop", "pass_if_ci_includes_zero", "max_face_rate_drop",
+                          "max_pose_success_drop", "success_threshold"},
+                         sink);
+  if (!entries) return;
+  NightlySpec nightly;
+  auto number = [&](const char* key, double* out) {
+    if (const MapEntry* e = FindEntry(*entries, key)) {
+      if (auto value = ReadNumber(e->value, e->path, {0, 2}, sink)) *out = *value;
+    }
+  };
+  number("max_mean_drop", &nightly.max_mean_drop);
+  number("max_face_rate_drop", &nightly.max_face_rate_drop);
+  number("max_pose_success_drop", &nightly.max_pose_success_drop);
+  number("success_threshold", &nightly.success_threshold);
+  if (const MapEntry* e = FindEntry(*entries, "pass_if_ci_includes_zero")) {
+    if (auto value = ReadBool(e->value, e->path, sink)) nightly.pass_if_ci_includes_zero = *value;
+  }
+  spec.nightly = nightly;
 }
 
 void ReadScore(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink) {
@@ -236,6 +259,7 @@ SpecCheck CheckSweepSpec(std::string_view yaml, std::string_view file_name,
         }
       });
       section("score", false, "", [&](const MapEntry& e) { ReadScore(e, spec, sink); });
+      section("nightly", false, "", [&](const MapEntry& e) { ReadNightly(e, spec, sink); });
       CrossCheck(*entries, places, spec, sink);
       if (sink.size() == 0) CheckNotEmpty(*entries, spec, sink);
     }

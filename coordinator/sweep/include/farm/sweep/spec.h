@@ -77,6 +77,18 @@ struct ScoreSpec {
   std::string metric;  // "cosine" or "euclidean"
 };
 
+// The regression gate of `farmctl nightly` (section `nightly:`; farmd does not use it):
+// an evaluation run passes against its baseline when every limit holds.
+struct NightlySpec {
+  // The mean cosine may fall by at most this much, or by more when the paired delta's
+  // 95 % interval still includes 0 and pass_if_ci_includes_zero is set.
+  double max_mean_drop = 0.01;
+  bool pass_if_ci_includes_zero = true;
+  double max_face_rate_drop = 0.05;     // share of renders with a face, absolute
+  double max_pose_success_drop = 0.25;  // per pose, absolute
+  double success_threshold = 0.5;       // a pose success: a face with score >= this
+};
+
 // The ControlNet used to pose renders: applied when a render has a pose.
 struct PoseControl {
   ModelRef model;
@@ -113,6 +125,7 @@ struct SweepSpec {
   std::vector<ExcludeRule> exclude;
 
   std::vector<StageSettings> stages;  // after txt2img, in order
+  std::optional<NightlySpec> nightly;  // the gate of farmctl nightly
   std::optional<ScoreSpec> score;
 
   // Tone presets with the spec's inline `tones:` merged over the preset file.

@@ -1,0 +1,130 @@
+// BuildRenderQuery(): a RenderQuery -> one SELECT over render_results with bound values.
+#include "farm/query/render_query.h"
+
+#include <algorithm>
+#include <string>
+
+#include "compile.h"
+#include "farm/query/expression.h"
+
+namespace farm::query {
+namespace {
+
+// The columns to select: the asked ones (or the defaults), with id, param_hash and score
+// in front when missing; each once.
+StatusOr<std::vector<const ColumnInfo*>> SelectColumns(const std::vector<std::string>& asked) {
+  const std::vector<std::string> names = asked.empty() ? DefaultRenderColumns() : asked;
+  std::vector<const ColumnInfo*> resolved;
+  for (const std::string& name : names) {
+    const ColumnInfo* column = FindRenderColumn(name);
+    if (column == nullptr) {
+      return InvalidArgument("columns: " + UnknownColumnMessage(name));
+    }
+    if (std::find(resolved.begin(), resolved.end(), column) == resolved.end()) {
+      resolved.push_back(column);
+    }
+  }
+  std::vector<const ColumnInfo*> always;
+  for (const char* name : {"id", "param_hash", "score"}) {
+    const ColumnInfo* column = FindRenderColumn(name);
+    if (std::find(resolved.begin(), resolved.end(), column) == resolved.end()) {
+      always.push_back(column);
+    }
+  }
+  resolved.insert(resolved.begin(), always.begin(), always.end());
+  return resolved;
+}
+
+bool IsBlank(std::string_view text) {
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; });
+}
+
+}  // namespace
+
+StatusOr<BuiltQuery> BuildRenderQuery(const RenderQuery& query) {
+  if (query.limit < 0) {
+    return InvalidArgument("limit must be 0 (no limit) or more, got " +
+                           std::to_string(query.limit));
+  }
+  if (query.offset < 0) {
+    return InvalidArgument("offset must be 0 or more, got " + std::to_string(query.offset));
+  }
+
+  BuiltQuery built;
+  FARM_ASSIGN_OR_RETURN(std::vector<const ColumnInfo*> columns, SelectColumns(query.columns));
+  SqlFragment select;
+  select.sql = "SELECT ";
+  for (std::size_t i = 0; i < columns.size(); ++i) {
+    if (i != 0) select.sql += ", ";
+    select.AddColumn(*columns[i]);
+    built.columns.push_back(columns[i]->name);
+    built.types.push_back(columns[i]->type);
+  }
+
+  // WHERE: the sweeps (served by render_results (sweep_id, score DESC)), then the filter.
+  SqlFragment where;
+  if (!query.sweep_ids.empty()) {
+    where.sql = "rr.sweep_id IN (";
+    for (std::size_t i = 0; i < query.sweep_ids.size(); ++i) {
+      where.sql += i == 0 ? "?" : ", ?";
+      where.binds.push_back(query.sweep_ids[i]);
+    }
+    where.sql += ")";
+  }
+  if (!IsBlank(query.where)) {
+    ParseResult parsed = ParseExpression(query.where);
+    if (!parsed.ok) return ToStatus(query.where, parsed.error);
+    SqlFragment filter;
+    QueryError error;
+    if (!CompileFilter(parsed.expr, filter, error)) return ToStatus(query.where, error);
+    if (!where.sql.empty()) where.sql += " AND ";
+    where.Append(filter);
+  }
+
+  // ORDER BY: the asked keys, then rr.id so that equal keys come in a stable order. An
+  // index's entries end with the rowid, so "rr.score DESC, rr.id" still walks the
+  // render_results (score DESC) index.
+  SqlFragment order;
+  if (IsBlank(query.order_by)) {
+    order.sql = "r.id, rr.id";
+  } else {
+    QueryError error;
+    if (!CompileOrderBy(query.order_by, order, error)) {
+      error.message = "order by: " + error.message;
+      return ToStatus(query.order_by, error);
+    }
+    order.sql += ", rr.id";
+  }
+
+  SqlFragment from;
+  from.sql = " FROM render_results rr JOIN renders r ON r.id = rr.render_id";
+  if (select.needs_sweeps || where.needs_sweeps || order.needs_sweeps) {
+    from.sql += " JOIN sweeps s ON s.id = rr.sweep_id";
+  }
+  if (select.needs_jobs || where.needs_jobs || order.needs_jobs) {
+    from.sql += " LEFT JOIN jobs j ON j.id = rr.job_id";
+  }
+
+  SqlFragment all = select;
+  all.Append(from);
+  if (!where.sql.empty()) {
+    all.sql += " WHERE ";
+    all.Append(where);
+  }
+  all.sql += " ORDER BY ";
+  all.Append(order);
+  if (query.limit > 0 || query.offset > 0) {
+    all.sql += " LIMIT ?";
+    all.binds.push_back(query.limit > 0 ? query.limit : std::int64_t{-1});
+    if (query.offset > 0) {
+      all.sql += " OFFSET ?";
+      all.binds.push_back(query.offset);
+    }
+  }
+  built.sql = std::move(all.sql);
+  built.binds = std::move(all.binds);
+  return built;
+}
+
+}  // namespace farm::query
