@@ -6,6 +6,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "dashboard_routes.h"
 #include "farm/sweep/file_resolver.h"
 
 namespace farm::farmd {
@@ -276,6 +277,7 @@ ApiResponse ListAgents(Coordinator& coordinator) {
       agent["slots"] = info->slots;
       agent["busy_slots"] = info->busy_slots;
       agent["busy_ms"] = info->busy_slot_ms;
+      agent["models"] = info->cached_models;
     }
     out.push_back(std::move(agent));
   }
@@ -306,6 +308,8 @@ ApiResponse HandleApiRequest(Coordinator& coordinator, const ApiOptions& options
     if (!get) return Error(405, "method_not_allowed", "use GET");
     return Json(200, {{"ok", true}, {"session_id", coordinator.session_id()}});
   }
+  // The dashboard's app shell holds no data: it loads without the token and asks for it.
+  if (auto asset = ServeDashboardAsset(request.method, path)) return *asset;
   if (!options.token.empty() && !TokenMatches(request.authorization, options.token)) {
     return Error(401, "unauthenticated", "missing or wrong bearer token");
   }
@@ -334,6 +338,10 @@ ApiResponse HandleApiRequest(Coordinator& coordinator, const ApiOptions& options
         if (!post) return Error(405, "method_not_allowed", "use POST");
         return Cancel(coordinator, noun == "sweeps", *id);
       }
+      if (noun == "sweeps" && parts.size() == 5 && parts[4] == "priority") {
+        if (!post) return Error(405, "method_not_allowed", "use POST");
+        return SetSweepPriority(coordinator, *id, request);
+      }
       if (parts.size() == 4 && get) {
         if (noun == "sweeps") return GetSweep(coordinator, *id);
         auto job = coordinator.store().GetJob(*id);
@@ -347,6 +355,7 @@ ApiResponse HandleApiRequest(Coordinator& coordinator, const ApiOptions& options
       if (!get) return Error(405, "method_not_allowed", "use GET");
       return ListJobs(coordinator, query);
     }
+    if (noun == "renders") return HandleRenders(coordinator, request, parts, query);
     if (noun == "agents" && parts.size() == 3) {
       if (!get) return Error(405, "method_not_allowed", "use GET");
       return ListAgents(coordinator);

@@ -276,6 +276,14 @@ Status Coordinator::CancelJob(std::int64_t job_id, std::string_view reason) {
   return status;
 }
 
+Status Coordinator::SetSweepPriority(std::int64_t sweep_id, int priority) {
+  FARM_RETURN_IF_ERROR(impl_->store_.SetSweepPriority(sweep_id, priority));
+  Status status = impl_->scheduler_->SetSweepPriority(sweep_id, priority);
+  // Unknown to the scheduler: every job finished before a restart; the row is enough.
+  if (status.code() == StatusCode::kNotFound) return Status::Ok();
+  return status;
+}
+
 std::string Coordinator::MetricsText() const { return impl_->MetricsText(); }
 scheduler::Scheduler& Coordinator::scheduler() { return *impl_->scheduler_; }
 
@@ -292,5 +300,6 @@ std::vector<JobProgress> Coordinator::RunningProgress(std::int64_t sweep_id) {
 store::Store& Coordinator::store() { return impl_->store_; }
 const LoopCounters& Coordinator::counters() const { return impl_->counters_; }
 const std::string& Coordinator::session_id() const { return impl_->session_id_; }
+const std::string& Coordinator::artifact_root() const { return impl_->options_.artifact_root; }
 
 }  // namespace farm::farmd

@@ -35,6 +35,10 @@ Status Scheduler::CancelSweep(SweepId sweep, std::string_view reason) {
   return impl_->CancelSweep(sweep, reason);
 }
 
+Status Scheduler::SetSweepPriority(SweepId sweep, int priority) {
+  return impl_->SetSweepPriority(sweep, priority);
+}
+
 std::vector<JobId> Scheduler::TakeCoordinatorJobs() { return impl_->TakeCoordinatorJobs(); }
 
 Status Scheduler::CompleteCoordinatorJob(JobId job, bool succeeded, std::string_view reason) {

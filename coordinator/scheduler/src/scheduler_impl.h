@@ -34,6 +34,7 @@ class SchedulerImpl {
   Status SubmitJobs(std::vector<JobSpec> jobs);
   Status CancelJob(JobId job, std::string_view reason);
   Status CancelSweep(SweepId sweep, std::string_view reason);
+  Status SetSweepPriority(SweepId sweep, int priority);
   std::vector<JobId> TakeCoordinatorJobs();
   Status CompleteCoordinatorJob(JobId job, bool succeeded, std::string_view reason);
   Status RegisterAgent(const AgentSpec& spec);

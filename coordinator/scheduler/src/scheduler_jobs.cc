@@ -233,6 +233,22 @@ Status SchedulerImpl::CancelSweep(SweepId sweep, std::string_view reason) {
   return Status::Ok();
 }
 
+Status SchedulerImpl::SetSweepPriority(SweepId sweep, int priority) {
+  const std::vector<JobId>* ids = jobs_.SweepJobs(sweep);
+  if (ids == nullptr) return NotFound("unknown sweep " + std::to_string(sweep));
+  for (JobId id : *ids) {
+    JobRecord& job = *jobs_.Find(id);
+    if (IsTerminal(job.state) || job.spec.priority == priority) continue;
+    // The queue key holds the priority: take the job out under its old key, put it back.
+    const bool queued = job.in_ready;
+    if (queued) ready_.Erase(job.class_id, KeyOf(job));
+    job.spec.priority = priority;
+    if (queued) ready_.Push(job.class_id, KeyOf(job));
+  }
+  dirty_ = true;
+  return Status::Ok();
+}
+
 std::vector<JobId> SchedulerImpl::TakeCoordinatorJobs() {
   std::vector<JobId> out;
   out.swap(coordinator_runnable_);

@@ -49,6 +49,8 @@ AgentInfo SchedulerImpl::MakeAgentInfo(const AgentRecord& agent) const {
   for (JobId job : agent.Leases()) {
     if (const Lease* lease = leases_.Find(job)) info.leases.push_back({job, lease->attempt});
   }
+  info.cached_models.assign(agent.cached.begin(), agent.cached.end());
+  std::sort(info.cached_models.begin(), info.cached_models.end());
   return info;
 }
 

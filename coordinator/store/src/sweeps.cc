@@ -89,4 +89,21 @@ Status Store::SetSweepState(std::int64_t sweep_id, SweepState state) {
   });
 }
 
+Status Store::SetSweepPriority(std::int64_t sweep_id, int priority) {
+  FARM_RETURN_IF_ERROR(impl_->CheckWritable("set sweep priority"));
+  return Guarded(*impl_, "set sweep priority", [&]() -> Status {
+    auto sweep = impl_->Prepare("UPDATE sweeps SET priority = ?, updated_at = ? WHERE id = ?");
+    sweep->bind(1, priority);
+    sweep->bind(2, static_cast<int64_t>(impl_->NowMs()));
+    sweep->bind(3, static_cast<int64_t>(sweep_id));
+    if (sweep->exec() == 0) return impl_->NotFoundError("sweep " + std::to_string(sweep_id));
+    auto jobs = impl_->Prepare(
+        "UPDATE jobs SET priority = ? WHERE sweep_id = ? AND state IN ('queued', 'leased')");
+    jobs->bind(1, priority);
+    jobs->bind(2, static_cast<int64_t>(sweep_id));
+    jobs->exec();
+    return Status::Ok();
+  });
+}
+
 }  // namespace farm::store

@@ -4,6 +4,8 @@
 //
 // Routes (JSON bodies and answers; errors are {"error": {"code", "message"}}):
 //   GET  /healthz                     no token needed
+//   GET  /, /dashboard/, /dashboard/{file}   the dashboard's app shell (docs/dashboard.md):
+//                                     embedded static files, no data, no token needed
 //   GET  /metrics                     Prometheus text
 //   POST /api/v1/sweeps               body: spec YAML, or JSON {spec, file_name, synthetic,
 //                                     rerender} (rerender: new jobs even for records
@@ -13,10 +15,20 @@
 //                                     {jobs, reasons: [{reason, jobs, first_job}]}: queued
 //                                     jobs no online agent may take, grouped by reason
 //   POST /api/v1/sweeps/{id}/cancel
+//   POST /api/v1/sweeps/{id}/priority  body {"priority": N}: higher runs first; the sweep
+//                                     and its unfinished jobs (queued ones reordered)
 //   GET  /api/v1/jobs?sweep=ID&state=S&limit=N&after=ID   (a queued job no online agent
 //                                     may take carries "waiting_reason")
 //   POST /api/v1/jobs/{id}/cancel
-//   GET  /api/v1/agents
+//   GET  /api/v1/agents               with slots, busy_slots and "models" (sha256 held)
+//   GET  /api/v1/renders?where=EXPR&order_by=..&sweep=ID[,ID]&columns=a,b&limit=N&offset=N
+//                                     render results through the query language of
+//                                     `farmctl renders` (bound parameters); {columns,
+//                                     renders, count, limit, truncated}; a bad expression
+//                                     is 400 "invalid_query" with the caret message
+//   GET  /api/v1/renders/{id}?sweep=S  one render: every column, params, results by sweep,
+//                                     stage names, reproduce line
+//   GET  /api/v1/renders/{id}/image?sweep=S|stage=NAME   the image bytes (artifact root)
 // 401 without "Authorization: Bearer <token>" (when a token is set), 400 for malformed
 // JSON or parameters, 404 for unknown routes or ids, 405 for a wrong method.
 #pragma once

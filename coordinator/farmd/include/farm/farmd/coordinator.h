@@ -145,6 +145,9 @@ class Coordinator {
   // is a no-op; NotFound when the id is not in the database.
   Status CancelSweep(std::int64_t sweep_id, std::string_view reason);
   Status CancelJob(std::int64_t job_id, std::string_view reason);
+  // Stores the sweep's new priority (the sweep row and its unfinished jobs, so a restart
+  // keeps it) and reorders its queued jobs in the scheduler. NotFound for an unknown sweep.
+  Status SetSweepPriority(std::int64_t sweep_id, int priority);
 
   // Thread-safe: queues `task` for the loop thread. Tasks still queued when Run stops
   // are run then (so no caller waits forever).
@@ -160,6 +163,7 @@ class Coordinator {
   store::Store& store();
   const LoopCounters& counters() const;
   const std::string& session_id() const;
+  const std::string& artifact_root() const;  // CoordinatorOptions::artifact_root
 
  private:
   explicit Coordinator(std::unique_ptr<CoordinatorImpl> impl);

@@ -131,6 +131,7 @@ struct AgentInfo {
   TimeMs busy_slot_ms = 0;  // sum over slots of the time they held a lease
   TimeMs last_heard_ms = 0;
   std::vector<LeaseRef> leases;  // ascending job id
+  std::vector<std::string> cached_models;  // models it holds (sha256), sorted
 };
 
 class Scheduler {
@@ -152,6 +153,9 @@ class Scheduler {
   // Idempotent: cancelling a finished job changes nothing. NotFound for unknown ids.
   Status CancelJob(JobId job, std::string_view reason);
   Status CancelSweep(SweepId sweep, std::string_view reason);
+  // Gives every unfinished job of the sweep `priority`; queued ones move to their new
+  // place in the queue order (running ones keep their slots). NotFound for an unknown sweep.
+  Status SetSweepPriority(SweepId sweep, int priority);
 
   // ---- agents ----------------------------------------------------------------------------
 
