@@ -11,6 +11,7 @@
 
 #include "farm/sweep/expand.h"
 #include "farm/sweep/file_resolver.h"
+#include "farm/sweep/halving.h"
 #include "farm/sweep/parser.h"
 #include "farm/sweep/preset_files.h"
 #include "spec_check.h"
@@ -84,6 +85,56 @@ nlohmann::json CountJson(const farm::sweep::ExpansionCount& count) {
           {"score", count.score}};
 }
 
+std::string TotalsLine(const farm::sweep::JobTotals& totals) {
+  return std::to_string(totals.total()) + " jobs (" + std::to_string(totals.render) +
+         " render, " + std::to_string(totals.score) + " score)";
+}
+
+nlohmann::json TotalsJson(const farm::sweep::JobTotals& totals) {
+  return {{"jobs", totals.total()},
+          {"prepare", totals.prepare},
+          {"train", totals.train},
+          {"render", totals.render},
+          {"score", totals.score}};
+}
+
+// A search's lines: how it runs, the most it may take and what it is expected to take.
+void PrintSearch(const farm::sweep::SweepSpec& spec, const farm::sweep::ExpansionCount& count) {
+  if (!spec.search || !count.search) return;
+  const farm::sweep::SearchCount& search = *count.search;
+  std::string cells;
+  for (std::int64_t n : search.cells_per_rung) {
+    cells += (cells.empty() ? "" : " -> ") + std::to_string(n);
+  }
+  std::cout << "search: " << farm::sweep::DescribeSearch(*spec.search) << "; cells per rung "
+            << cells << " (first rung: the jobs above)\n";
+  std::cout << "maximum: " << TotalsLine(search.maximum) << ", the full grid at "
+            << spec.search->seeds_per_rung.back() << " seeds\n";
+  const double saved = search.maximum.total() > 0
+                           ? 100.0 * static_cast<double>(search.maximum.total() -
+                                                         search.expected.total()) /
+                                 static_cast<double>(search.maximum.total())
+                           : 0.0;
+  std::ostringstream pct;
+  pct.precision(1);
+  pct << std::fixed << saved;
+  std::cout << "expected: " << TotalsLine(search.expected) << ", " << pct.str()
+            << "% fewer than the full grid\n";
+}
+
+nlohmann::json SearchJson(const farm::sweep::SweepSpec& spec,
+                          const farm::sweep::ExpansionCount& count) {
+  if (!spec.search || !count.search) return nullptr;
+  return {{"method", spec.search->method},
+          {"seeds_per_rung", spec.search->seeds_per_rung},
+          {"keep", spec.search->keep},
+          {"metric", spec.search->metric},
+          {"cells", count.search->cells},
+          {"cells_per_rung", count.search->cells_per_rung},
+          {"maximum", TotalsJson(count.search->maximum)},
+          {"expected", TotalsJson(count.search->expected)}};
+}
+
 int RunValidate(const GlobalOptions& options, const std::string& config_dir,
                 const SweepArgs& args) {
   int exit_code = kExitOk;
@@ -92,9 +143,12 @@ int RunValidate(const GlobalOptions& options, const std::string& config_dir,
   auto count = farm::sweep::CountJobs(*spec);
   if (!count.ok()) return ReportError(options, count.status());
   const std::int64_t cap = Cap(*spec, args);
-  if (count->total() > cap) {
+  // A search is capped by what it may grow to (every cell through the last rung).
+  if (count->search ? count->search->maximum.total() > cap : count->total() > cap) {
+    const std::string counted =
+        count->search ? "at most " + TotalsLine(count->search->maximum) : CountLine(*count);
     return ReportError(
-        options, farm::InvalidArgument(args.file + ": " + CountLine(*count) + ", over the cap of " +
+        options, farm::InvalidArgument(args.file + ": " + counted + ", over the cap of " +
                                        std::to_string(cap) +
                                        " jobs; expected a smaller grid, or raise the cap with "
                                        "max_jobs: in the spec or --max-jobs"));
@@ -107,9 +161,11 @@ int RunValidate(const GlobalOptions& options, const std::string& config_dir,
   if (options.json) {
     nlohmann::json out = {{"ok", true}, {"name", spec->name}, {"count", CountJson(*count)}};
     if (!count->notes.empty()) out["notes"] = count->notes;
+    if (count->search) out["search"] = SearchJson(*spec, *count);
     std::cout << out.dump(2) << "\n";
   } else {
     std::cout << "ok: " << CountLine(*count) << "\n";
+    PrintSearch(*spec, *count);
     for (const std::string& note : count->notes) std::cout << "note: " << note << "\n";
   }
   return kExitOk;
@@ -158,8 +214,10 @@ std::vector<std::string> Row(const farm::sweep::ExpandedSweep& sweep, std::size_
   return row;
 }
 
-void PrintExpansion(const farm::sweep::ExpandedSweep& sweep, std::size_t limit) {
+void PrintExpansion(const farm::sweep::SweepSpec& spec, const farm::sweep::ExpandedSweep& sweep,
+                    std::size_t limit) {
   std::cout << "sweep " << sweep.name << ": " << CountLine(sweep.count) << "\n";
+  PrintSearch(spec, sweep.count);
   for (const std::string& note : sweep.count.notes) std::cout << "note: " << note << "\n";
   std::cout << "\n";
   std::vector<std::vector<std::string>> params = {{"parameter", "values", "renders per value"}};
@@ -190,7 +248,8 @@ nlohmann::json ParamsJson(const std::string& text) {
   return parsed.is_discarded() ? nlohmann::json(text) : parsed;
 }
 
-nlohmann::json ExpansionJson(const farm::sweep::ExpandedSweep& sweep) {
+nlohmann::json ExpansionJson(const farm::sweep::SweepSpec& spec,
+                             const farm::sweep::ExpandedSweep& sweep) {
   nlohmann::json parameters = nlohmann::json::array();
   for (const auto& p : sweep.value_counts) {
     nlohmann::json values = nlohmann::json::array();
@@ -207,11 +266,13 @@ nlohmann::json ExpansionJson(const farm::sweep::ExpandedSweep& sweep) {
                     {"priority", job.priority},
                     {"params", ParamsJson(job.params_json)}});
   }
-  return {{"ok", true},
-          {"name", sweep.name},
-          {"count", CountJson(sweep.count)},
-          {"parameters", parameters},
-          {"jobs", jobs}};
+  nlohmann::json out = {{"ok", true},
+                        {"name", sweep.name},
+                        {"count", CountJson(sweep.count)},
+                        {"parameters", parameters},
+                        {"jobs", jobs}};
+  if (sweep.count.search) out["search"] = SearchJson(spec, sweep.count);
+  return out;
 }
 
 int RunExpand(const GlobalOptions& options, const std::string& config_dir, const SweepArgs& args) {
@@ -225,9 +286,9 @@ int RunExpand(const GlobalOptions& options, const std::string& config_dir, const
   auto sweep = farm::sweep::ExpandSweep(*spec, resolver, expand_options);
   if (!sweep.ok()) return ReportError(options, sweep.status().WithContext(args.file));
   if (options.json) {
-    std::cout << ExpansionJson(*sweep).dump(2) << "\n";
+    std::cout << ExpansionJson(*spec, *sweep).dump(2) << "\n";
   } else {
-    PrintExpansion(*sweep, args.limit);
+    PrintExpansion(*spec, *sweep, args.limit);
   }
   return kExitOk;
 }

@@ -68,10 +68,14 @@ double LoraWeightAt(const SweepSpec& spec, const GridPlan& plan, const PointValu
                                             : static_cast<double>(std::get<std::int64_t>(*w));
 }
 
-Status CheckCap(const SweepSpec& spec, const ExpansionCount& count, const ExpandOptions& options) {
+Status CheckCap(const SweepSpec& spec, const ExpansionCount& grid, const ExpandOptions& options) {
   std::int64_t cap = options.max_jobs.value_or(spec.max_jobs.value_or(kDefaultMaxJobs));
+  // A search is capped by what it may grow to: every cell through the last rung.
+  const JobTotals count = grid.search ? grid.search->maximum
+                                      : JobTotals{grid.prepare, grid.train, grid.render, grid.score};
   if (count.total() <= cap) return Status::Ok();
-  return InvalidArgument("sweep '" + spec.name + "' expands to " + std::to_string(count.total()) +
+  return InvalidArgument("sweep '" + spec.name + "' expands to " +
+                         std::string(grid.search ? "at most " : "") + std::to_string(count.total()) +
                          " jobs (" + std::to_string(count.prepare) + " prepare, " +
                          std::to_string(count.train) + " train, " +
                          std::to_string(count.render) + " render, " + std::to_string(count.score) +
@@ -150,10 +154,17 @@ const char* JobKindName(JobKind kind) {
   return "?";
 }
 
-StatusOr<ExpandedSweep> ExpandSweep(const SweepSpec& spec, SpecResolver& resolver,
+StatusOr<ExpandedSweep> ExpandSweep(const SweepSpec& full_spec, SpecResolver& resolver,
                                     const ExpandOptions& options) {
-  FARM_ASSIGN_OR_RETURN(ExpansionCount count, CountJobs(spec));
-  FARM_RETURN_IF_ERROR(CheckCap(spec, count, options));
+  FARM_ASSIGN_OR_RETURN(ExpansionCount count, CountJobs(full_spec));
+  FARM_RETURN_IF_ERROR(CheckCap(full_spec, count, options));
+  // A search submits its first rung: every cell with the first seeds.
+  std::optional<SweepSpec> first_rung;
+  if (full_spec.search) {
+    first_rung = full_spec;
+    first_rung->seeds.resize(static_cast<std::size_t>(full_spec.search->seeds_per_rung.front()));
+  }
+  const SweepSpec& spec = first_rung ? *first_rung : full_spec;
 
   ResolvedModels models;
   auto checkpoint = resolver.ResolveModel(spec.checkpoint);
@@ -245,6 +256,7 @@ StatusOr<ExpandedSweep> ExpandSweep(const SweepSpec& spec, SpecResolver& resolve
   }
   out.count.parameters = std::move(count.parameters);
   out.count.notes = std::move(count.notes);
+  out.count.search = std::move(count.search);
   for (const SweepJob& job : out.jobs) {
     std::int64_t& n = job.kind() == JobKind::kTrain     ? out.count.train
                       : job.kind() == JobKind::kRender  ? out.count.render

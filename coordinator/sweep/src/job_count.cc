@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "farm/sweep/expand.h"
+#include "farm/sweep/halving.h"
 #include "grid_plan.h"
 #include "train_groups.h"
 
@@ -73,9 +74,8 @@ class ValueIds {
   std::unordered_map<const GridValue*, std::size_t> ids_;
 };
 
-}  // namespace
-
-StatusOr<ExpansionCount> CountJobs(const SweepSpec& spec) {
+// CountJobs of a spec without search: (or of one rung's seeds).
+StatusOr<ExpansionCount> CountGrid(const SweepSpec& spec) {
   GridPlan plan(spec);
   const auto& factors = plan.factors();
   const bool collapse = HasZeroWeight(plan, spec);
@@ -156,6 +156,40 @@ StatusOr<ExpansionCount> CountJobs(const SweepSpec& spec) {
   for (std::uint64_t seed : spec.seeds) seeds.values.push_back(std::to_string(seed));
   count.parameters.push_back(std::move(seeds));
   return count;
+}
+
+SweepSpec WithFirstSeeds(const SweepSpec& spec, std::int64_t n) {
+  SweepSpec out = spec;
+  out.search.reset();
+  out.seeds.resize(std::min<std::size_t>(out.seeds.size(), static_cast<std::size_t>(n)));
+  return out;
+}
+
+JobTotals Totals(const ExpansionCount& count) {
+  return {count.prepare, count.train, count.render, count.score};
+}
+
+}  // namespace
+
+StatusOr<ExpansionCount> CountJobs(const SweepSpec& spec) {
+  if (!spec.search) return CountGrid(spec);
+  const SearchSpec& search = *spec.search;
+  FARM_ASSIGN_OR_RETURN(ExpansionCount first,
+                        CountGrid(WithFirstSeeds(spec, search.seeds_per_rung.front())));
+  FARM_ASSIGN_OR_RETURN(ExpansionCount full,
+                        CountGrid(WithFirstSeeds(spec, search.seeds_per_rung.back())));
+  FARM_ASSIGN_OR_RETURN(ExpansionCount one, CountGrid(WithFirstSeeds(spec, 1)));
+  SearchCount counts;
+  counts.cells = one.render;
+  counts.cells_per_rung = CellsPerRung(counts.cells, search);
+  counts.maximum = Totals(full);
+  counts.expected = Totals(first);
+  counts.expected.render = RendersOverRungs(counts.cells_per_rung, search);
+  counts.expected.score = spec.score ? counts.expected.render : 0;
+  // The seeds a user listed, not only the first rung's.
+  first.parameters.back() = full.parameters.back();
+  first.search = std::move(counts);
+  return first;
 }
 
 }  // namespace farm::sweep

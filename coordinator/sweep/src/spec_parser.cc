@@ -15,7 +15,8 @@ namespace {
 const std::vector<std::string>& RootKeys() {
   static const std::vector<std::string> kKeys = {
       "name",   "description", "priority", "max_jobs", "identity", "checkpoint", "train", "loras",
-      "render", "nightly", "grid",        "zip",      "exclude",  "pipeline", "tones",      "score"};
+      "render", "nightly", "grid",        "zip",      "exclude",  "pipeline", "tones",      "score",
+      "search"};
   return kKeys;
 }
 
@@ -260,6 +261,10 @@ SpecCheck CheckSweepSpec(std::string_view yaml, std::string_view file_name,
       });
       section("score", false, "", [&](const MapEntry& e) { ReadScore(e, spec, sink); });
       section("nightly", false, "", [&](const MapEntry& e) { ReadNightly(e, spec, sink); });
+      section("search", false, "", [&](const MapEntry& e) {
+        ReadSearch(e, spec, sink);
+        CheckSearch(e, spec, sink);
+      });
       CrossCheck(*entries, places, spec, sink);
       if (sink.size() == 0) CheckNotEmpty(*entries, spec, sink);
     }

@@ -46,6 +46,8 @@ void ReadNumberList(const MapEntry& e, std::vector<T>& out, DiagnosticSink& sink
   if (!values.empty()) out = std::move(values);
 }
 
+}  // namespace
+
 void ReadSeeds(const MapEntry& e, SweepSpec& spec, DiagnosticSink& sink) {
   if (e.value.IsMap()) {
     auto entries = ReadMap(e.value, e.path, {"base", "count"}, sink);
@@ -73,8 +75,6 @@ void ReadSeeds(const MapEntry& e, SweepSpec& spec, DiagnosticSink& sink) {
   });
   spec.seeds.assign(seeds.begin(), seeds.end());
 }
-
-}  // namespace
 
 std::optional<ModelRef> ReadModelRef(const YAML::Node& node, const std::string& path,
                                      const std::vector<std::string>& extra_keys,

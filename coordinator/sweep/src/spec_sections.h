@@ -24,6 +24,8 @@ void ReadCheckpoint(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink
 void ReadTrain(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink);
 // Before render: and grid:, whose lora values name its entries.
 void ReadLoras(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink);
+// render.seeds: a list, a number, or {base, count}.
+void ReadSeeds(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink);
 void ReadRender(const MapEntry& entry, SweepSpec& spec, ParamPlaces& places, DiagnosticSink& sink);
 void ReadGrid(const MapEntry& entry, SweepSpec& spec, ParamPlaces& places, DiagnosticSink& sink);
 // Need the grid read first.
@@ -31,6 +33,11 @@ void ReadZip(const MapEntry& entry, const ParamPlaces& places, SweepSpec& spec,
              DiagnosticSink& sink);
 void ReadExclude(const MapEntry& entry, const ParamPlaces& places, SweepSpec& spec,
                  DiagnosticSink& sink);
+
+// search: {method, seeds_per_rung, keep, metric} (search_section.cc); CheckSearch needs
+// render.seeds and score: read first, and fills `score` from the search's metric.
+void ReadSearch(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink);
+void CheckSearch(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink);
 
 // A model reference: "path" shorthand or {path, sha256}; `extra_keys` are allowed too and
 // returned for the caller to read (e.g. pose_control's weight).

@@ -47,6 +47,24 @@ struct ParameterValues {
   std::vector<std::string> values;
 };
 
+// Jobs by kind, for the counts of a search.
+struct JobTotals {
+  std::int64_t prepare = 0;
+  std::int64_t train = 0;
+  std::int64_t render = 0;
+  std::int64_t score = 0;
+  std::int64_t total() const { return prepare + train + render + score; }
+};
+
+// The counts of a spec with `search:` (see halving.h). ExpansionCount's own counts are
+// the first rung's jobs, the ones submitted at once.
+struct SearchCount {
+  std::int64_t cells = 0;                  // grid cells (renders per seed)
+  std::vector<std::int64_t> cells_per_rung;  // expected: each rung keeps its share
+  JobTotals maximum;   // the full grid at the last rung's seeds
+  JobTotals expected;  // every rung with the kept fraction of cells
+};
+
 struct ExpansionCount {
   std::int64_t prepare = 0;
   std::int64_t train = 0;
@@ -57,6 +75,7 @@ struct ExpansionCount {
   // What a user should know about how the spec expands (e.g. steps that cannot share a
   // training run).
   std::vector<std::string> notes;
+  std::optional<SearchCount> search;  // set for a spec with search:
 };
 
 // In the order of SweepJob::params' alternatives.
@@ -92,14 +111,18 @@ struct ExpandedSweep {
   std::vector<std::vector<std::size_t>> train_jobs;
 };
 
-// Counts the jobs without building them and without a resolver. Equals what ExpandSweep
+// Counts the jobs without building them and without a resolver. For a spec with
+// search:, the counts are those of the first rung (what ExpandSweep builds) and `search`
+// has the maximum and expected counts over every rung. Equals what ExpandSweep
 // produces, except when two different prompt templates of a grid expand to the same
 // text, or two loras: entries are the same file under different paths (then the count
 // is an upper bound). Fails only when the parameters tied together by exclusions and
 // dependencies are too many even to walk.
 StatusOr<ExpansionCount> CountJobs(const SweepSpec& spec);
 
-// Builds every job. Refuses with InvalidArgument (giving the count and the cap) before
+// Builds every job; for a spec with search: the first rung's (its first
+// seeds_per_rung[0] seeds; farmd adds the later rungs), with the cap checked against the
+// maximum over every rung. Refuses with InvalidArgument (giving the count and the cap) before
 // building anything when the count exceeds the cap; passes on resolver errors with the
 // section as context (e.g. "loras.face_v1"). Only loras: entries that some render
 // carries are resolved.

@@ -89,6 +89,17 @@ struct NightlySpec {
   double success_threshold = 0.5;       // a pose success: a face with score >= this
 };
 
+// Successive halving over the grid's cells (a cell: every render parameter but the
+// seed). Rung r renders the first seeds_per_rung[r] seeds of `seeds` for every cell
+// still in the search; after a rung the cells are ranked by mean score and the best
+// ceil(keep x n) go on. See halving.h.
+struct SearchSpec {
+  std::string method;                        // "halving"
+  std::vector<std::int64_t> seeds_per_rung;  // cumulative: > 0, increasing, last <= seeds
+  double keep = 0.5;                         // in (0, 1)
+  std::string metric;                        // "cosine" (higher better) or "euclidean"
+};
+
 // The ControlNet used to pose renders: applied when a render has a pose.
 struct PoseControl {
   ModelRef model;
@@ -126,7 +137,8 @@ struct SweepSpec {
 
   std::vector<StageSettings> stages;  // after txt2img, in order
   std::optional<NightlySpec> nightly;  // the gate of farmctl nightly
-  std::optional<ScoreSpec> score;
+  std::optional<ScoreSpec> score;  // always set with `search` (same metric)
+  std::optional<SearchSpec> search;
 
   // Tone presets with the spec's inline `tones:` merged over the preset file.
   TonePresets tones;
