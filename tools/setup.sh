@@ -30,6 +30,7 @@ readonly PACKAGES=(
   libprotobuf-dev protobuf-compiler                # schemas/farm.proto
   clang libclang-rt-14-dev                         # tests/fuzz: the libFuzzer target (CI runs the replay test)
   sqlite3 curl                                     # tests/farmctl: read the farm database, call farmd's HTTP API
+  chromium                                         # tools/browser: headless checks of farmctl report and the dashboard
 )
 
 models_dir="${STUDIOFARM_MODELS:-$HOME/.cache/studiofarm/models}"

@@ -11,6 +11,7 @@
 #include "keys_commands.h"
 #include "rank_command.h"
 #include "remote_commands.h"
+#include "report_command.h"
 #include "reproduce_command.h"
 #include "run_command.h"
 #include "score_command.h"
@@ -68,6 +69,7 @@ int main(int argc, char** argv) {
   farmctl::AddScoreCommand(app, options, exit_code);
   farmctl::AddReproduceCommand(app, options, exit_code);
   farmctl::AddRankCommand(app, options, exit_code);
+  farmctl::AddReportCommand(app, options, exit_code);
   farmctl::AddTrainCommands(app, options, exit_code);
 
   try {
