@@ -16,6 +16,7 @@
 #include "run_command.h"
 #include "score_command.h"
 #include "sweep_commands.h"
+#include "nightly_command.h"
 #include "train_command.h"
 #include "watch_command.h"
 
@@ -71,6 +72,7 @@ int main(int argc, char** argv) {
   farmctl::AddRankCommand(app, options, exit_code);
   farmctl::AddReportCommand(app, options, exit_code);
   farmctl::AddTrainCommands(app, options, exit_code);
+  farmctl::AddNightlyCommand(app, options, config_dir, exit_code);
 
   try {
     app.parse(argc, argv);

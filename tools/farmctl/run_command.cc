@@ -41,19 +41,6 @@ using nlohmann::json;
 std::atomic<bool> g_interrupted{false};
 void OnInterrupt(int) { g_interrupted.store(true); }
 
-struct RunArgs {
-  std::string spec;
-  int agents = 0;  // 0: agents.count of the config folder's local.yaml
-  int slots = 0;   // 0: agents.slots of local.yaml
-  bool synthetic = false;
-  bool force = false;
-  int top = 20;            // ranked renders printed at the end (0: all)
-  int model_cache_mb = 0;  // agents' model memory budget; 0: farm-agent's default
-  bool stage_images = false;
-  std::string farmd_path;
-  std::string agent_path;
-};
-
 // Only one `farmctl run` per database: a second farmd would fight over it.
 farm::StatusOr<int> LockStateDir(const fs::path& state_dir, bool force) {
   std::error_code ec;
@@ -198,7 +185,10 @@ farm::StatusOr<Outcome> SubmitAndWait(const GlobalOptions& options, const RunArg
   ApiClient api(farm.http_endpoint(), farm.token(), std::chrono::seconds(30));
   Outcome outcome;
   try {
-    FARM_ASSIGN_OR_RETURN(outcome.sweep_id, FindResumable(api, spec, args.synthetic));
+    // A re-evaluation is a new sweep by definition: nothing to resume.
+    if (!args.rerender) {
+      FARM_ASSIGN_OR_RETURN(outcome.sweep_id, FindResumable(api, spec, args.synthetic));
+    }
   } catch (const json::exception& e) {
     return farm::DataLoss(std::string("farmd's sweep list is malformed: ") + e.what());
   }
@@ -211,7 +201,10 @@ farm::StatusOr<Outcome> SubmitAndWait(const GlobalOptions& options, const RunArg
     FARM_ASSIGN_OR_RETURN(
         outcome.submitted,
         api.Post("/api/v1/sweeps",
-                 {{"spec", spec.text}, {"file_name", args.spec}, {"synthetic", args.synthetic}}));
+                 {{"spec", spec.text},
+                  {"file_name", args.spec},
+                  {"synthetic", args.synthetic},
+                  {"rerender", args.rerender}}));
     outcome.sweep_id = outcome.submitted.value("sweep_id", std::int64_t{0});
   }
   if (outcome.sweep_id <= 0) return farm::DataLoss("farmd's submit answer has no sweep_id");
@@ -279,7 +272,10 @@ farm::StatusOr<Outcome> SubmitAndWait(const GlobalOptions& options, const RunArg
   return outcome;
 }
 
-int RunSweep(const GlobalOptions& options, const std::string& config_dir, const RunArgs& args) {
+}  // namespace
+
+int RunSweep(const GlobalOptions& options, const std::string& config_dir, const RunArgs& args,
+             RunSummary* summary) {
   // Checked before anything starts: a bad spec never costs a process.
   // Real jobs read the files the spec names: check them all first. Synthetic stand-ins
   // read none.
@@ -352,6 +348,22 @@ int RunSweep(const GlobalOptions& options, const std::string& config_dir, const 
   if (!outcome.ok()) return ReportError(options, outcome.status());
   const JobCounts& c = outcome->counts;
   const bool ok = !outcome->stuck && c.failed == 0 && c.cancelled == 0 && c.skipped == 0;
+  if (summary) {
+    summary->sweep_id = outcome->sweep_id;
+    summary->spec_name = checked.spec.name;
+    summary->database = database;
+    summary->counts = c;
+    summary->ok = ok;
+    summary->first_errors = outcome->first_errors;
+  }
+  if (!args.print_result) {
+    if (!ok && !options.json) {
+      std::cerr << "farmctl: sweep " << outcome->sweep_id << " "
+                << (outcome->stuck ? "CANNOT FINISH" : "FAILED") << ": " << CountsLine(c)
+                << "\nfarmctl: logs in " << (state_dir / "logs").string() << "\n";
+    }
+    return ok ? kExitOk : kExitFailure;
+  }
   std::optional<farm::StatusOr<Ranking>> ranking;
   if (!args.synthetic && checked.spec.score_jobs > 0) {
     ranking = RankSweep(database, outcome->sweep_id, args.top);
@@ -406,8 +418,6 @@ int RunSweep(const GlobalOptions& options, const std::string& config_dir, const 
   return ok ? kExitOk : kExitFailure;
 }
 
-}  // namespace
-
 ApiEnvironment ReadApiEnvironment() {
   ApiEnvironment environment;
   if (const char* endpoint = std::getenv("STUDIOFARM_ENDPOINT")) environment.endpoint = endpoint;
@@ -447,6 +457,10 @@ void AddRunCommands(CLI::App& app, GlobalOptions& options, const std::string& co
   run->add_option("--model-cache-mb", args->model_cache_mb,
                   "Memory budget of models each agent keeps loaded (default: farm-agent's)")
       ->check(CLI::PositiveNumber);
+  run->add_flag("--rerender", args->rerender,
+                "Render every record again as new jobs of a new sweep, even those already "
+                "rendered, and keep the earlier results beside the new ones (a re-evaluation; "
+                "see also farmctl nightly)");
   run->add_flag("--force", args->force,
                 "Start even if another farmctl run seems to hold the database");
   run->add_option("--farmd", args->farmd_path, "farmd executable (default: the build's)");

@@ -77,6 +77,7 @@ SpecCheckResult CheckSpecFile(const std::string& path, const std::string& config
   result.spec.identity = check.spec->identity.name;
   result.spec.identity_token = check.spec->identity.token;
   result.spec.identity_pick_largest = check.spec->identity.pick_largest;
+  result.spec.nightly = check.spec->nightly;
   result.spec.text = std::move(*text);
   result.spec.name = check.spec->name;
   result.ok = true;

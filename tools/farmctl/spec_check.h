@@ -5,12 +5,14 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <nlohmann/json_fwd.hpp>
 #include <vector>
 
 #include "cli_common.h"
 #include "farm/sweep/diagnostic.h"
+#include "farm/sweep/spec.h"
 
 namespace farmctl {
 
@@ -24,6 +26,7 @@ struct CheckedSpec {
   std::string identity_token;   // identity.token
   bool identity_pick_largest = false;    // identity.pick: largest
   std::vector<std::string> photo_files;  // identity.photos resolved (with `expand` only)
+  std::optional<farm::sweep::NightlySpec> nightly;  // the `nightly:` gate, when written
 };
 
 struct SpecCheckResult {
