@@ -11,12 +11,16 @@
 #include "keys_commands.h"
 #include "rank_command.h"
 #include "remote_commands.h"
+#include "renders_command.h"
 #include "report_command.h"
 #include "reproduce_command.h"
 #include "run_command.h"
 #include "score_command.h"
+#include "show_command.h"
+#include "export_command.h"
 #include "sweep_commands.h"
 #include "nightly_command.h"
+#include "top_command.h"
 #include "train_command.h"
 #include "watch_command.h"
 
@@ -72,6 +76,10 @@ int main(int argc, char** argv) {
   farmctl::AddRankCommand(app, options, exit_code);
   farmctl::AddReportCommand(app, options, exit_code);
   farmctl::AddTrainCommands(app, options, exit_code);
+  farmctl::AddRendersCommand(app, options, exit_code);
+  farmctl::AddTopCommand(app, options, exit_code);
+  farmctl::AddShowCommand(app, options, exit_code);
+  farmctl::AddExportCommand(app, options, exit_code);
   farmctl::AddNightlyCommand(app, options, config_dir, exit_code);
 
   try {
