@@ -6,6 +6,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "adaptive_search.h"
 #include "dashboard_routes.h"
 #include "farm/sweep/file_resolver.h"
 
@@ -216,6 +217,25 @@ ApiResponse GetSweep(Coordinator& coordinator, std::int64_t id) {
                         {"message", p.message}});
   }
   out["progress"] = progress;
+  // A search (spec's search:) adds rungs as it goes: where it stands and what it saved.
+  if (IsSearchSpec(sweep->spec_yaml)) {
+    auto search = ReadSearchProgress(coordinator.store(), id);
+    if (search.ok()) {
+      const bool finished = sweep->state != store::SweepState::kQueued &&
+                            sweep->state != store::SweepState::kRunning &&
+                            sweep->state != store::SweepState::kPaused;
+      out["search"] = {{"rung", search->rung + 1},
+                       {"rungs", search->rungs},
+                       {"cells_per_rung", search->cells_per_rung},
+                       {"renders", search->renders},
+                       {"renders_full_grid", search->renders_full},
+                       {"jobs", search->jobs},
+                       {"jobs_full_grid", search->jobs_full},
+                       {"saved_percent", search->saved_percent()},
+                       {"done", finished},
+                       {"summary", search->Summary()}};
+    }
+  }
   return Json(200, out);
 }
 

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "adaptive_search.h"
 #include "conversions.h"
 #include "coordinator_impl.h"
 
@@ -79,6 +80,16 @@ void CoordinatorImpl::ProcessDecisions(const std::function<Status()>& extra) {
     auto current = store_.GetSweep(sweep);
     if (!failed.ok() || !current.ok() || current->state == store::SweepState::kCancelled)
       continue;
+    // A search (spec's search:) goes on with its next rung, in this same transaction.
+    if (IsSearchSpec(current->spec_yaml)) {
+      auto step = AdvanceSearch(store_, *scheduler_, sweep);
+      if (!step.ok()) {
+        // The sweep stays running: a restart checks it again.
+        StoreError(step.status(), "search of sweep " + std::to_string(sweep));
+        continue;
+      }
+      if (step->added) continue;
+    }
     // Not ignored: after an I/O error SQLite may have rolled the batch back, and a
     // further write would commit on its own.
     if (Status status = store_.SetSweepState(sweep, failed->empty() ? store::SweepState::kSucceeded

@@ -9,6 +9,7 @@
 #include "coordinator_impl.h"
 #include "farm/schemas/sha256.h"
 #include "farm/sweep/expand.h"
+#include "farm/sweep/halving.h"
 #include "farm/sweep/parser.h"
 #include "gang_size.h"
 #include "required_models.h"
@@ -65,6 +66,11 @@ StatusOr<SubmitResult> CoordinatorImpl::SubmitSweep(std::string_view yaml,
     return InvalidArgument("synthetic cpu_ms and bytes must be >= 0");
   }
   FARM_ASSIGN_OR_RETURN(sweep::SweepSpec spec, sweep::ParseSweepSpec(yaml, file_name, presets));
+  if (spec.search && options.synthetic) {
+    return InvalidArgument(std::string(file_name) +
+                           ": search: ranks cells by their renders' scores, which synthetic "
+                           "stand-ins do not have; expected a real run (no --synthetic)");
+  }
   sweep::ExpandOptions expand_options;
   expand_options.max_jobs = options.max_jobs;
   FARM_ASSIGN_OR_RETURN(sweep::ExpandedSweep expanded,
@@ -117,13 +123,23 @@ StatusOr<SubmitResult> CoordinatorImpl::SubmitSweep(std::string_view yaml,
   }
   spdlog::info("sweep={} '{}': {} jobs, {} new{}", created.sweep_id, new_sweep.name,
                expanded.jobs.size(), created_jobs, options.synthetic ? " (synthetic)" : "");
+  if (spec.search && expanded.count.search) {
+    spdlog::info("sweep={} search: {}; {} cells; first rung {} jobs, expected {}, at most {}",
+                 created.sweep_id, sweep::DescribeSearch(*spec.search),
+                 expanded.count.search->cells, expanded.count.total(),
+                 expanded.count.search->expected.total(), expanded.count.search->maximum.total());
+  }
   SubmitResult result;
   result.sweep_id = created.sweep_id;
   result.name = new_sweep.name;
   result.jobs_total = static_cast<int>(expanded.jobs.size());
   result.jobs_created = created_jobs;
   result.renders_shared = created.jobs.renders_shared;
-  if (created_jobs == 0) {
+  if (spec.search) {
+    // Its rungs are added by the completion check (adaptive_search.h), also when every
+    // first-rung render was already done.
+    sweeps_to_check_.insert(created.sweep_id);
+  } else if (created_jobs == 0) {
     (void)store_.SetSweepState(created.sweep_id, store::SweepState::kSucceeded);
   }
   return result;
