@@ -282,7 +282,7 @@ TEST_F(FarmctlReportTest, SelfContainedPageWithPlotsSheetsAndThumbnailsRendersIn
   }
   const std::string shot = ::testing::TempDir() + "farmctl_report_screenshot.png";
   const CliRun check = Shell(
-      "node --experimental-websocket " + Quote(kChecker) + " " + Quote(dir_ + "/report.html") +
+      "node " + Quote(kChecker) + " " + Quote(dir_ + "/report.html") +
       " --offline --min-images 34 --min-svgs 4 --screenshot " + Quote(shot) +
       " --assert \"document.querySelectorAll('table.sheet tr').length === 4\"" +
       " --assert \"[...document.querySelectorAll('svg.plot')].every(s => s.querySelector('circle,rect.bar'))\"" +
@@ -307,7 +307,7 @@ TEST_F(FarmctlReportTest, UnscoredSweepPlotsSayThereIsNoData) {
   EXPECT_NE(html.find("No scored renders yet."), std::string::npos);
   if (!HaveBrowser()) GTEST_SKIP() << "chromium or node not installed (tools/setup.sh installs both)";
   // The "no data" plots still take their place on the page.
-  const CliRun check = Shell("node --experimental-websocket " + Quote(kChecker) + " " +
+  const CliRun check = Shell("node " + Quote(kChecker) + " " +
                              Quote(dir_ + "/report.html") + " --offline --min-svgs 4 2>&1");
   EXPECT_EQ(check.exit_code, 0) << check.out;
 }

@@ -1,6 +1,6 @@
-// A small Chrome DevTools Protocol client for headless Chromium: no npm packages. Uses
-// Node's global WebSocket when there is one (node --experimental-websocket on Node 20),
-// else the browser's --remote-debugging-pipe (Node 18, Debian 12's).
+// A small Chrome DevTools Protocol client for headless Chromium: no npm packages. Talks
+// over the browser's --remote-debugging-pipe by default (any Node, Debian 12's 18 too), or
+// over a DevTools port and Node's global WebSocket (transport: 'websocket').
 //
 //   import { LaunchChromium } from './cdp.mjs';
 //   const browser = await LaunchChromium({ timeoutMs: 30000 });
@@ -58,7 +58,10 @@ export class CdpConnection {
     this.closed_ = false;
     socket.addEventListener('message', (event) => this.OnMessage(event.data));
     socket.addEventListener('close', () => this.OnClose(new Error('DevTools socket closed')));
-    socket.addEventListener('error', () => this.OnClose(new Error('DevTools socket error')));
+    socket.addEventListener('error', (event) => {
+      const why = event?.error?.message ?? event?.message;
+      this.OnClose(new Error('DevTools socket error' + (why ? `: ${why}` : '')));
+    });
   }
 
   static async Connect(url, timeoutMs = 30000) {
@@ -389,17 +392,19 @@ class PipeSocket {
   close() { this.to_.end(); }
 }
 
-// Starts headless Chromium with a throw-away profile and connects: over a WebSocket on a
-// free DevTools port (read from stderr or DevToolsActivePort) when Node has a global
-// WebSocket (node --experimental-websocket on Node 20, any Node 22+), else over a pipe.
+// Starts headless Chromium with a throw-away profile and connects.
 // Options: chromium (path; default FindChromium()), timeoutMs (launch and per-command
-// deadline), windowSize ('1280,900'), extraArgs, userDataDir (kept when given),
-// transport ('websocket' | 'pipe'; default: websocket when available).
+// deadline), windowSize ('1280,900'), extraArgs, userDataDir (kept when given), transport:
+//   'pipe' (default): --remote-debugging-pipe. Works on any Node and has no message limit.
+//   'websocket': a free DevTools port (read from stderr or DevToolsActivePort) and Node's
+//     global WebSocket (node --experimental-websocket on Node 20). Node's client refuses a
+//     message of a few MiB once inflated ("Max decompressed message size exceeded"), so a
+//     full-page screenshot of a long page fails over it.
 export async function LaunchChromium(options = {}) {
   const chromium = options.chromium ?? FindChromium();
   if (!chromium) throw new Error('chromium not found (install Debian\'s `chromium` or set CHROMIUM)');
   const timeoutMs = options.timeoutMs ?? 30000;
-  const transport = options.transport ?? (typeof WebSocket === 'function' ? 'websocket' : 'pipe');
+  const transport = options.transport ?? 'pipe';
   const ownsUserDataDir = !options.userDataDir;
   const userDataDir = options.userDataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'farm-chromium-'));
   const args = [

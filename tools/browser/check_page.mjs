@@ -1,9 +1,9 @@
-#!/usr/bin/env -S node --experimental-websocket
+#!/usr/bin/env node
 // Loads a page in headless Chromium and checks that it renders: no console errors or
 // uncaught exceptions, every <img> loaded (complete, naturalWidth > 0), every <svg> plot
 // laid out with a non-zero box; optional extra assertions; a screenshot.
 //
-//   node --experimental-websocket tools/browser/check_page.mjs PAGE [options]
+//   node tools/browser/check_page.mjs PAGE [options]
 //     PAGE                 a URL or a file path (file:// is used for paths)
 //     --screenshot FILE    full-page PNG
 //     --assert EXPR        JavaScript that must evaluate to true (repeatable); anything
