@@ -36,5 +36,22 @@ TEST(SweepCountsTest, NoProgressNoTrainingText) {
   EXPECT_EQ(CountsLine(counts).find('|'), std::string::npos);
 }
 
+TEST(SweepCountsTest, ASearchBetweenRungsIsNotFinished) {
+  // Every job of rung 1 finished, the sweep still running: farmd adds rung 2 next.
+  nlohmann::json sweep = {{"jobs_total", 4},
+                          {"jobs", {{"succeeded", 4}}},
+                          {"search", {{"done", false}, {"summary", "rung 1/3, cells 2"}}}};
+  JobCounts counts = CountsOfSweep(sweep);
+  EXPECT_TRUE(counts.search_pending);
+  EXPECT_FALSE(counts.AllTerminal());
+  EXPECT_EQ(counts.search, "rung 1/3, cells 2");
+  sweep["search"]["done"] = true;
+  counts = CountsOfSweep(sweep);
+  EXPECT_FALSE(counts.search_pending);
+  EXPECT_TRUE(counts.AllTerminal());
+  sweep.erase("search");  // a sweep without search: finishes with its jobs
+  EXPECT_TRUE(CountsOfSweep(sweep).AllTerminal());
+}
+
 }  // namespace
 }  // namespace farmctl

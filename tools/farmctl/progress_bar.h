@@ -25,8 +25,15 @@ struct JobCounts {
   // ETA .."; empty when none trains.
   std::string training;
 
+  // A sweep with search: adds rungs as it goes, so between two rungs every job may have
+  // finished while the sweep has not: pending until farmd says the search is done.
+  bool search_pending = false;
+  std::string search;  // farmd's summary: "rung 2/3, cells 12 -> 6, ... fewer than the full grid"
+
   std::int64_t finished() const { return succeeded + failed + cancelled + skipped; }
-  bool AllTerminal() const { return queued == 0 && running == 0 && finished() >= total; }
+  bool AllTerminal() const {
+    return !search_pending && queued == 0 && running == 0 && finished() >= total;
+  }
 };
 
 // "42/100 done, 40 ok, 2 failed, 3 running, 55 queued", and when some queued jobs cannot

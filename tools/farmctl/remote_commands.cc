@@ -80,6 +80,7 @@ void PrintSweep(const json& sweep) {
   std::cout << "sweep " << Field(sweep, "id") << " '" << Field(sweep, "name")
             << "': " << Field(sweep, "state") << "\n"
             << CountsLine(c) << "\n";
+  if (!c.search.empty()) std::cout << "search: " << c.search << "\n";
   if (c.unrunnable > 0) PrintUnrunnable(std::cout, sweep);
 }
 

@@ -35,6 +35,11 @@ JobCounts CountsOfSweep(const nlohmann::json& sweep) {
       counts.training += (counts.training.empty() ? "" : "; ") + line;
     }
   }
+  // Absent for sweeps without search: (and from older farmds).
+  if (auto it = sweep.find("search"); it != sweep.end() && it->is_object()) {
+    counts.search = it->value("summary", std::string());
+    counts.search_pending = !it->value("done", true);
+  }
   return counts;
 }
 

@@ -193,16 +193,20 @@ int Watch(const GlobalOptions& options, const WatchArgs& args) {
   const bool ok = counts.failed == 0 && counts.cancelled == 0 && counts.skipped == 0;
   const json first_errors = counts.failed > 0 ? FirstErrors(api, *sweep_id) : json::array();
   if (options.json) {
-    EmitLine({{"event", "done"},
-              {"ok", ok},
-              {"sweep_id", *sweep_id},
-              {"state", state},
-              {"counts", CountsJson(counts)},
-              {"first_errors", first_errors}});
+    json done = {{"event", "done"},
+                 {"ok", ok},
+                 {"sweep_id", *sweep_id},
+                 {"state", state},
+                 {"counts", CountsJson(counts)},
+                 {"first_errors", first_errors}};
+    // What a search (spec's search:) ran against the full grid.
+    if (!counts.search.empty()) done["search"] = counts.search;
+    EmitLine(done);
   } else {
     progress.Finish(counts);
     std::cerr << "farmctl: sweep " << *sweep_id << " " << (ok ? "finished" : "FAILED") << ": "
               << CountsLine(counts) << "\n";
+    if (!counts.search.empty()) std::cerr << "farmctl: search: " << counts.search << "\n";
     for (const json& e : first_errors) {
       std::cerr << "  job " << e.value("job_id", std::int64_t{0}) << ": "
                 << e.value("error", std::string()) << "\n";
