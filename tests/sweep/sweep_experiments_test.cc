@@ -34,6 +34,7 @@ const std::map<std::string, Pinned>& PinnedCounts() {
       {"poses.yaml", {1, 1, 160, 160}},           // 10 poses x 2 tones x 2 samplers x 4 seeds
       {"nightly_eval.yaml", {1, 1, 48, 48}},      // 4 poses x 2 tones x 2 samplers x 3 seeds
       {"lora_files.yaml", {0, 0, 24, 24}},        // 3 weights x 2 tones x 2 samplers x 2 seeds
+      {"cfg_sampler_halving.yaml", {1, 1, 40, 40}},  // first rung: 5 cfg x 4 samplers x 2 seeds
   };
   return kCounts;
 }

@@ -25,6 +25,20 @@ scheduler::JobSpec SpecFromRow(const store::Job& job) {
   return spec;
 }
 
+// A render job created while the same record had a succeeded job was asked to render
+// again (NewJob::rerender; the store shares a rendered record otherwise): keep it forced.
+StatusOr<bool> IsRerender(store::Store& store, const store::Job& job) {
+  if (job.kind != store::JobKind::kRender) return false;
+  FARM_ASSIGN_OR_RETURN(std::vector<store::Job> same, store.ListJobsByParamHash(job.param_hash));
+  for (const store::Job& other : same) {
+    if (other.id < job.id && other.kind == store::JobKind::kRender &&
+        other.state == store::JobState::kSucceeded) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 Status CoordinatorImpl::Restore() {
@@ -59,6 +73,7 @@ Status CoordinatorImpl::Restore() {
   for (const auto& [id, row] : rows) {
     scheduler::RestoredJob job;
     job.spec = SpecFromRow(row);
+    FARM_ASSIGN_OR_RETURN(job.spec.force, IsRerender(store_, row));
     job.state = ToScheduler(row.state);
     job.attempt_count = row.attempt_count;
     job.reason = row.last_error;

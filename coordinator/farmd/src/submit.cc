@@ -104,6 +104,8 @@ StatusOr<SubmitResult> CoordinatorImpl::SubmitSweep(std::string_view yaml,
     job.param_hash = row->second->param_hash;
     job.required_models = RequiredModels(*row->second);
     job.gang_size = GangSizeOf(*row->second);
+    // A re-evaluation renders even what the farm rendered before.
+    job.force = options.rerender && job.kind == scheduler::JobKind::kRender;
     for (std::size_t dep : expanded.jobs[i].depends_on) {
       const scheduler::JobId parent = dep < ids.size() ? ids[dep] : 0;
       if (parent <= 0 || parent == job.id) continue;
