@@ -302,6 +302,11 @@ TEST_F(FarmctlRendersTest, ExportWritesImagesSidecarsAndStagesAndNeverOverwrites
   EXPECT_EQ(unrendered.exit_code, 1);
   EXPECT_NE(unrendered.out.find("no stored image"), std::string::npos) << unrendered.out;
   EXPECT_EQ(Farmctl("export --where 'cfg >>' -o " + Quote(dir_ + "/m")).exit_code, 2);
+  const CliRun elsewhere = Farmctl("export " + std::to_string(ids_[0]) + " --artifacts " + Quote(dir_ + "/nowhere") +
+                                   " -o " + Quote(dir_ + "/m"));
+  EXPECT_EQ(elsewhere.exit_code, 1);
+  EXPECT_NE(elsewhere.out.find("does not exist (pass --artifacts DIR"), std::string::npos) << elsewhere.out;
+  EXPECT_FALSE(fs::exists(dir_ + "/m"));
 }
 
 }  // namespace

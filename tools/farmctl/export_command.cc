@@ -131,6 +131,15 @@ int Run(const GlobalOptions& options, const ExportArgs& args) {
   const fs::path root = ArtifactRoot(path, args.artifacts);
   std::error_code absolute_error;
   const fs::path dir = fs::absolute(args.output, absolute_error).lexically_normal();
+  for (const Item& item : *items) {  // every image is there before anything is written
+    std::error_code missing;
+    const std::string file = ArtifactFile(root, item.image);
+    if (!fs::is_regular_file(file, missing)) {
+      return ReportError(options, farm::NotFound("render " + std::to_string(item.render.id) + ": stored image " + file +
+                                                 " does not exist (pass --artifacts DIR, the farm's artifact "
+                                                 "root): nothing exported"));
+    }
+  }
   Tally tally;
   Json exported = Json::array();
   for (const Item& item : *items) {
