@@ -82,16 +82,47 @@ TEST(QueryCompile, StringsUnquoteDoubledQuotes) {
 TEST(QueryCompile, KeywordsAreCaseInsensitiveAndPrecedenceIsSql) {
   const BuiltQuery built =
       MustBuild(Filter("pose = 'a' or NOT tone = 'warm' And steps in (20, 30)"));
-  EXPECT_EQ(WhereOf(built), "(r.pose = ? OR (NOT (r.tone = ?) AND r.steps IN (?, ?)))");
+  EXPECT_EQ(WhereOf(built), "(r.pose = ? OR (r.tone <> ? AND r.steps IN (?, ?)))");
   EXPECT_EQ(built.binds.size(), 4u);
 }
 
 TEST(QueryCompile, ParenthesesGroup) {
   EXPECT_EQ(WhereOf(MustBuild(Filter("(pose = 'a' OR pose = 'b') AND cfg > 5"))),
             "((r.pose = ? OR r.pose = ?) AND r.cfg > ?)");
-  EXPECT_EQ(WhereOf(MustBuild(Filter("NOT (pose = 'a' OR pose = 'b')"))),
-            "NOT (r.pose = ? OR r.pose = ?)");
+  EXPECT_EQ(WhereOf(MustBuild(Filter("(cfg = 1 AND (steps = 2 AND (pose = 'a')))"))),
+            "(r.cfg = ? AND r.steps = ? AND r.pose = ?)");
   EXPECT_EQ(WhereOf(MustBuild(Filter("((((cfg = 1))))"))), "r.cfg = ?");
+}
+
+// NOT goes down to the conditions (De Morgan; the same under SQL's NULLs), so the SQL
+// nests only where AND and OR alternate.
+TEST(QueryCompile, NotIsPushedToTheConditions) {
+  EXPECT_EQ(WhereOf(MustBuild(Filter("NOT NOT cfg = 1"))), "r.cfg = ?");
+  EXPECT_EQ(WhereOf(MustBuild(Filter("NOT (pose = 'a' OR pose = 'b')"))),
+            "(r.pose <> ? AND r.pose <> ?)");
+  EXPECT_EQ(WhereOf(MustBuild(Filter("NOT (cfg < 1 AND NOT (steps >= 2 OR pose IS NULL))"))),
+            "(r.cfg >= ? OR r.steps >= ? OR r.pose IS NULL)");
+  EXPECT_EQ(WhereOf(MustBuild(Filter("NOT cfg <= 1 AND NOT cfg > 9 AND NOT cfg != 5"))),
+            "(r.cfg > ? AND r.cfg <= ? AND r.cfg = ?)");
+  EXPECT_EQ(WhereOf(MustBuild(Filter("NOT pose IN ('a') OR NOT pose NOT IN ('b')"))),
+            "(r.pose NOT IN (?) OR r.pose IN (?))");
+  EXPECT_EQ(WhereOf(MustBuild(Filter("NOT sampler NOT LIKE 'x%' AND NOT prompt LIKE '%y'"))),
+            "(r.sampler LIKE ? AND r.prompt NOT LIKE ?)");
+  EXPECT_EQ(WhereOf(MustBuild(Filter("NOT score IS NULL AND NOT (euclidean IS NOT NULL)"))),
+            "(rr.score IS NOT NULL AND rr.euclidean IS NULL)");
+  EXPECT_EQ(WhereOf(MustBuild(Filter("NOT face_found = true"))), "(rr.faces_found > 0) <> ?");
+}
+
+TEST(QueryCompile, DeepNestingComesFirstInItsChain) {
+  // 20 alternating levels: the nested part leads each chain.
+  std::string where = "cfg = 0";
+  for (int i = 1; i <= 20; ++i) {
+    where = "steps = " + std::to_string(i) + (i % 2 ? " OR (" : " AND (") + where + ")";
+  }
+  const std::string sql = WhereOf(MustBuild(Filter(where)));
+  // Levels deeper than 8 lead their chain; shallower ones keep the written order.
+  EXPECT_EQ(sql.find_first_not_of('('), 13u) << sql;
+  EXPECT_NE(sql.find("(r.steps = ? OR r.cfg = ?)"), std::string::npos) << sql;
 }
 
 TEST(QueryCompile, InLikeAndNull) {
@@ -185,6 +216,14 @@ TEST(QueryCompile, OrderByWalksTheScoreIndex) {
   const BuiltQuery built = MustBuild(query);
   EXPECT_NE(built.sql.find(" ORDER BY rr.score DESC, rr.id LIMIT ?"), std::string::npos) << built.sql;
   EXPECT_EQ(std::get<std::int64_t>(built.binds.back()), 100);
+  // Best-first with a limit fixes the loop order (render_results outside) ...
+  EXPECT_NE(built.sql.find(" FROM render_results rr CROSS JOIN renders r "), std::string::npos);
+  // ... unless the filter pins a few renders, or there is no limit.
+  query.where = "seed IN (1, 2) AND cfg > 3";
+  EXPECT_EQ(MustBuild(query).sql.find("CROSS JOIN"), std::string::npos);
+  query.where = "sampler = 'Euler a'";
+  query.limit = 0;
+  EXPECT_EQ(MustBuild(query).sql.find("CROSS JOIN"), std::string::npos);
 }
 
 TEST(QueryCompile, OrderByLists) {

@@ -1,6 +1,7 @@
 // Filter trees and order-by lists -> SQL over whitelisted columns with bound values.
 #include "compile.h"
 
+#include <algorithm>
 #include <cctype>
 #include <map>
 #include <string>
@@ -37,6 +38,16 @@ bool IsNumber(ColumnType type) {
 
 QueryError ErrorAt(std::string message, std::size_t offset, std::size_t length) {
   return {std::move(message), offset, length == 0 ? 1 : length};
+}
+
+// The comparison that holds exactly when `op` does not (both NULL on NULL).
+std::string Opposite(const std::string& op) {
+  if (op == "=") return "<>";
+  if (op == "<>") return "=";
+  if (op == "<") return ">=";
+  if (op == "<=") return ">";
+  if (op == ">") return "<=";
+  return "<";  // ">="
 }
 
 std::string Quoted(const Literal& value) { return "'" + value.text + "'"; }
@@ -117,7 +128,9 @@ bool BindValue(const ColumnInfo& column, const Literal& value, store::SqlValue& 
   return false;
 }
 
-bool CompileLeaf(const Expr& expr, SqlFragment& out, QueryError& error) {
+// One condition; `negated` turns it into its opposite (NOT pushed down to the leaf: the
+// same in SQL's three-valued logic, NULL stays NULL).
+bool CompileLeaf(const Expr& expr, bool negated, SqlFragment& out, QueryError& error) {
   const ColumnInfo* column =
       ResolveColumn(expr.column, expr.column_offset, expr.column_length, error);
   if (column == nullptr) return false;
@@ -125,7 +138,7 @@ bool CompileLeaf(const Expr& expr, SqlFragment& out, QueryError& error) {
   out.AddColumn(*column);
   switch (expr.kind) {
     case Expr::Kind::kIsNull:
-      out.sql += expr.negated ? " IS NOT NULL" : " IS NULL";
+      out.sql += expr.negated != negated ? " IS NOT NULL" : " IS NULL";
       return true;
     case Expr::Kind::kCompare: {
       if (column->type == ColumnType::kBool && !params && expr.op != "=" && expr.op != "<>") {
@@ -135,12 +148,12 @@ bool CompileLeaf(const Expr& expr, SqlFragment& out, QueryError& error) {
       }
       store::SqlValue bound;
       if (!BindValue(*column, expr.values[0], bound, error)) return false;
-      out.sql += " " + expr.op + " ?";
+      out.sql += " " + (negated ? Opposite(expr.op) : expr.op) + " ?";
       out.binds.push_back(std::move(bound));
       return true;
     }
     case Expr::Kind::kIn: {
-      out.sql += expr.negated ? " NOT IN (" : " IN (";
+      out.sql += expr.negated != negated ? " NOT IN (" : " IN (";
       for (std::size_t i = 0; i < expr.values.size(); ++i) {
         store::SqlValue bound;
         if (!BindValue(*column, expr.values[i], bound, error)) return false;
@@ -157,7 +170,7 @@ bool CompileLeaf(const Expr& expr, SqlFragment& out, QueryError& error) {
                         expr.column_offset, expr.column_length);
         return false;
       }
-      out.sql += expr.negated ? " NOT LIKE ?" : " LIKE ?";
+      out.sql += expr.negated != negated ? " NOT LIKE ?" : " LIKE ?";
       out.binds.push_back(expr.values[0].text);
       return true;
     default: break;
@@ -166,43 +179,87 @@ bool CompileLeaf(const Expr& expr, SqlFragment& out, QueryError& error) {
   return false;
 }
 
-bool CompileNode(const Expr& expr, SqlFragment& out, QueryError& error);
+// The filter in negation normal form: NOTs pushed to the leaves (De Morgan) and nested
+// chains of the same kind merged, so the SQL nests only where AND and OR alternate.
+// SQLite's parser has a fixed stack (YYSTACKDEPTH 100): 64 levels of "NOT (" or of
+// "(a OR (b AND ..." would overflow it.
+struct Node {
+  const Expr* leaf = nullptr;  // a condition, or nullptr for a chain
+  bool negated = false;        // of the leaf
+  bool is_and = false;         // of the chain
+  std::vector<Node> children;
+  int depth = 0;               // chains below, 0 for a leaf
+};
+
+Node Normalize(const Expr& expr, bool negated) {
+  if (expr.kind == Expr::Kind::kNot) return Normalize(expr.children[0], !negated);
+  Node node;
+  if (!IsComposite(expr)) {
+    node.leaf = &expr;
+    node.negated = negated;
+    return node;
+  }
+  node.is_and = (expr.kind == Expr::Kind::kAnd) != negated;
+  for (const Expr& child : expr.children) {
+    Node normal = Normalize(child, negated);
+    if (normal.leaf == nullptr && normal.is_and == node.is_and) {
+      for (Node& grandchild : normal.children) node.children.push_back(std::move(grandchild));
+    } else {
+      node.children.push_back(std::move(normal));
+    }
+  }
+  for (const Node& child : node.children) node.depth = std::max(node.depth, child.depth + 1);
+  return node;
+}
+
+bool CompileNormal(const Node& node, SqlFragment& out, QueryError& error);
 
 // children[begin, end) joined by AND/OR. Long chains are split in halves, so SQLite's
 // expression tree stays shallow (it refuses trees deeper than 1000).
-bool CompileChain(const Expr& expr, std::size_t begin, std::size_t end, SqlFragment& out,
-                  QueryError& error) {
-  constexpr std::size_t kFlatChain = 16;
-  const char* joiner = expr.kind == Expr::Kind::kAnd ? " AND " : " OR ";
+bool CompileChain(const Node& node, const std::vector<const Node*>& children, std::size_t begin,
+                  std::size_t end, SqlFragment& out, QueryError& error) {
+  constexpr std::size_t kFlatChain = 64;
+  const char* joiner = node.is_and ? " AND " : " OR ";
   out.sql += "(";
   if (end - begin <= kFlatChain) {
     for (std::size_t i = begin; i < end; ++i) {
       if (i != begin) out.sql += joiner;
-      if (!CompileNode(expr.children[i], out, error)) return false;
+      if (!CompileNormal(*children[i], out, error)) return false;
     }
   } else {
     const std::size_t middle = begin + (end - begin) / 2;
-    if (!CompileChain(expr, begin, middle, out, error)) return false;
+    if (!CompileChain(node, children, begin, middle, out, error)) return false;
     out.sql += joiner;
-    if (!CompileChain(expr, middle, end, out, error)) return false;
+    if (!CompileChain(node, children, middle, end, out, error)) return false;
   }
   out.sql += ")";
   return true;
 }
 
-bool CompileNode(const Expr& expr, SqlFragment& out, QueryError& error) {
-  switch (expr.kind) {
-    case Expr::Kind::kAnd:
-    case Expr::Kind::kOr: return CompileChain(expr, 0, expr.children.size(), out, error);
-    case Expr::Kind::kNot: {
-      const Expr& inner = expr.children[0];
-      out.sql += IsComposite(inner) ? "NOT " : "NOT (";
-      if (!CompileNode(inner, out, error)) return false;
-      if (!IsComposite(inner)) out.sql += ")";
-      return true;
-    }
-    default: return CompileLeaf(expr, out, error);
+bool CompileNormal(const Node& node, SqlFragment& out, QueryError& error) {
+  if (node.leaf != nullptr) return CompileLeaf(*node.leaf, node.negated, out, error);
+  std::vector<const Node*> children;
+  for (const Node& child : node.children) children.push_back(&child);
+  // Deeply nested parts go first: SQLite's parser then reduces them before it holds the
+  // rest of the chain on its stack. Shallow filters keep the order they were written in.
+  constexpr int kDeep = 8;
+  if (node.depth > kDeep) {
+    std::stable_sort(children.begin(), children.end(),
+                     [](const Node* a, const Node* b) { return a->depth > b->depth; });
   }
+  return CompileChain(node, children, 0, children.size(), out, error);
+}
+
+// Checks every condition in the order written, so the first error is the leftmost.
+bool CheckLeaves(const Expr& expr, QueryError& error) {
+  if (expr.kind == Expr::Kind::kNot || IsComposite(expr)) {
+    for (const Expr& child : expr.children) {
+      if (!CheckLeaves(child, error)) return false;
+    }
+    return true;
+  }
+  SqlFragment scratch;
+  return CompileLeaf(expr, false, scratch, error);
 }
 
 }  // namespace
@@ -255,7 +312,8 @@ const ColumnInfo* ResolveColumn(std::string_view name, std::size_t offset, std::
 }
 
 bool CompileFilter(const Expr& expr, SqlFragment& out, QueryError& error) {
-  return CompileNode(expr, out, error);
+  if (!CheckLeaves(expr, error)) return false;
+  return CompileNormal(Normalize(expr, false), out, error);
 }
 
 namespace {

@@ -35,6 +35,29 @@ StatusOr<std::vector<const ColumnInfo*>> SelectColumns(const std::vector<std::st
   return resolved;
 }
 
+// True when every match must have one of a few given values of a (nearly) unique,
+// indexed renders column: then that index finds the matches faster than any walk.
+bool PinsRenders(const Expr& expr) {
+  if (expr.kind == Expr::Kind::kAnd) {
+    return std::any_of(expr.children.begin(), expr.children.end(), PinsRenders);
+  }
+  if (!((expr.kind == Expr::Kind::kCompare && expr.op == "=") ||
+        (expr.kind == Expr::Kind::kIn && !expr.negated))) {
+    return false;
+  }
+  const ColumnInfo* column = FindRenderColumn(expr.column);
+  if (column == nullptr) return false;
+  return column->name == "id" || column->name == "param_hash" || column->name == "seed" ||
+         column->name == "result";
+}
+
+// The column of the first order key, or nullptr.
+const ColumnInfo* FirstOrderColumn(std::string_view order_by) {
+  const LexResult lexed = Tokenize(order_by);
+  if (lexed.tokens.empty() || lexed.tokens[0].kind != TokenKind::kIdentifier) return nullptr;
+  return FindRenderColumn(lexed.tokens[0].text);
+}
+
 bool IsBlank(std::string_view text) {
   return std::all_of(text.begin(), text.end(),
                      [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; });
@@ -72,12 +95,14 @@ StatusOr<BuiltQuery> BuildRenderQuery(const RenderQuery& query) {
     }
     where.sql += ")";
   }
+  bool pins_renders = false;
   if (!IsBlank(query.where)) {
     ParseResult parsed = ParseExpression(query.where);
     if (!parsed.ok) return ToStatus(query.where, parsed.error);
     SqlFragment filter;
     QueryError error;
     if (!CompileFilter(parsed.expr, filter, error)) return ToStatus(query.where, error);
+    pins_renders = PinsRenders(parsed.expr);
     if (!where.sql.empty()) where.sql += " AND ";
     where.Append(filter);
   }
@@ -97,8 +122,18 @@ StatusOr<BuiltQuery> BuildRenderQuery(const RenderQuery& query) {
     order.sql += ", rr.id";
   }
 
+  // Best-first with a limit: walk render_results by score (score DESC, or sweep_id and
+  // score DESC) and stop after `limit` matches. SQLite's planner does not weigh the
+  // LIMIT: for a filter on renders columns it picks their index and sorts every match
+  // (about 300 ms for a quarter of 1,000,000 rows, with or without ANALYZE), so CROSS
+  // JOIN fixes the loop order; a filter that pins a few renders keeps the planner's
+  // choice (walking the score index for one seed would read every row).
+  const ColumnInfo* first_order = FirstOrderColumn(query.order_by);
+  const bool walk_score = query.limit > 0 && first_order != nullptr &&
+                          first_order->name == "score" && !pins_renders;
   SqlFragment from;
-  from.sql = " FROM render_results rr JOIN renders r ON r.id = rr.render_id";
+  from.sql = walk_score ? " FROM render_results rr CROSS JOIN renders r ON r.id = rr.render_id"
+                        : " FROM render_results rr JOIN renders r ON r.id = rr.render_id";
   if (select.needs_sweeps || where.needs_sweeps || order.needs_sweeps) {
     from.sql += " JOIN sweeps s ON s.id = rr.sweep_id";
   }
