@@ -25,7 +25,9 @@ struct ThumbnailOptions {
   std::string agent_path;  // empty: only cached thumbnails, the rest fail with a reason
   std::string cache_dir;
   int size = 160;
-  int batch = 200;         // files per agent run (command-line length stays small)
+  // Files per agent run: its start (loading libtorch) costs ~0.5 s of CPU, so few and
+  // large; 1000 paths keep the command line near 100 kB.
+  int batch = 1000;
   int processes = 2;       // agents run at once (one per core is right: decoding is CPU-bound)
 };
 
