@@ -169,3 +169,30 @@ TEST(SuccessRatesTest, UnscoredRendersAreLeftOut) {
 
 }  // namespace
 }  // namespace farm::analysis
+
+namespace farm::analysis {
+namespace {
+
+TEST(AnalyseEffectsTest, DrawBudgetSwitchesAParameterToNormalIntervals) {
+  // Two values with 3 scored renders each: bootstrapping both costs 2 x 3 x 100 = 600 draws.
+  ScoredTable t;
+  t.scores = {0.1, 0.2, 0.3, 0.5, 0.6, 0.7};
+  t.face_found = std::vector<signed char>(6, kFace);
+  t.AddParameter("seed", {"1", "1", "1", "2", "2", "2"});
+  EffectsOptions options;
+  options.bootstrap.resamples = 100;
+  options.bootstrap_draw_budget = 600;  // within budget: bootstrap
+  auto within = AnalyseEffects(t, options);
+  ASSERT_TRUE(within.ok());
+  EXPECT_EQ(within->ranked[0].levels[0].score.method, CiMethod::kBootstrap);
+  options.bootstrap_draw_budget = 599;  // over: normal, mean 0.2 +- 1.959964 * 0.1 / sqrt(3)
+  auto over = AnalyseEffects(t, options);
+  ASSERT_TRUE(over.ok());
+  const MeanCi& level = over->ranked[0].levels[0].score;
+  EXPECT_EQ(level.method, CiMethod::kNormal);
+  EXPECT_NEAR(level.ci.low, 0.2 - 0.113159, 1e-6);
+  EXPECT_NEAR(level.ci.high, 0.2 + 0.113159, 1e-6);
+}
+
+}  // namespace
+}  // namespace farm::analysis

@@ -5,7 +5,9 @@
 #include <iostream>
 
 #include "cli_common.h"
+#include "compare_command.h"
 #include "db_commands.h"
+#include "effects_command.h"
 #include "faces_commands.h"
 #include "identity_commands.h"
 #include "keys_commands.h"
@@ -81,6 +83,8 @@ int main(int argc, char** argv) {
   farmctl::AddShowCommand(app, options, exit_code);
   farmctl::AddExportCommand(app, options, exit_code);
   farmctl::AddNightlyCommand(app, options, config_dir, exit_code);
+  farmctl::AddCompareCommand(app, options, exit_code);
+  farmctl::AddEffectsCommand(app, options, exit_code);
 
   try {
     app.parse(argc, argv);

@@ -214,6 +214,11 @@ farm::StatusOr<Outcome> SubmitAndWait(const GlobalOptions& options, const RunArg
               << outcome.submitted.value("renders_shared", 0) << " renders already done or "
               << "pending" << (args.synthetic ? " (synthetic stand-ins)" : "") << "\n";
   }
+  if (!options.json) {
+    // The token rides in the fragment, which the browser never sends (docs/dashboard.md).
+    std::cerr << "farmctl: dashboard http://" << farm.http_endpoint() << "/dashboard/#token="
+              << farm.token() << "\n";
+  }
   const std::string target = "/api/v1/sweeps/" + std::to_string(outcome.sweep_id);
   ProgressBar progress(std::cerr, !options.json && ::isatty(STDERR_FILENO));
   // Since when nothing could run and nothing changed (while `stuck_clock` is on). Not an

@@ -38,6 +38,25 @@ double EtaSquared(const std::vector<std::vector<double>>& by_level) {
   return ss_between / ss_total;
 }
 
+// options.bootstrap, or the same with normal intervals for every value when bootstrapping
+// this parameter's values would cost more than the draw budget.
+BootstrapOptions BootstrapFor(const ScoredTable& table, std::size_t parameter, const EffectsOptions& options) {
+  BootstrapOptions out = options.bootstrap;
+  if (options.bootstrap_draw_budget == 0) return out;
+  const LevelIndex index = IndexLevels(table.values[parameter]);
+  std::vector<std::size_t> scored(index.levels.size(), 0);
+  for (std::size_t row = 0; row < table.rows(); ++row) {
+    if (HasScore(table.scores[row])) ++scored[index.row_level[row]];
+  }
+  double draws = 0;
+  for (std::size_t n : scored) {
+    const bool bootstrapped = n >= 2 && (out.normal_above == 0 || n <= out.normal_above);
+    if (bootstrapped) draws += static_cast<double>(n) * out.resamples;
+  }
+  if (draws > static_cast<double>(options.bootstrap_draw_budget)) out.normal_above = 1;
+  return out;
+}
+
 }  // namespace
 
 ParameterEffect MarginalMeans(const ScoredTable& table, std::size_t parameter,
@@ -89,7 +108,7 @@ StatusOr<EffectsSummary> AnalyseEffects(const ScoredTable& table, const EffectsO
       out.constant.push_back({table.parameter_names[p], column.empty() ? "" : column.front()});
       continue;
     }
-    out.ranked.push_back(MarginalMeans(table, p, options.bootstrap));
+    out.ranked.push_back(MarginalMeans(table, p, BootstrapFor(table, p, options)));
   }
   std::stable_sort(out.ranked.begin(), out.ranked.end(),
                    [](const ParameterEffect& x, const ParameterEffect& y) {

@@ -41,6 +41,11 @@ struct ConstantParameter {
 
 struct EffectsOptions {
   BootstrapOptions bootstrap;  // for the per-value intervals
+  // 0: unlimited. Otherwise the most index draws (resamples x scored renders bootstrapped)
+  // one parameter's intervals may cost; a parameter over it gets normal intervals for every
+  // value. A parameter with hundreds of small values (500 seeds in a 100k-render sweep:
+  // 2000 x 100k = 2e8 draws, seconds) would otherwise dominate `farmctl effects`.
+  std::size_t bootstrap_draw_budget = 0;
 };
 
 struct EffectsSummary {
