@@ -36,6 +36,9 @@ Status Configure(StoreImpl& impl, int cache_size_kib) {
   db.exec("PRAGMA foreign_keys = ON");
   if (impl.read_only()) {
     db.exec("PRAGMA query_only = ON");
+    // Whole-sweep reads (farmctl effects, compare, report) touch every page of renders;
+    // mapped pages skip a pread copy each (a quarter of `effects` over 100k renders).
+    db.exec("PRAGMA mmap_size = 1073741824");
     return Status::Ok();
   }
   if (std::stoll(PragmaText(db, "page_count")) == 0) {
