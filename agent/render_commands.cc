@@ -36,7 +36,7 @@ struct RenderJobFlags {
   bool json_output = false;
   uint32_t threads = 1;
   // pixel-hash only
-  std::string hash_file;
+  std::vector<std::string> hash_files;
   bool hash_json = false;
 };
 
@@ -132,33 +132,40 @@ int RenderParamsCommand() {
   return 0;
 }
 
-// farm-agent pixel-hash FILE: the same hash render-params prints, of an existing PNG.
+// farm-agent pixel-hash FILE...: the same hash render-params prints, of existing PNGs.
+// One file: one JSON object (--json) as before; several: one JSON object per line, in
+// order, so a caller compares many renders with one process. Exit 1 when any failed.
 int PixelHashCommand() {
-  auto fail = [](const Status& status) {
-    std::fprintf(stderr, "farm-agent pixel-hash: %s\n", status.ToString().c_str());
-    if (g_flags.hash_json) {
-      std::printf("%s\n", json({{"ok", false}, {"error", status.ToString()}}).dump(2).c_str());
+  const bool lines = g_flags.hash_files.size() > 1;
+  int exit_code = 0;
+  for (const std::string& file : g_flags.hash_files) {
+    auto hashed = [&]() -> StatusOr<json> {
+      FARM_ASSIGN_OR_RETURN(std::string png, image::ReadFileBytes(file));
+      FARM_ASSIGN_OR_RETURN(image::Image decoded, image::DecodePng(png, file));
+      return json{{"ok", true},
+                  {"file", file},
+                  {"width", decoded.width},
+                  {"height", decoded.height},
+                  {"channels", decoded.channels},
+                  {"pixel_sha256", PixelHash(decoded)},
+                  {"png_sha256", Sha256Hex(png)}};
+    }();
+    if (!hashed.ok()) {
+      std::fprintf(stderr, "farm-agent pixel-hash: %s\n", hashed.status().ToString().c_str());
+      const json error = {{"ok", false}, {"file", file}, {"error", hashed.status().ToString()}};
+      if (g_flags.hash_json) std::printf("%s\n", error.dump(lines ? -1 : 2).c_str());
+      const int code = hashed.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
+      exit_code = std::max(exit_code, code);
+      continue;
     }
-    return status.code() == StatusCode::kInvalidArgument ? 2 : 1;
-  };
-  StatusOr<std::string> png = image::ReadFileBytes(g_flags.hash_file);
-  if (!png.ok()) return fail(png.status());
-  StatusOr<image::Image> decoded = image::DecodePng(*png, g_flags.hash_file);
-  if (!decoded.ok()) return fail(decoded.status());
-  const std::string pixel_hash = PixelHash(*decoded);
-  if (g_flags.hash_json) {
-    json out = {{"ok", true},
-                {"file", g_flags.hash_file},
-                {"width", decoded->width},
-                {"height", decoded->height},
-                {"channels", decoded->channels},
-                {"pixel_sha256", pixel_hash},
-                {"png_sha256", Sha256Hex(*png)}};
-    std::printf("%s\n", out.dump(2).c_str());
-  } else {
-    std::printf("%s  pixel sha256 %s\n", g_flags.hash_file.c_str(), pixel_hash.c_str());
+    if (g_flags.hash_json) {
+      std::printf("%s\n", hashed->dump(lines ? -1 : 2).c_str());
+    } else {
+      std::printf("%s  pixel sha256 %s\n", file.c_str(),
+                  (*hashed)["pixel_sha256"].get<std::string>().c_str());
+    }
   }
-  return 0;
+  return exit_code;
 }
 
 }  // namespace
@@ -174,7 +181,9 @@ void AddRenderCommands(CLI::App& app) {
   AddSharedOptions(*g_render_params);
   g_pixel_hash = app.add_subcommand(
       "pixel-hash", "SHA-256 of a PNG's decoded pixels, as render-params reports it");
-  g_pixel_hash->add_option("FILE", g_flags.hash_file, "PNG file")->required();
+  g_pixel_hash->add_option("FILE", g_flags.hash_files,
+                           "PNG files (several: one JSON object per line with --json)")
+      ->required();
   g_pixel_hash->add_flag("--json", g_flags.hash_json, "machine-readable answer");
 }
 

@@ -5,9 +5,12 @@
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
+#include "agent_call.h"
 #include "farm/store/store.h"
 #include "farm_defaults.h"
+#include "program_path.h"
 #include "nightly_evaluation.h"
 #include "run_command.h"
 #include "spec_check.h"
@@ -48,6 +51,35 @@ farm::StatusOr<std::int64_t> ResolveBaseline(const fs::path& database, const std
   if (good.ok()) return good->sweep_id;
   if (good.status().code() == farm::StatusCode::kNotFound) return 0;
   return good.status();
+}
+
+// Pixel hashes of stored images through one `farm-agent pixel-hash` run over their files.
+PixelHasher AgentPixelHasher(Store& store, const fs::path& artifact_root, const std::string& agent) {
+  return [&store, artifact_root, agent](const std::vector<std::string>& images)
+             -> farm::StatusOr<std::map<std::string, std::string>> {
+    std::vector<std::string> args = {"pixel-hash"};
+    std::map<std::string, std::string> sha_of_file;
+    for (const std::string& sha : images) {
+      FARM_ASSIGN_OR_RETURN(farm::store::Artifact artifact, store.GetArtifactBySha256(sha));
+      const std::string file = (artifact_root / artifact.path).string();
+      if (sha_of_file.emplace(file, sha).second) args.push_back(file);
+    }
+    args.push_back("--json");
+    FARM_ASSIGN_OR_RETURN(AgentRun run, RunAgent(agent, args));
+    std::map<std::string, std::string> pixels;
+    std::istringstream lines(run.out);
+    for (std::string line; std::getline(lines, line);) {
+      const nlohmann::json answer = nlohmann::json::parse(line, nullptr, false);
+      if (!answer.is_object() || !answer.value("ok", false)) continue;
+      auto file = sha_of_file.find(answer.value("file", ""));
+      if (file != sha_of_file.end()) pixels[file->second] = answer.value("pixel_sha256", "");
+    }
+    if (pixels.size() < sha_of_file.size()) {
+      return farm::Internal("farm-agent pixel-hash hashed " + std::to_string(pixels.size()) + " of " +
+                            std::to_string(sha_of_file.size()) + " images: " + LastLines(run.err, 1));
+    }
+    return pixels;
+  };
 }
 
 int Run(const GlobalOptions& options, const std::string& config_dir, const NightlyArgs& args) {
@@ -95,7 +127,9 @@ int Run(const GlobalOptions& options, const std::string& config_dir, const Night
                 << "\n";
     }
   } else {
-    auto evaluation = EvaluateNightly(**store, *baseline, sweep_id, gate);
+    const PixelHasher hasher =
+        AgentPixelHasher(**store, database.parent_path() / "artifacts", FindAgentProgram(args.run.agent_path));
+    auto evaluation = EvaluateNightly(**store, *baseline, sweep_id, gate, hasher);
     if (!evaluation.ok()) return ReportError(options, evaluation.status());
     pass = pass && evaluation->pass;
     record.baseline_sweep_id = *baseline;

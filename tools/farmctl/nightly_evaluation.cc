@@ -113,7 +113,8 @@ farm::StatusOr<std::vector<EvaluatedRender>> LoadEvaluatedRenders(farm::store::S
 farm::StatusOr<NightlyEvaluation> EvaluateNightly(farm::store::Store& store,
                                                   std::int64_t baseline_sweep_id,
                                                   std::int64_t run_sweep_id,
-                                                  const farm::sweep::NightlySpec& gate) {
+                                                  const farm::sweep::NightlySpec& gate,
+                                                  const PixelHasher& pixel_hasher) {
   FARM_ASSIGN_OR_RETURN(std::vector<EvaluatedRender> baseline,
                         LoadEvaluatedRenders(store, baseline_sweep_id));
   FARM_ASSIGN_OR_RETURN(std::vector<EvaluatedRender> run, LoadEvaluatedRenders(store, run_sweep_id));
@@ -133,12 +134,44 @@ farm::StatusOr<NightlyEvaluation> EvaluateNightly(farm::store::Store& store,
   const farm::analysis::CompareSide b = SideOf(run);
   e.comparison = farm::analysis::Compare(a, b);
   const farm::analysis::Pairing pairing = farm::analysis::PairByKey(a.pair_keys, b.pair_keys);
+  std::vector<std::pair<std::size_t, std::size_t>> differing_files;
   for (const auto& [i, j] : pairing.pairs) {
+    if (baseline[i].image_sha256.empty() || run[j].image_sha256.empty()) continue;
+    ++e.pixels_compared;
+    if (baseline[i].image_sha256 != run[j].image_sha256) differing_files.emplace_back(i, j);
+  }
+  std::map<std::string, std::string> pixels;  // image sha256 -> pixel sha256
+  if (!differing_files.empty()) {
+    std::vector<std::string> images;
+    for (const auto& [i, j] : differing_files) {
+      images.push_back(baseline[i].image_sha256);
+      images.push_back(run[j].image_sha256);
+    }
+    if (!pixel_hasher) {
+      e.pixel_method = "files";
+      e.pixel_note = "no pixel hasher: compared files";
+    } else if (auto hashed = pixel_hasher(images); hashed.ok()) {
+      pixels = std::move(*hashed);
+    } else {
+      e.pixel_method = "files";
+      e.pixel_note = "pixels not compared (" + hashed.status().message() + "): compared files";
+    }
+  }
+  for (const auto& [i, j] : differing_files) {
     const EvaluatedRender& old_render = baseline[i];
     const EvaluatedRender& new_render = run[j];
-    if (old_render.image_sha256.empty() || new_render.image_sha256.empty()) continue;
-    ++e.pixels_compared;
-    if (old_render.image_sha256 == new_render.image_sha256) continue;
+    if (e.pixel_method == "pixels") {
+      auto old_pixels = pixels.find(old_render.image_sha256);
+      auto new_pixels = pixels.find(new_render.image_sha256);
+      if (old_pixels == pixels.end() || new_pixels == pixels.end()) {
+        e.pixel_method = "files";
+        e.pixel_note = "no pixel hash for image " + (old_pixels == pixels.end() ? old_render.image_sha256
+                                                                               : new_render.image_sha256) +
+                       ": compared files";
+      } else if (old_pixels->second == new_pixels->second) {
+        continue;  // same pixels in a different file (its metadata names another job)
+      }
+    }
     e.pixel_changes.push_back({new_render.render_id, old_render.image_sha256, new_render.image_sha256,
                                old_render.engine, new_render.engine, old_render.agent_version,
                                new_render.agent_version});
@@ -161,9 +194,14 @@ farm::StatusOr<NightlyEvaluation> EvaluateNightly(farm::store::Store& store,
                         std::string(paired ? "paired" : "unpaired") + " delta " + Fixed(delta) +
                             ", 95% CI [" + Fixed(ci.low) + ", " + Fixed(ci.high) + "]" +
                             (!within && ci_zero ? " (includes 0)" : "")});
+  } else if (e.comparison.a.score.n == 0 && e.comparison.b.score.n == 0) {
+    // Nothing scored on either side (no face anywhere): the face-found rate speaks.
+    e.checks.push_back({"mean_score_drop", 0, gate.max_mean_drop, true,
+                        "no scores on either side: nothing to compare"});
   } else {
     e.checks.push_back({"mean_score_drop", 0, gate.max_mean_drop, false,
-                        "no scores to compare (baseline or run has none)"});
+                        std::string(e.comparison.b.score.n == 0 ? "the run" : "the baseline") +
+                            " has no scores to compare"});
   }
   const farm::analysis::Proportion& face_a = e.comparison.a.face_found;
   const farm::analysis::Proportion& face_b = e.comparison.b.face_found;
@@ -234,7 +272,10 @@ Json EvaluationJson(const NightlyEvaluation& e) {
           {"sweep_id", e.run_sweep_id},
           {"renders", {{"baseline", e.baseline_renders}, {"run", e.run_renders},
                        {"run_without_image", e.run_without_image}}},
-          {"pixels", {{"compared", e.pixels_compared}, {"changed", e.pixel_changes.size()},
+          {"pixels", {{"compared", e.pixels_compared},
+                      {"changed", e.pixel_changes.size()},
+                      {"method", e.pixel_method},
+                      {"note", e.pixel_note},
                       {"changes", changes}}},
           {"score", score},
           {"face_found", {{"baseline", ProportionJson(c.a.face_found)},
@@ -252,7 +293,8 @@ void PrintEvaluation(std::ostream& out, const NightlyEvaluation& e) {
     out << "\n";
   }
   out << "  pixels: " << e.pixel_changes.size() << " of " << e.pixels_compared
-      << " paired renders changed\n";
+      << " paired renders changed" << (e.pixel_note.empty() ? "" : " (" + e.pixel_note + ")")
+      << "\n";
   const std::size_t shown = std::min<std::size_t>(e.pixel_changes.size(), 10);
   for (std::size_t i = 0; i < shown; ++i) {
     const PixelChange& p = e.pixel_changes[i];

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <ostream>
@@ -61,6 +63,10 @@ struct NightlyEvaluation {
   std::size_t baseline_renders = 0, run_renders = 0;
   std::size_t run_without_image = 0;  // renders of the run that did not render
   std::size_t pixels_compared = 0;    // pairs with an image on both sides
+  // Images whose files differ are decoded and compared by pixels (a PNG also carries its
+  // job's id); without a PixelHasher, or when it fails, by file ("files", and why).
+  std::string pixel_method = "pixels";
+  std::string pixel_note;
   std::vector<PixelChange> pixel_changes;
   farm::analysis::Comparison comparison;  // a = baseline, b = run, paired by record
   std::vector<PoseSuccess> poses;
@@ -68,11 +74,17 @@ struct NightlyEvaluation {
   bool pass = true;
 };
 
+// The pixel SHA-256 of stored images, by the image file's sha256 (farmctl nightly runs
+// `farm-agent pixel-hash` over the artifact files).
+using PixelHasher = std::function<farm::StatusOr<std::map<std::string, std::string>>(
+    const std::vector<std::string>& image_sha256s)>;
+
 // Reads both sweeps' renders and applies `gate`. NotFound for a sweep without renders.
 farm::StatusOr<NightlyEvaluation> EvaluateNightly(farm::store::Store& store,
                                                   std::int64_t baseline_sweep_id,
                                                   std::int64_t run_sweep_id,
-                                                  const farm::sweep::NightlySpec& gate);
+                                                  const farm::sweep::NightlySpec& gate,
+                                                  const PixelHasher& pixel_hasher = {});
 
 // The renders of one sweep (render_results joined with renders), by render id.
 farm::StatusOr<std::vector<EvaluatedRender>> LoadEvaluatedRenders(farm::store::Store& store,
