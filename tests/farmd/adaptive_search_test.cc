@@ -270,6 +270,16 @@ TEST(AdaptiveSearchTest, ARungDueWhenKilledIsAddedOnRestart) {
   EXPECT_EQ(after_restart.size(), 9u);
   EXPECT_TRUE(after_restart.count({4, 2}) && after_restart.count({5, 2}) &&
               after_restart.count({6, 2}));
+  // Between rungs the API says the search goes on (farmctl watch keeps watching).
+  ApiRequest request;
+  request.method = "GET";
+  request.target = "/api/v1/sweeps/" + std::to_string(submitted.sweep_id);
+  auto body = nlohmann::json::parse(
+      HandleApiRequest(farm.farm().coordinator(), {}, request).body, nullptr, false);
+  ASSERT_TRUE(body.is_object() && body.contains("search"));
+  EXPECT_EQ(body["search"]["rung"], 2);
+  EXPECT_EQ(body["search"]["cells_per_rung"], nlohmann::json({6, 3}));
+  EXPECT_FALSE(body["search"]["done"].get<bool>());
 
   farm.Join(2);
   farm.Serve(1000, "photo of");

@@ -246,8 +246,35 @@ std::string SearchProgress::Summary() const {
 }
 
 StatusOr<SearchProgress> ReadSearchProgress(store::Store& store, std::int64_t sweep_id) {
-  FARM_ASSIGN_OR_RETURN(SearchState state, ReadState(store, sweep_id));
-  return ProgressOf(store, state);
+  // Polled by watch: renders per cell counted in SQLite (no record parsed here).
+  FARM_ASSIGN_OR_RETURN(store::Sweep sweep, store.GetSweep(sweep_id));
+  FARM_ASSIGN_OR_RETURN(sweep::SearchPlan plan,
+                        sweep::ReadSearchPlan(sweep.spec_yaml, "sweep " + std::to_string(sweep_id)));
+  FARM_ASSIGN_OR_RETURN(
+      store::SelectResult result,
+      store.Select("SELECT count(*) FROM render_results rr JOIN renders r ON r.id = rr.render_id "
+                   "WHERE rr.sweep_id = ?1 GROUP BY json_remove(r.params_json, '$.seed')",
+                   {store::SqlValue(sweep_id)}));
+  const auto& rungs = plan.search.seeds_per_rung;
+  SearchProgress progress;
+  progress.rungs = static_cast<int>(rungs.size());
+  std::int64_t most = 0;
+  for (const auto& row : result.rows) {
+    const std::int64_t n = AsInt(row[0]);
+    progress.renders += n;
+    most = std::max(most, n);
+  }
+  for (std::size_t r = 0; r < rungs.size() && rungs[r] <= most; ++r) {
+    progress.rung = static_cast<int>(r);
+    std::int64_t cells = 0;
+    for (const auto& row : result.rows) cells += AsInt(row[0]) >= rungs[r] ? 1 : 0;
+    progress.cells_per_rung.push_back(cells);
+  }
+  progress.renders_full = static_cast<std::int64_t>(result.rows.size()) * rungs.back();
+  FARM_ASSIGN_OR_RETURN(auto by_state, store.CountJobsByState(sweep_id));
+  for (const auto& [job_state, count] : by_state) progress.jobs += count;
+  progress.jobs_full = progress.jobs + 2 * (progress.renders_full - progress.renders);
+  return progress;
 }
 
 StatusOr<SearchStep> AdvanceSearch(store::Store& store, scheduler::Scheduler& scheduler,

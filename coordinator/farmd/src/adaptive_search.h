@@ -36,7 +36,8 @@ struct SearchProgress {
 // Whether a stored spec text has a search: section (a cheap look before parsing).
 bool IsSearchSpec(const std::string& spec_yaml);
 
-// NotFound when the sweep has no search: section.
+// For the API (polled): renders per cell counted by SQLite, records not parsed. NotFound
+// when the sweep has no search: section.
 StatusOr<SearchProgress> ReadSearchProgress(store::Store& store, std::int64_t sweep_id);
 
 struct SearchStep {
