@@ -19,6 +19,8 @@
 #include "farm/schemas/render_params.h"
 #include "farm/schemas/sha256.h"
 #include "farm/store/store.h"
+#include "report_effects.h"
+#include "report_svg.h"
 #include "report_thumbs.h"
 #include "shell_run.h"
 
@@ -341,6 +343,53 @@ TEST_F(FarmctlReportTest, BadGroupByIsAUsageErrorAndAnUnknownSweepFails) {
   const CliRun missing = Report("");
   EXPECT_EQ(missing.exit_code, 1) << missing.out;
   EXPECT_FALSE(fs::exists(dir_ + "/report.html"));
+}
+
+// ---- the pieces the page is made of ----
+
+TEST(ReportPiecesTest, Base64AndJpegSize) {
+  using farmctl::report::Base64;
+  EXPECT_EQ(Base64(""), "");
+  EXPECT_EQ(Base64("f"), "Zg==");
+  EXPECT_EQ(Base64("fo"), "Zm8=");
+  EXPECT_EQ(Base64("foobar"), "Zm9vYmFy");
+  // SOI, an APP0 segment to skip, then SOF0 with height 0x0102 and width 0x0304.
+  const std::string jpeg("\xFF\xD8\xFF\xE0\x00\x04\x00\x00\xFF\xC0\x00\x11\x08\x01\x02\x03\x04", 17);
+  EXPECT_EQ(farmctl::report::JpegSize(jpeg), (std::pair<int, int>{0x0304, 0x0102}));
+  EXPECT_EQ(farmctl::report::JpegSize("\x89PNG"), (std::pair<int, int>{0, 0}));
+}
+
+TEST(ReportPiecesTest, TicksEscapesAndLevelOrder) {
+  using farmctl::report::NiceTicks;
+  EXPECT_EQ(NiceTicks(0, 1, 5), (std::vector<double>{0, 0.2, 0.4, 0.6, 0.8, 1.0}));
+  EXPECT_EQ(NiceTicks(800, 2000, 6), (std::vector<double>{800, 1000, 1200, 1400, 1600, 1800, 2000}));
+  EXPECT_EQ(NiceTicks(3, 3, 5), (std::vector<double>{3}));
+  EXPECT_EQ(farmctl::report::HtmlEscape("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+  // Numbers numerically (cfg 10 after 9), "(none)" last; text alphabetically.
+  EXPECT_EQ(farmctl::report::OrderLevels({"10", "(none)", "9", "4.5", "9"}),
+            (std::vector<std::string>{"4.5", "9", "10", "(none)"}));
+  EXPECT_EQ(farmctl::report::OrderLevels({"warm", "cool", "(none)"}),
+            (std::vector<std::string>{"cool", "warm", "(none)"}));
+}
+
+TEST(ReportPiecesTest, PlotsWithoutDataSaySoAndPlotsWithDataDrawEveryPoint) {
+  using namespace farmctl::report;
+  PlotFrame frame{"p", "Title", "x", "y", "nothing here"};
+  const std::string empty = LinePlot(frame, {{"a", {}}});
+  EXPECT_NE(empty.find("class=\"no-data\""), std::string::npos);
+  EXPECT_NE(empty.find("nothing here"), std::string::npos);
+  EXPECT_NE(BarPlot(frame, {}, true).find("nothing here"), std::string::npos);
+  EXPECT_NE(BoxPlot(frame, {{"warm", {}}}).find("nothing here"), std::string::npos);
+  const std::string line = LinePlot(frame, {{"Euler a", {{4, 0.5, 0.45, 0.55, 3}, {7, 0.6, 0.5, 0.7, 3}}},
+                                            {"DPM++ 2M", {{4, 0.4, NAN, NAN, 1}}}});
+  EXPECT_EQ(line.find("no-data"), std::string::npos);
+  EXPECT_EQ(Count(line, "<circle"), 3);
+  EXPECT_EQ(Count(line, "<path d=\"M"), 2 /* lines */ + 2 /* intervals; none for n=1 */);
+  EXPECT_NE(line.find(">Euler a<"), std::string::npos);  // legend
+  const std::string bars = BarPlot(frame, {{"front", 0.8, 0.49, 0.94, "8/10"}}, true);
+  EXPECT_EQ(Count(bars, "class=\"bar\""), 1);
+  EXPECT_NE(bars.find(">8/10<"), std::string::npos);
 }
 
 }  // namespace

@@ -157,14 +157,21 @@ std::vector<double> NiceTicks(double low, double high, int count) {
   if (high < low) std::swap(low, high);
   if (high == low) return {low};
   const double raw = (high - low) / count;
-  const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
-  double step = magnitude;
+  const int exponent = static_cast<int>(std::floor(std::log10(raw)));
+  const double magnitude = std::pow(10.0, exponent);
+  double multiple = 1.0;
   for (double m : {1.0, 2.0, 2.5, 5.0, 10.0}) {
-    step = m * magnitude;
-    if (raw <= step) break;
+    multiple = m;
+    if (raw <= m * magnitude) break;
   }
-  for (double t = std::ceil(low / step - 1e-9) * step; t <= high + step * 1e-9; t += step) {
-    ticks.push_back(std::fabs(t) < step * 1e-9 ? 0.0 : t);
+  // Tick k is k·multiple·10^exponent; dividing by 10^-exponent keeps 0.6 exactly 0.6
+  // (0.2 * 3 would be 0.6000000000000001).
+  const auto tick = [&](double k) {
+    return exponent < 0 ? k * multiple / std::pow(10.0, -exponent) : k * multiple * magnitude;
+  };
+  const double step = multiple * magnitude;
+  for (double k = std::ceil(low / step - 1e-9); tick(k) <= high + step * 1e-9; k += 1) {
+    ticks.push_back(k == 0 ? 0.0 : tick(k));
   }
   return ticks;
 }
