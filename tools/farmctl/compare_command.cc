@@ -27,6 +27,7 @@ struct CompareArgs {
   double level = 0.95;
   int resamples = 2000;
   std::uint64_t seed = farm::analysis::BootstrapOptions{}.seed;
+  std::size_t normal_above = 10000;
 };
 
 // One side as the user wrote it, resolved.
@@ -189,6 +190,7 @@ int Run(const GlobalOptions& options, const CompareArgs& args) {
   bootstrap.resamples = args.resamples;
   bootstrap.level = args.level;
   bootstrap.seed = args.seed;
+  bootstrap.normal_above = args.normal_above;
   PairKeys keys = ChoosePairKeys(a, b);
   const farm::analysis::Comparison comparison =
       farm::analysis::Compare(ToCompareSide(a, keys.a), ToCompareSide(b, keys.b), bootstrap);
@@ -214,6 +216,7 @@ int Run(const GlobalOptions& options, const CompareArgs& args) {
               {"level", args.level},
               {"resamples", args.resamples},
               {"seed", args.seed},
+              {"normal_above", args.normal_above},
               {"a", SideJson(a, comparison.a)},
               {"b", SideJson(b, comparison.b)},
               {"delta",
@@ -253,6 +256,10 @@ void AddCompareCommand(CLI::App& app, GlobalOptions& options, int& exit_code) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   compare->add_option("--seed", args->seed, "Seed of the bootstrap (same seed, same intervals)")
+      ->capture_default_str();
+  compare->add_option("--normal-above", args->normal_above,
+                      "Samples of more scores than this get the normal interval (mean +- z*sd/sqrt(n); "
+                      "the bootstrap's own answer at that size, without its cost); 0: always bootstrap")
       ->capture_default_str();
   compare->add_option("--db", options.db_path,
                       "Farm database file (default: $STUDIOFARM_DB or .studiofarm/farm.db)");
