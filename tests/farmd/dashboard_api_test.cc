@@ -5,6 +5,7 @@
 // the order in which the scheduler offers jobs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -278,9 +279,17 @@ TEST_F(DashboardApiTest, PriorityIsStoredAndReordersTheQueue) {
     const auto lease = offer->job_offer().lease();
     EXPECT_TRUE(second_jobs.count(static_cast<std::int64_t>(lease.job_id())))
         << "offer " << i << " is job " << lease.job_id() << " of the first sweep";
-    farm_.Report(*agent, lease, testing::v1::RESULT_STATUS_SUCCEEDED, {});
+    farm_.Report(*agent, lease, testing::v1::RESULT_STATUS_SUCCEEDED, {}, "",
+                 std::vector<std::string>{Sha256Hex("model-b"), Sha256Hex("model-a")});
     farm_.Pump();
   }
+  // The agents page lists the models an agent holds, as it last reported them.
+  json agents = CallJson("GET", "/api/v1/agents");
+  ASSERT_EQ(agents["agents"].size(), 1u);
+  std::vector<std::string> held = {Sha256Hex("model-a"), Sha256Hex("model-b")};
+  std::sort(held.begin(), held.end());
+  EXPECT_EQ(agents["agents"][0]["models"], json(held));
+  EXPECT_EQ(agents["agents"][0].value("slots", 0), 1);
 }
 
 }  // namespace

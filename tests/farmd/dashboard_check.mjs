@@ -44,6 +44,8 @@ async function Step(name, body) {
 await Step('the app shell loads without the token', async () => {
   const shell = await fetch(`${base}/dashboard/`);
   Check(shell.status === 200, `GET /dashboard/ answered ${shell.status}`);
+  Check(shell.headers.get('x-frame-options') === 'DENY' && shell.headers.get('x-content-type-options') === 'nosniff',
+        `headers: x-frame-options ${shell.headers.get('x-frame-options')}, nosniff ${shell.headers.get('x-content-type-options')}`);
   const html = await shell.text();
   Check(html.includes('/dashboard/app.js'), 'index.html does not load app.js');
   Check(!/https?:\/\//.test(html.replace(/<!--[\s\S]*?-->/g, '')), 'index.html refers to another site');

@@ -121,6 +121,11 @@ class Session : public std::enable_shared_from_this<Session> {
     response_.result(static_cast<http::status>(api.status));
     response_.set(http::field::server, "farmd");
     response_.set(http::field::content_type, api.content_type);
+    // The dashboard shares this listener: browsers must not guess types (an artifact
+    // served as bytes stays bytes) nor frame its pages (the cancel button).
+    response_.set("X-Content-Type-Options", "nosniff");
+    response_.set("X-Frame-Options", "DENY");
+    response_.set(http::field::cache_control, "no-store");
     response_.keep_alive(keep_alive);
     response_.body() = std::move(api.body);
     response_.prepare_payload();
