@@ -158,6 +158,7 @@ try {
     const text = await page.Evaluate(`document.querySelector('${row}').textContent`);
     Check(/online/.test(text) && /\/2/.test(text), `agent row: ${text}`);
     Check(await page.Evaluate(`document.querySelectorAll('${row} .slots span').length`) === 2, 'two slot boxes');
+    await page.Screenshot(path.join(args.out, 'agents.png'));
   });
 
   const galleryCount = `document.getElementById('gallery-count')?.dataset.count`;
