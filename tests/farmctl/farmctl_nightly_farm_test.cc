@@ -58,17 +58,19 @@ grid:
 score: {metric: cosine}
 nightly: {max_mean_drop: 0.01}
 )";
-  auto nightly = [&]() {
-    return Shell("STUDIOFARM_DB= STUDIOFARM_ENDPOINT= " + kFarmctl + " --models-dir " +
-                 Quote(farm_dir->models) + " --db " + Quote(farm_dir->db) + " --json nightly " +
-                 Quote(spec) + " --agents 2 2>" + Quote(farm_dir->dir + "/stderr.log"));
+  auto nightly = [&](const std::string& extra = "") {
+    return Shell("STUDIOFARM_DB= STUDIOFARM_ENDPOINT= STUDIOFARM_CACHE=" + Quote(farm_dir->dir + "/cache") +
+                 " " + kFarmctl + " --models-dir " + Quote(farm_dir->models) + " --db " +
+                 Quote(farm_dir->db) + " --json nightly " + Quote(spec) + " --agents 2 " + extra +
+                 " 2>" + Quote(farm_dir->dir + "/stderr.log"));
   };
   const CliRun first = nightly();
   ASSERT_EQ(first.exit_code, 0) << first.out;
   const json first_out = ParseOrFail(first);
   EXPECT_EQ(first_out["verdict"], "first");
 
-  const CliRun second = nightly();
+  const std::string report = farm_dir->dir + "/nightly.html";
+  const CliRun second = nightly("--report " + Quote(report));
   ASSERT_EQ(second.exit_code, 0) << second.out;
   const json out = ParseOrFail(second);
   EXPECT_EQ(out["verdict"], "pass") << out.dump(2);
@@ -78,6 +80,11 @@ nightly: {max_mean_drop: 0.01}
   EXPECT_EQ(evaluation["renders"]["run_without_image"], 0);
   EXPECT_EQ(evaluation["pixels"]["compared"], 4);
   EXPECT_EQ(evaluation["pixels"]["changed"], 0);  // same records, same pixels
+  EXPECT_EQ(evaluation["pixels"]["method"], "pixels");
+  // The evaluation's report beside the verdict.
+  ASSERT_TRUE(out.contains("report")) << out.dump(2);
+  EXPECT_GT(out["report"]["bytes"].get<std::int64_t>(), 1000);
+  EXPECT_TRUE(fs::is_regular_file(report));
 
   // New jobs rendered the same records: each sweep has its own render jobs and results.
   auto store = farm::store::Store::Open(farm_dir->db, farm::store::OpenMode::kReadOnly);

@@ -11,6 +11,7 @@
 #include "farm/store/store.h"
 #include "farm_defaults.h"
 #include "program_path.h"
+#include "report_command.h"
 #include "nightly_evaluation.h"
 #include "run_command.h"
 #include "spec_check.h"
@@ -27,6 +28,7 @@ struct NightlyArgs {
   RunArgs run;
   std::string baseline = "last-good";  // or a sweep id
   std::int64_t sweep_id = 0;           // evaluate this sweep instead of running the spec
+  std::string report;                  // HTML report of the evaluation sweep, when set
 };
 
 // The baseline's sweep id, 0 when there is none yet (the first evaluation).
@@ -143,6 +145,20 @@ int Run(const GlobalOptions& options, const std::string& config_dir, const Night
     }
   }
   out["ok"] = pass;
+  if (!args.report.empty()) {
+    // The evaluation's own page; a report that cannot be written is said, the verdict stands.
+    auto report = WriteSweepReport(**store, sweep_id, DefaultReportOptions(database.string(), args.run.agent_path),
+                                   args.report);
+    if (report.ok()) {
+      out["report"] = {{"path", args.report}, {"bytes", report->bytes}};
+      if (!options.json) {
+        std::cout << "nightly: report " << args.report << " (" << HumanSize(report->bytes) << ")\n";
+      }
+    } else {
+      out["report_error"] = report.status().ToString();
+      std::cerr << "farmctl nightly: report not written: " << report.status().ToString() << "\n";
+    }
+  }
   record.summary_json = out.dump();
   if (farm::Status stored = (*store)->RecordNightlyRun(record); !stored.ok()) {
     return ReportError(options, stored);
@@ -182,6 +198,8 @@ void AddNightlyCommand(CLI::App& app, GlobalOptions& options, const std::string&
   nightly->add_option("--sweep", args->sweep_id,
                       "Judge this evaluation sweep, already run, instead of running the spec")
       ->check(CLI::PositiveNumber);
+  nightly->add_option("--report", args->report,
+                      "Also write the evaluation sweep's HTML report (as farmctl report) to this file");
   nightly->add_option("--agents", args->run.agents, "Local agents to start (as for run)")
       ->check(CLI::Range(1, kMaxLocalAgents));
   nightly->add_option("--slots", args->run.slots, "Jobs each agent runs at once (as for run)")

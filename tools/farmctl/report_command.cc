@@ -31,6 +31,8 @@ struct ReportArgs {
   ReportOptions report;
 };
 
+}  // namespace
+
 std::string HumanSize(std::int64_t bytes) {
   char text[32];
   if (bytes >= 1000 * 1000) std::snprintf(text, sizeof text, "%.1f MB", bytes / 1e6);
@@ -38,6 +40,8 @@ std::string HumanSize(std::int64_t bytes) {
   else std::snprintf(text, sizeof text, "%lld bytes", static_cast<long long>(bytes));
   return text;
 }
+
+namespace {
 
 std::string NowText() {
   const time_t now = ::time(nullptr);
@@ -68,12 +72,12 @@ int Run(const GlobalOptions& options, ReportArgs& args) {
   }
   args.report.group_rows = args.group_by.substr(0, comma);
   args.report.group_columns = args.group_by.substr(comma + 1);
-  args.report.agent_path = FindAgentProgram(args.agent_path);
-  args.report.artifact_root = args.artifacts.empty() ? (fs::path(path).parent_path() / "artifacts").string()
-                                                     : args.artifacts;
-  args.report.thumb_cache_dir = args.thumb_cache.empty() ? DefaultThumbCache() : args.thumb_cache;
-  args.report.generated_at = NowText();
-  args.report.thumb_processes = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 8u));
+  const ReportOptions defaults = DefaultReportOptions(path, args.agent_path);
+  args.report.agent_path = defaults.agent_path;
+  args.report.artifact_root = args.artifacts.empty() ? defaults.artifact_root : args.artifacts;
+  args.report.thumb_cache_dir = args.thumb_cache.empty() ? defaults.thumb_cache_dir : args.thumb_cache;
+  args.report.generated_at = defaults.generated_at;
+  args.report.thumb_processes = defaults.thumb_processes;
 
   auto store = farm::store::Store::Open(path, farm::store::OpenMode::kReadOnly);
   if (!store.ok()) return ReportError(options, store.status());
@@ -110,6 +114,16 @@ int Run(const GlobalOptions& options, ReportArgs& args) {
 }
 
 }  // namespace
+
+ReportOptions DefaultReportOptions(const std::string& db_path, const std::string& agent_flag) {
+  ReportOptions options;
+  options.agent_path = FindAgentProgram(agent_flag);
+  options.artifact_root = (fs::path(db_path).parent_path() / "artifacts").string();
+  options.thumb_cache_dir = DefaultThumbCache();
+  options.generated_at = NowText();
+  options.thumb_processes = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 8u));
+  return options;
+}
 
 void AddReportCommand(CLI::App& app, GlobalOptions& options, int& exit_code) {
   auto args = std::make_shared<ReportArgs>();

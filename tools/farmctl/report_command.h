@@ -6,7 +6,10 @@
 // 2 usage.
 #pragma once
 
+#include <string>
+
 #include "cli_common.h"
+#include "report.h"
 
 namespace CLI {
 class App;
@@ -17,5 +20,14 @@ namespace farmctl {
 // Registers `report`; it sets `exit_code` when it runs. `options` and `exit_code` must
 // outlive app.parse().
 void AddReportCommand(CLI::App& app, GlobalOptions& options, int& exit_code);
+
+// The options `farmctl report` uses unless told otherwise, for a database at `db_path`:
+// artifacts beside it, the build's farm-agent (or `agent_flag`), the user's thumbnail
+// cache, one thumbnail process per core, the current time in the footer. For other verbs
+// that write a report (farmctl nightly --report).
+ReportOptions DefaultReportOptions(const std::string& db_path, const std::string& agent_flag);
+
+// "2.3 MB", "12 kB", "512 bytes".
+std::string HumanSize(std::int64_t bytes);
 
 }  // namespace farmctl
