@@ -92,6 +92,7 @@ Status Store::SetSweepState(std::int64_t sweep_id, SweepState state) {
 Status Store::SetSweepPriority(std::int64_t sweep_id, int priority) {
   FARM_RETURN_IF_ERROR(impl_->CheckWritable("set sweep priority"));
   return Guarded(*impl_, "set sweep priority", [&]() -> Status {
+    WriteScope scope(*impl_);  // the sweep and its jobs together, or neither
     auto sweep = impl_->Prepare("UPDATE sweeps SET priority = ?, updated_at = ? WHERE id = ?");
     sweep->bind(1, priority);
     sweep->bind(2, static_cast<int64_t>(impl_->NowMs()));
@@ -102,6 +103,7 @@ Status Store::SetSweepPriority(std::int64_t sweep_id, int priority) {
     jobs->bind(1, priority);
     jobs->bind(2, static_cast<int64_t>(sweep_id));
     jobs->exec();
+    scope.Commit();
     return Status::Ok();
   });
 }
