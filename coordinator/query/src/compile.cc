@@ -32,10 +32,6 @@ bool IsComposite(const Expr& expr) {
   return expr.kind == Expr::Kind::kAnd || expr.kind == Expr::Kind::kOr;
 }
 
-bool IsNumber(ColumnType type) {
-  return type == ColumnType::kInteger || type == ColumnType::kReal;
-}
-
 QueryError ErrorAt(std::string message, std::size_t offset, std::size_t length) {
   return {std::move(message), offset, length == 0 ? 1 : length};
 }

@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include "farm/schemas/suggest.h"
+
 namespace farm::query {
 
 std::string ToLower(std::string_view text);
@@ -19,10 +21,6 @@ std::size_t DisplayWidth(std::string_view text);
 
 std::string HexByte(unsigned char c);  // "0x07"
 
-// Optimal string alignment distance, case-insensitive.
-int EditDistance(std::string_view a, std::string_view b);
-
-// The candidate closest to `word` when it is close enough to be a likely typo, else "".
-std::string ClosestMatch(std::string_view word, const std::vector<std::string>& candidates);
+using farm::ClosestMatch;  // farm/schemas/suggest.h
 
 }  // namespace farm::query
