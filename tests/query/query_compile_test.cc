@@ -226,6 +226,21 @@ TEST(QueryCompile, OrderByWalksTheScoreIndex) {
   EXPECT_EQ(MustBuild(query).sql.find("CROSS JOIN"), std::string::npos);
 }
 
+TEST(QueryCompile, DefaultOrderWithALimitWalksRendersById) {
+  RenderQuery query = Filter("sampler = 'Euler a' AND cfg >= 6");
+  query.limit = 100;
+  const BuiltQuery built = MustBuild(query);
+  EXPECT_NE(built.sql.find(" FROM renders r NOT INDEXED CROSS JOIN render_results rr "), std::string::npos)
+      << built.sql;
+  EXPECT_NE(built.sql.find(" ORDER BY r.id, rr.id LIMIT ?"), std::string::npos) << built.sql;
+  // Not within sweeps (their index is the better start), nor for a few pinned renders.
+  query.sweep_ids = {3};
+  EXPECT_EQ(MustBuild(query).sql.find("CROSS JOIN"), std::string::npos);
+  query.sweep_ids.clear();
+  query.where = "seed = 7";
+  EXPECT_EQ(MustBuild(query).sql.find("CROSS JOIN"), std::string::npos);
+}
+
 TEST(QueryCompile, OrderByLists) {
   RenderQuery query;
   query.columns = {"id"};

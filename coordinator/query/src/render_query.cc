@@ -131,8 +131,14 @@ StatusOr<BuiltQuery> BuildRenderQuery(const RenderQuery& query) {
   const ColumnInfo* first_order = FirstOrderColumn(query.order_by);
   const bool walk_score = query.limit > 0 && first_order != nullptr &&
                           first_order->name == "score" && !pins_renders;
+  // The default order (render id) with a limit, across sweeps: walk renders in id order
+  // (NOT INDEXED: else the planner starts from the filter's index and sorts every match)
+  // and stop after `limit` matches. Within sweeps the sweep index is the better start.
+  const bool walk_ids = query.limit > 0 && IsBlank(query.order_by) && !pins_renders &&
+                        query.sweep_ids.empty();
   SqlFragment from;
   from.sql = walk_score ? " FROM render_results rr CROSS JOIN renders r ON r.id = rr.render_id"
+             : walk_ids ? " FROM renders r NOT INDEXED CROSS JOIN render_results rr ON rr.render_id = r.id"
                         : " FROM render_results rr JOIN renders r ON r.id = rr.render_id";
   if (select.needs_sweeps || where.needs_sweeps || order.needs_sweeps) {
     from.sql += " JOIN sweeps s ON s.id = rr.sweep_id";
