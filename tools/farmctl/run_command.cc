@@ -382,6 +382,7 @@ int RunSweep(const GlobalOptions& options, const std::string& config_dir, const 
                 {"jobs_created", outcome->submitted.value("jobs_created", 0)},
                 {"renders_shared", outcome->submitted.value("renders_shared", 0)},
                 {"counts", CountsJson(c)},
+                {"search", c.search.empty() ? json(nullptr) : json(c.search)},
                 {"first_errors", outcome->first_errors},
                 {"database", database.string()}};
     if (outcome->stuck) {
@@ -402,6 +403,8 @@ int RunSweep(const GlobalOptions& options, const std::string& config_dir, const 
     std::cerr << "farmctl: sweep " << outcome->sweep_id << " "
               << (ok ? "finished" : outcome->stuck ? "CANNOT FINISH" : "FAILED") << ": "
               << CountsLine(shown) << "\n";
+    // A search sweep (search:) ends with what it saved against the full grid.
+    if (!c.search.empty()) std::cerr << "farmctl: search: " << c.search << "\n";
     for (const json& e : outcome->first_errors) {
       std::cerr << "  job " << e.value("job_id", std::int64_t{0}) << ": "
                 << e.value("error", std::string()) << "\n";
