@@ -91,7 +91,7 @@ StatusOr<BuiltQuery> BuildRenderQuery(const RenderQuery& query) {
     where.sql = "rr.sweep_id IN (";
     for (std::size_t i = 0; i < query.sweep_ids.size(); ++i) {
       where.sql += i == 0 ? "?" : ", ?";
-      where.binds.push_back(query.sweep_ids[i]);
+      where.binds.emplace_back(std::in_place_type<std::int64_t>, query.sweep_ids[i]);
     }
     where.sql += ")";
   }
@@ -157,10 +157,10 @@ StatusOr<BuiltQuery> BuildRenderQuery(const RenderQuery& query) {
   all.Append(order);
   if (query.limit > 0 || query.offset > 0) {
     all.sql += " LIMIT ?";
-    all.binds.push_back(query.limit > 0 ? query.limit : std::int64_t{-1});
+    all.binds.emplace_back(std::in_place_type<std::int64_t>, query.limit > 0 ? query.limit : -1);
     if (query.offset > 0) {
       all.sql += " OFFSET ?";
-      all.binds.push_back(query.offset);
+      all.binds.emplace_back(std::in_place_type<std::int64_t>, query.offset);
     }
   }
   built.sql = std::move(all.sql);
