@@ -26,6 +26,7 @@ readonly PACKAGES=(
   libsqlitecpp-dev libsqlite3-dev                  # coordinator/store
   libgtest-dev libgmock-dev                        # tests
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev  # specs, canonical JSON, CLI
+  zlib1g-dev libicu-dev                            # kernels/sd/text: the bundled CLIP vocabulary (.gz), Unicode data
   libspdlog-dev libfmt-dev                         # logging
   libprotobuf-dev protobuf-compiler                # schemas/farm.proto
   clang libclang-rt-14-dev                         # tests/fuzz: the libFuzzer target (CI runs the replay test)

@@ -28,6 +28,8 @@ std::optional<std::string> FindReferenceDir(const char* env, const char* name) {
 
 std::optional<std::string> FindSd15ReferenceDir() { return FindReferenceDir("FARM_SD_REFERENCE", "sd15"); }
 
+std::optional<std::string> FindClipReferenceDir() { return FindReferenceDir("FARM_CLIP_REFERENCE", "clip"); }
+
 std::optional<std::string> FindTrainReferenceDir() {
   return FindReferenceDir("FARM_TRAIN_REFERENCE", "train");
 }

@@ -16,6 +16,10 @@ std::optional<std::string> FindSd15ReferenceDir();
 // shared/reference/train found as above. Empty when none exists.
 std::optional<std::string> FindTrainReferenceDir();
 
+// The CLIP tokenizer reference folder: $FARM_CLIP_REFERENCE, else shared/reference/clip
+// found as above. Empty when none exists.
+std::optional<std::string> FindClipReferenceDir();
+
 // A scratch directory unique to this test process, removed at exit.
 std::string ScratchDir();
 

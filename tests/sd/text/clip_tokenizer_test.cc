@@ -67,9 +67,11 @@ TEST(ClipTokenizerTest, FoldsCaseAndCleansText) {
   EXPECT_EQ(tokenizer.Encode("HeLLo WORLD"), tokenizer.Encode("hello world"));
   EXPECT_EQ(ClipTokenizer::Normalize("  A \t\n B  "), "a b");
   EXPECT_EQ(ClipTokenizer::Normalize("\xC3\x80\xC3\x89\xC3\x9F"), "\xC3\xA0\xC3\xA9\xC3\x9F");  // ÀÉß
-  EXPECT_EQ(ClipTokenizer::Normalize("\xD0\x9F\xCE\xA3"), "\xD0\xBF\xCF\x83");                    // ПΣ
+  EXPECT_EQ(ClipTokenizer::Normalize("\xD0\x9F\xCE\xA3"), "\xD0\xBF\xCF\x82");  // ПΣ: final sigma ς
+  EXPECT_EQ(ClipTokenizer::Normalize("\xCE\xA3\xCE\x91"), "\xCF\x83\xCE\xB1");  // ΣΑ: σ inside a word
   EXPECT_EQ(ClipTokenizer::Normalize("fish &amp; chips &#39;x&#x27;"), "fish & chips 'x'");
-  EXPECT_EQ(ClipTokenizer::Normalize("<b> &amp;"), "<b> &amp;");  // looks like HTML: left alone
+  // ftfy leaves a line with '<' alone, but html.unescape after it still decodes entities.
+  EXPECT_EQ(ClipTokenizer::Normalize("<b> &amp;amp; &amp"), "<b> & &");
   EXPECT_EQ(ClipTokenizer::Normalize("\xE2\x80\x9CHi\xE2\x80\x9D \xE2\x80\x99"), "\"hi\" '");
   EXPECT_EQ(ClipTokenizer::Normalize("\xEF\xAC\x81ne \xEF\xBC\xA1"), "fine a");  // ligature, full width
   // Letters outside ASCII stay one word; superscript two is a number.
@@ -86,8 +88,8 @@ TEST(ClipTokenizerTest, BytesWithoutMergesBecomeByteTokens) {
   for (int64_t id : tokenizer.Encode("\xF0\x9F\x99\x82 \xE4\xB8\xAD")) {
     EXPECT_LT(id, 512);  // every piece is a byte token, none falls back to unk
   }
-  // Invalid UTF-8 is kept byte for byte.
-  EXPECT_EQ(tokenizer.EncodeToTokens("\xFF"), (Tokens{"\xC3\xBF</w>"}));
+  // Invalid UTF-8 reads as U+FFFD (EF BF BD), as Python's errors="replace" decoding would.
+  EXPECT_EQ(tokenizer.EncodeToTokens("\xFF"), (Tokens{"\xC3\xAF", "\xC2\xBF", "\xC2\xBD</w>"}));
 }
 
 TEST(ClipTokenizerTest, SpecialTokensAndUnknownTokens) {

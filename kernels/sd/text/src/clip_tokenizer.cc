@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "bpe_vocab_gz.h"
 #include "byte_unicode.h"
 #include "farm/sd/json.h"
 #include "unicode_text.h"
@@ -18,6 +19,7 @@ struct ClipTokenizer::State {
   std::unordered_map<std::string, int64_t> vocab;
   std::vector<std::string> id_to_token;  // "" where no token has that id
   std::unordered_map<std::string, int> merge_ranks;  // "left right" -> rank
+  std::vector<std::pair<std::string, std::string>> merges;  // in rank order
   size_t merge_count = 0;
   int64_t bos = 0;
   int64_t eos = 0;
@@ -83,7 +85,8 @@ Status ReadVocab(std::string_view text, const std::string& name,
 }
 
 Status ReadMerges(std::string_view text, const std::string& name,
-                  std::unordered_map<std::string, int>& ranks, size_t& count) {
+                  std::unordered_map<std::string, int>& ranks,
+                  std::vector<std::pair<std::string, std::string>>& merges, size_t& count) {
   int rank = 0;
   size_t line_number = 0;
   for (size_t start = 0; start < text.size();) {
@@ -102,6 +105,8 @@ Status ReadMerges(std::string_view text, const std::string& name,
       if (i > word_start) parts.push_back(line.substr(word_start, i - word_start));
     }
     if (parts.empty()) continue;
+    // Like CLIPTokenizer, which keeps merges[1:49152-256-2+1]: the rest are not in the vocabulary.
+    if (static_cast<size_t>(rank) == ClipTokenizer::kMaxMerges) break;
     if (parts.size() != 2) {
       return InvalidArgument(name + ": line " + std::to_string(line_number) +
                              ": expected two tokens separated by a space, found " +
@@ -110,6 +115,7 @@ Status ReadMerges(std::string_view text, const std::string& name,
     if (rank == INT_MAX) return InvalidArgument(name + ": too many merges");
     // Like dict(zip(merges, range(n))): a repeated pair keeps its last rank.
     ranks[MergeKey(parts[0], parts[1])] = rank++;
+    merges.emplace_back(parts[0], parts[1]);
   }
   count = static_cast<size_t>(rank);
   return Status::Ok();
@@ -122,7 +128,12 @@ StatusOr<ClipTokenizer> ClipTokenizer::FromText(std::string_view vocab_json, std
                                                 const std::string& merges_name) {
   auto state = std::make_shared<State>();
   FARM_RETURN_IF_ERROR(ReadVocab(vocab_json, vocab_name, state->vocab, state->id_to_token));
-  FARM_RETURN_IF_ERROR(ReadMerges(merges_txt, merges_name, state->merge_ranks, state->merge_count));
+  FARM_RETURN_IF_ERROR(
+      ReadMerges(merges_txt, merges_name, state->merge_ranks, state->merges, state->merge_count));
+  return Finish(std::move(state), vocab_name);
+}
+
+StatusOr<ClipTokenizer> ClipTokenizer::Finish(std::shared_ptr<State> state, const std::string& vocab_name) {
   const auto special = [&](std::string_view token) -> StatusOr<int64_t> {
     auto it = state->vocab.find(std::string(token));
     if (it == state->vocab.end()) {
@@ -141,6 +152,33 @@ StatusOr<ClipTokenizer> ClipTokenizer::Load(const std::string& vocab_json_path,
   FARM_ASSIGN_OR_RETURN(std::string vocab, ReadWholeFile(vocab_json_path));
   FARM_ASSIGN_OR_RETURN(std::string merges, ReadWholeFile(merges_txt_path));
   return FromText(vocab, merges, vocab_json_path, merges_txt_path);
+}
+
+StatusOr<ClipTokenizer> ClipTokenizer::FromBpeVocabGz(std::string_view gz_bytes, const std::string& name) {
+  FARM_ASSIGN_OR_RETURN(BpeVocab parsed, ParseBpeVocabGz(gz_bytes, name, kMaxMerges));
+  auto state = std::make_shared<State>();
+  state->id_to_token = std::move(parsed.tokens);
+  for (size_t id = 0; id < state->id_to_token.size(); ++id) {
+    // Like dict(zip(vocab, range(len(vocab)))): a repeated string keeps its last id.
+    state->vocab.insert_or_assign(state->id_to_token[id], static_cast<int64_t>(id));
+  }
+  for (size_t rank = 0; rank < parsed.merges.size(); ++rank) {
+    state->merge_ranks[MergeKey(parsed.merges[rank].first, parsed.merges[rank].second)] = static_cast<int>(rank);
+  }
+  state->merge_count = parsed.merges.size();
+  state->merges = std::move(parsed.merges);
+  return Finish(std::move(state), name);
+}
+
+StatusOr<ClipTokenizer> ClipTokenizer::LoadBpeVocabGz(const std::string& path) {
+  FARM_ASSIGN_OR_RETURN(std::string bytes, ReadWholeFile(path));
+  return FromBpeVocabGz(bytes, path);
+}
+
+StatusOr<ClipTokenizer> ClipTokenizer::Bundled() {
+  static const StatusOr<ClipTokenizer> bundled =
+      FromBpeVocabGz(BundledBpeVocabGz(), std::string(kBundledBpeVocabName));
+  return bundled;
 }
 
 StatusOr<ClipTokenizer> ClipTokenizer::LoadFromDir(const std::string& dir) {
@@ -270,6 +308,13 @@ int64_t ClipTokenizer::eos_id() const { return state_->eos; }
 std::optional<int64_t> ClipTokenizer::comma_id() const { return state_->comma; }
 int64_t ClipTokenizer::vocab_size() const { return static_cast<int64_t>(state_->id_to_token.size()); }
 size_t ClipTokenizer::merge_count() const { return state_->merge_count; }
+
+std::optional<std::string> ClipTokenizer::Token(int64_t id) const {
+  if (id < 0 || id >= vocab_size() || state_->id_to_token[static_cast<size_t>(id)].empty()) return std::nullopt;
+  return state_->id_to_token[static_cast<size_t>(id)];
+}
+
+const std::vector<std::pair<std::string, std::string>>& ClipTokenizer::Merges() const { return state_->merges; }
 
 std::optional<int64_t> ClipTokenizer::TokenId(std::string_view token) const {
   auto it = state_->vocab.find(std::string(token));

@@ -1,4 +1,4 @@
-// Just enough Unicode for CLIP's pre-tokenizer and the prompt parser: a UTF-8 scanner
+// Just enough Unicode for the prompt parser (CLIP's tokenizer uses ICU): a UTF-8 scanner
 // and hand-written tables for letters, numbers, whitespace and lower case.
 #pragma once
 

@@ -1,22 +1,20 @@
 // The byte-level BPE tokenizer of CLIP (openai's simple_tokenizer, transformers'
-// CLIPTokenizer), read from the `vocab.json` + `merges.txt` pair that ships with every
-// SD 1.5 model (`tokenizer/` in a diffusers folder).
+// CLIPTokenizer). Its vocabulary ships with the library (Bundled(): openai's
+// bpe_simple_vocab_16e6.txt.gz, kernels/sd/text/data/); the `vocab.json` + `merges.txt`
+// pair of a diffusers `tokenizer/` folder can be loaded instead.
 //
-// Encoding follows CLIP step by step:
-//   1. text cleanup. ftfy is a Python package, so a subset of its default fixes is done
-//      here: curly quotes become straight ones, the Latin ligatures (U+FB00..FB06) and
-//      full-width ASCII become plain letters, C0 control characters other than
-//      whitespace are removed, and HTML entities (named &amp; &lt; &gt; &quot; &apos;
-//      &nbsp;, numeric &#NN; &#xHH;) are unescaped once unless the text contains a '<'
-//      (ftfy's "auto" rule). No NFC/NFKC normalisation. Then runs of whitespace become
-//      one space and the ends are trimmed.
-//   2. lower-casing: ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic and the Latin
-//      Extended Additional block (Python's str.lower covers all of Unicode).
+// Encoding follows openai's SimpleTokenizer.encode step by step (Unicode data from ICU):
+//   1. text clean-up: ftfy.fix_text with ftfy 6.3.1's defaults, line by line until
+//      nothing changes: HTML5 entities ending in ';' and numeric references (not on a
+//      line with '<' nor after it), C1 controls as Windows-1252, Latin ligatures,
+//      full-width/half-width forms (NFKC), curly quotes, line breaks, terminal escapes,
+//      control characters, NFC. Not done: ftfy's mojibake repair (`fix_encoding`), a
+//      heuristic over encodings; mojibake such as "cafÃ©" stays as it is (lower-cased
+//      and tokenized like any other text). Then Python's html.unescape twice, strip,
+//      runs of \s to one space.
+//   2. Python's str.lower() (full Unicode mappings, final sigma).
 //   3. the split `<|startoftext|>|<|endoftext|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|
-//      [^\s\p{L}\p{N}]+`, with letters/numbers/whitespace classified by a hand-written
-//      table (ASCII exact; Latin, Greek, Cyrillic, Armenian, Hebrew, Arabic, Thai, kana,
-//      CJK and Hangul letters; the usual digit, superscript and fraction numbers).
-//      Invalid UTF-8 bytes count as punctuation and are kept byte for byte.
+//      [^\s\p{L}\p{N}]+` with IGNORECASE, alternatives tried in order at each position.
 //   4. every UTF-8 byte mapped to a printable character (CLIP's bytes_to_unicode).
 //   5. BPE over those characters with `</w>` appended to the last one, applying the
 //      lowest-ranked merge first, every non-overlapping occurrence left to right.
@@ -30,6 +28,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "farm/schemas/status.h"
@@ -41,8 +40,21 @@ class ClipTokenizer {
   static constexpr std::string_view kStartOfText = "<|startoftext|>";
   static constexpr std::string_view kEndOfText = "<|endoftext|>";
 
+  // Merges beyond this are not part of CLIP's vocabulary (49152 - 256 - 2).
+  static constexpr size_t kMaxMerges = 48894;
+
+  // The vocabulary that ships with the library (parsed once, then shared).
+  static StatusOr<ClipTokenizer> Bundled();
+  // openai's `bpe_simple_vocab_16e6.txt.gz`: its first 48,894 merges after the header line
+  // make the merges, and the vocabulary is the 256 byte characters, the same with "</w>",
+  // each merge joined, then <|startoftext|> and <|endoftext|>.
+  static StatusOr<ClipTokenizer> LoadBpeVocabGz(const std::string& path);
+  // From the .gz file's bytes; `name` labels error messages.
+  static StatusOr<ClipTokenizer> FromBpeVocabGz(std::string_view gz_bytes, const std::string& name);
+
   // `merges.txt`: an optional first line starting with "#version" is skipped, blank lines
-  // are ignored, every other line is "<left> <right>" with ranks in file order.
+  // are ignored, every other line is "<left> <right>" with ranks in file order; only the
+  // first kMaxMerges are read, as CLIPTokenizer does.
   static StatusOr<ClipTokenizer> Load(const std::string& vocab_json_path,
                                       const std::string& merges_txt_path);
   // `dir`/vocab.json and `dir`/merges.txt (a diffusers `tokenizer/` folder).
@@ -72,6 +84,10 @@ class ClipTokenizer {
   // Id of ",</w>", which prompt chunking uses to break lines at commas.
   std::optional<int64_t> comma_id() const;
   std::optional<int64_t> TokenId(std::string_view token) const;
+  // The vocabulary string of `id`, if any.
+  std::optional<std::string> Token(int64_t id) const;
+  // The merges in rank order.
+  const std::vector<std::pair<std::string, std::string>>& Merges() const;
   // Largest id + 1.
   int64_t vocab_size() const;
   size_t merge_count() const;
@@ -79,6 +95,8 @@ class ClipTokenizer {
  private:
   struct State;
   explicit ClipTokenizer(std::shared_ptr<State> state) : state_(std::move(state)) {}
+  // Looks up the special tokens once vocab and merges are in `state`.
+  static StatusOr<ClipTokenizer> Finish(std::shared_ptr<State> state, const std::string& vocab_name);
   std::vector<std::string> Bpe(const std::string& word) const;
 
   // Shared so copies are cheap; the BPE cache inside is guarded by a mutex.
