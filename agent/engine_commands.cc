@@ -371,7 +371,8 @@ void AddEngineCommands(CLI::App& app) {
   render->add_option("--checkpoint", f.engine.checkpoint, "SD 1.5 .safetensors (LDM layout) or diffusers folder")
       ->required();
   render->add_option("--tokenizer", f.engine.tokenizer_dir,
-                     "folder with vocab.json + merges.txt (default: tokenizer/ next to the checkpoint)");
+                     "folder with vocab.json + merges.txt (default: tokenizer/ next to the checkpoint if it "
+                     "exists, else the bundled CLIP vocabulary)");
   render->add_option("--prompt", f.request.prompt, "prompt, A1111 syntax: (word:1.2), [word], BREAK, <lora:name:w>");
   render->add_option("--negative", f.request.negative_prompt, "negative prompt");
   render->add_option("--sampler", f.request.sampler, "Euler, Euler a, DPM++ 2M, DPM++ 2M Karras, DPM++ SDE Karras, DDIM, ...")

@@ -33,6 +33,9 @@
 #ifdef FARM_HAVE_THUMBNAILS
 #include "thumbnail_commands.h"
 #endif
+#ifdef FARM_HAVE_TOKENIZE
+#include "tokenize_commands.h"
+#endif
 
 namespace {
 
@@ -107,6 +110,9 @@ int main(int argc, char** argv) {
 #ifdef FARM_HAVE_THUMBNAILS
   farm::agent::AddThumbnailCommand(app);
 #endif
+#ifdef FARM_HAVE_TOKENIZE
+  farm::agent::AddTokenizeCommand(app);
+#endif
 #if defined(FARM_HAVE_SD_ENGINE) || defined(FARM_HAVE_FACEID)
   app.footer("Without a subcommand farm-agent serves farmd (--connect and --id are required).");
 #endif
@@ -130,6 +136,9 @@ int main(int argc, char** argv) {
 #endif
 #ifdef FARM_HAVE_THUMBNAILS
   if (int code = farm::agent::RunThumbnailCommand(app); code >= 0) return code;
+#endif
+#ifdef FARM_HAVE_TOKENIZE
+  if (int code = farm::agent::RunTokenizeCommand(app); code >= 0) return code;
 #endif
   if (options.endpoint.empty() || options.agent_id.empty()) {
     std::fprintf(stderr, "farm-agent: --connect and --id are required to serve farmd (see --help)\n");

@@ -54,7 +54,8 @@ json* AgentRenderCliTest::tiny_ = nullptr;
 
 TEST_F(AgentRenderCliTest, TokenizerFolderIsFoundNextToTheCheckpointOrGivenWithTokenizer) {
   ASSERT_EQ(Render("", "next_to.png").exit_code, 0);
-  // The same checkpoint in a folder without tokenizer/: a clear error naming the flag ...
+  // The same checkpoint in a folder without tokenizer/: the bundled CLIP vocabulary does not
+  // fit the tiny text encoder, a clear error naming the flag ...
   fs::create_directories(Path("alone"));
   fs::copy_file(Tiny("checkpoint"), Path("alone/model.safetensors"), fs::copy_options::overwrite_existing);
   const std::string alone = kAgent + " render --checkpoint " + Quote(Path("alone/model.safetensors")) +

@@ -125,9 +125,15 @@ StatusOr<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& options) {
   FARM_ASSIGN_OR_RETURN(SdArchitecture arch, ReadModelHints(options.checkpoint));
   FARM_ASSIGN_OR_RETURN(SdWeights weights, LoadCheckpoint(options.checkpoint, at::kFloat));
 
-  const std::string tokenizer_dir =
-      options.tokenizer_dir.empty() ? DefaultTokenizerDir(options.checkpoint) : options.tokenizer_dir;
-  auto tokenizer = ClipTokenizer::LoadFromDir(tokenizer_dir);
+  std::string tokenizer_dir = options.tokenizer_dir;
+  if (tokenizer_dir.empty()) {
+    // A folder beside the model wins (a diffusers layout, or a small test vocabulary);
+    // a single-file checkpoint without one uses the bundled CLIP vocabulary.
+    const std::string beside = DefaultTokenizerDir(options.checkpoint);
+    std::error_code ec;
+    if (fs::exists(fs::path(beside) / "vocab.json", ec)) tokenizer_dir = beside;
+  }
+  auto tokenizer = tokenizer_dir.empty() ? ClipTokenizer::Bundled() : ClipTokenizer::LoadFromDir(tokenizer_dir);
   if (!tokenizer.ok()) {
     return tokenizer.status().WithContext(
         "tokenizer (vocab.json + merges.txt; pass the folder with --tokenizer)");
@@ -146,6 +152,13 @@ StatusOr<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& options) {
   auto text = ClipTextModel::Create(std::move(weights.text_encoder), text_options);
   if (!text.ok()) return text.status().WithContext(options.checkpoint + ": text encoder");
   engine->text_.emplace(std::move(text).value());
+  if (tokenizer_dir.empty() && engine->tokenizer_->vocab_size() > engine->text_->vocab_size()) {
+    // Only SD 1.5's own vocabulary fits the bundled one; say so before a prompt fails.
+    return InvalidArgument(options.checkpoint + ": the text encoder has " +
+                           std::to_string(engine->text_->vocab_size()) + " token embeddings, the bundled CLIP "
+                           "vocabulary " + std::to_string(engine->tokenizer_->vocab_size()) +
+                           " ids; pass this model's tokenizer folder (vocab.json + merges.txt) with --tokenizer");
+  }
 
   UNetOptions unet_options;
   unet_options.num_heads = arch.unet.heads;

@@ -33,8 +33,9 @@ namespace farm::sd {
 struct EngineOptions {
   // A single .safetensors file (LDM layout) or a diffusers folder.
   std::string checkpoint;
-  // vocab.json + merges.txt. Empty: <folder>/tokenizer for a diffusers folder, else
-  // "tokenizer/" next to the checkpoint file.
+  // Folder with vocab.json + merges.txt. Empty: <folder>/tokenizer for a diffusers folder,
+  // else "tokenizer/" next to the checkpoint file, when either holds a vocab.json; else
+  // the CLIP vocabulary bundled with the library (ClipTokenizer::Bundled()).
   std::string tokenizer_dir;
   // Folders searched for `<lora:name:w>` prompt tags (name.safetensors).
   std::vector<std::string> lora_dirs;
