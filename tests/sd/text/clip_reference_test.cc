@@ -27,7 +27,8 @@ std::string FromHex(const std::string& hex) {
   return out;
 }
 
-// The one ftfy fix not replicated: mojibake repair is a heuristic over encodings.
+// The one ftfy fix only simplified: mojibake repair is a heuristic over encodings
+// (ClipTokenizer covers UTF-8 read as Windows-1252/Latin-1).
 bool NeedsMojibakeRepair(const Json& prompt) {
   const Json* fixes = prompt.Find("ftfy_fixes");
   if (fixes == nullptr) return false;
@@ -73,7 +74,8 @@ TEST(ClipReferenceTest, IdsAndPaddedIdsEqualOpenaiForEveryPrompt) {
       }
       const std::string normalized = prompt.Find("normalized") ? prompt.Find("normalized")->text() : "";
       if (NeedsMojibakeRepair(prompt)) {
-        // Documented difference: the mojibake stays. Everything after ftfy must still
+        // Documented difference: mojibake the simplified repair leaves stays as written.
+        // Everything after ftfy must still
         // agree, so the reference's cleaned text gives the reference ids.
         mojibake_differs.push_back(key);
         EXPECT_EQ(tokenizer->Encode(normalized), want_ids) << file << ": " << key;
@@ -86,7 +88,7 @@ TEST(ClipReferenceTest, IdsAndPaddedIdsEqualOpenaiForEveryPrompt) {
   }
   std::string list;
   for (const std::string& key : mojibake_differs) list += " " + key;
-  std::printf("clip reference: %zu of %zu prompts exact; differing (ftfy fix_encoding not replicated):%s\n", exact,
+  std::printf("clip reference: %zu of %zu prompts exact; differing (mojibake ftfy's fix_encoding repairs, not ours):%s\n", exact,
               total, list.empty() ? " none" : list.c_str());
 }
 

@@ -78,6 +78,31 @@ TEST(ClipTokenizerTest, FoldsCaseAndCleansText) {
   EXPECT_EQ(ClipTokenizer::PreTokenize("caf\xC3\xA9 x\xC2\xB2"), (Tokens{"caf\xC3\xA9", "x", "\xC2\xB2"}));
 }
 
+TEST(ClipTokenizerTest, CleansTextLikeOpenaiBasicClean) {
+  // HTML: ftfy's all-caps entity forms, then html.unescape's legacy names and numeric rules.
+  EXPECT_EQ(ClipTokenizer::Normalize("&EACUTE; &notes &#x80; &amp"), "\xC3\xA9 \xC2\xAC" "es \xE2\x82\xAC &");
+  // Terminal escapes and control characters go; a C1 NEL becomes Windows-1252's ellipsis.
+  EXPECT_EQ(ClipTokenizer::Normalize("a\x1B[1mb\x07" "c \xC2\x85" "d"), "abc \xE2\x80\xA6" "d");
+  // NFD accents compose (NFC); half-width katakana widen.
+  EXPECT_EQ(ClipTokenizer::Normalize("e\xCC\x81"), "\xC3\xA9");
+  EXPECT_EQ(ClipTokenizer::Normalize("\xEF\xBD\xB1"), "\xE3\x82\xA2");
+  // Special casing: İ lower-cases to i + U+0307, which then splits the word.
+  EXPECT_EQ(ClipTokenizer::Normalize("\xC4\xB0stanbul"), "i\xCC\x87stanbul");
+  EXPECT_EQ(ClipTokenizer::PreTokenize("i\xCC\x87stanbul"), (Tokens{"i", "\xCC\x87", "stanbul"}));
+  // IGNORECASE: the long s matches the contraction 's.
+  EXPECT_EQ(ClipTokenizer::PreTokenize("it'\xC5\xBF"), (Tokens{"it", "'\xC5\xBF"}));
+}
+
+TEST(ClipTokenizerTest, MojibakeRepairCoversUtf8ReadAsWindows1252Only) {
+  EXPECT_EQ(ClipTokenizer::Normalize("caf\xC3\x83\xC2\xA9 don\xC3\xA2\xE2\x82\xAC\xE2\x84\xA2t"), "caf\xC3\xA9 don't");
+  EXPECT_EQ(ClipTokenizer::Normalize("\xC3\xB0\xC5\xB8\xCB\x9C\xE2\x82\xAC"), "\xF0\x9F\x98\x80");  // an emoji
+  // Text that only looks close is left: a lone Ã, and Latin-1 accents that are not UTF-8.
+  EXPECT_EQ(ClipTokenizer::Normalize("S\xC3\x83O caf\xC3\xA9"), "s\xC3\xA3o caf\xC3\xA9");
+  // Documented difference: UTF-8 read as Windows-1251 (ftfy repairs it) stays as written,
+  // lower-cased, its U+201A uncurled like any quote.
+  EXPECT_EQ(ClipTokenizer::Normalize("\xD0\xA0\xD1\x9F\xD0\xA1\xE2\x80\x9A"), "\xD1\x80\xD1\x9F\xD1\x81'");
+}
+
 TEST(ClipTokenizerTest, BytesWithoutMergesBecomeByteTokens) {
   const ClipTokenizer tokenizer = MakeTokenizer({});
   // é = C3 A9: both bytes print as themselves in bytes_to_unicode.

@@ -224,14 +224,62 @@ void AppendLigature(char32_t c, std::u32string& out) {
   }
 }
 
+// The byte a character has in Windows-1252 as ftfy's "sloppy" codec reads it (the five
+// undefined bytes as U+0081 and so on), or in Latin-1 for the other C1 controls; -1 when
+// it has none.
+int MojibakeByte(char32_t c) {
+  if (c < 0x80 || (c >= 0xA0 && c <= 0xFF)) return static_cast<int>(c);
+  if (c <= 0x9F) return static_cast<int>(c);  // Latin-1 (C1 control)
+  for (char32_t b = 0x80; b <= 0x9F; ++b) {
+    if (Windows1252(b) == c) return static_cast<int>(b);
+  }
+  return -1;
+}
+
+// A simplified ftfy fix_encoding: a UTF-8 byte sequence that was decoded as Windows-1252
+// or Latin-1 ("cafÃ©", "donâ€™t") is decoded again, sequence by sequence, when its bytes
+// form one valid multi-byte UTF-8 character. ftfy's badness heuristic, restore_byte_a0,
+// lossy-sequence replacement and the other single-byte encodings (1250, 1251, MacRoman,
+// cp437, ...) are not replicated.
+std::u32string FixUtf8Mojibake(std::u32string_view text) {
+  std::u32string out;
+  for (size_t i = 0; i < text.size();) {
+    const int lead = MojibakeByte(text[i]);
+    size_t extra = 0;
+    char32_t cp = 0;
+    if (lead >= 0xC2 && lead <= 0xDF) {
+      extra = 1, cp = static_cast<char32_t>(lead & 0x1F);
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      extra = 2, cp = static_cast<char32_t>(lead & 0x0F);
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      extra = 3, cp = static_cast<char32_t>(lead & 0x07);
+    }
+    bool ok = extra > 0 && i + extra < text.size();
+    for (size_t k = 1; ok && k <= extra; ++k) {
+      const int next = MojibakeByte(text[i + k]);
+      ok = next >= 0x80 && next <= 0xBF;
+      if (ok) cp = (cp << 6) | static_cast<char32_t>(next & 0x3F);
+    }
+    static constexpr char32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    ok = ok && cp >= kMin[extra] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
+    if (ok) {
+      out.push_back(cp);
+      i += extra + 1;
+    } else {
+      out.push_back(text[i++]);
+    }
+  }
+  return out;
+}
+
 bool IsRemovedControl(char32_t c) {
   return c <= 0x08 || c == 0x0B || (c >= 0x0E && c <= 0x1F) || c == 0x7F || (c >= 0x206A && c <= 0x206F) ||
          c == 0xFEFF || (c >= 0xFFF9 && c <= 0xFFFC);
 }
 
-// One pass of ftfy's fixes over a line (fix_encoding excepted, see the header).
+// One pass of ftfy's fixes over a line (fix_encoding simplified, see FixUtf8Mojibake).
 std::u32string FixOnce(std::u32string_view text, bool unescape_html) {
-  std::u32string s = unescape_html ? FtfyUnescapeHtml(text) : std::u32string(text);
+  std::u32string s = FixUtf8Mojibake(unescape_html ? FtfyUnescapeHtml(text) : std::u32string(text));
   std::u32string t;
   // fix_c1_controls, fix_latin_ligatures, fix_character_width, uncurl_quotes.
   for (char32_t c : s) {

@@ -1,5 +1,6 @@
 // The text clean-up openai's CLIP tokenizer does before splitting: ftfy.fix_text (6.3.1
-// defaults, except the mojibake repair `fix_encoding`), html.unescape twice, whitespace
+// defaults; its mojibake repair `fix_encoding` only for UTF-8 read as Windows-1252 or
+// Latin-1, without ftfy's badness heuristic), html.unescape twice, whitespace
 // collapsing and Python's str.lower(). Works on code points; invalid UTF-8 bytes read as
 // U+FFFD, as Python would never see them.
 #pragma once

@@ -8,10 +8,13 @@
 //      nothing changes: HTML5 entities ending in ';' and numeric references (not on a
 //      line with '<' nor after it), C1 controls as Windows-1252, Latin ligatures,
 //      full-width/half-width forms (NFKC), curly quotes, line breaks, terminal escapes,
-//      control characters, NFC. Not done: ftfy's mojibake repair (`fix_encoding`), a
-//      heuristic over encodings; mojibake such as "cafÃ©" stays as it is (lower-cased
-//      and tokenized like any other text). Then Python's html.unescape twice, strip,
-//      runs of \s to one space.
+//      control characters, NFC. ftfy's mojibake repair (`fix_encoding`) is simplified:
+//      a multi-byte UTF-8 character whose bytes were read as Windows-1252 or Latin-1
+//      ("cafÃ©", "donâ€™t") is decoded again wherever it occurs; ftfy decides with a
+//      badness heuristic, also restores bytes lost as spaces or '?', and tries other
+//      encodings (1250, 1251, MacRoman, cp437, ...), none of which is done here, so such
+//      text stays as written. Then Python's html.unescape twice, strip, runs of \s to
+//      one space.
 //   2. Python's str.lower() (full Unicode mappings, final sigma).
 //   3. the split `<|startoftext|>|<|endoftext|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|
 //      [^\s\p{L}\p{N}]+` with IGNORECASE, alternatives tried in order at each position.
