@@ -12,6 +12,7 @@
 #include "faces_commands.h"
 #include "identity_commands.h"
 #include "keys_commands.h"
+#include "models_command.h"
 #include "nightly_command.h"
 #include "rank_command.h"
 #include "remote_commands.h"
@@ -85,6 +86,7 @@ int main(int argc, char** argv) {
   farmctl::AddNightlyCommand(app, options, config_dir, exit_code);
   farmctl::AddCompareCommand(app, options, exit_code);
   farmctl::AddEffectsCommand(app, options, exit_code);
+  farmctl::AddModelsCommands(app, options, exit_code);
 
   try {
     app.parse(argc, argv);

@@ -106,7 +106,7 @@ farm::Status CheckKeys(const std::string& path, ModelRole role,
 }
 
 farm::Status CheckEntry(const std::string& path, const std::string& name, const json& entry,
-                        std::uint64_t data_size) {
+                        std::uint64_t data_size, TensorInfo& info) {
   auto bad = [&](const std::string& what) {
     return farm::InvalidArgument(path + ": tensor '" + name + "': " + what);
   };
@@ -120,6 +120,7 @@ farm::Status CheckEntry(const std::string& path, const std::string& name, const 
   std::uint64_t bytes = *item;
   for (const json& dim : *shape) {
     if (!dim.is_number_unsigned()) return bad("shape holds " + dim.dump() + ", expected sizes >= 0");
+    info.shape.push_back(dim.get<std::uint64_t>());
     if (__builtin_mul_overflow(bytes, dim.get<std::uint64_t>(), &bytes)) {
       return bad("shape " + shape->dump() + " needs more bytes than fit in 64 bits");
     }
@@ -143,6 +144,9 @@ farm::Status CheckEntry(const std::string& path, const std::string& name, const 
                " bytes but " + dtype->get<std::string>() + " " + shape->dump() + " needs " +
                std::to_string(bytes));
   }
+  info.name = name;
+  info.dtype = dtype->get<std::string>();
+  info.bytes = bytes;
   return farm::Status::Ok();
 }
 
@@ -176,7 +180,7 @@ const char* ModelRoleName(ModelRole role) {
   return "model";
 }
 
-farm::Status CheckSafetensorsHeader(const std::string& path, ModelRole role, bool expect_keys) {
+farm::StatusOr<SafetensorsHeader> ReadSafetensorsHeader(const std::string& path) {
   std::error_code ec;
   const std::uint64_t size = fs::file_size(path, ec);
   if (ec) return farm::Unavailable(path + ": cannot read its size: " + ec.message());
@@ -218,13 +222,40 @@ farm::Status CheckSafetensorsHeader(const std::string& path, ModelRole role, boo
                                  std::string(header.type_name()) + ", expected an object");
   }
   const std::uint64_t data_size = size - 8 - length;
-  std::vector<std::string> keys;
+  SafetensorsHeader result;
   for (auto it = header.begin(); it != header.end(); ++it) {
-    if (it.key() == "__metadata__") continue;
-    FARM_RETURN_IF_ERROR(CheckEntry(path, it.key(), it.value(), data_size));
-    keys.push_back(it.key());
+    if (it.key() == "__metadata__") {
+      if (!it.value().is_object()) continue;
+      for (auto item = it.value().begin(); item != it.value().end(); ++item) {
+        if (item.value().is_string()) result.metadata[item.key()] = item.value().get<std::string>();
+      }
+      continue;
+    }
+    TensorInfo info;
+    FARM_RETURN_IF_ERROR(CheckEntry(path, it.key(), it.value(), data_size, info));
+    result.tensors.push_back(std::move(info));
   }
-  std::sort(keys.begin(), keys.end());
+  std::sort(result.tensors.begin(), result.tensors.end(),
+            [](const TensorInfo& a, const TensorInfo& b) { return a.name < b.name; });
+  return result;
+}
+
+bool IsPickleFile(const std::string& path) {
+  if (HasPickleExtension(path)) return true;
+  std::ifstream in(path, std::ios::binary);
+  unsigned char magic[4] = {0, 0, 0, 0};
+  in.read(reinterpret_cast<char*>(magic), 4);
+  if (in.gcount() < 2) return false;
+  if (magic[0] == 'P' && magic[1] == 'K' && in.gcount() >= 4 && magic[2] == 3 && magic[3] == 4) {
+    return true;
+  }
+  return magic[0] == 0x80 && magic[1] >= 2 && magic[1] <= 5;
+}
+
+farm::Status CheckSafetensorsHeader(const std::string& path, ModelRole role, bool expect_keys) {
+  FARM_ASSIGN_OR_RETURN(SafetensorsHeader header, ReadSafetensorsHeader(path));
+  std::vector<std::string> keys;
+  for (const TensorInfo& tensor : header.tensors) keys.push_back(tensor.name);
   if (!expect_keys) {
     if (keys.empty()) return farm::InvalidArgument(path + ": holds no tensors");
     return farm::Status::Ok();

@@ -19,7 +19,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "farm/schemas/status.h"
 
@@ -37,6 +39,27 @@ inline constexpr std::uint64_t kMaxSafetensorsHeaderBytes = 100'000'000;
 // DataLoss (truncated: shorter than its header or its tensors say), InvalidArgument
 // (pickle, not a safetensors file, malformed header, wrong architecture).
 farm::Status CheckModelFile(const std::string& path, ModelRole role);
+
+// One tensor as the header describes it.
+struct TensorInfo {
+  std::string name;
+  std::string dtype;  // "F16", "F32", "BF16", ...
+  std::vector<std::uint64_t> shape;
+  std::uint64_t bytes = 0;
+};
+
+// A safetensors header, checked as CheckSafetensorsHeader checks it (lengths, dtypes,
+// offsets that fit the file) but without the role's key check.
+struct SafetensorsHeader {
+  std::vector<TensorInfo> tensors;               // sorted by name
+  std::map<std::string, std::string> metadata;   // "__metadata__" (string values only)
+};
+farm::StatusOr<SafetensorsHeader> ReadSafetensorsHeader(const std::string& path);
+
+// Whether `path` is a pickle checkpoint, by extension (.ckpt/.pt/.pth/.bin) or by its
+// first bytes (a PK zip as torch.save writes, or 0x80 and a pickle protocol 2-5); the
+// file is never loaded.
+bool IsPickleFile(const std::string& path);
 
 // The header alone: `path` must be a single .safetensors file. `expect_keys` false skips
 // the architecture check (a diffusers folder's parts are checked by their folder).

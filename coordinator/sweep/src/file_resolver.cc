@@ -6,11 +6,13 @@
 #include <filesystem>
 
 #include "farm/schemas/sha256.h"
+#include "farm/sweep/model_index.h"
 
 namespace farm::sweep {
 namespace {
 
 constexpr std::string_view kModelsPrefix = "models:/";
+constexpr std::string_view kModelNamePrefix = "models:";  // then a name, no slash
 
 // Regular files matching a glob(3) pattern, sorted.
 std::vector<std::string> Glob(const std::string& pattern) {
@@ -43,6 +45,16 @@ StatusOr<std::string> FileSpecResolver::ResolvePath(const std::string& spec_path
                       "--models-dir or the farm config's models_dir");
     }
     return (fs::path(models_dir_) / spec_path.substr(kModelsPrefix.size())).string();
+  }
+  if (spec_path.starts_with(kModelNamePrefix) &&
+      spec_path.find('/') == std::string::npos) {
+    const std::string name = spec_path.substr(kModelNamePrefix.size());
+    if (models_dir_.empty()) {
+      return NotFound("'" + spec_path + "' names a model in the models index but no models "
+                      "directory is set; expected --models-dir or the farm config's models_dir");
+    }
+    FARM_ASSIGN_OR_RETURN(ModelEntry entry, FindModel(models_dir_, name));
+    return ModelEntryPath(models_dir_, entry);
   }
   fs::path path(spec_path);
   if (path.is_absolute()) return path.string();

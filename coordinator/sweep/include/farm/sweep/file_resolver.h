@@ -9,7 +9,8 @@
 
 namespace farm::sweep {
 
-// Path rules: "models:/a/b" is <models_dir>/a/b; an absolute path is used as is; any
+// Path rules: "models:/a/b" is <models_dir>/a/b; "models:NAME" (no slash) is the file
+// <models_dir>/index.json names NAME (`farmctl models add`); an absolute path is used as is; any
 // other path is relative to `spec_dir` (the folder holding the spec file). Photo globs
 // use glob(3) syntax. Hashes are cached per resolved path for the resolver's lifetime.
 // Not thread-safe.
@@ -26,7 +27,8 @@ class FileSpecResolver : public SpecResolver {
   // NotFound when none match.
   StatusOr<std::vector<std::string>> ResolvePhotoFiles(const std::vector<std::string>& globs) const;
 
-  // The filesystem path a spec path stands for (no file access).
+  // The filesystem path a spec path stands for (reads only the models index, for
+  // "models:NAME").
   StatusOr<std::string> ResolvePath(const std::string& spec_path) const;
 
  private:
