@@ -12,6 +12,7 @@
 #include "farm/schemas/render_params.h"
 #include "farm/schemas/sha256.h"
 #include "farm/sweep/file_resolver.h"
+#include "farm/sweep/model_index.h"
 
 namespace farm::sweep {
 namespace {
@@ -101,6 +102,28 @@ TEST_F(FileResolverTest, ModelsPrefixIsUnderTheModelsDir) {
   auto path = resolver.ResolvePath("models:/sd15/tiny.safetensors");
   ASSERT_TRUE(path.ok());
   EXPECT_EQ(*path, (root_ / "models" / "sd15" / "tiny.safetensors").string());
+}
+
+TEST_F(FileResolverTest, ModelsNameResolvesThroughTheModelsIndex) {
+  Write("models/sd15/tiny.safetensors", "weights");
+  ModelEntry entry;
+  entry.name = "tiny";
+  entry.path = "sd15/tiny.safetensors";
+  entry.kind = "sd15";
+  ASSERT_TRUE(WriteModelIndex((root_ / "models").string(), {entry}).ok());
+  FileSpecResolver resolver = Resolver();
+  auto path = resolver.ResolvePath("models:tiny");
+  ASSERT_TRUE(path.ok()) << path.status().message();
+  EXPECT_EQ(*path, (root_ / "models" / "sd15" / "tiny.safetensors").string());
+  auto resolved = resolver.ResolveModel({"models:tiny", ""});
+  ASSERT_TRUE(resolved.ok()) << resolved.status().message();
+  EXPECT_EQ(*resolved, Sha256Hex("weights"));
+  auto unknown = resolver.ResolvePath("models:other");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(unknown.status().message().find("no model named 'other'"), std::string::npos)
+      << unknown.status().message();
+  EXPECT_FALSE(FileSpecResolver("", "").ResolvePath("models:tiny").ok());
 }
 
 TEST_F(FileResolverTest, RelativePathsAreRelativeToTheSpec) {
