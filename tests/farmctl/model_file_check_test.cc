@@ -62,6 +62,20 @@ const std::vector<std::string> kLoraKeys = {
     "lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight",
     "lora_unet_down_blocks_0_attentions_0_proj_in.lora_up.weight"};
 
+TEST_F(ModelFileCheckTest, PickleBytesAreToldFromASafetensorsLengthThatLooksLikeThem) {
+  // A header of 640 bytes: its length starts 80 02, as a protocol-2 pickle does.
+  std::string header = Header(kLoraKeys);
+  header += std::string(640 - header.size(), ' ');
+  const std::string safetensors = Write("lora.safetensors", Safetensors(header, 32));
+  EXPECT_EQ(static_cast<unsigned char>(Safetensors(header, 0)[0]), 0x80);
+  EXPECT_FALSE(IsPickleFile(safetensors));
+  EXPECT_TRUE(CheckModelFile(safetensors, ModelRole::kLora).ok())
+      << CheckModelFile(safetensors, ModelRole::kLora).ToString();
+  EXPECT_TRUE(IsPickleFile(Write("model.safetensors", std::string("\x80\x02}q\x01(X\x05", 8))));
+  EXPECT_TRUE(IsPickleFile(Write("archive.safetensors", std::string("PK\x03\x04\x14\0\0\0\0\0", 10))));
+  EXPECT_TRUE(IsPickleFile(Write("old.ckpt", Safetensors(Header(kLoraKeys), 32))));
+}
+
 TEST_F(ModelFileCheckTest, AcceptsEachRoleInItsOwnLayout) {
   const std::string lora = Write("lora.safetensors", Safetensors(Header(kLoraKeys), 32));
   EXPECT_TRUE(CheckModelFile(lora, ModelRole::kLora).ok())

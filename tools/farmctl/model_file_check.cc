@@ -243,10 +243,14 @@ farm::StatusOr<SafetensorsHeader> ReadSafetensorsHeader(const std::string& path)
 bool IsPickleFile(const std::string& path) {
   if (HasPickleExtension(path)) return true;
   std::ifstream in(path, std::ios::binary);
-  unsigned char magic[4] = {0, 0, 0, 0};
-  in.read(reinterpret_cast<char*>(magic), 4);
-  if (in.gcount() < 2) return false;
-  if (magic[0] == 'P' && magic[1] == 'K' && in.gcount() >= 4 && magic[2] == 3 && magic[3] == 4) {
+  unsigned char magic[9] = {};
+  in.read(reinterpret_cast<char*>(magic), sizeof(magic));
+  const std::streamsize got = in.gcount();
+  if (got < 2) return false;
+  // A safetensors header length can start with the same bytes (640 is 80 02 00 ...); its
+  // JSON header then begins at byte 8.
+  if (got == 9 && magic[8] == '{') return false;
+  if (magic[0] == 'P' && magic[1] == 'K' && got >= 4 && magic[2] == 3 && magic[3] == 4) {
     return true;
   }
   return magic[0] == 0x80 && magic[1] >= 2 && magic[1] <= 5;
