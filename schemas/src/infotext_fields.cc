@@ -18,6 +18,7 @@ GenerationParameters ToGenerationParameters(const RenderInfotext& info) {
   }
   add("Model hash", info.model_hash);
   add("Model", info.model);
+  add("VAE hash", info.vae_hash);
   if (info.clip_skip > 0) add("Clip skip", std::to_string(info.clip_skip));
   if (!info.loras.empty()) {
     std::string hashes;

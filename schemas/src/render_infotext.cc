@@ -19,6 +19,8 @@ StatusOr<GenerationParameters> RenderGenerationParameters(const RenderParams& p,
   info.height = p.height;
   info.model_hash = p.checkpoint_sha256.substr(0, 10);
   info.model = names.model;
+  // A1111 writes the first 10 hex digits of the VAE file's SHA-256 (names are not in records).
+  info.vae_hash = p.vae_sha256.substr(0, 10);
   info.clip_skip = p.clip_skip;
   for (size_t i = 0; i < p.loras.size(); ++i) {
     std::string name = i < names.loras.size() && !names.loras[i].empty() ? names.loras[i]

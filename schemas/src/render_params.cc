@@ -36,27 +36,30 @@ Json ToJson(const RenderParams& p) {
   for (const StageSettings& stage : p.stages) {
     stages.push_back({{"kind", stage.kind}, {"settings", SettingsToJson(stage.settings)}});
   }
-  return {{"v", kRecordVersion},
-          {"kind", "render"},
-          {"prompt", p.prompt},
-          {"negative_prompt", p.negative_prompt},
-          {"seed", p.seed},
-          {"sampler", p.sampler},
-          {"scheduler", p.scheduler},
-          {"steps", p.steps},
-          {"cfg", p.cfg},
-          {"clip_skip", p.clip_skip},
-          {"width", p.width},
-          {"height", p.height},
-          {"pose", p.pose},
-          {"tone", p.tone},
-          {"denoise", p.denoise},
-          {"checkpoint", p.checkpoint_sha256},
-          {"loras", loras},
-          {"controlnets", controlnets},
-          {"stages", stages},
-          {"engine", p.engine},
-          {"rng", p.rng}};
+  Json out = {{"v", kRecordVersion},
+              {"kind", "render"},
+              {"prompt", p.prompt},
+              {"negative_prompt", p.negative_prompt},
+              {"seed", p.seed},
+              {"sampler", p.sampler},
+              {"scheduler", p.scheduler},
+              {"steps", p.steps},
+              {"cfg", p.cfg},
+              {"clip_skip", p.clip_skip},
+              {"width", p.width},
+              {"height", p.height},
+              {"pose", p.pose},
+              {"tone", p.tone},
+              {"denoise", p.denoise},
+              {"checkpoint", p.checkpoint_sha256},
+              {"loras", loras},
+              {"controlnets", controlnets},
+              {"stages", stages},
+              {"engine", p.engine},
+              {"rng", p.rng}};
+  // Optional: omitted when empty so every record written before it hashes the same.
+  if (!p.vae_sha256.empty()) out["vae"] = p.vae_sha256;
+  return out;
 }
 
 std::vector<PreparePhoto> SortedPhotos(std::vector<PreparePhoto> photos) {
@@ -212,6 +215,10 @@ StatusOr<RenderParams> RenderParamsFromJson(std::string_view json_text) {
   FARM_RETURN_IF_ERROR(Read(json, "checkpoint", p.checkpoint_sha256));
   FARM_RETURN_IF_ERROR(Read(json, "engine", p.engine));
   FARM_RETURN_IF_ERROR(Read(json, "rng", p.rng));
+  if (json.contains("vae")) {
+    FARM_RETURN_IF_ERROR(Read(json, "vae", p.vae_sha256));
+    if (p.vae_sha256.empty()) return InvalidArgument("field 'vae': empty (omit the field for the checkpoint's VAE)");
+  }
 
   const auto loras = json.find("loras");
   if (loras == json.end() || !loras->is_array()) return InvalidArgument("field 'loras' must be an array");

@@ -66,5 +66,19 @@ TEST(RenderInfotext, WithoutNamesLeavesModelAndFinalSizeOutAndNumbersLoras) {
   EXPECT_EQ(back.fields, params.fields);
 }
 
+TEST(RenderInfotext, SeparateVaeWritesItsShortHashAfterModel) {
+  RenderParams p = SampleParams();
+  EXPECT_EQ(RenderGenerationParameters(p, RenderInfotextNames{}, "ph", "7").value().Find("VAE hash"), nullptr);
+  p.vae_sha256 = "735e4c3a447a3255760d7f86845f09f937809baa529c17370d83e4c3758f3c75";
+  RenderInfotextNames names;
+  names.model = "v1-5";
+  const GenerationParameters params = RenderGenerationParameters(p, names, "ph", "7").value();
+  ASSERT_NE(params.Find("VAE hash"), nullptr);
+  EXPECT_EQ(*params.Find("VAE hash"), "735e4c3a44");
+  const std::string text = FormatParameters(params).value();
+  EXPECT_NE(text.find("Model hash: aaaaaaaaaa, Model: v1-5, VAE hash: 735e4c3a44, Clip skip: 2, "), std::string::npos)
+      << text;
+}
+
 }  // namespace
 }  // namespace farm

@@ -88,6 +88,7 @@ TEST(RenderParamsTest, EveryFieldChangesTheHash) {
       [](RenderParams& p) { std::swap(p.stages[0], p.stages[1]); },
       [](RenderParams& p) { p.engine = "studiofarm-sd/2"; },
       [](RenderParams& p) { p.rng = "cuda"; },
+      [](RenderParams& p) { p.vae_sha256 = std::string(64, 'e'); },
   };
   std::set<std::string> seen = {base};
   for (std::size_t i = 0; i < edits.size(); ++i) {
@@ -127,6 +128,37 @@ TEST(RenderParamsTest, ParsingNamesTheBadField) {
   EXPECT_FALSE(RenderParamsFromJson("[]").ok());
   EXPECT_FALSE(RenderParamsFromJson(R"({"v":99,"kind":"render"})").ok());
   EXPECT_FALSE(RenderParamsFromJson(R"({"v":1,"kind":"train"})").ok());
+}
+
+TEST(RenderParamsTest, RecordWithoutVaeKeepsItsBytesAndHash) {
+  // A record stored before the optional "vae" field reads back and re-serialises to the
+  // same bytes, so its param_hash is unchanged.
+  auto parsed = RenderParamsFromJson(kFixedRenderJson);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_TRUE(parsed->vae_sha256.empty());
+  EXPECT_EQ(*ToCanonicalJson(*parsed), kFixedRenderJson);
+  EXPECT_EQ(*ParamHash(*parsed), kFixedRenderHash);
+}
+
+TEST(RenderParamsTest, VaeIsRecordedAndReadBack) {
+  RenderParams p = FixedRender();
+  p.vae_sha256 = "735e4c3a447a3255760d7f86845f09f937809baa529c17370d83e4c3758f3c75";
+  const std::string json = *ToCanonicalJson(p);
+  EXPECT_NE(json.find(R"("v":1,"vae":"735e4c3a447a3255760d7f86845f09f937809baa529c17370d83e4c3758f3c75")"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(*ParamHash(p), kFixedRenderHash);
+  auto parsed = RenderParamsFromJson(json);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->vae_sha256, p.vae_sha256);
+  EXPECT_EQ(*ParamHash(*parsed), *ParamHash(p));
+
+  // An empty "vae" would be a second spelling of "no VAE" with another hash.
+  std::string empty_vae = json;
+  empty_vae.replace(empty_vae.find(p.vae_sha256), p.vae_sha256.size(), "");
+  auto refused = RenderParamsFromJson(empty_vae);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("'vae'"), std::string::npos) << refused.status().ToString();
 }
 
 TEST(RenderParamsTest, NonFiniteNumbersAreRefused) {

@@ -63,6 +63,7 @@ struct RenderInfotext {
   int height = 0;
   std::string model_hash;  // short hash, e.g. the first 10 hex digits of the SHA-256
   std::string model;       // checkpoint name without extension
+  std::string vae_hash;    // short hash of a separate VAE file; empty: the checkpoint's
   int clip_skip = 0;       // 0: not written
   std::vector<LoraHash> loras;
   std::vector<std::pair<std::string, std::string>> extra;  // written after Lora hashes
@@ -70,7 +71,7 @@ struct RenderInfotext {
   std::string render_id;   // "Render id"
 };
 
-// Steps, Sampler, CFG scale, Seed, Size, Model hash, Model, Clip skip, Lora hashes,
+// Steps, Sampler, CFG scale, Seed, Size, Model hash, Model, VAE hash, Clip skip, Lora hashes,
 // extra..., StudioFarm param_hash, Render id (empty strings and zero counts omitted).
 GenerationParameters ToGenerationParameters(const RenderInfotext& info);
 

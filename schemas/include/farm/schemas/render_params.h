@@ -67,6 +67,9 @@ struct RenderParams {
   std::string tone;             // tone preset name, empty for none
   double denoise = 1.0;         // 1.0 for txt2img
   std::string checkpoint_sha256;
+  // A separate VAE file that replaces the checkpoint's; empty: the checkpoint's own. The
+  // canonical JSON has "vae" only when set, so records without one keep their param_hash.
+  std::string vae_sha256;
   std::vector<LoraRef> loras;
   std::vector<ControlNetUnit> controlnets;
   std::vector<StageSettings> stages;
