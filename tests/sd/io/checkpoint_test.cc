@@ -212,6 +212,111 @@ TEST(CheckpointTest, DiffusersFolderRoundTrip) {
       << pickle.status().message();
 }
 
+// The tiny checkpoint's VAE, perturbed so a swap is visible, as LDM keys (with prefix).
+TensorMap PerturbedLdmVae(const TensorMap& checkpoint) {
+  TensorMap out;
+  for (const auto& [key, tensor] : checkpoint) {
+    if (key.starts_with("first_stage_model.")) out[key] = tensor + 0.01;
+  }
+  return out;
+}
+
+void ExpectSameTensors(const TensorMap& got, const TensorMap& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (const auto& [name, tensor] : want) {
+    ASSERT_EQ(got.count(name), 1u) << name;
+    EXPECT_TRUE(at::equal(got.at(name), tensor)) << name;
+  }
+}
+
+TEST(VaeFileTest, LoadsLdmAndDiffusersLayouts) {
+  FARM_SD_REQUIRE_REFERENCE(dir);
+  auto raw = ReadSafetensors(dir + "/tiny_ldm.safetensors");
+  ASSERT_TRUE(raw.ok());
+  const TensorMap ldm_vae = PerturbedLdmVae(*raw);
+  StatusOr<SdWeights> want = SdWeightsFromLdm(ldm_vae);
+  ASSERT_TRUE(want.ok()) << want.status().ToString();
+  ASSERT_FALSE(want->vae.empty());
+
+  // LDM keys with the first_stage_model. prefix, as cut out of a checkpoint.
+  const std::string prefixed = Scratch("vae_prefixed.safetensors");
+  ASSERT_TRUE(WriteSafetensors(prefixed, ldm_vae).ok());
+  StatusOr<TensorMap> loaded = LoadVaeFile(prefixed);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  ExpectSameTensors(*loaded, want->vae);
+
+  // LDM keys without the prefix (how the ft-MSE VAE is published), with loss weights to skip.
+  TensorMap bare;
+  for (const auto& [key, tensor] : ldm_vae) bare[key.substr(std::string("first_stage_model.").size())] = tensor;
+  bare["loss.logvar"] = at::zeros({}, at::kFloat);
+  const std::string bare_path = Scratch("vae_bare.safetensors");
+  ASSERT_TRUE(WriteSafetensors(bare_path, bare).ok());
+  loaded = LoadVaeFile(bare_path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  ExpectSameTensors(*loaded, want->vae);
+
+  // The diffusers layout, with the older attention names and 1x1-conv shapes.
+  TensorMap diffusers;
+  for (const auto& [name, tensor] : want->vae) {
+    std::string old_name = name;
+    const size_t at = old_name.find("mid_block.attentions.0.to_q.");
+    if (at != std::string::npos) old_name.replace(at, std::string("mid_block.attentions.0.to_q.").size(),
+                                                  "mid_block.attentions.0.query.");
+    diffusers[old_name] = tensor.dim() == 2 && name.find("mid_block.attentions.0.") != std::string::npos
+                              ? tensor.reshape({tensor.size(0), tensor.size(1), 1, 1})
+                              : tensor;
+  }
+  const std::string diffusers_path = Scratch("vae_diffusers.safetensors");
+  ASSERT_TRUE(WriteSafetensors(diffusers_path, diffusers).ok());
+  loaded = LoadVaeFile(diffusers_path, at::kHalf);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  ASSERT_EQ(loaded->size(), want->vae.size());
+  for (const auto& [name, tensor] : want->vae) {
+    ASSERT_EQ(loaded->count(name), 1u) << name;
+    EXPECT_EQ(loaded->at(name).scalar_type(), at::kHalf) << name;
+    EXPECT_TRUE(at::equal(loaded->at(name), tensor.to(at::kHalf))) << name;
+  }
+}
+
+TEST(VaeFileTest, ReplacesTheCheckpointsVaeAndRefusesOtherFiles) {
+  FARM_SD_REQUIRE_REFERENCE(dir);
+  const std::string checkpoint = dir + "/tiny_ldm.safetensors";
+  auto raw = ReadSafetensors(checkpoint);
+  ASSERT_TRUE(raw.ok());
+  const std::string path = Scratch("vae_swap.safetensors");
+  ASSERT_TRUE(WriteSafetensors(path, PerturbedLdmVae(*raw)).ok());
+  StatusOr<TensorMap> vae = LoadVaeFile(path);
+  ASSERT_TRUE(vae.ok()) << vae.status().ToString();
+
+  StatusOr<SdWeights> weights = LoadCheckpoint(checkpoint);
+  ASSERT_TRUE(weights.ok());
+  const TensorMap unet = weights->unet;
+  ASSERT_TRUE(ReplaceVae(*weights, *vae).ok());
+  ExpectSameTensors(weights->vae, *vae);
+  ExpectSameTensors(weights->unet, unet);
+
+  // A VAE of another shape, or missing a tensor, is refused by name.
+  TensorMap wrong = *vae;
+  wrong["decoder.conv_in.weight"] = at::zeros({1}, at::kFloat);
+  Status shape = ReplaceVae(*weights, wrong);
+  ASSERT_FALSE(shape.ok());
+  EXPECT_NE(shape.message().find("'decoder.conv_in.weight'"), std::string::npos) << shape.ToString();
+  wrong = *vae;
+  wrong.erase("decoder.conv_in.weight");
+  EXPECT_FALSE(ReplaceVae(*weights, wrong).ok());
+
+  // A full checkpoint is not a VAE file; nor is a file without VAE keys.
+  StatusOr<TensorMap> full = LoadVaeFile(checkpoint);
+  ASSERT_FALSE(full.ok());
+  EXPECT_NE(full.status().message().find("is not a VAE weight"), std::string::npos) << full.status().ToString();
+  const std::string other = Scratch("vae_none.safetensors");
+  ASSERT_TRUE(WriteSafetensors(other, TensorMap{{"loss.logvar", at::zeros({}, at::kFloat)}}).ok());
+  StatusOr<TensorMap> none = LoadVaeFile(other);
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find("no VAE weights"), std::string::npos) << none.status().ToString();
+  EXPECT_EQ(LoadVaeFile(Scratch("absent.safetensors")).status().code(), StatusCode::kNotFound);
+}
+
 TEST(CheckpointTest, PickleCheckpointsAreRefused) {
   const std::string by_name = Scratch("v1-5-pruned.ckpt");
   ASSERT_TRUE(WriteSafetensors(by_name, {{"a", at::ones({1})}}).ok());

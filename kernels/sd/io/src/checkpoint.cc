@@ -133,7 +133,98 @@ StatusOr<SdWeights> LoadDiffusersFolder(const std::string& path, at::ScalarType 
   return weights;
 }
 
+bool IsVaeKey(const std::string& key) {
+  for (const char* root : {"encoder.", "decoder.", "quant_conv.", "post_quant_conv."}) {
+    if (key.starts_with(root)) return true;
+  }
+  return false;
+}
+
+// The diffusers layout names blocks down_blocks/up_blocks/mid_block; the LDM one down/up/mid.
+bool IsDiffusersVaeLayout(const std::vector<std::string>& keys) {
+  for (const std::string& key : keys) {
+    if (key.find(".down_blocks.") != std::string::npos || key.find(".up_blocks.") != std::string::npos ||
+        key.find(".mid_block.") != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+StatusOr<TensorMap> LoadVaeTensors(const std::string& path, at::ScalarType dtype) {
+  FARM_ASSIGN_OR_RETURN(std::shared_ptr<SafetensorsFile> file, SafetensorsFile::Open(path));
+  const std::string ldm_prefix = LdmPrefix(SdComponent::kVae);
+  std::vector<std::string> keys;               // without the first_stage_model. prefix
+  std::map<std::string, std::string> file_key;  // ... -> the key in the file
+  for (const TensorInfo& info : file->tensors()) {
+    const std::string& key = info.name;
+    if (key.starts_with(LdmPrefix(SdComponent::kUnet)) || key.starts_with(LdmPrefix(SdComponent::kTextEncoder))) {
+      return InvalidArgument(path + ": key '" + key + "' is not a VAE weight; give a full checkpoint as the "
+                             "checkpoint and a VAE-only file as the VAE");
+    }
+    keys.push_back(key.starts_with(ldm_prefix) ? key.substr(ldm_prefix.size()) : key);
+    file_key[keys.back()] = key;
+  }
+
+  TensorMap out;
+  if (IsDiffusersVaeLayout(keys)) {
+    for (const std::string& key : keys) {
+      if (!IsVaeKey(key)) continue;
+      FARM_ASSIGN_OR_RETURN(at::Tensor stored, file->Load(file_key.at(key)));
+      const std::string name = ModernVaeName(key);
+      StatusOr<at::Tensor> converted = LdmTensorToDiffusers(key, {SdComponent::kVae, name}, stored, dtype);
+      if (!converted.ok()) return converted.status().WithContext(path);
+      out.emplace(name, std::move(converted).value());
+    }
+  } else {
+    std::vector<std::string> ldm_keys;
+    for (const std::string& key : keys) {
+      if (IsVaeKey(key)) ldm_keys.push_back(ldm_prefix + key);
+    }
+    StatusOr<LdmNameMap> names = MapLdmNames(ldm_keys);
+    if (!names.ok()) return names.status().WithContext(path);
+    for (const auto& [ldm_key, target] : names->mapped) {
+      FARM_ASSIGN_OR_RETURN(at::Tensor stored, file->Load(file_key.at(ldm_key.substr(ldm_prefix.size()))));
+      StatusOr<at::Tensor> converted = LdmTensorToDiffusers(ldm_key, target, stored, dtype);
+      if (!converted.ok()) return converted.status().WithContext(path);
+      out.emplace(target.name, std::move(converted).value());
+    }
+  }
+  if (out.empty()) {
+    return InvalidArgument(path + ": no VAE weights (no key starts with 'encoder.', 'decoder.', 'quant_conv.' or "
+                           "'post_quant_conv.', with or without '" + ldm_prefix + "')");
+  }
+  return out;
+}
+
 }  // namespace
+
+StatusOr<TensorMap> LoadVaeFile(const std::string& path, at::ScalarType dtype) {
+  FARM_RETURN_IF_ERROR(CheckDtype(dtype));
+  try {
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) return NotFound(path + ": no such VAE file");
+    return LoadVaeTensors(path, dtype);
+  } catch (const std::exception& e) {
+    return Internal(path + ": " + e.what());
+  }
+}
+
+Status ReplaceVae(SdWeights& weights, TensorMap vae) {
+  for (const auto& [name, tensor] : weights.vae) {
+    const auto it = vae.find(name);
+    if (it == vae.end()) return InvalidArgument("VAE file lacks '" + name + "' that the checkpoint's VAE has");
+    if (!it->second.sizes().equals(tensor.sizes())) {
+      return InvalidArgument("VAE tensor '" + name + "': shape " + c10::str(it->second.sizes()) +
+                             ", the checkpoint's VAE has " + c10::str(tensor.sizes()));
+    }
+  }
+  for (const auto& [name, tensor] : vae) {
+    if (!weights.vae.count(name)) return InvalidArgument("VAE file has '" + name + "' that the checkpoint's VAE lacks");
+  }
+  weights.vae = std::move(vae);
+  return Status::Ok();
+}
 
 StatusOr<SdWeights> LoadCheckpoint(const std::string& path, at::ScalarType dtype) {
   FARM_RETURN_IF_ERROR(CheckDtype(dtype));

@@ -32,6 +32,18 @@ struct SdWeights {
 // Floating-point weights are converted to `dtype` (fp16 files load as fp32 by default).
 StatusOr<SdWeights> LoadCheckpoint(const std::string& path, at::ScalarType dtype = at::kFloat);
 
+// A VAE-only .safetensors file (e.g. the ft-MSE VAE people swap into SD 1.5) in the LDM
+// layout (encoder.down.*, decoder.up.*, quant_conv.*, post_quant_conv.*, with or without
+// the first_stage_model. prefix) or the diffusers layout (encoder.down_blocks.*, ...),
+// renamed to the diffusers names of SdWeights::vae. Keys that are not VAE weights (loss.*,
+// model_ema.*) are skipped; a key of another component (a full checkpoint) is an error.
+StatusOr<TensorMap> LoadVaeFile(const std::string& path, at::ScalarType dtype = at::kFloat);
+
+// Replaces the VAE of `weights` with `vae` (from LoadVaeFile): every tensor of the
+// checkpoint's VAE must be there with the same shape, and no other, so a VAE of another
+// architecture is refused with the first mismatching name.
+Status ReplaceVae(SdWeights& weights, TensorMap vae);
+
 enum class SdComponent { kUnet, kVae, kTextEncoder };
 // "unet", "vae", "text_encoder": also the folder names of the diffusers layout.
 const char* SdComponentName(SdComponent component);
