@@ -4,7 +4,9 @@
 
 #include <filesystem>
 
+#include "farm/sd/checkpoint.h"
 #include "farm/sd/lora_file.h"
+#include "farm/sd/safetensors.h"
 #include "farm/sd/tiny_model.h"
 #include "reference_paths.h"
 #include "tiny_engine_suite.h"
@@ -202,6 +204,69 @@ EngineOptions OptionsFor(const std::string& checkpoint, const std::string& devic
   options.checkpoint = checkpoint;
   options.device = device;
   return options;
+}
+
+TEST_F(EngineTest, SeparateVaeReplacesTheCheckpointsVae) {
+  // A VAE from the tiny checkpoint's own, perturbed, in the LDM (bare keys) and diffusers
+  // layouts, and a checkpoint that carries the same VAE.
+  auto file = SafetensorsFile::Open(files_->checkpoint);
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  auto raw = ReadSafetensors(files_->checkpoint);
+  ASSERT_TRUE(raw.ok());
+  const std::string prefix = "first_stage_model.";
+  TensorMap merged = *raw, bare, prefixed;
+  for (const auto& [key, tensor] : *raw) {
+    if (!key.starts_with(prefix)) continue;
+    const at::Tensor changed = key.find("decoder.") != std::string::npos ? tensor * 1.25 : tensor;
+    merged[key] = changed;
+    prefixed[key] = changed;
+    bare[key.substr(prefix.size())] = changed;
+  }
+  const std::string dir = testing::ScratchDir() + "/tiny-vae";
+  std::filesystem::create_directories(dir);
+  const std::string ldm_vae = dir + "/vae_ldm.safetensors";
+  const std::string diffusers_vae = dir + "/vae_diffusers.safetensors";
+  const std::string merged_checkpoint = dir + "/merged.safetensors";
+  ASSERT_TRUE(WriteSafetensors(ldm_vae, bare).ok());
+  auto diffusers = SdWeightsFromLdm(prefixed);
+  ASSERT_TRUE(diffusers.ok()) << diffusers.status().ToString();
+  ASSERT_TRUE(WriteSafetensors(diffusers_vae, diffusers->vae).ok());
+  ASSERT_TRUE(WriteSafetensors(merged_checkpoint, merged, (*file)->metadata()).ok());
+
+  auto render = [&](const std::string& checkpoint, const std::string& vae) -> StatusOr<RenderOutput> {
+    EngineOptions options;
+    options.checkpoint = checkpoint;
+    options.vae = vae;
+    options.tokenizer_dir = files_->tokenizer_dir;
+    options.threads = 1;
+    FARM_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::Load(options));
+    return engine->Render(SmallRequest());
+  };
+  auto plain = engine_->Render(SmallRequest());
+  auto with_ldm = render(files_->checkpoint, ldm_vae);
+  auto with_diffusers = render(files_->checkpoint, diffusers_vae);
+  auto carried = render(merged_checkpoint, "");
+  ASSERT_TRUE(plain.ok() && carried.ok()) << carried.status().ToString();
+  ASSERT_TRUE(with_ldm.ok()) << with_ldm.status().ToString();
+  ASSERT_TRUE(with_diffusers.ok()) << with_diffusers.status().ToString();
+  EXPECT_TRUE(at::equal(plain->latents, with_ldm->latents));  // only the decoder changed
+  EXPECT_FALSE(at::equal(plain->images, with_ldm->images));
+  EXPECT_TRUE(at::equal(with_ldm->images, carried->images));
+  EXPECT_TRUE(at::equal(with_diffusers->images, carried->images));
+
+  // A full checkpoint or an incomplete VAE file is refused, naming the file.
+  auto full = render(files_->checkpoint, files_->checkpoint);
+  ASSERT_FALSE(full.ok());
+  EXPECT_NE(full.status().message().find("is not a VAE weight"), std::string::npos) << full.status().ToString();
+  TensorMap smaller = bare;
+  smaller.erase("decoder.conv_out.bias");
+  const std::string incomplete = dir + "/vae_incomplete.safetensors";
+  ASSERT_TRUE(WriteSafetensors(incomplete, smaller).ok());
+  auto refused = render(files_->checkpoint, incomplete);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("decoder.conv_out.bias"), std::string::npos)
+      << refused.status().ToString();
+  EXPECT_NE(refused.status().message().find(incomplete), std::string::npos) << refused.status().ToString();
 }
 
 TEST(EngineLoadTest, MissingTokenizerAndCheckpointAreNamed) {

@@ -124,6 +124,11 @@ StatusOr<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& options) {
 
   FARM_ASSIGN_OR_RETURN(SdArchitecture arch, ReadModelHints(options.checkpoint));
   FARM_ASSIGN_OR_RETURN(SdWeights weights, LoadCheckpoint(options.checkpoint, at::kFloat));
+  if (!options.vae.empty()) {
+    FARM_ASSIGN_OR_RETURN(TensorMap vae, LoadVaeFile(options.vae, at::kFloat));
+    Status replaced = ReplaceVae(weights, std::move(vae));
+    if (!replaced.ok()) return replaced.WithContext(options.vae + " (as the VAE of " + options.checkpoint + ")");
+  }
 
   std::string tokenizer_dir = options.tokenizer_dir;
   if (tokenizer_dir.empty()) {

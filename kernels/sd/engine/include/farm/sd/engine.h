@@ -33,6 +33,9 @@ namespace farm::sd {
 struct EngineOptions {
   // A single .safetensors file (LDM layout) or a diffusers folder.
   std::string checkpoint;
+  // A VAE-only .safetensors (LDM or diffusers layout, e.g. the ft-MSE VAE) that replaces
+  // the checkpoint's VAE; empty: the checkpoint's own.
+  std::string vae;
   // Folder with vocab.json + merges.txt. Empty: <folder>/tokenizer for a diffusers folder,
   // else "tokenizer/" next to the checkpoint file, when either holds a vocab.json; else
   // the CLIP vocabulary bundled with the library (ClipTokenizer::Bundled()).
