@@ -2,6 +2,7 @@
 // recovery both read them from the row).
 #include <gtest/gtest.h>
 
+#include "farm/schemas/render_params.h"
 #include "gang_size.h"
 #include "required_models.h"
 
@@ -24,6 +25,18 @@ TEST(GangSizeTest, TrainJobsLeaseTheirRanksOthersOneSlot) {
   EXPECT_EQ(RequiredModels(Row(store::JobKind::kTrain, R"({"ranks":2,"checkpoint":"ab12"})")),
             std::vector<std::string>{"ab12"});
   EXPECT_TRUE(RequiredModels(Row(store::JobKind::kTrain, R"({"checkpoint":""})")).empty());
+}
+
+TEST(RequiredModelsTest, RenderNeedsItsCheckpointVaeAndLoraFiles) {
+  RenderParams p;
+  p.checkpoint_sha256 = "cc";
+  p.loras = {{"sha256:bb", 1.0}, {"train:abc@100", 1.0}};
+  EXPECT_EQ(RequiredModels(Row(store::JobKind::kRender, ToCanonicalJson(p).value())),
+            (std::vector<std::string>{"bb", "cc"}));
+  // A separate VAE file is fetched and counted for affinity like the checkpoint.
+  p.vae_sha256 = "aa";
+  EXPECT_EQ(RequiredModels(Row(store::JobKind::kRender, ToCanonicalJson(p).value())),
+            (std::vector<std::string>{"aa", "bb", "cc"}));
 }
 
 }  // namespace
