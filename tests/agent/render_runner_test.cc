@@ -10,8 +10,10 @@
 #include <filesystem>
 
 #include "farm/image/png_io.h"
+#include "farm/image/png_parameters.h"
 #include "farm/schemas/render_params.h"
 #include "farm/schemas/sha256.h"
+#include "farm/sd/safetensors.h"
 #include "farm/sd/tiny_model.h"
 
 namespace farm::agent {
@@ -162,6 +164,67 @@ TEST_F(RenderRunnerTest, KeepsLoraFilesReadAndReportsWhatItHolds) {
   ASSERT_EQ(plain.status, JobStatus::kSucceeded) << plain.error;
   EXPECT_NE(image::DecodePng(Find(plain, "image")->bytes)->pixels,
             image::DecodePng(Find(first, "image")->bytes)->pixels);
+}
+
+TEST_F(RenderRunnerTest, SeparateVaeIsResolvedByHashRecordedAndHeld) {
+  // A VAE file (the tiny checkpoint's decoder, scaled) and a checkpoint that carries it.
+  const std::string checkpoint = (*dir_ / "tiny-sd15.safetensors").string();
+  auto file = sd::SafetensorsFile::Open(checkpoint);
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  auto raw = sd::ReadSafetensors(checkpoint);
+  ASSERT_TRUE(raw.ok());
+  sd::TensorMap vae, merged = *raw;
+  for (const auto& [key, tensor] : *raw) {
+    if (!key.starts_with("first_stage_model.")) continue;
+    merged[key] = key.find(".decoder.") != std::string::npos ? tensor * 1.25 : tensor;
+    vae[key.substr(std::string("first_stage_model.").size())] = merged[key];
+  }
+  fs::create_directories(*dir_ / "vae");
+  const std::string vae_path = (*dir_ / "vae" / "tiny_vae.safetensors").string();
+  const std::string merged_path = (*dir_ / "tiny_merged_vae.safetensors").string();
+  ASSERT_TRUE(sd::WriteSafetensors(vae_path, vae).ok());
+  ASSERT_TRUE(sd::WriteSafetensors(merged_path, merged, (*file)->metadata()).ok());
+  const std::string vae_sha256 = *Sha256File(vae_path);
+
+  auto runner = MakeRunner();
+  CancellationToken cancel;
+  RenderParams params = Params(5);
+  params.vae_sha256 = vae_sha256;
+  JobOutcome with_vae = runner->Run(Spec(params), nullptr, cancel);
+  ASSERT_EQ(with_vae.status, JobStatus::kSucceeded) << with_vae.error;
+  JobOutcome plain = runner->Run(Spec(Params(5)), nullptr, cancel);
+  ASSERT_EQ(plain.status, JobStatus::kSucceeded) << plain.error;
+  RenderParams carried_params = Params(5);
+  carried_params.checkpoint_sha256 = *Sha256File(merged_path);
+  JobOutcome carried = runner->Run(Spec(carried_params), nullptr, cancel);
+  ASSERT_EQ(carried.status, JobStatus::kSucceeded) << carried.error;
+
+  const auto pixels = [&](const JobOutcome& outcome) { return image::DecodePng(Find(outcome, "image")->bytes)->pixels; };
+  EXPECT_NE(pixels(with_vae), pixels(plain));
+  EXPECT_EQ(pixels(with_vae), pixels(carried));
+  // The engine with the VAE is another cache entry than the plain one; both files count as held.
+  EXPECT_EQ(plain.metrics.at("model_cache_hit"), 0.0);
+  std::vector<std::string> held = runner->held_models();
+  EXPECT_NE(std::find(held.begin(), held.end(), vae_sha256), held.end());
+  EXPECT_NE(std::find(held.begin(), held.end(), *checkpoint_sha256_), held.end());
+  for (const std::string& sha : held) EXPECT_EQ(sha.size(), 64u) << sha;
+
+  auto infotext = image::ReadPngParameters(Find(with_vae, "image")->bytes);
+  ASSERT_TRUE(infotext.ok() && infotext->has_value());
+  ASSERT_NE((*infotext)->Find("VAE hash"), nullptr);
+  EXPECT_EQ(*(*infotext)->Find("VAE hash"), vae_sha256.substr(0, 10));
+  auto plain_infotext = image::ReadPngParameters(Find(plain, "image")->bytes);
+  ASSERT_TRUE(plain_infotext.ok() && plain_infotext->has_value());
+  EXPECT_EQ((*plain_infotext)->Find("VAE hash"), nullptr);
+
+  // A VAE hash the agent does not have fails the job naming it.
+  params.vae_sha256 = std::string(64, 'e');
+  JobOutcome unknown = runner->Run(Spec(params), nullptr, cancel);
+  EXPECT_EQ(unknown.status, JobStatus::kFailed);
+  EXPECT_NE(unknown.error.find(std::string(64, 'e')), std::string::npos) << unknown.error;
+  EXPECT_NE(unknown.error.find("VAE"), std::string::npos) << unknown.error;
+  fs::remove_all(*dir_ / "vae");
+  fs::remove(merged_path);
 }
 
 TEST_F(RenderRunnerTest, UnknownCheckpointFailsNamingTheHash) {

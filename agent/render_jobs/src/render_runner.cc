@@ -1,5 +1,6 @@
 #include "farm/agent/render_runner.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -54,14 +55,26 @@ StatusOr<ModelEntry> ResolveLora(const std::string& ref, const ModelIndex& index
   return trained->Resolve(parsed, cancel);
 }
 
-// The models' files; `lora_sha256` gets each LoRA's content hash (index-aligned).
+// The cache key of an engine: its checkpoint, with a separate VAE file "<checkpoint>+<vae>"
+// (an engine holds the VAE it was loaded with).
+std::string EngineKey(const RenderParams& params) {
+  return params.vae_sha256.empty() ? params.checkpoint_sha256 : params.checkpoint_sha256 + "+" + params.vae_sha256;
+}
+
+// The models' files; `lora_sha256` gets each LoRA's content hash (index-aligned), `vae_path`
+// the separate VAE file (empty without one).
 StatusOr<pipeline::ModelPaths> ResolveModels(const RenderParams& params, const ModelIndex& index,
                                              const RenderRunnerOptions& options,
                                              const CancellationToken& cancel,
-                                             std::vector<std::string>* lora_sha256) {
+                                             std::vector<std::string>* lora_sha256, std::string* vae_path) {
   pipeline::ModelPaths paths;
   FARM_ASSIGN_OR_RETURN(ModelEntry checkpoint, index.Find(params.checkpoint_sha256));
   paths.checkpoint = checkpoint.path;
+  if (!params.vae_sha256.empty()) {
+    StatusOr<ModelEntry> vae = index.Find(params.vae_sha256);
+    if (!vae.ok()) return vae.status().WithContext("VAE");
+    *vae_path = vae->path;
+  }
   for (const LoraRef& lora : params.loras) {
     StatusOr<ModelEntry> entry =
         ResolveLora(lora.ref, index, options.trained_loras.get(), cancel);
@@ -87,7 +100,20 @@ RenderRunner::RenderRunner(RenderRunnerOptions options)
 
 RenderRunner::~RenderRunner() = default;
 
-std::vector<std::string> RenderRunner::held_models() const { return cache_.keys(); }
+std::vector<std::string> RenderRunner::held_models() const {
+  // An engine with a separate VAE holds two files: "<checkpoint>+<vae>" reports both.
+  std::vector<std::string> held;
+  for (const std::string& key : cache_.keys()) {
+    const size_t plus = key.find('+');
+    held.push_back(key.substr(0, plus));
+    if (plus != std::string::npos) held.push_back(key.substr(plus + 1));
+  }
+  std::vector<std::string> unique;
+  for (const std::string& sha : held) {
+    if (std::find(unique.begin(), unique.end(), sha) == unique.end()) unique.push_back(sha);
+  }
+  return unique;
+}
 
 StatusOr<std::shared_ptr<const faceid::FacePipeline>> RenderRunner::Faces() {
   std::lock_guard<std::mutex> lock(faces_mu_);
@@ -121,8 +147,9 @@ JobOutcome RenderRunner::Run(const JobSpec& spec, const ProgressFn& progress,
   StatusOr<RenderParams> params = RenderParamsFromJson(spec.params_json);
   if (!params.ok()) return Failed(params.status().WithContext("render params"));
   std::vector<std::string> lora_sha256;
+  std::string vae_path;
   StatusOr<pipeline::ModelPaths> paths =
-      ResolveModels(*params, *options_.models, options_, cancel, &lora_sha256);
+      ResolveModels(*params, *options_.models, options_, cancel, &lora_sha256, &vae_path);
   if (cancel.stop_requested()) {  // e.g. while a trained LoRA was being fetched
     JobOutcome out;
     out.status = JobStatus::kCancelled;
@@ -166,10 +193,11 @@ JobOutcome RenderRunner::Run(const JobSpec& spec, const ProgressFn& progress,
   const int threads = static_cast<int>(spec.compute_threads);
   const std::string device = options_.device;
   StatusOr<std::shared_ptr<void>> cached = cache_.Get(
-      params->checkpoint_sha256,
+      EngineKey(*params),
       [&]() -> StatusOr<CachedModel> {
         sd::EngineOptions engine_options;
         engine_options.checkpoint = checkpoint_path;
+        engine_options.vae = vae_path;
         engine_options.device = device;
         engine_options.threads = threads;
         FARM_ASSIGN_OR_RETURN(std::unique_ptr<sd::Engine> engine, sd::Engine::Load(engine_options));

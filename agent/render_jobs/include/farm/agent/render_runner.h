@@ -6,7 +6,9 @@
 // `trained_loras` (the agent fetches it from farmd); without one it fails the job. Loaded engines and read LoRA files stay in one ModelCache
 // (LRU within cache_budget_bytes, keyed by file sha256; LoRAs are merged per render by
 // the engine), so consecutive renders on one checkpoint load it once; one engine runs one
-// render at a time. held_models() is what the cache holds, reported to farmd.
+// render at a time. A separate VAE (RenderParams::vae_sha256) is resolved like the
+// checkpoint and loaded into the engine, so the engine is cached per checkpoint and VAE.
+// held_models() is what the cache holds (checkpoint, VAE and LoRA hashes), reported to farmd.
 //
 // Artifacts: "image" (image/png, the final PNG with the A1111 `parameters` chunk);
 // "record" (application/json, RecipeResult::record_json: every stage's settings as applied);
