@@ -229,6 +229,7 @@ int RunRender() {
     PipelineRenderInput in;
     in.checkpoint = f.engine.checkpoint;
     in.tokenizer_dir = f.engine.tokenizer_dir;
+    in.vae = f.engine.vae;
     in.device = f.engine.device;
     in.threads = f.engine.threads;
     in.prompt = r.prompt;
@@ -281,7 +282,8 @@ int RunRender() {
   const auto rendered = std::chrono::steady_clock::now();
 
   json record = {
-      {"checkpoint", f.engine.checkpoint}, {"prompt", r.prompt}, {"negative_prompt", r.negative_prompt},
+      {"checkpoint", f.engine.checkpoint}, {"vae", f.engine.vae}, {"prompt", r.prompt},
+      {"negative_prompt", r.negative_prompt},
       {"sampler", r.sampler}, {"steps", r.steps}, {"cfg_scale", r.cfg_scale}, {"clip_skip", r.clip_skip},
       {"width", r.width}, {"height", r.height}, {"scheduler_semantics", f.semantics},
       {"loras", out->loras_applied}, {"device", out->device}, {"threads", out->threads},
@@ -370,6 +372,9 @@ void AddEngineCommands(CLI::App& app) {
   RenderFlags& f = g_render;
   render->add_option("--checkpoint", f.engine.checkpoint, "SD 1.5 .safetensors (LDM layout) or diffusers folder")
       ->required();
+  render->add_option("--vae", f.engine.vae,
+                     "a VAE-only .safetensors (LDM or diffusers layout, e.g. the ft-MSE VAE) replacing the "
+                     "checkpoint's; recorded by SHA-256 (\"VAE hash\" in the PNG)");
   render->add_option("--tokenizer", f.engine.tokenizer_dir,
                      "folder with vocab.json + merges.txt (default: tokenizer/ next to the checkpoint if it "
                      "exists, else the bundled CLIP vocabulary)");

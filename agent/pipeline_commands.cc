@@ -62,6 +62,11 @@ int Run(const PipelineRenderInput& in) {
                                              : StatusOr<std::string>(Sha256Hex(in.checkpoint));
   if (!checkpoint_sha.ok()) return Fail(checkpoint_sha.status());
   params.checkpoint_sha256 = *checkpoint_sha;
+  if (!in.vae.empty()) {
+    StatusOr<std::string> vae_sha = Sha256File(in.vae);
+    if (!vae_sha.ok()) return Fail(vae_sha.status().WithContext("--vae"));
+    params.vae_sha256 = *vae_sha;
+  }
   for (const auto& [path, weight] : in.loras) {
     StatusOr<std::string> sha = ShaRef(path);
     if (!sha.ok()) return Fail(sha.status().WithContext("--lora"));
@@ -112,6 +117,7 @@ int Run(const PipelineRenderInput& in) {
   sd::EngineOptions engine_options;
   engine_options.checkpoint = in.checkpoint;
   engine_options.tokenizer_dir = in.tokenizer_dir;
+  engine_options.vae = in.vae;
   engine_options.device = in.device;
   engine_options.threads = in.threads;
   StatusOr<std::unique_ptr<sd::Engine>> engine = sd::Engine::Load(engine_options);

@@ -17,6 +17,7 @@ namespace farm::agent {
 // What the plain render command already parsed.
 struct PipelineRenderInput {
   std::string checkpoint, tokenizer_dir, device = "cpu";
+  std::string vae;  // a separate VAE file; empty: the checkpoint's
   int threads = 0;
   std::string prompt, negative_prompt, sampler;
   int64_t steps = 20;

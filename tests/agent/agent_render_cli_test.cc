@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "farm/sd/safetensors.h"
 #include "reference_paths.h"
 #include "shell_run.h"
 
@@ -90,6 +91,62 @@ TEST_F(AgentRenderCliTest, LoraChangesTheImageByItsWeightAndIsRecorded) {
   auto absent = Render("--lora " + Quote(Path("absent.safetensors") + ":0.5"), "absent.png");
   EXPECT_NE(absent.exit_code, 0) << absent.out;
   EXPECT_NE(absent.out.find("absent.safetensors"), std::string::npos) << absent.out;
+}
+
+TEST_F(AgentRenderCliTest, VaeFileReplacesTheCheckpointsVaeAndIsRecorded) {
+  // The tiny checkpoint's VAE with a scaled decoder, as a VAE-only file and carried by a
+  // second checkpoint next to the tokenizer.
+  auto file = farm::sd::SafetensorsFile::Open(Tiny("checkpoint"));
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  auto raw = farm::sd::ReadSafetensors(Tiny("checkpoint"));
+  ASSERT_TRUE(raw.ok());
+  farm::sd::TensorMap vae, merged = *raw;
+  const std::string prefix = "first_stage_model.";
+  for (const auto& [key, tensor] : *raw) {
+    if (!key.starts_with(prefix)) continue;
+    merged[key] = key.find(".decoder.") != std::string::npos ? tensor * 1.25 : tensor;
+    vae[key.substr(prefix.size())] = merged[key];
+  }
+  const std::string vae_path = Path("vae.safetensors");
+  const std::string merged_path = (fs::path(Tiny("checkpoint")).parent_path() / "merged.safetensors").string();
+  ASSERT_TRUE(farm::sd::WriteSafetensors(vae_path, vae).ok());
+  ASSERT_TRUE(farm::sd::WriteSafetensors(merged_path, merged, (*file)->metadata()).ok());
+
+  ASSERT_EQ(Render("", "vae_plain.png").exit_code, 0);
+  auto with = Render("--vae " + Quote(vae_path), "vae_with.png");
+  ASSERT_EQ(with.exit_code, 0) << with.out;
+  auto carried = Shell(kAgent + " render --checkpoint " + Quote(merged_path) +
+                       " --prompt 'studio portrait' --steps 3 --seed 7 --size 64x48 --threads 1 -o " +
+                       Quote(Path("vae_carried.png")) + " 2>&1");
+  ASSERT_EQ(carried.exit_code, 0) << carried.out;
+  EXPECT_NE(PixelHash(Path("vae_with.png")), PixelHash(Path("vae_plain.png")));
+  EXPECT_EQ(PixelHash(Path("vae_with.png")), PixelHash(Path("vae_carried.png")));
+  EXPECT_EQ(json::parse(farmctl_test::FileBytes(Path("vae_with.png.json")))["vae"], vae_path);
+
+  // The recipe render records the file's SHA-256 in its params and "VAE hash" in the PNG.
+  const std::string source = FARM_SOURCE_DIR;
+  const std::string tone = " --prompt 'portrait' --tone warm --tones-yaml " +
+                           Quote(source + "/farm_configs/tones.yaml") +
+                           " --size 64x48 --steps 2 --seed 3 --threads 1 --json -o ";
+  auto recipe = Shell(kAgent + " render --checkpoint " + Quote(Tiny("checkpoint")) + " --vae " + Quote(vae_path) +
+                      tone + Quote(Path("vae_recipe.png")));
+  ASSERT_EQ(recipe.exit_code, 0) << recipe.out;
+  const json record = json::parse(recipe.out, nullptr, false);
+  ASSERT_TRUE(record.is_object()) << recipe.out;
+  const std::string vae_sha256 = record["params"].value("vae", "");
+  ASSERT_EQ(vae_sha256.size(), 64u) << recipe.out;
+  EXPECT_NE(farmctl_test::FileBytes(Path("vae_recipe.png")).find("VAE hash: " + vae_sha256.substr(0, 10)),
+            std::string::npos);
+  auto recipe_plain = Shell(kAgent + " render --checkpoint " + Quote(Tiny("checkpoint")) + tone +
+                            Quote(Path("vae_recipe_plain.png")));
+  ASSERT_EQ(recipe_plain.exit_code, 0) << recipe_plain.out;
+  EXPECT_FALSE(json::parse(recipe_plain.out, nullptr, false)["params"].contains("vae")) << recipe_plain.out;
+  EXPECT_EQ(farmctl_test::FileBytes(Path("vae_recipe_plain.png")).find("VAE hash"), std::string::npos);
+
+  auto absent = Render("--vae " + Quote(Path("absent_vae.safetensors")), "vae_absent.png");
+  EXPECT_NE(absent.exit_code, 0) << absent.out;
+  EXPECT_NE(absent.out.find("absent_vae.safetensors"), std::string::npos) << absent.out;
+  fs::remove(merged_path);
 }
 
 // A grayscale PGM mask of 64x48: white (repaint) from column `from` on, black (keep) before.
