@@ -300,6 +300,31 @@ TEST(ExpandTest, CheckpointHashComesFromResolver) {
   EXPECT_EQ(renders[0].checkpoint_sha256, Sha256Hex("model:models:/sd15/model.safetensors"));
 }
 
+TEST(ExpandTest, VaeHashComesFromResolverAndOnlyItChangesTheHash) {
+  const ExpandedSweep plain = ExpandOrFail(Spec(kRender));
+  const ExpandedSweep by_path = ExpandOrFail(Spec("vae: models:/vae/ft-mse.safetensors\n" + std::string(kRender)));
+  const ExpandedSweep by_hash = ExpandOrFail(Spec("vae: {sha256: " + std::string(64, 'b') + "}\n" + kRender));
+  ASSERT_EQ(Renders(plain).size(), 1u);
+  ASSERT_EQ(Renders(by_path).size(), 1u);
+  ASSERT_EQ(Renders(by_hash).size(), 1u);
+  EXPECT_TRUE(Renders(plain)[0].vae_sha256.empty());
+  EXPECT_EQ(Renders(by_path)[0].vae_sha256, Sha256Hex("model:models:/vae/ft-mse.safetensors"));
+  EXPECT_EQ(Renders(by_hash)[0].vae_sha256, std::string(64, 'b'));
+  EXPECT_NE(by_path.jobs.at(0).param_hash, plain.jobs.at(0).param_hash);
+  EXPECT_NE(by_hash.jobs.at(0).param_hash, by_path.jobs.at(0).param_hash);
+  // Without vae: the record and its hash are what they were before the field existed.
+  RenderParams without = Renders(by_hash)[0];
+  without.vae_sha256.clear();
+  EXPECT_EQ(*ParamHash(without), plain.jobs.at(0).param_hash);
+
+  SweepSpec spec = ParseOrFail(Spec("vae: models:/vae/missing.safetensors\n" + std::string(kRender)));
+  FakeResolver resolver;
+  resolver.failures["models:/vae/missing.safetensors"] = NotFound("models:/vae/missing.safetensors: no such file");
+  auto failed = ExpandSweep(spec, resolver);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().message().rfind("vae: ", 0), 0u) << failed.status().message();
+}
+
 TEST(ExpandTest, SameSpecSameHashesDifferentSeedDifferentHash) {
   auto a = ExpandOrFail(Spec(kRender));
   auto b = ExpandOrFail(Spec(kRender));

@@ -457,6 +457,19 @@ TEST(SpecErrorsTest, CheckpointNeedsPathOrHash) {
             "hex digits");
 }
 
+TEST(SpecErrorsTest, VaeNeedsPathOrHashLikeCheckpoint) {
+  std::string yaml =
+      "name: t\n"
+      "identity: {name: alice, photos: p/*.jpg, token: sks person}\n"
+      "checkpoint: {sha256: " + std::string(64, 'a') + "}\n"
+      "vae: {sha256: ABC}\n" +
+      R("");
+  std::vector<Diagnostic> d = Diagnose(yaml);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].ToString(),
+            "bad.yaml:4:15: vae.sha256: 'ABC' is not a SHA-256; expected 64 lower-case hex digits");
+}
+
 TEST(SpecErrorsTest, IdentityPickIsLargestOnly) {
   auto spec_with = [](const std::string& pick) {
     return "name: t\n"

@@ -170,6 +170,11 @@ StatusOr<ExpandedSweep> ExpandSweep(const SweepSpec& full_spec, SpecResolver& re
   auto checkpoint = resolver.ResolveModel(spec.checkpoint);
   if (!checkpoint.ok()) return checkpoint.status().WithContext("checkpoint");
   models.checkpoint_sha256 = *checkpoint;
+  if (spec.vae) {
+    auto vae = resolver.ResolveModel(*spec.vae);
+    if (!vae.ok()) return vae.status().WithContext("vae");
+    models.vae_sha256 = *vae;
+  }
   auto photos = resolver.ResolvePhotoSet(spec.identity.photos);
   if (!photos.ok()) return photos.status().WithContext("identity.photos");
   GridPlan plan(spec);

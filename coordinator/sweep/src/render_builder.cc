@@ -68,6 +68,7 @@ StatusOr<RenderParams> BuildRender(const SweepSpec& spec, const GridPlan& plan,
     return Internal("a validated size did not parse");
   }
   r.checkpoint_sha256 = models.checkpoint_sha256;
+  r.vae_sha256 = models.vae_sha256;
   if (!r.pose.empty() && spec.pose_control) {
     r.controlnets.push_back(
         {models.pose_control_sha256, "pose:" + r.pose, spec.pose_control->weight, 0.0, 1.0});

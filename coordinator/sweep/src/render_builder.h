@@ -13,6 +13,7 @@ namespace farm::sweep {
 
 struct ResolvedModels {
   std::string checkpoint_sha256;
+  std::string vae_sha256;           // empty: the checkpoint's VAE
   std::string pose_control_sha256;  // empty when the spec has no pose_control
 };
 

@@ -184,6 +184,10 @@ void ReadCheckpoint(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink
   if (auto ref = ReadModelRef(entry.value, entry.path, {}, sink)) spec.checkpoint = *ref;
 }
 
+void ReadVae(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink) {
+  if (auto ref = ReadModelRef(entry.value, entry.path, {}, sink)) spec.vae = *ref;
+}
+
 void ReadTrain(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink) {
   auto entries = ReadMap(
       entry.value, entry.path,

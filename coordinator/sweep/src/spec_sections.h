@@ -21,6 +21,8 @@ struct ParamPlaces {
 
 void ReadIdentity(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink);
 void ReadCheckpoint(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink);
+// vae: {path} or {sha256}, like checkpoint:.
+void ReadVae(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink);
 void ReadTrain(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink);
 // Before render: and grid:, whose lora values name its entries.
 void ReadLoras(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink);

@@ -115,6 +115,8 @@ struct SweepSpec {
 
   IdentitySpec identity;
   ModelRef checkpoint;
+  // `vae:`: a separate VAE file for every render (absent: the checkpoint's own).
+  std::optional<ModelRef> vae;
   std::optional<TrainSpec> train;  // absent: renders use the base checkpoint only
   // Existing LoRA files by name (`loras:`), never together with `train`. The render
   // parameter "lora" names one of them; expansion refers to the file by its content hash,
