@@ -115,6 +115,28 @@ TEST_F(ModelFileCheckTest, AFileCutInsideItsHeaderIsDataLoss) {
   EXPECT_NE(status.message().find("truncated"), std::string::npos) << status.message();
 }
 
+TEST_F(ModelFileCheckTest, VaeFilesHoldOnlyVaeKeys) {
+  const std::string bare = Write("vae.safetensors",
+                                 Safetensors(Header({"decoder.conv_in.weight", "encoder.conv_in.weight"}), 32));
+  EXPECT_TRUE(CheckModelFile(bare, ModelRole::kVae).ok()) << CheckModelFile(bare, ModelRole::kVae).ToString();
+  const std::string prefixed =
+      Write("vae_prefixed.safetensors", Safetensors(Header({"first_stage_model.decoder.conv_in.weight"}), 16));
+  EXPECT_TRUE(CheckModelFile(prefixed, ModelRole::kVae).ok());
+
+  const std::string checkpoint = Write(
+      "full.safetensors",
+      Safetensors(Header({"first_stage_model.decoder.conv_in.weight", "model.diffusion_model.out.0.weight"}), 32));
+  const farm::Status as_vae = CheckModelFile(checkpoint, ModelRole::kVae);
+  EXPECT_EQ(as_vae.code(), farm::StatusCode::kInvalidArgument);
+  EXPECT_NE(as_vae.message().find("not a VAE"), std::string::npos) << as_vae.message();
+  EXPECT_NE(as_vae.message().find("found an SD checkpoint"), std::string::npos) << as_vae.message();
+  const std::string lora = Write("lora.safetensors", Safetensors(Header(kLoraKeys), 32));
+  EXPECT_EQ(CheckModelFile(lora, ModelRole::kVae).code(), farm::StatusCode::kInvalidArgument);
+  // A VAE file given as the checkpoint says what it is.
+  const farm::Status as_checkpoint = CheckModelFile(bare, ModelRole::kCheckpoint);
+  EXPECT_NE(as_checkpoint.message().find("found a VAE-only file"), std::string::npos) << as_checkpoint.message();
+}
+
 TEST_F(ModelFileCheckTest, TheWrongArchitectureSaysWhatWasExpectedAndWhatWasFound) {
   const std::string lora = Write("lora.safetensors", Safetensors(Header(kLoraKeys), 32));
   const farm::Status as_controlnet = CheckModelFile(lora, ModelRole::kControlNet);

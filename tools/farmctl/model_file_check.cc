@@ -44,6 +44,16 @@ bool IsControlNetKey(const std::string& key) {
   return false;
 }
 
+// encoder./decoder. keys (with or without first_stage_model.) and no UNet or text encoder.
+bool IsVaeOnly(const std::vector<std::string>& keys) {
+  if (AnyStartsWith(keys, "model.diffusion_model.") || AnyStartsWith(keys, "cond_stage_model.")) return false;
+  for (std::string_view prefix :
+       {"encoder.", "decoder.", "first_stage_model.encoder.", "first_stage_model.decoder."}) {
+    if (AnyStartsWith(keys, prefix)) return true;
+  }
+  return false;
+}
+
 // "an SD 1.5 checkpoint", "a LoRA".
 std::string WithArticle(ModelRole role) {
   return std::string(role == ModelRole::kCheckpoint ? "an " : "a ") + ModelRoleName(role);
@@ -54,6 +64,7 @@ std::string Looks(const std::vector<std::string>& keys) {
   if (std::any_of(keys.begin(), keys.end(), IsLoraKey)) return "a kohya LoRA (lora_unet_*/lora_te_*)";
   if (std::any_of(keys.begin(), keys.end(), IsControlNetKey)) return "a ControlNet";
   if (AnyStartsWith(keys, "model.diffusion_model.")) return "an SD checkpoint in the LDM layout";
+  if (IsVaeOnly(keys)) return "a VAE-only file";
   if (AnyStartsWith(keys, "down_blocks.") || AnyStartsWith(keys, "text_model.")) {
     return "one part of a diffusers model (use the folder)";
   }
@@ -101,6 +112,11 @@ farm::Status CheckKeys(const std::string& path, ModelRole role,
     case ModelRole::kLora:
       if (std::any_of(keys.begin(), keys.end(), IsLoraKey)) return farm::Status::Ok();
       return WrongArchitecture(path, role, "kohya LoRA keys (lora_unet_*, lora_te_*)", keys);
+    case ModelRole::kVae:
+      if (IsVaeOnly(keys)) return farm::Status::Ok();
+      return WrongArchitecture(path, role,
+                               "only VAE keys (encoder./decoder., with or without first_stage_model.)",
+                               keys);
   }
   return farm::Status::Ok();
 }
@@ -176,6 +192,8 @@ const char* ModelRoleName(ModelRole role) {
       return "ControlNet";
     case ModelRole::kLora:
       return "LoRA";
+    case ModelRole::kVae:
+      return "VAE";
   }
   return "model";
 }

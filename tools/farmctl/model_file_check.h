@@ -27,9 +27,9 @@
 
 namespace farmctl {
 
-enum class ModelRole { kCheckpoint, kControlNet, kLora };
+enum class ModelRole { kCheckpoint, kControlNet, kLora, kVae };
 
-// "SD 1.5 checkpoint", "ControlNet", "LoRA" for messages.
+// "SD 1.5 checkpoint", "ControlNet", "LoRA", "VAE" for messages.
 const char* ModelRoleName(ModelRole role);
 
 // Headers longer than this are refused as the engine refuses them (kernels/sd/io).

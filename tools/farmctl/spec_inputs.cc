@@ -31,6 +31,7 @@ farm::Status CheckSpecInputs(const farm::sweep::SweepSpec& spec, const std::stri
   const farm::sweep::FileSpecResolver resolver(spec_dir, models_dir);
   Problems problems;
   CheckModel(resolver, spec.checkpoint, ModelRole::kCheckpoint, "checkpoint", problems);
+  if (spec.vae) CheckModel(resolver, *spec.vae, ModelRole::kVae, "vae", problems);
   for (const auto& [name, model] : spec.loras) {
     CheckModel(resolver, model, ModelRole::kLora, "loras." + name, problems);
   }
