@@ -18,12 +18,6 @@ namespace {
 
 const std::string kPhoto(64, 'a');
 
-class PhotoResolver : public FakeResolver {
- public:
-  StatusOr<std::string> ResolvePhotoSet(const std::vector<std::string>&) override {
-    return PhotoSetDigest({kPhoto});
-  }
-};
 
 // 6 cells (cfg 4..9) x 4 seeds; rungs of 1, 2 and 4 seeds keeping half: 6 -> 3 -> 2 cells.
 const char kSearchSpec[] =
@@ -54,51 +48,20 @@ std::optional<double> ScoreOf(int cfg, std::uint64_t seed) {
   return it == kScores.end() ? 0.2 : it->second;
 }
 
-// A face whose cosine against the identity's descriptor [1, 0, 0, 0] is `s`.
-std::string FacesJson(std::optional<double> s) {
-  std::string faces;
-  if (s) {
-    faces = "{\"index\":0,\"score\":0.9,\"box\":{\"x\":1,\"y\":2,\"width\":10,\"height\":12},"
-            "\"descriptor\":[" + std::to_string(*s) + "," + std::to_string(std::sqrt(1 - *s * *s)) +
-            ",0,0]}";
-  }
-  return "{\"model_version\":\"face-model-1\",\"width\":64,\"height\":64,\"faces\":[" + faces +
-         "]}";
-}
-
 const std::set<Cell> kExpectedRenders = {
     {4, 1}, {5, 1}, {6, 1}, {7, 1}, {8, 1}, {9, 1},  // rung 1: every cell, seed 1
     {4, 2}, {5, 2}, {6, 2},                          // rung 2: the best 3 add seed 2
     {5, 3}, {5, 4}, {6, 3}, {6, 4}};                 // rung 3: the best 2 add seeds 3-4
 
-CoordinatorOptions PatientOptions() {
-  // The test moves the clock in seconds to let the completion check run: the agent sends
-  // no heartbeats, so it must not be declared lost meanwhile.
-  CoordinatorOptions options;
-  options.scheduler.heartbeat_liveness = 100000;
-  options.scheduler.lease_timeout_ms = 60'000;
-  return options;
-}
-
 class SearchFarm {
  public:
   SearchFarm() : farm_(dir_.path(), PatientOptions()) {
     farm_.Open();
-    store::NewIdentity alice;
-    alice.name = "alice";
-    alice.instance_token = "sks person";
-    store::NewIdentityPhoto photo;
-    photo.sha256 = kPhoto;
-    photo.path = "photos/a.jpg";
-    photo.face_count = 1;
-    photo.descriptor = {1, 0, 0, 0};
-    photo.descriptor_model = "face-model-1";
-    alice.photos.push_back(photo);
-    EXPECT_TRUE(farm_.store().CreateIdentity(alice).ok());
+    EXPECT_TRUE(farm_.store().CreateIdentity(UnitIdentity(kPhoto)).ok());
   }
 
   SubmitResult Submit(const std::string& yaml) {
-    PhotoResolver resolver;
+    UnitPhotoResolver resolver(kPhoto);
     auto submitted = farm_.coordinator().SubmitSweep(yaml, "halving.yaml", {}, resolver, {});
     EXPECT_TRUE(submitted.ok()) << submitted.status().ToString();
     return submitted.ok() ? *submitted : SubmitResult{};
@@ -126,7 +89,7 @@ class SearchFarm {
       const int cfg = static_cast<int>(params->cfg);
       farm_.Report(*agent_, offer->job_offer().lease(), v1::RESULT_STATUS_SUCCEEDED,
                    {{"image", "png " + std::to_string(cfg) + "/" + std::to_string(params->seed)},
-                    {"faces", FacesJson(ScoreOf(cfg, params->seed))}});
+                    {"faces", FacesWithCosine(ScoreOf(cfg, params->seed))}});
       ++reported;
       farm_.Pump(3);
     }

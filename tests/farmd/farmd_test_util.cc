@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
 #include <chrono>
 #include <random>
 #include <set>
@@ -200,6 +201,41 @@ int CountFiles(const fs::path& dir) {
     n += entry.is_regular_file() ? 1 : 0;
   }
   return n;
+}
+
+store::NewIdentity UnitIdentity(const std::string& photo_sha256) {
+  store::NewIdentity alice;
+  alice.name = "alice";
+  alice.instance_token = "sks person";
+  store::NewIdentityPhoto photo;
+  photo.sha256 = photo_sha256;
+  photo.path = "photos/a.jpg";
+  photo.face_count = 1;
+  photo.descriptor = {1, 0, 0, 0};
+  photo.descriptor_model = "face-model-1";
+  alice.photos.push_back(photo);
+  return alice;
+}
+
+StatusOr<std::string> UnitPhotoResolver::ResolvePhotoSet(const std::vector<std::string>&) {
+  return PhotoSetDigest({photo_});
+}
+
+std::string FacesWithCosine(std::optional<double> cosine) {
+  std::string faces;
+  if (cosine) {
+    const double s = *cosine;
+    faces = "{\"index\":0,\"score\":0.9,\"box\":{\"x\":1,\"y\":2,\"width\":10,\"height\":12},"
+            "\"descriptor\":[" + std::to_string(s) + "," + std::to_string(std::sqrt(1 - s * s)) + ",0,0]}";
+  }
+  return "{\"model_version\":\"face-model-1\",\"width\":64,\"height\":64,\"faces\":[" + faces + "]}";
+}
+
+CoordinatorOptions PatientOptions() {
+  CoordinatorOptions options;
+  options.scheduler.heartbeat_liveness = 100000;
+  options.scheduler.lease_timeout_ms = 60'000;
+  return options;
 }
 
 }  // namespace farm::farmd::testing

@@ -108,4 +108,24 @@ class Farm {
 int CountAttempts(store::Store& store, std::int64_t job, store::AttemptOutcome outcome);
 int CountFiles(const std::filesystem::path& dir);  // regular files, recursively
 
+// Synthetic face-ID scores for tests whose fake agent scores renders as a function of the
+// record: one identity "alice" whose single photo (sha256 `photo`) has the descriptor
+// [1, 0, 0, 0], a resolver that resolves any photo glob to that photo set, and the
+// "faces" artifact of a render whose one face has cosine `cosine` against it (nullopt:
+// no face in the render).
+store::NewIdentity UnitIdentity(const std::string& photo);
+class UnitPhotoResolver : public FakeResolver {
+ public:
+  explicit UnitPhotoResolver(std::string photo) : photo_(std::move(photo)) {}
+  StatusOr<std::string> ResolvePhotoSet(const std::vector<std::string>& globs) override;
+
+ private:
+  std::string photo_;
+};
+std::string FacesWithCosine(std::optional<double> cosine);
+
+// For tests that move the fake clock in seconds while their agent sends no heartbeats:
+// it is not declared lost, nor its leases expired, meanwhile.
+CoordinatorOptions PatientOptions();
+
 }  // namespace farm::farmd::testing

@@ -20,13 +20,6 @@ namespace {
 const std::string kPhoto(64, 'a');
 const std::string kFarmctl = FARMCTL_PATH;
 
-class PhotoResolver : public FakeResolver {
- public:
-  StatusOr<std::string> ResolvePhotoSet(const std::vector<std::string>&) override {
-    return PhotoSetDigest({kPhoto});
-  }
-};
-
 const char kSpec[] =
     "name: eval\n"
     "identity: {name: alice, photos: a.jpg, token: sks person}\n"
@@ -46,43 +39,19 @@ double ScoreOf(const RenderParams& p, double regression) {
   return (p.pose == "front" ? 0.8 : 0.65 - regression) + 0.01 * static_cast<double>(p.seed);
 }
 
-// A face whose cosine against the identity's descriptor [1, 0, 0, 0] is `s`.
-std::string FacesJson(double s) {
-  return "{\"model_version\":\"face-model-1\",\"width\":64,\"height\":64,\"faces\":[{\"index\":0,"
-         "\"score\":0.9,\"box\":{\"x\":1,\"y\":2,\"width\":10,\"height\":12},\"descriptor\":[" +
-         std::to_string(s) + "," + std::to_string(std::sqrt(1 - s * s)) + ",0,0]}]}";
-}
-
-CoordinatorOptions PatientOptions() {
-  CoordinatorOptions options;
-  options.scheduler.heartbeat_liveness = 100000;
-  options.scheduler.lease_timeout_ms = 60'000;
-  return options;
-}
-
 class NightlyRerenderTest : public ::testing::Test {
  protected:
   void SetUp() override {
     farm_ = std::make_unique<Farm>(dir_.path(), PatientOptions());
     farm_->Open();
-    store::NewIdentity alice;
-    alice.name = "alice";
-    alice.instance_token = "sks person";
-    store::NewIdentityPhoto photo;
-    photo.sha256 = kPhoto;
-    photo.path = "a.jpg";
-    photo.face_count = 1;
-    photo.descriptor = {1, 0, 0, 0};
-    photo.descriptor_model = "face-model-1";
-    alice.photos.push_back(photo);
-    ASSERT_TRUE(farm_->store().CreateIdentity(alice).ok());
+    ASSERT_TRUE(farm_->store().CreateIdentity(UnitIdentity(kPhoto)).ok());
     agent_ = farm_->Join("agent-1");
     std::ofstream(dir_.path() / "eval.yaml") << kSpec;
     std::ofstream(dir_.path() / "a.jpg") << "a photo";
   }
 
   SubmitResult Submit(bool rerender) {
-    PhotoResolver resolver;
+    UnitPhotoResolver resolver(kPhoto);
     SubmitOptions options;
     options.rerender = rerender;
     auto submitted = farm_->coordinator().SubmitSweep(kSpec, "eval.yaml", {}, resolver, options);
@@ -100,7 +69,7 @@ class NightlyRerenderTest : public ::testing::Test {
       const std::string image = "png " + params->pose + "/" + std::to_string(params->seed) +
                                 (redrawn && params->pose == "profile" ? " redrawn" : "");
       farm_->Report(*agent_, offer->job_offer().lease(), v1::RESULT_STATUS_SUCCEEDED,
-                    {{"image", image}, {"faces", FacesJson(ScoreOf(*params, regression))}});
+                    {{"image", image}, {"faces", FacesWithCosine(ScoreOf(*params, regression))}});
       ++rendered;
       farm_->Pump(3);
     }
