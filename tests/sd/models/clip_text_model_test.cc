@@ -65,6 +65,32 @@ TEST_F(ClipTextModelTest, HiddenStatesMatchReference) {
   }
 }
 
+TEST_F(ClipTextModelTest, ForwardFromTokenEmbeddingsEqualsForwardFromIds) {
+  auto embedded = model_->TokenEmbeddings(ids_);
+  ASSERT_TRUE(embedded.ok()) << embedded.status().ToString();
+  auto states = model_->HiddenStates(ids_);
+  ASSERT_TRUE(states.ok());
+  const at::Tensor positions =
+      model_->weights().at("text_model.embeddings.position_embedding.weight").slice(0, 0, ids_.size(1));
+  EXPECT_TRUE(at::equal(*embedded + positions, (*states)[0]));
+  for (int skip : {1, 2}) {
+    auto from_ids = model_->Forward(ids_, skip);
+    auto from_embeddings = model_->ForwardEmbeddings(*embedded, skip);
+    ASSERT_TRUE(from_ids.ok() && from_embeddings.ok()) << from_embeddings.status().ToString();
+    EXPECT_TRUE(at::equal(*from_ids, *from_embeddings)) << "clip skip " << skip;
+  }
+  // Rows replaced by the token table's rows of other ids give those ids' output.
+  at::Tensor other_ids = ids_.clone();
+  other_ids.select(1, 1).fill_(7);
+  at::Tensor substituted = embedded->clone();
+  substituted.select(1, 1).copy_(model_->weights().at("text_model.embeddings.token_embedding.weight")[7]);
+  EXPECT_TRUE(at::equal(*model_->ForwardEmbeddings(substituted, 1), *model_->Forward(other_ids, 1)));
+
+  EXPECT_FALSE(model_->ForwardEmbeddings(embedded->narrow(2, 0, 4), 1).ok());
+  EXPECT_FALSE(model_->ForwardEmbeddings(*embedded, 0).ok());
+  EXPECT_FALSE(model_->TokenEmbeddings(at::full({1, 2}, model_->vocab_size(), at::kLong)).ok());
+}
+
 TEST_F(ClipTextModelTest, InPlaceWeightUpdateIsSeenByNextForward) {
   auto before = model_->Forward(ids_, 1);
   ASSERT_TRUE(before.ok());

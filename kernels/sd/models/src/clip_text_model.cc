@@ -107,10 +107,16 @@ at::Tensor ClipTextModel::Encode(const at::Tensor& ids_in, int64_t layer_count,
   const Weights w(weights_, adapters_.get(), gradient_checkpointing_);
   const at::Tensor& token_embedding = w(kPrefix + "embeddings.token_embedding.weight");
   const at::Tensor ids = ids_in.to(token_embedding.device(), at::kLong);
-  const int64_t tokens = ids.size(1);
+  return EncodeEmbedded(at::embedding(token_embedding, ids), layer_count, all);
+}
 
-  at::Tensor x = at::embedding(token_embedding, ids) +
-                 w(kPrefix + "embeddings.position_embedding.weight").slice(0, 0, tokens);
+at::Tensor ClipTextModel::EncodeEmbedded(const at::Tensor& token_embeddings, int64_t layer_count,
+                                         std::vector<at::Tensor>* all) const {
+  std::optional<at::NoGradGuard> no_grad;
+  if (!adapters_) no_grad.emplace();
+  const Weights w(weights_, adapters_.get(), gradient_checkpointing_);
+  const int64_t tokens = token_embeddings.size(1);
+  at::Tensor x = token_embeddings + w(kPrefix + "embeddings.position_embedding.weight").slice(0, 0, tokens);
   if (all) all->push_back(x);
 
   // Token i sees tokens j <= i only.
@@ -138,6 +144,37 @@ StatusOr<at::Tensor> ClipTextModel::Forward(const at::Tensor& input_ids, int cli
     std::optional<at::NoGradGuard> no_grad;
     if (!adapters_) no_grad.emplace();
     at::Tensor x = Encode(input_ids, layers_ - clip_skip + 1, nullptr);
+    return LayerNorm(Weights(weights_), kPrefix + "final_layer_norm", x, eps_);
+  });
+}
+
+StatusOr<at::Tensor> ClipTextModel::TokenEmbeddings(const at::Tensor& input_ids) const {
+  return CatchTorchErrors("text encoder token embeddings", [&]() -> StatusOr<at::Tensor> {
+    FARM_RETURN_IF_ERROR(CheckIds(input_ids));
+    at::NoGradGuard no_grad;
+    const at::Tensor& token_embedding = weights_.at(kPrefix + "embeddings.token_embedding.weight");
+    return at::embedding(token_embedding, input_ids.to(token_embedding.device(), at::kLong));
+  });
+}
+
+StatusOr<at::Tensor> ClipTextModel::ForwardEmbeddings(const at::Tensor& token_embeddings, int clip_skip) const {
+  return CatchTorchErrors("text encoder forward", [&]() -> StatusOr<at::Tensor> {
+    if (!token_embeddings.defined() || token_embeddings.dim() != 3 || token_embeddings.size(2) != hidden_) {
+      return InvalidArgument("text encoder: token embeddings must be [batch, tokens, " + std::to_string(hidden_) + "]");
+    }
+    if (token_embeddings.size(1) > positions_ || token_embeddings.size(1) == 0) {
+      return InvalidArgument("text encoder: " + std::to_string(token_embeddings.size(1)) +
+                             " tokens, the model takes 1 to " + std::to_string(positions_));
+    }
+    if (clip_skip < 1 || clip_skip > layers_) {
+      return InvalidArgument("text encoder: clip skip " + std::to_string(clip_skip) +
+                             " is outside 1.." + std::to_string(layers_));
+    }
+    std::optional<at::NoGradGuard> no_grad;
+    if (!adapters_) no_grad.emplace();
+    const at::Tensor& table = weights_.at(kPrefix + "embeddings.token_embedding.weight");
+    at::Tensor x = EncodeEmbedded(token_embeddings.to(table.device(), table.scalar_type()), layers_ - clip_skip + 1,
+                                  nullptr);
     return LayerNorm(Weights(weights_), kPrefix + "final_layer_norm", x, eps_);
   });
 }

@@ -39,6 +39,15 @@ class ClipTextModel {
   // (the usual last_hidden_state), 2 = penultimate (A1111 "Clip skip 2").
   StatusOr<at::Tensor> Forward(const at::Tensor& input_ids, int clip_skip = 1) const;
 
+  // The token embedding lookup of ids [B, T] -> [B, T, hidden] (before position
+  // embeddings), in the model's dtype and device: where textual-inversion vectors replace
+  // rows before ForwardEmbeddings.
+  StatusOr<at::Tensor> TokenEmbeddings(const at::Tensor& input_ids) const;
+  // Forward from token embeddings [B, T, hidden] instead of ids: position embeddings are
+  // added, then the layers as Forward. Forward(ids) equals
+  // ForwardEmbeddings(TokenEmbeddings(ids)) bit for bit.
+  StatusOr<at::Tensor> ForwardEmbeddings(const at::Tensor& token_embeddings, int clip_skip = 1) const;
+
   // transformers' hidden_states: [0] = embeddings, [i] = output of layer i - 1, no final
   // LayerNorm; num_layers + 1 tensors.
   StatusOr<std::vector<at::Tensor>> HiddenStates(const at::Tensor& input_ids) const;
@@ -71,6 +80,8 @@ class ClipTextModel {
   ClipTextModel() = default;
   // Embeddings then layers [0, last_layer); hidden states appended when `all` is given.
   at::Tensor Encode(const at::Tensor& ids, int64_t layer_count, std::vector<at::Tensor>* all) const;
+  at::Tensor EncodeEmbedded(const at::Tensor& token_embeddings, int64_t layer_count,
+                            std::vector<at::Tensor>* all) const;
   Status CheckIds(const at::Tensor& ids) const;
 
   TensorMap weights_;

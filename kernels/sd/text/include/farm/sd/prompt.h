@@ -13,6 +13,7 @@
 
 #include "farm/schemas/status.h"
 #include "farm/sd/clip_tokenizer.h"
+#include "farm/sd/textual_inversion.h"
 
 namespace farm::sd {
 
@@ -57,26 +58,43 @@ StatusOr<std::vector<PromptFragment>> ParsePromptAttention(std::string_view text
 
 // ---- chunks of 77 tokens -------------------------------------------------------
 
+// A textual-inversion embedding's vectors go at ids[offset .. offset + n) of its chunk
+// (offset >= 1: after BOS); those ids are placeholders (0, as A1111 writes).
+struct EmbeddingFix {
+  int64_t offset = 0;
+  const TextualInversion* embedding = nullptr;  // owned by the EmbeddingSet that was used
+};
+
 struct PromptChunk {
   std::vector<int64_t> ids;   // BOS, chunk_length tokens (EOS padded), EOS
   std::vector<float> weights; // per id; 1.0 for BOS, EOS and padding
+  std::vector<EmbeddingFix> fixes;  // in offset order
 };
 
 struct TokenizedPrompt {
   std::vector<PromptChunk> chunks;  // at least one
   int64_t token_count = 0;          // A1111's count: 75 per full chunk + the last one's tokens
+  std::vector<std::string> embeddings_used;  // names, in order of first use
 };
 
 struct PromptChunkOptions {
   int64_t chunk_length = 75;      // prompt tokens per chunk (77 with BOS and EOS)
   int64_t comma_backtrack = 20;   // A1111 "comma_padding_backtrack"; 0 disables
   bool parse_attention = true;    // false: the text is literal (A1111 emphasis "None")
+  // Textual-inversion embeddings the prompt may call by name; null or empty: none. Must
+  // outlive the TokenizedPrompt (its fixes point into it).
+  const EmbeddingSet* embeddings = nullptr;
 };
 
 // A1111's tokenize_line: each fragment is tokenized on its own; a BREAK closes the current
 // chunk; when a chunk is full and the last comma in it is at most `comma_backtrack`
 // tokens from its end, the tokens after that comma move to the next chunk; chunks are
-// padded with EOS and wrapped in BOS/EOS.
+// padded with EOS and wrapped in BOS/EOS. An embedding's name (matched on the fragment's
+// token ids, longest first) takes as many slots as it has vectors, all with the
+// fragment's weight; one that would straddle two chunks starts the next one, as A1111
+// does. Unlike A1111, whose comma look-back moves the tokens after the comma but leaves
+// their embedding fixes behind (so the vectors land in the old chunk's padding and the
+// new chunk gets the placeholder token), fixes move with their slots.
 StatusOr<TokenizedPrompt> TokenizePrompt(const ClipTokenizer& tokenizer, std::string_view text,
                                          const PromptChunkOptions& options = {});
 
@@ -92,6 +110,13 @@ void EqualizeChunkCounts(std::vector<PromptChunk>& a, std::vector<PromptChunk>& 
 // in the same order (chunks*77 values) for ApplyPromptWeights.
 at::Tensor ChunkIdsTensor(const std::vector<PromptChunk>& chunks);
 std::vector<float> ChunkWeights(const std::vector<PromptChunk>& chunks);
+
+// Whether any chunk has an embedding to substitute.
+bool HasEmbeddingFixes(const std::vector<PromptChunk>& chunks);
+// Writes each chunk's embedding vectors into token_embeddings [chunks, 77, width] (the
+// token embedding lookup of ChunkIdsTensor, before position embeddings), converted to its
+// dtype and device. Error when a fix does not fit the tensor.
+Status SubstituteEmbeddings(at::Tensor& token_embeddings, const std::vector<PromptChunk>& chunks);
 
 // A1111's "Original" emphasis on CLIP output z, [B, T, C] or [T, C] with T =
 // weights.size() a multiple of `chunk_tokens` (77): for each chunk separately (A1111
