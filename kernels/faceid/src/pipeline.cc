@@ -1,15 +1,18 @@
 #include "farm/faceid/pipeline.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "farm/faceid/detector.h"
 #include "farm/faceid/landmark_net.h"
 #include "farm/faceid/recognition_net.h"
+#include "malloc_tuning.h"
 #include "model_version.h"
 
 namespace farm::faceid {
 
 StatusOr<FacePipeline> FacePipeline::Load(const std::string& model_dir) {
+  internal::KeepFreedTensorMemory();
   FacePipeline pipeline;
   FARM_ASSIGN_OR_RETURN(SsdMobilenetV1 detector, SsdMobilenetV1::Load(model_dir));
   FARM_ASSIGN_OR_RETURN(LandmarkNet landmarks, LandmarkNet::Load(model_dir));
@@ -45,14 +48,23 @@ StatusOr<std::vector<Face>> FacePipeline::Analyze(const RgbImage& image,
   std::vector<Face> faces;
   if (image.width <= 0 || image.height <= 0) return faces;
 
+  using Clock = std::chrono::steady_clock;
+  StageTimes unused;
+  StageTimes& times = options.times ? *options.times : unused;
+  const auto seconds_since = [](Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+  };
   // Step 1: detection.
+  auto start = Clock::now();
   FARM_ASSIGN_OR_RETURN(std::vector<Detection> detections,
                         detector_->Detect(image, options.min_confidence, options.max_results));
+  times.detector += seconds_since(start);
   for (const Detection& detection : detections) {
     Face face;
     face.score = detection.score;
     face.box = detection.box;
     // Step 2: the landmark crop.
+    start = Clock::now();
     face.landmark_crop = LandmarkCrop(detection.box, image.width, image.height);
     const IntRect& lc = face.landmark_crop;
     if (lc.width < 1 || lc.height < 1) continue;
@@ -60,6 +72,8 @@ StatusOr<std::vector<Face>> FacePipeline::Analyze(const RgbImage& image,
     // Steps 3-4: landmarks relative to the crop, then image pixels.
     const std::vector<Point2> relative = landmarks_->LandmarksRelativeToCrop(crop);
     face.landmarks = LandmarksToImage(relative, lc, detection.box);
+    times.landmarks += seconds_since(start);
+    start = Clock::now();
     // Steps 5-6: alignment and the descriptor crop.
     auto aligned = aligner_->Align(image, face.landmarks, lc);
     if (!aligned.ok()) continue;  // degenerate geometry: no chip to describe
@@ -67,6 +81,8 @@ StatusOr<std::vector<Face>> FacePipeline::Analyze(const RgbImage& image,
     face.descriptor_crop = aligned->crop;
     // Step 7: the descriptor.
     face.descriptor = recognition_->Describe(aligned->chip);
+    times.descriptor += seconds_since(start);
+    ++times.faces;
     faces.push_back(std::move(face));
   }
   return faces;

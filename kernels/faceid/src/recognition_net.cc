@@ -48,15 +48,15 @@ at::Tensor ApplyConv(const at::Tensor& x, const RecognitionNet::ConvLayer& layer
                      bool relu) {
   at::Tensor out = down ? at::conv2d(x, layer.filters, /*bias=*/{}, at::IntArrayRef{2, 2})
                         : internal::Conv2dSame(x, layer.filters, 1);
-  out = out + layer.bias;
-  out = out * layer.scale_weights + layer.scale_biases;
-  return relu ? at::relu(out) : out;
+  // In place, in face-api's order: + bias, * scale weights, + scale biases.
+  out.add_(layer.bias).mul_(layer.scale_weights).add_(layer.scale_biases);
+  return relu ? out.relu_() : out;
 }
 
 at::Tensor ApplyBlock(const at::Tensor& x, const RecognitionNet::ResidualBlock& block) {
   at::Tensor out = ApplyConv(x, block.conv1, block.down, /*relu=*/true);
   out = ApplyConv(out, block.conv2, /*down=*/false, /*relu=*/false);
-  if (!block.down) return at::relu(out + x);
+  if (!block.down) return out.add_(x).relu_();
 
   at::Tensor pooled = at::avg_pool2d(x, {2, 2}, {2, 2});
   if (pooled.size(2) != out.size(2) || pooled.size(3) != out.size(3)) {

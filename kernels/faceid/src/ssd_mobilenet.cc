@@ -1,4 +1,8 @@
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
 
 #include "farm/faceid/detector.h"
 #include "farm/faceid/preprocess.h"
@@ -24,7 +28,8 @@ StatusOr<SsdPointwiseConv> LoadPointwise(const TfjsWeights& w, const std::string
                                          int64_t in, int64_t out, int stride) {
   SsdPointwiseConv conv;
   FARM_ASSIGN_OR_RETURN(at::Tensor filters, w.Get(prefix + "/weights", {k, k, in, out}));
-  FARM_ASSIGN_OR_RETURN(conv.bias, w.Get(prefix + "/convolution_bn_offset", {out}));
+  FARM_ASSIGN_OR_RETURN(at::Tensor bias, w.Get(prefix + "/convolution_bn_offset", {out}));
+  conv.bias = internal::AsChannelVector(bias);
   conv.weight = internal::ConvFiltersToOihw(filters);
   conv.stride = stride;
   return conv;
@@ -36,14 +41,16 @@ StatusOr<SsdDepthwiseConv> LoadDepthwise(const TfjsWeights& w, const std::string
   FARM_ASSIGN_OR_RETURN(at::Tensor filters,
                         w.Get(prefix + "/depthwise_weights", {3, 3, channels, 1}));
   conv.weight = internal::DepthwiseFiltersToOihw(filters);  // [C, 1, 3, 3]
-  const auto as_channel_double = [&](const std::string& name) -> StatusOr<at::Tensor> {
+  const auto as_doubles = [&](const std::string& name) -> StatusOr<std::vector<double>> {
     FARM_ASSIGN_OR_RETURN(at::Tensor t, w.Get(prefix + "/BatchNorm/" + name, {channels}));
-    return t.to(at::kDouble).reshape({1, channels, 1, 1});
+    const at::Tensor d = t.to(at::kDouble).contiguous();
+    return std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + channels);
   };
-  FARM_ASSIGN_OR_RETURN(conv.scale, as_channel_double("gamma"));
-  FARM_ASSIGN_OR_RETURN(conv.offset, as_channel_double("beta"));
-  FARM_ASSIGN_OR_RETURN(conv.mean, as_channel_double("moving_mean"));
-  FARM_ASSIGN_OR_RETURN(conv.variance, as_channel_double("moving_variance"));
+  FARM_ASSIGN_OR_RETURN(conv.scale, as_doubles("gamma"));
+  FARM_ASSIGN_OR_RETURN(conv.offset, as_doubles("beta"));
+  FARM_ASSIGN_OR_RETURN(conv.mean, as_doubles("moving_mean"));
+  FARM_ASSIGN_OR_RETURN(std::vector<double> variance, as_doubles("moving_variance"));
+  for (double v : variance) conv.denominator.push_back(std::sqrt(v + kBatchNormEpsilon));
   conv.stride = stride;
   return conv;
 }
@@ -54,30 +61,44 @@ StatusOr<SsdBoxPredictor> LoadBoxPredictor(const TfjsWeights& w, int index, int6
   SsdBoxPredictor p;
   FARM_ASSIGN_OR_RETURN(at::Tensor box_w,
                         w.Get(prefix + "/BoxEncodingPredictor/weights", {1, 1, in, anchors * 4}));
-  FARM_ASSIGN_OR_RETURN(p.box_bias, w.Get(prefix + "/BoxEncodingPredictor/biases", {anchors * 4}));
+  FARM_ASSIGN_OR_RETURN(at::Tensor box_bias,
+                        w.Get(prefix + "/BoxEncodingPredictor/biases", {anchors * 4}));
   FARM_ASSIGN_OR_RETURN(at::Tensor cls_w,
                         w.Get(prefix + "/ClassPredictor/weights", {1, 1, in, anchors * 3}));
-  FARM_ASSIGN_OR_RETURN(p.class_bias, w.Get(prefix + "/ClassPredictor/biases", {anchors * 3}));
+  FARM_ASSIGN_OR_RETURN(at::Tensor class_bias,
+                        w.Get(prefix + "/ClassPredictor/biases", {anchors * 3}));
+  p.box_bias = internal::AsChannelVector(box_bias);
+  p.class_bias = internal::AsChannelVector(class_bias);
   p.box_weight = internal::ConvFiltersToOihw(box_w);
   p.class_weight = internal::ConvFiltersToOihw(cls_w);
   return p;
 }
 
-at::Tensor Relu6(const at::Tensor& x) { return at::clamp(x, 0.0, 6.0); }
-
 at::Tensor RunPointwise(const at::Tensor& x, const SsdPointwiseConv& conv) {
-  // tfjs adds the bias after the convolution, as a separate float32 op.
-  const at::Tensor y = internal::Conv2dSame(x, conv.weight, conv.stride);
-  return Relu6(y.add(internal::AsChannelVector(conv.bias)));
+  // tfjs adds the bias after the convolution, as a separate float32 op; then ReLU6.
+  at::Tensor y = internal::Conv2dSame(x, conv.weight, conv.stride);
+  y.add_(conv.bias);
+  return y.clamp_(0.0, 6.0);
 }
 
 at::Tensor RunDepthwise(const at::Tensor& x, const SsdDepthwiseConv& conv) {
-  const at::Tensor y = internal::Conv2dSame(x, conv.weight, conv.stride, x.size(1));
-  // tfjs cpu batchNorm: offset + (x - mean) * scale / sqrt(variance + eps), in double.
-  const at::Tensor yd = y.to(at::kDouble);
-  const at::Tensor normed =
-      conv.offset + ((yd - conv.mean) * conv.scale) / at::sqrt(conv.variance + kBatchNormEpsilon);
-  return Relu6(normed.to(at::kFloat));
+  at::Tensor y = internal::Conv2dSame(x, conv.weight, conv.stride, x.size(1)).contiguous();
+  // tfjs cpu batchNorm: offset + (x - mean) * scale / sqrt(variance + eps) in double,
+  // stored as float32, then ReLU6; one pass in place (no double tensors).
+  const int64_t channels = y.size(1), plane = y.size(2) * y.size(3);
+  float* data = y.data_ptr<float>();
+  at::parallel_for(0, channels, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      const double mean = conv.mean[c], scale = conv.scale[c], offset = conv.offset[c];
+      const double denominator = conv.denominator[c];
+      float* p = data + c * plane;
+      for (int64_t i = 0; i < plane; ++i) {
+        const float normed = static_cast<float>(offset + ((p[i] - mean) * scale) / denominator);
+        p[i] = std::min(std::max(normed, 0.0f), 6.0f);
+      }
+    }
+  });
+  return y;
 }
 
 // NCHW conv output [1, A*k, H, W] -> [H*W*A, k] in tfjs's NHWC order.
@@ -107,10 +128,8 @@ SsdRawOutput RunNet(const SsdParams& p, const at::Tensor& input512_hwc) {
   std::vector<at::Tensor> encodings, logits;
   for (int i = 0; i < 6; ++i) {
     const SsdBoxPredictor& bp = p.box_predictors[i];
-    const at::Tensor box =
-        at::conv2d(features[i], bp.box_weight).add(internal::AsChannelVector(bp.box_bias));
-    const at::Tensor cls =
-        at::conv2d(features[i], bp.class_weight).add(internal::AsChannelVector(bp.class_bias));
+    const at::Tensor box = at::conv2d(features[i], bp.box_weight).add_(bp.box_bias);
+    const at::Tensor cls = at::conv2d(features[i], bp.class_weight).add_(bp.class_bias);
     encodings.push_back(PerAnchor(box, 4));
     logits.push_back(PerAnchor(cls, 3));
   }

@@ -11,17 +11,18 @@ namespace farm::faceid::internal {
 // conv2d 'same' + bias ("convolution_bn_offset") + ReLU6.
 struct SsdPointwiseConv {
   at::Tensor weight;  // [out, in, k, k]
-  at::Tensor bias;    // [out]
+  at::Tensor bias;    // [1, out, 1, 1]
   int stride = 1;
 };
 
 // depthwiseConv2d 'same' + tf.batchNorm (arithmetic in double, as tfjs's cpu kernel) + ReLU6.
+// The batch-norm parameters are per channel, widened to double at load.
 struct SsdDepthwiseConv {
-  at::Tensor weight;    // [C, 1, 3, 3]
-  at::Tensor mean;      // [1, C, 1, 1] double
-  at::Tensor variance;  // [1, C, 1, 1] double
-  at::Tensor scale;     // [1, C, 1, 1] double
-  at::Tensor offset;    // [1, C, 1, 1] double
+  at::Tensor weight;                // [C, 1, 3, 3]
+  std::vector<double> mean;         // moving_mean
+  std::vector<double> scale;        // gamma
+  std::vector<double> offset;       // beta
+  std::vector<double> denominator;  // sqrt(moving_variance + epsilon)
   int stride = 1;
 };
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,9 +32,18 @@ struct Face {
   std::array<float, 128> descriptor{};  // not L2-normalised
 };
 
+// Wall-clock seconds per stage, added to by Analyze (for benchmarks; tools/bench/faceid).
+struct StageTimes {
+  double detector = 0;    // 512x512 input, SSD net, post-processing
+  double landmarks = 0;   // landmark crops, 112x112 inputs, landmark net
+  double descriptor = 0;  // alignment, 150x150 inputs, recognition net
+  int64_t faces = 0;
+};
+
 struct AnalyzeOptions {
   double min_confidence = 0.5;  // SSD scores must be strictly greater
   int max_results = 100;
+  StageTimes* times = nullptr;  // when set, each stage's time is added to it
 };
 
 class FacePipeline {
