@@ -28,6 +28,18 @@ GenerationParameters ToGenerationParameters(const RenderInfotext& info) {
     }
     add("Lora hashes", hashes);
   }
+  if (!info.embeddings.empty()) {
+    std::string hashes;
+    for (const LoraHash& embedding : info.embeddings) {
+      std::string name;
+      for (char c : embedding.name) {
+        if (c != ':' && c != ',') name += c;
+      }
+      if (!hashes.empty()) hashes += ", ";
+      hashes += name + ": " + embedding.hash;
+    }
+    add("TI hashes", hashes);
+  }
   for (const auto& [key, value] : info.extra) params.fields.emplace_back(key, value);
   add("StudioFarm param_hash", info.param_hash);
   add("Render id", info.render_id);

@@ -1,5 +1,7 @@
 #include "farm/schemas/render_infotext.h"
 
+#include <algorithm>
+
 #include "farm/schemas/samplers.h"
 
 namespace farm {
@@ -28,6 +30,12 @@ StatusOr<GenerationParameters> RenderGenerationParameters(const RenderParams& p,
     std::string hash = p.loras[i].ref;
     if (hash.rfind("sha256:", 0) == 0) hash = hash.substr(7, 12);
     info.loras.push_back({name, hash});
+  }
+  for (const auto& [name, sha256] : p.embeddings) {
+    const bool used = !names.embeddings_used ||
+                      std::find(names.embeddings_used->begin(), names.embeddings_used->end(), name) !=
+                          names.embeddings_used->end();
+    if (used) info.embeddings.push_back({name, sha256.substr(0, 12)});
   }
   if (!p.pose.empty()) info.extra.emplace_back("Pose", p.pose);
   if (!p.tone.empty()) info.extra.emplace_back("Tone", p.tone);

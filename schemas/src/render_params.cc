@@ -59,6 +59,7 @@ Json ToJson(const RenderParams& p) {
               {"rng", p.rng}};
   // Optional: omitted when empty so every record written before it hashes the same.
   if (!p.vae_sha256.empty()) out["vae"] = p.vae_sha256;
+  if (!p.embeddings.empty()) out["embeddings"] = p.embeddings;
   return out;
 }
 
@@ -218,6 +219,16 @@ StatusOr<RenderParams> RenderParamsFromJson(std::string_view json_text) {
   if (json.contains("vae")) {
     FARM_RETURN_IF_ERROR(Read(json, "vae", p.vae_sha256));
     if (p.vae_sha256.empty()) return InvalidArgument("field 'vae': empty (omit the field for the checkpoint's VAE)");
+  }
+  if (json.contains("embeddings")) {
+    FARM_RETURN_IF_ERROR(Read(json, "embeddings", p.embeddings));
+    // An empty map would be a second spelling of "no embeddings" with another hash.
+    if (p.embeddings.empty()) return InvalidArgument("field 'embeddings': empty (omit the field when there are none)");
+    for (const auto& [name, sha256] : p.embeddings) {
+      if (name.empty() || sha256.empty()) {
+        return InvalidArgument("field 'embeddings': every entry needs a name and a SHA-256");
+      }
+    }
   }
 
   const auto loras = json.find("loras");

@@ -80,5 +80,32 @@ TEST(RenderInfotext, SeparateVaeWritesItsShortHashAfterModel) {
       << text;
 }
 
+TEST(RenderInfotext, EmbeddingsWriteTiHashesOfThoseUsedAfterLoraHashes) {
+  RenderParams p = SampleParams();
+  EXPECT_EQ(RenderGenerationParameters(p, RenderInfotextNames{}, "ph", "7").value().Find("TI hashes"), nullptr);
+  p.embeddings["EasyNegative"] = "c74b4e810b030aa5fc4b0e7c3d8ac4f4e5ad1ab5a1e3a0b4ed0bd2d8b7cfb0b3";
+  p.embeddings["odd:name,1"] = std::string(64, 'd');
+  p.embeddings["unused"] = std::string(64, 'e');
+  RenderInfotextNames names;
+  names.loras = {"face"};
+  names.embeddings_used = std::vector<std::string>{"odd:name,1", "EasyNegative"};
+  const GenerationParameters params = RenderGenerationParameters(p, names, "ph", "7").value();
+  ASSERT_NE(params.Find("TI hashes"), nullptr);
+  // A1111: the first 12 hex digits, ':' and ',' taken out of names, quoted in the text.
+  EXPECT_EQ(*params.Find("TI hashes"), "EasyNegative: c74b4e810b03, oddname1: dddddddddddd");
+  const std::string text = FormatParameters(params).value();
+  EXPECT_NE(text.find(R"(Lora hashes: "face: bbbbbbbbbbbb", TI hashes: "EasyNegative: c74b4e810b03, )"
+                      R"(oddname1: dddddddddddd", Pose: )"),
+            std::string::npos)
+      << text;
+  const GenerationParameters back = ParseParameters(text);
+  ASSERT_NE(back.Find("TI hashes"), nullptr);
+  EXPECT_EQ(*back.Find("TI hashes"), *params.Find("TI hashes"));
+
+  // Without the names used, every embedding of the record is listed.
+  const GenerationParameters all = RenderGenerationParameters(p, RenderInfotextNames{}, "ph", "7").value();
+  EXPECT_NE(all.Find("TI hashes")->find("unused: eeeeeeeeeeee"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace farm

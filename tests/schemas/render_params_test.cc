@@ -89,6 +89,7 @@ TEST(RenderParamsTest, EveryFieldChangesTheHash) {
       [](RenderParams& p) { p.engine = "studiofarm-sd/2"; },
       [](RenderParams& p) { p.rng = "cuda"; },
       [](RenderParams& p) { p.vae_sha256 = std::string(64, 'e'); },
+      [](RenderParams& p) { p.embeddings["easynegative"] = std::string(64, 'f'); },
   };
   std::set<std::string> seen = {base};
   for (std::size_t i = 0; i < edits.size(); ++i) {
@@ -159,6 +160,46 @@ TEST(RenderParamsTest, VaeIsRecordedAndReadBack) {
   auto refused = RenderParamsFromJson(empty_vae);
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("'vae'"), std::string::npos) << refused.status().ToString();
+}
+
+TEST(RenderParamsTest, RecordWithoutEmbeddingsKeepsItsBytesAndHash) {
+  auto parsed = RenderParamsFromJson(kFixedRenderJson);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_TRUE(parsed->embeddings.empty());
+  EXPECT_EQ(*ToCanonicalJson(*parsed), kFixedRenderJson);
+  EXPECT_EQ(*ParamHash(*parsed), kFixedRenderHash);
+}
+
+TEST(RenderParamsTest, EmbeddingsAreRecordedByNameAndReadBack) {
+  RenderParams p = FixedRender();
+  p.embeddings["zeta"] = std::string(64, '2');
+  p.embeddings["EasyNegative"] = "c74b4e810b030aa5fc4b0e7c3d8ac4f4e5ad1ab5a1e3a0b4ed0bd2d8b7cfb0b3";
+  const std::string json = *ToCanonicalJson(p);
+  EXPECT_NE(json.find(R"("embeddings":{"EasyNegative":"c74b4e810b030aa5fc4b0e7c3d8ac4f4e5ad1ab5a1e3a0b4ed0bd2d8b7cfb0b3",)"
+                      R"("zeta":"2222222222222222222222222222222222222222222222222222222222222222"},"engine":)"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(*ParamHash(p), kFixedRenderHash);
+  auto parsed = RenderParamsFromJson(json);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->embeddings, p.embeddings);
+  EXPECT_EQ(*ParamHash(*parsed), *ParamHash(p));
+
+  // The hash is the file's: another file under the same name is another render.
+  RenderParams other = p;
+  other.embeddings["zeta"] = std::string(64, '3');
+  EXPECT_NE(*ParamHash(other), *ParamHash(p));
+
+  std::string empty = json;
+  const size_t start = empty.find(R"("embeddings":{)");
+  const size_t end = empty.find("},", start);
+  empty.replace(start, end + 2 - start, R"("embeddings":{},)");
+  auto refused = RenderParamsFromJson(empty);
+  ASSERT_FALSE(refused.ok()) << empty;
+  EXPECT_NE(refused.status().message().find("'embeddings'"), std::string::npos) << refused.status().ToString();
+  std::string not_text = json;
+  not_text.replace(not_text.find(R"("zeta":")"), 8, R"("zeta":1,"x":")");
+  EXPECT_FALSE(RenderParamsFromJson(not_text).ok());
 }
 
 TEST(RenderParamsTest, NonFiniteNumbersAreRefused) {

@@ -66,13 +66,16 @@ struct RenderInfotext {
   std::string vae_hash;    // short hash of a separate VAE file; empty: the checkpoint's
   int clip_skip = 0;       // 0: not written
   std::vector<LoraHash> loras;
-  std::vector<std::pair<std::string, std::string>> extra;  // written after Lora hashes
+  // Textual-inversion embeddings: name (':' and ',' removed, as A1111 does) and the
+  // first 12 hex digits of the file's SHA-256 ("TI hashes").
+  std::vector<LoraHash> embeddings;
+  std::vector<std::pair<std::string, std::string>> extra;  // written after TI hashes
   std::string param_hash;  // "StudioFarm param_hash"
   std::string render_id;   // "Render id"
 };
 
 // Steps, Sampler, CFG scale, Seed, Size, Model hash, Model, VAE hash, Clip skip, Lora hashes,
-// extra..., StudioFarm param_hash, Render id (empty strings and zero counts omitted).
+// TI hashes, extra..., StudioFarm param_hash, Render id (empty strings and zero counts omitted).
 GenerationParameters ToGenerationParameters(const RenderInfotext& info);
 
 // "7", "7.5": the shortest decimal that reads back as the same double.

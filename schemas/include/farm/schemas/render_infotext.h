@@ -3,6 +3,7 @@
 // two never drift apart.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,12 +17,16 @@ namespace farm {
 struct RenderInfotextNames {
   std::string model;               // checkpoint file name without extension; empty: no "Model"
   std::vector<std::string> loras;  // LoRA names in params.loras order; a missing one is "lora<i>"
+  // The embeddings the prompts used (A1111 lists only those); nullopt: every one of
+  // params.embeddings.
+  std::optional<std::vector<std::string>> embeddings_used;
   int final_width = 0;             // the image after every stage; 0: no "Final size"
   int final_height = 0;
 };
 
-// Steps, Sampler, CFG scale, Seed, Size (the txt2img size), Model hash, Model, Clip skip,
-// Lora hashes, then Pose, Tone, RNG, Version, Final size, "StudioFarm params" (the
+// Steps, Sampler, CFG scale, Seed, Size (the txt2img size), Model hash, Model, VAE hash,
+// Clip skip, Lora hashes, TI hashes (name: first 12 hex digits of the SHA-256, as A1111),
+// then Pose, Tone, RNG, Version, Final size, "StudioFarm params" (the
 // canonical JSON of the params: the full record reads back from the PNG),
 // StudioFarm param_hash, Render id. InvalidArgument when the params have no canonical JSON.
 StatusOr<GenerationParameters> RenderGenerationParameters(const RenderParams& params,

@@ -70,6 +70,10 @@ struct RenderParams {
   // A separate VAE file that replaces the checkpoint's; empty: the checkpoint's own. The
   // canonical JSON has "vae" only when set, so records without one keep their param_hash.
   std::string vae_sha256;
+  // Textual-inversion embeddings the prompts may call: name (the word in the prompt) ->
+  // SHA-256 of the file. The canonical JSON has "embeddings" only when there are some,
+  // so records without them keep their param_hash.
+  std::map<std::string, std::string> embeddings;
   std::vector<LoraRef> loras;
   std::vector<ControlNetUnit> controlnets;
   std::vector<StageSettings> stages;
