@@ -129,6 +129,8 @@ StatusOr<MergedLoras> MergeLoras(const std::vector<LoraComponent>& components,
     }
     issues.insert(issues.end(), lora.problems.begin(), lora.problems.end());
     for (const LoraModule& module : lora.modules) {
+      // Named as the file names it; a diffusers/PEFT name also shows its kohya form.
+      const std::string& shown = module.stored_name.empty() ? module.name : module.stored_name;
       const LoraTarget* target = key_map.Find(module.name);
       if (target == nullptr) {
         auto clash = key_map.ambiguous().find(module.name);
@@ -137,22 +139,22 @@ StatusOr<MergedLoras> MergeLoras(const std::vector<LoraComponent>& components,
           message = "ambiguous module: matches several weights:";
           for (const std::string& where : clash->second) message += " " + where;
         }
-        issues.push_back({lora.source, module.name, std::move(message)});
+        if (shown != module.name) message += " (looked up as " + module.name + ")";
+        issues.push_back({lora.source, shown, std::move(message)});
         continue;
       }
       const at::Tensor& weight = weights_of.at(target->component)->at(target->weight_key);
       const std::string where = target->component + "/" + target->weight_key;
       if (!weight.defined() || !IsLoraFloatType(weight.scalar_type())) {
-        issues.push_back({lora.source, module.name, "weight " + where + " is not a float tensor"});
+        issues.push_back({lora.source, shown, "weight " + where + " is not a float tensor"});
         continue;
       }
       const std::vector<int64_t> fits = LoraWeightShape(module);
       if (weight.sizes() != at::IntArrayRef(fits)) {
-        issues.push_back({lora.source, module.name,
+        issues.push_back({lora.source, shown,
                           "shape mismatch: weight " + where + " is " + ShapeText(weight.sizes()) +
-                              " but lora_up.weight " + ShapeText(module.up.sizes()) +
-                              " @ lora_down.weight " + ShapeText(module.down.sizes()) +
-                              " gives " + ShapeText(fits)});
+                              " but up " + ShapeText(module.up.sizes()) + " @ down " +
+                              ShapeText(module.down.sizes()) + " gives " + ShapeText(fits)});
         continue;
       }
       plan.push_back({&module, application.multiplier, &lora.source, target, weight});

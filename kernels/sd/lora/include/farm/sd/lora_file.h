@@ -1,9 +1,15 @@
-// kohya-format LoRA files (sd-scripts networks/lora.py). Per module `<name>`:
-//   <name>.lora_down.weight  [r, in]       (conv: [r, in, kh, kw])
-//   <name>.lora_up.weight    [out, r]      (conv: [out, r, 1, 1])
-//   <name>.alpha             scalar, optional: absent means alpha = r (scale 1)
-// The module name is a kohya name such as `lora_unet_down_blocks_0_attentions_0_proj_in`;
-// see lora_key_map.h for how it is matched to a model weight.
+// LoRA files (kohya sd-scripts networks/lora.py, and the diffusers/PEFT namings of
+// lora_naming.h). Per module `<name>`:
+//   <name>.lora_down.weight  [r, in]       (conv: [r, in, kh, kw])    PEFT: lora_A.weight
+//   <name>.lora_up.weight    [out, r]      (conv: [out, r, 1, 1])     PEFT: lora_B.weight
+//   <name>.alpha             scalar, optional: absent means alpha = r (scale 1); diffusers
+//                            files may give it in the `lora_adapter_metadata` JSON instead
+//                            (lora_alpha, or <component>.lora_alpha; use_rslora scales by
+//                            1/sqrt(r) instead of 1/r)
+// Modules are named by their kohya name, such as `lora_unet_down_blocks_0_attentions_0_proj_in`,
+// whatever the file's naming; see lora_key_map.h for how it is matched to a model weight.
+// LyCORIS LoHa/LoKr and other kinds (lora_naming.h) are refused by name: a file holding only
+// those is an error, and such modules in a LoRA file are problems.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -22,7 +28,7 @@ namespace farm::sd {
 // a LoRA whose modules miss the model changes nothing and a user would not know why.
 struct LoraIssue {
   std::string source;   // the LoRA file (or the name given to in-memory tensors)
-  std::string name;     // the kohya module name, or the tensor key when it forms no module
+  std::string name;     // the module as the file names it, or the tensor key when it forms no module
   std::string message;  // what is wrong, with the shapes involved
 };
 
@@ -32,12 +38,13 @@ std::string FormatLoraIssue(const LoraIssue& issue);
 // One well-formed module. Tensors stay in their stored dtype (f16, bf16, f32 or f64) on
 // the CPU; merging converts them to float32 on the weight's device.
 struct LoraModule {
-  std::string name;
+  std::string name;         // kohya name
+  std::string stored_name;  // as the file names it (== name for kohya files), for messages
   at::Tensor down;
   at::Tensor up;
   int64_t rank = 0;           // down.size(0) == up.size(1)
-  double alpha = 0;           // the stored alpha, or `rank` when the file has none
-  bool alpha_stored = false;
+  double alpha = 0;           // the file's alpha, or `rank` when the file has none
+  bool alpha_stored = false;  // an .alpha tensor or lora_adapter_metadata gave it
 };
 
 struct LoraFile {
@@ -45,12 +52,14 @@ struct LoraFile {
   std::map<std::string, std::string> metadata;  // safetensors "__metadata__" (ss_network_dim, ...)
   std::vector<LoraModule> modules;              // well-formed modules, sorted by name
   // Keys and modules that cannot be applied to any model: tensors that are not
-  // lora_down/lora_up/alpha (other LoRA flavours such as LyCORIS), a lora_down without
-  // its lora_up (or the reverse), ranks that disagree, non-float or non-finite values.
+  // lora_down/lora_up/alpha in a known naming, modules of other network kinds (LyCORIS
+  // LoHa, LoKr, ..., named), a lora_down without its lora_up (or the reverse), ranks that
+  // disagree, non-float or non-finite values, two namings of one module.
   std::vector<LoraIssue> problems;
 };
 
-// Reads a .safetensors LoRA. A file that cannot be read is an error; a readable file
+// Reads a .safetensors LoRA. A file that cannot be read is an error, and so is one whose
+// modules are all of a refused kind ("this is a LoHa (LyCORIS) file; ..."); a readable file
 // with unusable parts returns those parts in `problems` (merging decides what to do).
 StatusOr<LoraFile> ReadLoraFile(const std::string& path);
 
