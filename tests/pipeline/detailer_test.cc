@@ -32,8 +32,71 @@ TEST(DetailerStage, WithoutFaceModelsItIsAnError) {
   StageContext context = Context(params, models);
   context.faces = nullptr;
   EXPECT_EQ(RunDetailer(context, {}, Gradient(64, 96)).status().code(), StatusCode::kFailedPrecondition);
-  EXPECT_EQ(RunDetailer(context, {{"target", std::string("hands")}}, Gradient(64, 96)).status().code(),
+  // hands and person need a region finder (the body and hand models), not the face models.
+  for (const char* target : {"hands", "person"}) {
+    const Status status = RunDetailer(context, {{"target", std::string(target)}}, Gradient(64, 96)).status();
+    EXPECT_EQ(status.code(), StatusCode::kFailedPrecondition) << target;
+    EXPECT_NE(status.message().find("human-models"), std::string::npos) << status.ToString();
+  }
+  EXPECT_EQ(RunDetailer(context, {{"target", std::string("feet")}}, Gradient(64, 96)).status().code(),
             StatusCode::kInvalidArgument);
+}
+
+// Regions placed by the test: each is repainted with its own seed, pixels away from every
+// region stay exactly as they were, and the record names the regions as hands.
+class FixedRegions : public RegionFinder {
+ public:
+  explicit FixedRegions(std::vector<Region> regions) : regions_(std::move(regions)) {}
+  StatusOr<std::vector<Region>> Find(const farm::faceid::RgbImage&, const std::string& target,
+                                     double min_confidence) const override {
+    targets.push_back(target);
+    std::vector<Region> kept;
+    for (const Region& r : regions_) {
+      if (r.score >= min_confidence) kept.push_back(r);
+    }
+    return kept;
+  }
+  mutable std::vector<std::string> targets;
+
+ private:
+  std::vector<Region> regions_;
+};
+
+TEST(DetailerStage, HandsTargetRepaintsTheFinderRegionsAboveTheConfidence) {
+  RenderParams params = TinyParams();
+  params.steps = 2;
+  ModelPaths models = TinyModels();
+  StageContext context = Context(params, models);
+  context.faces = nullptr;  // hands need no face models
+  FixedRegions finder({{8, 8, 12, 10, 0.9}, {40, 60, 10, 12, 0.6}, {40, 10, 10, 10, 0.2}});
+  context.regions = &finder;
+  const Image input = Gradient(64, 96);
+  auto out = RunDetailer(context,
+                         {{"target", std::string("hands")}, {"confidence", 0.5}, {"resolution", std::int64_t{64}},
+                          {"denoise", 0.6}, {"dilate", std::int64_t{2}}, {"feather", std::int64_t{2}},
+                          {"padding", std::int64_t{4}}},
+                         input);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(finder.targets, std::vector<std::string>{"hands"});
+  EXPECT_EQ(out->faces_detailed, 0);  // hands are not faces
+  EXPECT_EQ(std::get<std::int64_t>(out->applied.at("hands")), 2);
+  EXPECT_TRUE(out->applied.count("hand_0") && out->applied.count("hand_1"));
+  EXPECT_FALSE(out->applied.count("hand_2"));
+  // Pixels beyond every kept region grown by dilate + feather + 1 are untouched, and the
+  // low-score region (40, 10) is not repainted.
+  const std::vector<farm::image::Rect> kept = {farm::image::GrowRect({8, 8, 12, 10}, 5),
+                                               farm::image::GrowRect({40, 60, 10, 12}, 5)};
+  int changed_inside = 0, changed_outside = 0;
+  for (int y = 0; y < input.height; ++y) {
+    for (int x = 0; x < input.width; ++x) {
+      bool inside = false;
+      for (const auto& r : kept) inside = inside || (x >= r.x && x < r.x + r.width && y >= r.y && y < r.y + r.height);
+      const bool changed = std::memcmp(out->image.at(x, y), input.at(x, y), 3) != 0;
+      (inside ? changed_inside : changed_outside) += changed ? 1 : 0;
+    }
+  }
+  EXPECT_EQ(changed_outside, 0);
+  EXPECT_GT(changed_inside, 0);
 }
 
 // A demo photo as the txt2img stand-in: each detected face is repainted, nothing outside

@@ -1,6 +1,7 @@
-// Detailer (ADetailer-like, "inpaint only masked"): every face the detector finds is
-// dilated, cropped with padding, inpainted at `resolution` with its own prompt and
-// denoise (seed + i for face i) and pasted back through a feathered mask.
+// Detailer (ADetailer-like, "inpaint only masked"): every region the target's detector
+// finds (faces, hands or people) is dilated, cropped with padding, inpainted at
+// `resolution` with its own prompt and denoise (seed + i for region i) and pasted back
+// through a feathered mask.
 #include <algorithm>
 #include <cmath>
 
@@ -14,6 +15,38 @@ namespace farm::pipeline {
 
 using farm::image::Image;
 using farm::image::Rect;
+
+namespace {
+
+// The regions of `target` in `image`, best first: faces from the face pipeline, hands
+// and people from the context's region finder.
+StatusOr<std::vector<Region>> FindTargets(const StageContext& context, const std::string& target,
+                                          const Image& image, double confidence) {
+  if (target == "face") {
+    if (context.faces == nullptr) return FailedPrecondition("detailer: no face models loaded");
+    farm::faceid::AnalyzeOptions analyze;
+    analyze.min_confidence = confidence;
+    StatusOr<std::vector<farm::faceid::Face>> faces = context.faces->Analyze(ToRgbImage(image), analyze);
+    if (!faces.ok()) return faces.status().WithContext("detailer: face detection");
+    std::vector<Region> regions;
+    for (const farm::faceid::Face& face : *faces) {
+      regions.push_back({face.box.x, face.box.y, face.box.width, face.box.height, face.score});
+    }
+    return regions;
+  }
+  if (context.regions == nullptr) {
+    return FailedPrecondition("detailer: target '" + target +
+                              "' needs the body and hand models (human-models), and none are loaded");
+  }
+  StatusOr<std::vector<Region>> found = context.regions->Find(ToRgbImage(image), target, confidence);
+  if (!found.ok()) return found.status().WithContext("detailer: " + target + " detection");
+  return found;
+}
+
+// "face", "hand", "person": the word for one region in the applied settings.
+std::string RegionWord(const std::string& target) { return target == "hands" ? "hand" : target; }
+
+}  // namespace
 
 StatusOr<StageRun> RunDetailer(const StageContext& context, const farm::Settings& settings,
                                const Image& input) {
@@ -31,10 +64,6 @@ StatusOr<StageRun> RunDetailer(const StageContext& context, const farm::Settings
   FARM_ASSIGN_OR_RETURN(base.prompt, s.String("prompt", base.prompt));
   FARM_ASSIGN_OR_RETURN(base.negative_prompt, s.String("negative_prompt", base.negative_prompt));
   FARM_RETURN_IF_ERROR(s.Finish());
-  if (target != "face") {
-    return InvalidArgument("detailer: target '" + target + "' is not implemented (only face)");
-  }
-  if (context.faces == nullptr) return FailedPrecondition("detailer: no face models loaded");
   FARM_RETURN_IF_ERROR(farm::image::ValidateImage(input, "detailer input"));
   base.steps = steps;
   base.cfg_scale = cfg;
@@ -42,16 +71,14 @@ StatusOr<StageRun> RunDetailer(const StageContext& context, const farm::Settings
   StageRun run;
   run.applied = s.applied();
   run.image = ToRgb(input);
-  farm::faceid::AnalyzeOptions analyze;
-  analyze.min_confidence = confidence;
-  StatusOr<std::vector<farm::faceid::Face>> faces =
-      context.faces->Analyze(ToRgbImage(run.image), analyze);
-  if (!faces.ok()) return faces.status().WithContext("detailer: face detection");
+  FARM_ASSIGN_OR_RETURN(std::vector<Region> regions, FindTargets(context, target, run.image, confidence));
+  const std::string word = RegionWord(target);
 
-  for (size_t i = 0; i < faces->size(); ++i) {
-    const std::string where = "detailer: face " + std::to_string(i);
+  int detailed = 0;
+  for (size_t i = 0; i < regions.size(); ++i) {
+    const std::string where = "detailer: " + word + " " + std::to_string(i);
     FARM_RETURN_IF_ERROR(CheckCancelled(context, where));
-    const farm::faceid::Box& b = (*faces)[i].box;
+    const Region& b = regions[i];
     const int x0 = static_cast<int>(std::floor(b.x)), y0 = static_cast<int>(std::floor(b.y));
     const int x1 = static_cast<int>(std::ceil(b.x + b.width)), y1 = static_cast<int>(std::ceil(b.y + b.height));
     Rect box = farm::image::ClipRect(farm::image::GrowRect({x0, y0, x1 - x0, y1 - y0}, dilate),
@@ -78,12 +105,14 @@ StatusOr<StageRun> RunDetailer(const StageContext& context, const farm::Settings
     FARM_ASSIGN_OR_RETURN(Image patch,
                           farm::image::ResizeLanczos(*painted, crop->rect.width, crop->rect.height));
     FARM_RETURN_IF_ERROR(farm::image::PasteBack(run.image, patch, crop->rect, mask));
-    run.applied["face_" + std::to_string(i)] =
-        farm::image::DescribeRect(box) + " score " + std::to_string((*faces)[i].score) + " seed " +
+    run.applied[word + "_" + std::to_string(i)] =
+        farm::image::DescribeRect(box) + " score " + std::to_string(b.score) + " seed " +
         std::to_string(request.seed) + " inpaint " + std::to_string(iw) + "x" + std::to_string(ih);
-    ++run.faces_detailed;
+    ++detailed;
   }
-  run.applied["faces"] = static_cast<std::int64_t>(run.faces_detailed);
+  // "faces", "hands", "persons": how many regions were repainted.
+  run.applied[word + "s"] = static_cast<std::int64_t>(detailed);
+  if (target == "face") run.faces_detailed = detailed;
   return run;
 }
 

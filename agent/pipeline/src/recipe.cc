@@ -21,8 +21,9 @@ nlohmann::json SettingsJson(const farm::Settings& settings) {
 }  // namespace
 
 RecipeRunner::RecipeRunner(std::shared_ptr<farm::sd::Engine> engine,
-                           std::shared_ptr<const farm::faceid::FacePipeline> faces)
-    : engine_(std::move(engine)), faces_(std::move(faces)) {}
+                           std::shared_ptr<const farm::faceid::FacePipeline> faces,
+                           std::shared_ptr<const RegionFinder> regions)
+    : engine_(std::move(engine)), faces_(std::move(faces)), regions_(std::move(regions)) {}
 
 StatusOr<RecipeResult> RecipeRunner::Run(const farm::RenderParams& params, const ModelPaths& models,
                                          const RecipeOptions& options) const {
@@ -35,6 +36,7 @@ StatusOr<RecipeResult> RecipeRunner::Run(const farm::RenderParams& params, const
   StageContext context;
   context.engine = engine_.get();
   context.faces = faces_.get();
+  context.regions = regions_.get();
   context.params = &params;
   context.models = &models;
   context.cancelled = options.cancelled;

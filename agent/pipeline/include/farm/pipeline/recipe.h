@@ -2,7 +2,8 @@
 // (detailer, img2img, upscale, tone), ending in a PNG with the A1111 `parameters` chunk.
 //
 //   auto engine = std::shared_ptr<farm::sd::Engine>(std::move(loaded));  // Engine::Load gives a unique_ptr
-//   RecipeRunner runner(engine, faces);          // faces may be null without a detailer stage
+//   RecipeRunner runner(engine, faces, regions); // faces / regions may be null without a
+//                                                // detailer stage of target face / hands or person
 //   FARM_ASSIGN_OR_RETURN(RecipeResult r, runner.Run(params, models, {}));
 //
 // The engine is shared so that a worker can keep it loaded between jobs (Engine::Load
@@ -34,6 +35,8 @@ class FacePipeline;
 }
 
 namespace farm::pipeline {
+
+class RegionFinder;  // farm/pipeline/region_finder.h
 
 // Where the files named by content hash in RenderParams live on this agent.
 struct ModelPaths {
@@ -76,7 +79,8 @@ struct RecipeOptions {
 class RecipeRunner {
  public:
   RecipeRunner(std::shared_ptr<farm::sd::Engine> engine,
-               std::shared_ptr<const farm::faceid::FacePipeline> faces);
+               std::shared_ptr<const farm::faceid::FacePipeline> faces,
+               std::shared_ptr<const RegionFinder> regions = nullptr);
 
   StatusOr<RecipeResult> Run(const farm::RenderParams& params, const ModelPaths& models,
                              const RecipeOptions& options) const;
@@ -84,6 +88,7 @@ class RecipeRunner {
  private:
   std::shared_ptr<farm::sd::Engine> engine_;
   std::shared_ptr<const farm::faceid::FacePipeline> faces_;
+  std::shared_ptr<const RegionFinder> regions_;
 };
 
 }  // namespace farm::pipeline

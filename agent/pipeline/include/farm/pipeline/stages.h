@@ -6,13 +6,16 @@
 // is InvalidArgument naming stage and key. Every stage returns the settings as applied
 // (defaults filled in) for the render record.
 //
-//   detailer  target face (only face is implemented), confidence 0.3 (detector minimum),
+//   detailer  target face|hands|person (face: the face-ID detector; hands: the hand
+//             detector's boxes; person: the body model's person boxes, both from the
+//             context's RegionFinder), confidence 0.3 (detector minimum),
 //             dilate 4 (px the box grows before masking), padding 32 (context px around
 //             the dilated box), resolution 512 (longer side of the inpaint, multiple of 8),
 //             denoise 0.4, feather 4 (mask blur px), steps/cfg (the render's), prompt /
-//             negative_prompt (the render's). Every detected face i is inpainted with
+//             negative_prompt (the render's). Every detected region i is inpainted with
 //             seed + i and pasted back through the feathered mask; pixels outside the
-//             dilated box grown by the feather stay exactly as they were.
+//             dilated box grown by the feather stay exactly as they were. A recipe may
+//             list several detailer stages (say face, then hands).
 //   img2img   denoise 0.35 (0 returns the input unchanged without an engine pass),
 //             steps/cfg/prompt/negative_prompt (the render's). Seed: the render's.
 //   upscale   scale 2 (1..4], mode resize|lanczos (plain Lanczos) or tiled (Ultimate SD
@@ -36,6 +39,7 @@
 #include "farm/image/image.h"
 #include "farm/image/tone_grade.h"
 #include "farm/pipeline/recipe.h"
+#include "farm/pipeline/region_finder.h"
 #include "farm/schemas/render_params.h"
 #include "farm/schemas/status.h"
 
@@ -48,7 +52,8 @@ namespace farm::pipeline {
 
 struct StageContext {
   farm::sd::Engine* engine = nullptr;
-  const farm::faceid::FacePipeline* faces = nullptr;  // detailer only
+  const farm::faceid::FacePipeline* faces = nullptr;  // detailer target face
+  const RegionFinder* regions = nullptr;               // detailer targets hands and person
   const farm::RenderParams* params = nullptr;
   const ModelPaths* models = nullptr;
   std::function<void(int step, int total)> progress;  // may be empty
