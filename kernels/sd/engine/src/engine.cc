@@ -83,6 +83,23 @@ bool UnitActive(const ControlNetUnit& unit, int64_t step, int64_t steps) {
   return unit.scale != 0.0 && progress >= unit.guidance_start && progress < unit.guidance_end;
 }
 
+// Inpainting checkpoints (SD 1.5 inpainting and its fine-tunes) take latent + mask +
+// masked-image latent: 9 input channels. The engine's inpaint and the detailer blend the
+// kept latent outside the mask with a 4-channel UNet, as A1111 does with a normal
+// checkpoint, and do not build that conditioning; refused here rather than failing on the
+// first UNet call with a shape error.
+Status RefuseInpaintingUnet(const SdWeights& weights, const std::string& checkpoint) {
+  const auto conv_in = weights.unet.find("conv_in.weight");
+  if (conv_in == weights.unet.end() || conv_in->second.dim() != 4 || conv_in->second.size(1) != 9) {
+    return Status::Ok();
+  }
+  return InvalidArgument(checkpoint +
+                         " is an inpainting checkpoint (9-channel UNet: latent, mask and masked image); "
+                         "StudioFarm renders txt2img, img2img, inpaint and the detailer with a 4-channel "
+                         "SD 1.5 UNet: use the checkpoint the inpainting model was made from (or any SD 1.5 "
+                         "checkpoint)");
+}
+
 std::string Number(double value) {
   std::ostringstream out;
   out << value;
@@ -124,6 +141,7 @@ StatusOr<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& options) {
 
   FARM_ASSIGN_OR_RETURN(SdArchitecture arch, ReadModelHints(options.checkpoint));
   FARM_ASSIGN_OR_RETURN(SdWeights weights, LoadCheckpoint(options.checkpoint, at::kFloat));
+  FARM_RETURN_IF_ERROR(RefuseInpaintingUnet(weights, options.checkpoint));
   if (!options.vae.empty()) {
     FARM_ASSIGN_OR_RETURN(TensorMap vae, LoadVaeFile(options.vae, at::kFloat));
     Status replaced = ReplaceVae(weights, std::move(vae));
