@@ -10,6 +10,7 @@
 
 #include "model_file_check.h"
 #include "photo_check.h"
+#include "vae_fit.h"
 
 namespace farmctl {
 namespace {
@@ -57,6 +58,27 @@ class ModelFileCheckTest : public ::testing::Test {
 
   fs::path dir_;
 };
+
+// A whole safetensors file of F32 zeros with these names and shapes.
+std::string ShapedSafetensors(const std::vector<std::pair<std::string, std::vector<int>>>& tensors) {
+  std::string header = "{";
+  std::uint64_t at = 0;
+  for (const auto& [name, shape] : tensors) {
+    std::uint64_t bytes = 4;
+    std::string dims;
+    for (int dim : shape) {
+      bytes *= static_cast<std::uint64_t>(dim);
+      dims += (dims.empty() ? "" : ",") + std::to_string(dim);
+    }
+    header += std::string(header.size() > 1 ? "," : "") + "\"" + name + "\":{\"dtype\":\"F32\",\"shape\":[" + dims +
+              "],\"data_offsets\":[" + std::to_string(at) + "," + std::to_string(at + bytes) + "]}";
+    at += bytes;
+  }
+  header += "}";
+  std::string out;
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((header.size() >> (8 * i)) & 0xff));
+  return out + header + std::string(at, '\0');
+}
 
 const std::vector<std::string> kLoraKeys = {
     "lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight",
@@ -242,6 +264,97 @@ TEST_F(ModelFileCheckTest, PhotosAreRecognisedByTheirMagicBytes) {
   EXPECT_EQ(CheckPhotoFile(Write("cut.png", "\x89PNG\r\n\x1a\n")).code(),
             farm::StatusCode::kInvalidArgument);
   EXPECT_EQ(CheckPhotoFile((dir_ / "missing.jpg").string()).code(), farm::StatusCode::kNotFound);
+}
+
+TEST_F(ModelFileCheckTest, InpaintingCheckpointsAreRefusedWithWhatToUseInstead) {
+  auto checkpoint = [](int in_channels) {
+    return ShapedSafetensors({{"cond_stage_model.transformer.text_model.final_layer_norm.weight", {4}},
+                              {"first_stage_model.decoder.conv_in.weight", {8, 4, 3, 3}},
+                              {"model.diffusion_model.input_blocks.0.0.weight", {8, in_channels, 3, 3}}});
+  };
+  const std::string plain = Write("sd15.safetensors", checkpoint(4));
+  EXPECT_TRUE(CheckModelFile(plain, ModelRole::kCheckpoint).ok())
+      << CheckModelFile(plain, ModelRole::kCheckpoint).ToString();
+  const std::string inpainting = Write("sd15-inpainting.safetensors", checkpoint(9));
+  const farm::Status refused = CheckModelFile(inpainting, ModelRole::kCheckpoint);
+  EXPECT_EQ(refused.code(), farm::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.message().find(inpainting + ": an inpainting checkpoint (9-channel UNet"), std::string::npos)
+      << refused.message();
+  EXPECT_NE(refused.message().find("expected the checkpoint the inpainting model was made from"), std::string::npos)
+      << refused.message();
+
+  // The same in a diffusers folder: unet/ holds conv_in.weight.
+  const fs::path folder = dir_ / "inpainting-diffusers";
+  for (const char* part : {"unet", "vae", "text_encoder"}) fs::create_directories(folder / part);
+  Write("inpainting-diffusers/unet/diffusion_pytorch_model.safetensors",
+        ShapedSafetensors({{"conv_in.weight", {8, 9, 3, 3}}}));
+  Write("inpainting-diffusers/vae/diffusion_pytorch_model.safetensors",
+        ShapedSafetensors({{"decoder.conv_in.weight", {8, 4, 3, 3}}}));
+  Write("inpainting-diffusers/text_encoder/model.safetensors",
+        ShapedSafetensors({{"text_model.final_layer_norm.weight", {4}}}));
+  EXPECT_NE(CheckModelFile(folder.string(), ModelRole::kCheckpoint).message().find("an inpainting checkpoint"),
+            std::string::npos);
+}
+
+class VaeFitTest : public ModelFileCheckTest {
+ protected:
+  // An LDM checkpoint whose VAE has a decoder conv_in of `latent` channels, one mid
+  // attention projection (a 1x1 conv) and a loss buffer that is not a weight.
+  std::string Checkpoint(const std::string& name, int latent = 4) {
+    return Write(name, ShapedSafetensors({{"cond_stage_model.transformer.text_model.final_layer_norm.weight", {4}},
+                                          {"first_stage_model.decoder.conv_in.weight", {8, latent, 3, 3}},
+                                          {"first_stage_model.decoder.mid.attn_1.q.weight", {8, 8, 1, 1}},
+                                          {"first_stage_model.loss.logvar", {1}},
+                                          {"model.diffusion_model.input_blocks.0.0.weight", {8, 4, 3, 3}}}));
+  }
+};
+
+TEST_F(VaeFitTest, AVaeOfTheCheckpointsShapesFitsInEitherLayout) {
+  const std::string checkpoint = Checkpoint("sd.safetensors");
+  const std::string ldm = Write("ldm-vae.safetensors",
+                                ShapedSafetensors({{"decoder.conv_in.weight", {8, 4, 3, 3}},
+                                                   {"decoder.mid.attn_1.q.weight", {8, 8, 1, 1}},
+                                                   {"model_ema.decay", {}}}));
+  EXPECT_TRUE(CheckVaeFitsCheckpoint(ldm, checkpoint).ok()) << CheckVaeFitsCheckpoint(ldm, checkpoint).ToString();
+  const std::string prefixed = Write("prefixed-vae.safetensors",
+                                     ShapedSafetensors({{"first_stage_model.decoder.conv_in.weight", {8, 4, 3, 3}},
+                                                        {"first_stage_model.decoder.mid.attn_1.q.weight", {8, 8, 1, 1}}}));
+  EXPECT_TRUE(CheckVaeFitsCheckpoint(prefixed, checkpoint).ok());
+  // diffusers names, the attention projection a linear.
+  const std::string diffusers = Write("diffusers-vae.safetensors",
+                                      ShapedSafetensors({{"decoder.conv_in.weight", {8, 4, 3, 3}},
+                                                         {"decoder.mid_block.attentions.0.to_q.weight", {8, 8}}}));
+  EXPECT_TRUE(CheckVaeFitsCheckpoint(diffusers, checkpoint).ok())
+      << CheckVaeFitsCheckpoint(diffusers, checkpoint).ToString();
+}
+
+TEST_F(VaeFitTest, AVaeOfAnotherArchitectureIsNamedWithTheFirstDifference) {
+  const std::string checkpoint = Checkpoint("sd.safetensors");
+  // SDXL-style 16-channel latents (as SD3/Flux VAEs have).
+  const std::string wide = Write("wide-vae.safetensors",
+                                 ShapedSafetensors({{"decoder.conv_in.weight", {8, 16, 3, 3}},
+                                                    {"decoder.mid.attn_1.q.weight", {8, 8, 1, 1}}}));
+  farm::Status status = CheckVaeFitsCheckpoint(wide, checkpoint);
+  EXPECT_EQ(status.code(), farm::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find(wide + ": does not fit the VAE of the checkpoint " + checkpoint), std::string::npos)
+      << status.message();
+  EXPECT_NE(status.message().find("tensor 'decoder.conv_in.weight' is [8,16,3,3], the checkpoint's VAE has [8,4,3,3]"),
+            std::string::npos)
+      << status.message();
+
+  const std::string partial = Write("partial-vae.safetensors", ShapedSafetensors({{"decoder.conv_in.weight", {8, 4, 3, 3}}}));
+  status = CheckVaeFitsCheckpoint(partial, checkpoint);
+  EXPECT_NE(status.message().find("it lacks 'decoder.mid.attn_1.q.weight'"), std::string::npos) << status.message();
+
+  const std::string diffusers = Write("diffusers-wide-vae.safetensors",
+                                      ShapedSafetensors({{"decoder.conv_in.weight", {8, 16, 3, 3}},
+                                                         {"decoder.mid_block.attentions.0.to_q.weight", {8, 8}}}));
+  status = CheckVaeFitsCheckpoint(diffusers, checkpoint);
+  EXPECT_EQ(status.code(), farm::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("the file has 1 of shape [8,16,3,3] more; the checkpoint's VAE has 1 of shape "
+                                   "[8,4,3,3] more"),
+            std::string::npos)
+      << status.message();
 }
 
 }  // namespace

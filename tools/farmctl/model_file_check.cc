@@ -182,6 +182,21 @@ farm::StatusOr<std::string> FindPart(const fs::path& folder, const std::vector<s
   return farm::NotFound(folder.string() + ": the diffusers folder lacks " + names[0]);
 }
 
+// The engine renders with a 4-channel UNet; an inpainting checkpoint's first convolution
+// takes 9 (latent, mask, masked-image latent) and is refused by the agents.
+farm::Status RefuseInpaintingUnet(const std::string& path, const SafetensorsHeader& header,
+                                  const std::string& conv_in) {
+  for (const TensorInfo& tensor : header.tensors) {
+    if (tensor.name != conv_in || tensor.shape.size() != 4 || tensor.shape[1] != 9) continue;
+    return farm::InvalidArgument(
+        path + ": an inpainting checkpoint (9-channel UNet: latent, mask and masked image); "
+               "StudioFarm renders txt2img, img2img, inpaint and the detailer with a 4-channel SD 1.5 "
+               "UNet: expected the checkpoint the inpainting model was made from (or any SD 1.5 "
+               "checkpoint)");
+  }
+  return farm::Status::Ok();
+}
+
 }  // namespace
 
 const char* ModelRoleName(ModelRole role) {
@@ -280,9 +295,13 @@ farm::Status CheckSafetensorsHeader(const std::string& path, ModelRole role, boo
   for (const TensorInfo& tensor : header.tensors) keys.push_back(tensor.name);
   if (!expect_keys) {
     if (keys.empty()) return farm::InvalidArgument(path + ": holds no tensors");
-    return farm::Status::Ok();
+    return role == ModelRole::kCheckpoint ? RefuseInpaintingUnet(path, header, "conv_in.weight")
+                                          : farm::Status::Ok();
   }
-  return CheckKeys(path, role, keys);
+  FARM_RETURN_IF_ERROR(CheckKeys(path, role, keys));
+  return role == ModelRole::kCheckpoint
+             ? RefuseInpaintingUnet(path, header, "model.diffusion_model.input_blocks.0.0.weight")
+             : farm::Status::Ok();
 }
 
 farm::Status CheckModelFile(const std::string& path, ModelRole role) {

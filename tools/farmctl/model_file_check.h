@@ -14,6 +14,9 @@
 //               diffusers (controlnet_cond_embedding.*, controlnet_down_blocks.*), as a
 //               file or a folder holding diffusion_pytorch_model[.fp16].safetensors;
 //   LoRA        kohya names (lora_unet_*, lora_te_*).
+// A checkpoint whose UNet takes 9 input channels (an inpainting checkpoint) is refused with
+// what to use instead: the engine renders with a 4-channel UNet. Whether a `vae:` file fits
+// the checkpoint is vae_fit.h's check.
 // It does not check shapes against the architecture or the tensor bytes (NaN, noise):
 // the agent does, and its failure is then permanent (the job fails with its message).
 #pragma once

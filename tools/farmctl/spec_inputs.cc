@@ -5,6 +5,7 @@
 #include "farm/sweep/file_resolver.h"
 #include "model_file_check.h"
 #include "photo_check.h"
+#include "vae_fit.h"
 
 namespace farmctl {
 namespace {
@@ -16,12 +17,18 @@ struct Problems {
   }
 };
 
-void CheckModel(const farm::sweep::FileSpecResolver& resolver, const farm::sweep::ModelRef& model,
-                ModelRole role, const std::string& field, Problems& problems) {
-  if (model.path.empty()) return;  // by hash only: nothing on this disk to read
+// The file's path when it passed, "" otherwise (or when given by hash only).
+std::string CheckModel(const farm::sweep::FileSpecResolver& resolver, const farm::sweep::ModelRef& model,
+                       ModelRole role, const std::string& field, Problems& problems) {
+  if (model.path.empty()) return "";  // by hash only: nothing on this disk to read
   farm::StatusOr<std::string> path = resolver.ResolvePath(model.path);
-  if (!path.ok()) return problems.Add(path.status(), field);
-  problems.Add(CheckModelFile(*path, role), field);
+  if (!path.ok()) {
+    problems.Add(path.status(), field);
+    return "";
+  }
+  const farm::Status checked = CheckModelFile(*path, role);
+  problems.Add(checked, field);
+  return checked.ok() ? *path : "";
 }
 
 }  // namespace
@@ -30,8 +37,12 @@ farm::Status CheckSpecInputs(const farm::sweep::SweepSpec& spec, const std::stri
                              const std::string& models_dir) {
   const farm::sweep::FileSpecResolver resolver(spec_dir, models_dir);
   Problems problems;
-  CheckModel(resolver, spec.checkpoint, ModelRole::kCheckpoint, "checkpoint", problems);
-  if (spec.vae) CheckModel(resolver, *spec.vae, ModelRole::kVae, "vae", problems);
+  const std::string checkpoint =
+      CheckModel(resolver, spec.checkpoint, ModelRole::kCheckpoint, "checkpoint", problems);
+  if (spec.vae) {
+    const std::string vae = CheckModel(resolver, *spec.vae, ModelRole::kVae, "vae", problems);
+    if (!vae.empty() && !checkpoint.empty()) problems.Add(CheckVaeFitsCheckpoint(vae, checkpoint), "vae");
+  }
   for (const auto& [name, model] : spec.loras) {
     CheckModel(resolver, model, ModelRole::kLora, "loras." + name, problems);
   }

@@ -1,5 +1,4 @@
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cmath>
@@ -7,6 +6,7 @@
 #include "farm/faceid/detector.h"
 #include "farm/faceid/preprocess.h"
 #include "farm/faceid/weights.h"
+#include "channel_ops.h"
 #include "ssd_output_layer.h"
 #include "ssd_params.h"
 #include "tfjs_ops.h"
@@ -29,8 +29,10 @@ StatusOr<SsdPointwiseConv> LoadPointwise(const TfjsWeights& w, const std::string
   SsdPointwiseConv conv;
   FARM_ASSIGN_OR_RETURN(at::Tensor filters, w.Get(prefix + "/weights", {k, k, in, out}));
   FARM_ASSIGN_OR_RETURN(at::Tensor bias, w.Get(prefix + "/convolution_bn_offset", {out}));
-  conv.bias = internal::AsChannelVector(bias);
+  const at::Tensor b = bias.contiguous();
+  conv.bias.assign(b.data_ptr<float>(), b.data_ptr<float>() + out);
   conv.weight = internal::ConvFiltersToOihw(filters);
+  if (k == 1) conv.matrix = filters.reshape({in, out}).contiguous();
   conv.stride = stride;
   return conv;
 }
@@ -67,49 +69,47 @@ StatusOr<SsdBoxPredictor> LoadBoxPredictor(const TfjsWeights& w, int index, int6
                         w.Get(prefix + "/ClassPredictor/weights", {1, 1, in, anchors * 3}));
   FARM_ASSIGN_OR_RETURN(at::Tensor class_bias,
                         w.Get(prefix + "/ClassPredictor/biases", {anchors * 3}));
-  p.box_bias = internal::AsChannelVector(box_bias);
-  p.class_bias = internal::AsChannelVector(class_bias);
-  p.box_weight = internal::ConvFiltersToOihw(box_w);
-  p.class_weight = internal::ConvFiltersToOihw(cls_w);
+  p.box_bias = box_bias.contiguous();
+  p.class_bias = class_bias.contiguous();
+  p.box_matrix = box_w.reshape({in, anchors * 4}).contiguous();
+  p.class_matrix = cls_w.reshape({in, anchors * 3}).contiguous();
   return p;
+}
+
+// The net runs channels-last (NHWC), tfjs's own layout: 1x1 convs are plain matrix
+// products and the per-channel passes run over contiguous channels. These views
+// convert between a channels-last [1, C, H, W] tensor and its [H*W, C] rows.
+at::Tensor AsRows(const at::Tensor& x) {
+  return x.contiguous(at::MemoryFormat::ChannelsLast).permute({0, 2, 3, 1}).reshape({-1, x.size(1)});
+}
+at::Tensor FromRows(const at::Tensor& rows, int64_t h, int64_t w) {
+  return rows.view({1, h, w, rows.size(1)}).permute({0, 3, 1, 2});
 }
 
 at::Tensor RunPointwise(const at::Tensor& x, const SsdPointwiseConv& conv) {
   // tfjs adds the bias after the convolution, as a separate float32 op; then ReLU6.
-  at::Tensor y = internal::Conv2dSame(x, conv.weight, conv.stride);
-  y.add_(conv.bias);
-  return y.clamp_(0.0, 6.0);
+  at::Tensor y = conv.matrix.defined() ? at::mm(AsRows(x), conv.matrix)
+                                       : AsRows(internal::Conv2dSame(x, conv.weight, conv.stride));
+  const int64_t stride = conv.matrix.defined() ? 1 : conv.stride;
+  const int64_t h = (x.size(2) + stride - 1) / stride, w = (x.size(3) + stride - 1) / stride;
+  internal::AddBiasRelu6(y.data_ptr<float>(), y.size(0), y.size(1), conv.bias.data());
+  return FromRows(y, h, w);
 }
 
 at::Tensor RunDepthwise(const at::Tensor& x, const SsdDepthwiseConv& conv) {
-  at::Tensor y = internal::Conv2dSame(x, conv.weight, conv.stride, x.size(1)).contiguous();
+  const at::Tensor y = internal::Conv2dSame(x, conv.weight, conv.stride, x.size(1));
+  at::Tensor rows = AsRows(y);
   // tfjs cpu batchNorm: offset + (x - mean) * scale / sqrt(variance + eps) in double,
   // stored as float32, then ReLU6; one pass in place (no double tensors).
-  const int64_t channels = y.size(1), plane = y.size(2) * y.size(3);
-  float* data = y.data_ptr<float>();
-  at::parallel_for(0, channels, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t c = begin; c < end; ++c) {
-      const double mean = conv.mean[c], scale = conv.scale[c], offset = conv.offset[c];
-      const double denominator = conv.denominator[c];
-      float* p = data + c * plane;
-      for (int64_t i = 0; i < plane; ++i) {
-        const float normed = static_cast<float>(offset + ((p[i] - mean) * scale) / denominator);
-        p[i] = std::min(std::max(normed, 0.0f), 6.0f);
-      }
-    }
-  });
-  return y;
-}
-
-// NCHW conv output [1, A*k, H, W] -> [H*W*A, k] in tfjs's NHWC order.
-at::Tensor PerAnchor(const at::Tensor& nchw, int64_t k) {
-  return nchw.permute({0, 2, 3, 1}).reshape({-1, k});
+  internal::BatchNormRelu6(rows.data_ptr<float>(), rows.size(0), rows.size(1), conv.mean.data(),
+                           conv.scale.data(), conv.offset.data(), conv.denominator.data());
+  return FromRows(rows, y.size(2), y.size(3));
 }
 
 // The whole net on a [512, 512, 3] input (values 0..255).
 SsdRawOutput RunNet(const SsdParams& p, const at::Tensor& input512_hwc) {
-  at::Tensor x = input512_hwc.to(at::kFloat).mul(kInputScale).sub(1.0f);
-  x = x.permute({2, 0, 1}).unsqueeze(0).contiguous();
+  const at::Tensor input = input512_hwc.to(at::kFloat).mul(kInputScale).sub(1.0f).contiguous();
+  at::Tensor x = input.unsqueeze(0).permute({0, 3, 1, 2});  // channels-last [1, 3, 512, 512]
 
   x = RunPointwise(x, p.conv0);
   at::Tensor conv11;
@@ -128,10 +128,10 @@ SsdRawOutput RunNet(const SsdParams& p, const at::Tensor& input512_hwc) {
   std::vector<at::Tensor> encodings, logits;
   for (int i = 0; i < 6; ++i) {
     const SsdBoxPredictor& bp = p.box_predictors[i];
-    const at::Tensor box = at::conv2d(features[i], bp.box_weight).add_(bp.box_bias);
-    const at::Tensor cls = at::conv2d(features[i], bp.class_weight).add_(bp.class_bias);
-    encodings.push_back(PerAnchor(box, 4));
-    logits.push_back(PerAnchor(cls, 3));
+    const at::Tensor rows = AsRows(features[i]);
+    // [H*W, A*k] rows are tfjs's NHWC order: reshaped, one row per anchor.
+    encodings.push_back(at::mm(rows, bp.box_matrix).add_(bp.box_bias).reshape({-1, 4}));
+    logits.push_back(at::mm(rows, bp.class_matrix).add_(bp.class_bias).reshape({-1, 3}));
   }
   return internal::SsdOutputLayer(at::cat(encodings, 0), p.anchors, at::cat(logits, 0));
 }

@@ -8,10 +8,12 @@
 
 namespace farm::faceid::internal {
 
-// conv2d 'same' + bias ("convolution_bn_offset") + ReLU6.
+// conv2d 'same' + bias ("convolution_bn_offset") + ReLU6. The net runs channels-last,
+// so a 1x1 conv is one matrix product of the [H*W, in] pixels with `matrix`.
 struct SsdPointwiseConv {
-  at::Tensor weight;  // [out, in, k, k]
-  at::Tensor bias;    // [1, out, 1, 1]
+  at::Tensor weight;        // [out, in, k, k]
+  at::Tensor matrix;        // [in, out] when k == 1
+  std::vector<float> bias;  // [out]
   int stride = 1;
 };
 
@@ -26,10 +28,11 @@ struct SsdDepthwiseConv {
   int stride = 1;
 };
 
-// 1x1 convs with bias: box encodings (4 per anchor) and class logits (3 per anchor).
+// 1x1 convs with bias: box encodings (4 per anchor) and class logits (3 per anchor), as
+// [in, out] matrices and [out] biases.
 struct SsdBoxPredictor {
-  at::Tensor box_weight, box_bias;
-  at::Tensor class_weight, class_bias;
+  at::Tensor box_matrix, box_bias;
+  at::Tensor class_matrix, class_bias;
 };
 
 struct SsdParams {

@@ -29,8 +29,16 @@ at::Tensor PadSame(const at::Tensor& x, int64_t k, int64_t stride) {
 
 at::Tensor Conv2dSame(const at::Tensor& x, const at::Tensor& oihw, int64_t stride, int64_t groups) {
   const int64_t strides[2] = {stride, stride};
-  const int64_t zeros[2] = {0, 0};
   const int64_t ones[2] = {1, 1};
+  const auto [top, bottom] = SamePadding(x.size(2), oihw.size(2), stride);
+  const auto [left, right] = SamePadding(x.size(3), oihw.size(3), stride);
+  if (top == bottom && left == right) {
+    // Symmetric: the convolution pads itself (no padded copy of the input).
+    const int64_t padding[2] = {top, left};
+    return at::conv2d(x, oihw, /*bias=*/{}, at::IntArrayRef(strides), at::IntArrayRef(padding),
+                      at::IntArrayRef(ones), groups);
+  }
+  const int64_t zeros[2] = {0, 0};
   return at::conv2d(PadSame(x, oihw.size(2), stride), oihw, /*bias=*/{}, at::IntArrayRef(strides),
                     at::IntArrayRef(zeros), at::IntArrayRef(ones), groups);
 }
