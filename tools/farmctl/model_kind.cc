@@ -1,8 +1,10 @@
 #include "model_kind.h"
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <string_view>
+#include <utility>
 
 namespace farmctl {
 namespace {
@@ -47,6 +49,41 @@ bool IsSd2(const SafetensorsHeader& header) {
   });
 }
 
+// Network kinds that use LoRA's module names but not its math, refused as the renderer
+// refuses them (the same table as kernels/sd/lora/src/lora_naming.cc): "" for none.
+std::string ForeignNetworkKind(const SafetensorsHeader& header) {
+  static constexpr std::pair<std::string_view, std::string_view> kSuffixes[] = {
+      {".hada_w1_a", "LoHa (LyCORIS)"},
+      {".lokr_w1", "LoKr (LyCORIS)"},
+      {".lokr_w1_a", "LoKr (LyCORIS)"},
+      {".on_input", "(IA)^3 (LyCORIS)"},
+      {".a1.weight", "GLoRA (LyCORIS)"},
+      {".oft_blocks", "OFT"},
+      {".oft_diag", "OFT"},
+      {".dora_scale", "DoRA"},
+      {".lora_magnitude_vector", "DoRA"},
+      {".lora_magnitude_vector.weight", "DoRA"},
+      {".lora_mid.weight", "LoCon with a Tucker middle factor (LyCORIS lora_mid)"},
+      {".diff", "full-weight difference (LyCORIS full)"},
+  };
+  for (const TensorInfo& tensor : header.tensors) {
+    // LyCORIS keeps kohya's lora_unet_/lora_te_ names; PEFT's DoRA is lora_magnitude_vector.
+    if (tensor.name.find("lora") == std::string::npos) continue;
+    for (const auto& [suffix, kind] : kSuffixes) {
+      if (tensor.name.ends_with(suffix)) return std::string(kind);
+    }
+  }
+  return {};
+}
+
+bool IsLoraTensor(std::string_view n) {
+  constexpr std::string_view kMarks[] = {".lora_A.", ".lora_B.", ".lora.down.", ".lora.up.",
+                                         ".lora_linear_layer.", "_lora.down.", "_lora.up."};
+  if (n.starts_with("lora_unet_") || n.starts_with("lora_te_")) return true;
+  return std::any_of(std::begin(kMarks), std::end(kMarks),
+                     [n](std::string_view mark) { return n.find(mark) != std::string_view::npos; });
+}
+
 farm::Status Refuse(const std::string& path, const std::string& what) {
   return farm::InvalidArgument(path + ": " + what);
 }
@@ -87,13 +124,12 @@ farm::StatusOr<std::string> DetectModelKind(const std::string& path,
                         "metadata); StudioFarm's samplers predict noise (epsilon): use the "
                         "epsilon version of the model");
   }
-  if (Any(header, [](std::string_view n) {
-        return n.starts_with("lora_unet_") || n.starts_with("lora_te_") ||
-               n.find(".lora_A.") != std::string_view::npos ||
-               n.find(".lora_B.") != std::string_view::npos;
-      })) {
-    return std::string("lora");
+  if (std::string foreign = ForeignNetworkKind(header); !foreign.empty()) {
+    return Refuse(path, "this is a " + foreign + " file; StudioFarm applies LoRA and LoCon (kohya "
+                        "lora_down/lora_up, or diffusers/PEFT lora_A/lora_B tensors): use a LoRA "
+                        "or LoCon version of it");
   }
+  if (Any(header, IsLoraTensor)) return std::string("lora");
   if (Any(header, [](std::string_view n) {
         return n.starts_with("control_model.") || n.starts_with("controlnet_");
       })) {
