@@ -1,5 +1,6 @@
 #include "farm/sd/engine.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -199,16 +200,30 @@ StatusOr<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& options) {
 }
 
 StatusOr<at::Tensor> Engine::EncodePrompt(const std::string& prompt, int64_t clip_skip,
-                                          int64_t pad_to_chunks) {
-  at::NoGradGuard no_grad;
-  FARM_ASSIGN_OR_RETURN(TokenizedPrompt tokens, TokenizePrompt(*tokenizer_, prompt));
+                                          int64_t pad_to_chunks, const EmbeddingSet* embeddings) {
+  PromptChunkOptions options;
+  options.embeddings = embeddings;
+  FARM_ASSIGN_OR_RETURN(TokenizedPrompt tokens, TokenizePrompt(*tokenizer_, prompt, options));
   while (static_cast<int64_t>(tokens.chunks.size()) < pad_to_chunks) {
     tokens.chunks.push_back(EmptyPromptChunk(*tokenizer_));
   }
-  at::Tensor ids = ChunkIdsTensor(tokens.chunks).to(device_);
-  FARM_ASSIGN_OR_RETURN(at::Tensor z, text_->Forward(ids, static_cast<int>(clip_skip)));
+  return EncodeChunks(tokens.chunks, clip_skip);
+}
+
+StatusOr<at::Tensor> Engine::EncodeChunks(const std::vector<PromptChunk>& chunks, int64_t clip_skip) {
+  at::NoGradGuard no_grad;
+  at::Tensor ids = ChunkIdsTensor(chunks).to(device_);
+  at::Tensor z;
+  if (HasEmbeddingFixes(chunks)) {
+    // A1111's EmbeddingsWithFixes: the token lookup, then the embeddings' rows replaced.
+    FARM_ASSIGN_OR_RETURN(at::Tensor token_embeddings, text_->TokenEmbeddings(ids));
+    FARM_RETURN_IF_ERROR(SubstituteEmbeddings(token_embeddings, chunks));
+    FARM_ASSIGN_OR_RETURN(z, text_->ForwardEmbeddings(token_embeddings, static_cast<int>(clip_skip)));
+  } else {
+    FARM_ASSIGN_OR_RETURN(z, text_->Forward(ids, static_cast<int>(clip_skip)));
+  }
   z = z.to(at::kFloat).reshape({1, -1, z.size(-1)});
-  return ApplyPromptWeights(z, ChunkWeights(tokens.chunks));
+  return ApplyPromptWeights(z, ChunkWeights(chunks));
 }
 
 StatusOr<std::vector<LoraRequest>> Engine::ResolveLoras(const RenderRequest& request,
@@ -408,13 +423,23 @@ StatusOr<RenderOutput> Engine::Render(const RenderRequest& request,
     // Unmerged when `merged` goes out of scope, also on an error return.
     FARM_ASSIGN_OR_RETURN(MergedLoras merged, MergeLoras(components, applications));
 
-    FARM_ASSIGN_OR_RETURN(TokenizedPrompt cond_tokens, TokenizePrompt(*tokenizer_, prompt));
-    FARM_ASSIGN_OR_RETURN(TokenizedPrompt uncond_tokens, TokenizePrompt(*tokenizer_, negative));
-    const int64_t chunks = static_cast<int64_t>(
-        std::max(cond_tokens.chunks.size(), uncond_tokens.chunks.size()));
+    FARM_ASSIGN_OR_RETURN(EmbeddingSet embeddings,
+                          EmbeddingSet::Create(*tokenizer_, request.embeddings, text_->hidden_size()));
+    PromptChunkOptions chunk_options;
+    chunk_options.embeddings = &embeddings;
+    FARM_ASSIGN_OR_RETURN(TokenizedPrompt cond_tokens, TokenizePrompt(*tokenizer_, prompt, chunk_options));
+    auto uncond_tokens = TokenizePrompt(*tokenizer_, negative, chunk_options);
+    if (!uncond_tokens.ok()) return uncond_tokens.status().WithContext("negative prompt");
+    out.embeddings_used = cond_tokens.embeddings_used;
+    for (const std::string& name : uncond_tokens->embeddings_used) {
+      if (std::find(out.embeddings_used.begin(), out.embeddings_used.end(), name) == out.embeddings_used.end()) {
+        out.embeddings_used.push_back(name);
+      }
+    }
+    EqualizeChunkCounts(cond_tokens.chunks, uncond_tokens->chunks, *tokenizer_);
     const auto text_start = std::chrono::steady_clock::now();
-    FARM_ASSIGN_OR_RETURN(at::Tensor cond, EncodePrompt(prompt, request.clip_skip, chunks));
-    FARM_ASSIGN_OR_RETURN(at::Tensor uncond, EncodePrompt(negative, request.clip_skip, chunks));
+    FARM_ASSIGN_OR_RETURN(at::Tensor cond, EncodeChunks(cond_tokens.chunks, request.clip_skip));
+    FARM_ASSIGN_OR_RETURN(at::Tensor uncond, EncodeChunks(uncond_tokens->chunks, request.clip_skip));
     out.seconds.text += SecondsSince(text_start);
 
     FARM_ASSIGN_OR_RETURN(std::vector<const ControlNet*> controlnets, PrepareControlNets(request));

@@ -23,8 +23,10 @@
 #include "farm/sd/clip_text_model.h"
 #include "farm/sd/clip_tokenizer.h"
 #include "farm/sd/controlnet.h"
+#include "farm/sd/prompt.h"
 #include "farm/sd/sampler.h"
 #include "farm/sd/schedule.h"
+#include "farm/sd/textual_inversion.h"
 #include "farm/sd/unet.h"
 #include "farm/sd/vae.h"
 
@@ -92,6 +94,9 @@ struct RenderRequest {
   // inpaint (needs init_image): [H, W] float in [0, 1], 1 = repaint, 0 = keep.
   std::optional<at::Tensor> mask;
   std::vector<ControlNetUnit> controlnets;
+  // Textual-inversion embeddings the prompt and negative prompt may call by name (A1111's
+  // embeddings folder); their width must be the text encoder's.
+  std::vector<TextualInversion> embeddings;
   ScheduleSemantics semantics = ScheduleSemantics::kFrontEnd;
 };
 
@@ -112,6 +117,7 @@ struct RenderOutput {
   std::string device;
   std::vector<std::string> loras_applied;  // "path:multiplier", tags resolved
   std::vector<std::string> controlnets_applied;  // "path:scale:start:end", in request order
+  std::vector<std::string> embeddings_used;  // names found in the prompt, then the negative prompt
   ModelSeconds seconds;
 };
 
@@ -123,9 +129,12 @@ class Engine {
                                 const ProgressCallback& on_progress = nullptr);
 
   // The prompt as CLIP conditioning [1, 77 * chunks, hidden] with weights applied;
-  // `pad_to_chunks` appends empty chunks (cond and uncond must have the same length).
+  // `pad_to_chunks` appends empty chunks (cond and uncond must have the same length);
+  // `embeddings` (null: none) are substituted where the prompt names them.
   StatusOr<at::Tensor> EncodePrompt(const std::string& prompt, int64_t clip_skip,
-                                    int64_t pad_to_chunks = 0);
+                                    int64_t pad_to_chunks = 0, const EmbeddingSet* embeddings = nullptr);
+  // The same from chunks already tokenized (TokenizePrompt with this engine's tokenizer).
+  StatusOr<at::Tensor> EncodeChunks(const std::vector<PromptChunk>& chunks, int64_t clip_skip);
 
   ClipTextModel& text_model() { return *text_; }
   UNet& unet() { return *unet_; }
