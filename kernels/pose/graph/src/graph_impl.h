@@ -1,0 +1,35 @@
+// GraphModel's private state: the parsed graph, constants decoded once, per-node kernels
+// and their prepared tensors, and the consumer lists the executor schedules with.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "farm/pose/graph_model.h"
+#include "graph_def.h"
+#include "kernel.h"
+#include "value.h"
+
+namespace farm::pose {
+
+struct GraphModel::Impl {
+  internal::Graph graph;
+  std::string origin;                              // model.json path, for errors
+  std::vector<at::Tensor> constants;               // per node; defined for Const nodes
+  std::vector<const internal::KernelDef*> kernels; // per node; nullptr: executor op or unknown
+  std::vector<std::vector<at::Tensor>> prepared;   // per node, from KernelDef::prepare
+  std::vector<std::vector<int>> consumers;         // per node, each consumer once
+};
+
+namespace internal {
+
+// Runs the graph: `feeds` are Placeholder node -> value, `outputs` the (node, index)
+// pairs wanted. Only nodes the outputs depend on run.
+StatusOr<std::vector<Value>> Execute(const GraphModel::Impl& impl, const std::vector<std::pair<int, Value>>& feeds,
+                                     const std::vector<InputRef>& outputs);
+
+// A Const node's inline `value` tensor (tensorContent or typed *_val fields).
+StatusOr<at::Tensor> ConstFromAttr(const Node& node, const std::string& origin);
+
+}  // namespace internal
+}  // namespace farm::pose
