@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -95,6 +96,33 @@ TEST(TextualInversionFile, RefusesPicklesSdxlSeveralTensorsAndEmptyOnes) {
 
   message = ErrorOf(Write("nan.safetensors", {{"emb_params", at::full({1, kWidth}, NAN)}}));
   EXPECT_NE(message.find("NaN"), std::string::npos) << message;
+}
+
+TEST(TextualInversionFile, FolderReadsEverySafetensorsByStemAndRefusesPickles) {
+  const std::string dir = testing::ScratchDir() + "/ti-folder";
+  std::filesystem::create_directories(dir + "/sub");
+  ASSERT_TRUE(WriteSafetensors(dir + "/sub/beta.safetensors", {{"emb_params", at::ones({2, kWidth})}}).ok());
+  ASSERT_TRUE(WriteSafetensors(dir + "/alpha.safetensors", {{"emb_params", at::ones({1, kWidth})}}).ok());
+  std::ofstream(dir + "/alpha.preview.png") << "not an embedding";
+  auto read = ReadTextualInversionDir(dir);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  ASSERT_EQ(read->size(), 2u);
+  EXPECT_EQ((*read)[0].name, "alpha");
+  EXPECT_EQ((*read)[1].name, "beta");
+  EXPECT_EQ((*read)[1].vector_count(), 2);
+
+  ASSERT_TRUE(WriteSafetensors(dir + "/beta.safetensors", {{"emb_params", at::ones({1, kWidth})}}).ok());
+  auto twice = ReadTextualInversionDir(dir);
+  ASSERT_FALSE(twice.ok());
+  EXPECT_NE(twice.status().message().find("two embeddings named 'beta'"), std::string::npos) << twice.status().ToString();
+  std::filesystem::remove(dir + "/beta.safetensors");
+
+  std::ofstream(dir + "/old.pt", std::ios::binary) << std::string("\x80\x02}q\x00.", 6);
+  auto pickle = ReadTextualInversionDir(dir);
+  ASSERT_FALSE(pickle.ok());
+  EXPECT_NE(pickle.status().message().find("old.pt"), std::string::npos) << pickle.status().ToString();
+  EXPECT_NE(pickle.status().message().find("pickle"), std::string::npos) << pickle.status().ToString();
+  EXPECT_EQ(ReadTextualInversionDir(dir + "/missing").status().code(), StatusCode::kNotFound);
 }
 
 TEST(EmbeddingSetTest, WidthNamesAndSizeAreChecked) {

@@ -2,6 +2,7 @@
 #include "farm/sd/textual_inversion.h"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <utility>
 
@@ -73,6 +74,33 @@ StatusOr<TextualInversion> ReadTextualInversion(const std::string& path, std::st
     return InvalidArgument(where + "tensor '" + info.name + "' holds NaN or infinite values");
   }
   return embedding;
+}
+
+StatusOr<std::vector<TextualInversion>> ReadTextualInversionDir(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return NotFound(dir + ": not a folder of textual-inversion embeddings");
+  std::vector<fs::path> files;
+  for (fs::recursive_directory_iterator it(dir, fs::directory_options::follow_directory_symlink, ec), end;
+       !ec && it != end; it.increment(ec)) {
+    if (it->is_regular_file(ec)) files.push_back(it->path());
+  }
+  if (ec) return Unavailable(dir + ": cannot list the folder: " + ec.message());
+  std::sort(files.begin(), files.end());
+  std::vector<TextualInversion> out;
+  for (const fs::path& file : files) {
+    std::string ext = file.extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (ext != ".safetensors" && ext != ".pt" && ext != ".bin" && ext != ".pth" && ext != ".ckpt") continue;
+    FARM_ASSIGN_OR_RETURN(TextualInversion embedding, ReadTextualInversion(file.string()));
+    for (const TextualInversion& other : out) {
+      if (other.name == embedding.name) {
+        return InvalidArgument(file.string() + " and " + other.path + ": two embeddings named '" + embedding.name + "'");
+      }
+    }
+    out.push_back(std::move(embedding));
+  }
+  return out;
 }
 
 StatusOr<EmbeddingSet> EmbeddingSet::Create(const ClipTokenizer& tokenizer, std::vector<TextualInversion> embeddings,

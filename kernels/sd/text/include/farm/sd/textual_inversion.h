@@ -42,6 +42,12 @@ struct TextualInversion {
 // expected.
 StatusOr<TextualInversion> ReadTextualInversion(const std::string& path, std::string name = "");
 
+// Every embedding in `dir` and its subfolders, as A1111's embeddings folder: each
+// *.safetensors, named by its stem, in path order. A pickle (.pt, .bin, .pth, .ckpt) is an
+// error naming it rather than silently left out; other files (preview images, notes)
+// are skipped. Two files with the same stem are an error.
+StatusOr<std::vector<TextualInversion>> ReadTextualInversionDir(const std::string& dir);
+
 // The embeddings a prompt may call, looked up by token ids as A1111 does: each name is
 // tokenized (the tokenizer lowercases, so "EasyNegative" and "easynegative" are one name)
 // and at each prompt token the longest name starting there wins.
