@@ -227,6 +227,55 @@ TEST_F(RenderRunnerTest, SeparateVaeIsResolvedByHashRecordedAndHeld) {
   fs::remove(merged_path);
 }
 
+TEST_F(RenderRunnerTest, EmbeddingsAreResolvedByHashUsedByNameAndListedAsTiHashes) {
+  const std::string checkpoint = (*dir_ / "tiny-sd15.safetensors").string();
+  auto file = sd::SafetensorsFile::Open(checkpoint);
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  const sd::TensorInfo* table =
+      (*file)->Find("cond_stage_model.transformer.text_model.embeddings.token_embedding.weight");
+  ASSERT_NE(table, nullptr);
+  at::Generator generator = at::detail::createCPUGenerator(3);
+  fs::create_directories(*dir_ / "embeddings");
+  const std::string path = (*dir_ / "embeddings" / "tiface.safetensors").string();
+  ASSERT_TRUE(sd::WriteSafetensors(path, {{"emb_params", at::randn({2, table->shape[1]}, generator) * 0.02}}).ok());
+  const std::string sha256 = *Sha256File(path);
+
+  auto runner = MakeRunner();
+  CancellationToken cancel;
+  RenderParams words = Params(5);
+  words.prompt = "studio portrait photo of tiface";
+  RenderParams with = words;
+  with.embeddings["tiface"] = sha256;
+  RenderParams unused = Params(5);
+  unused.embeddings["tiface"] = sha256;
+  JobOutcome as_words = runner->Run(Spec(words), nullptr, cancel);
+  JobOutcome as_embedding = runner->Run(Spec(with), nullptr, cancel);
+  JobOutcome not_named = runner->Run(Spec(unused), nullptr, cancel);
+  JobOutcome plain = runner->Run(Spec(Params(5)), nullptr, cancel);
+  for (const JobOutcome* outcome : {&as_words, &as_embedding, &not_named, &plain}) {
+    ASSERT_EQ(outcome->status, JobStatus::kSucceeded) << outcome->error;
+  }
+  const auto pixels = [&](const JobOutcome& outcome) { return image::DecodePng(Find(outcome, "image")->bytes)->pixels; };
+  EXPECT_NE(pixels(as_embedding), pixels(as_words));
+  EXPECT_EQ(pixels(not_named), pixels(plain));
+
+  auto infotext = image::ReadPngParameters(Find(as_embedding, "image")->bytes);
+  ASSERT_TRUE(infotext.ok() && infotext->has_value());
+  ASSERT_NE((*infotext)->Find("TI hashes"), nullptr);
+  EXPECT_EQ(*(*infotext)->Find("TI hashes"), "tiface: " + sha256.substr(0, 12));
+  // Available but not named in a prompt: A1111 lists only the embeddings a prompt used.
+  auto unused_infotext = image::ReadPngParameters(Find(not_named, "image")->bytes);
+  ASSERT_TRUE(unused_infotext.ok() && unused_infotext->has_value());
+  EXPECT_EQ((*unused_infotext)->Find("TI hashes"), nullptr);
+
+  with.embeddings["tiface"] = std::string(64, 'c');
+  JobOutcome unknown = runner->Run(Spec(with), nullptr, cancel);
+  EXPECT_EQ(unknown.status, JobStatus::kFailed);
+  EXPECT_NE(unknown.error.find("embedding 'tiface'"), std::string::npos) << unknown.error;
+  EXPECT_NE(unknown.error.find(std::string(64, 'c')), std::string::npos) << unknown.error;
+  fs::remove_all(*dir_ / "embeddings");
+}
+
 TEST_F(RenderRunnerTest, UnknownCheckpointFailsNamingTheHash) {
   auto runner = MakeRunner();
   RenderParams params = Params(1);

@@ -1,5 +1,7 @@
 #include "engine_calls.h"
 
+#include <algorithm>
+
 #include "farm/image/resize.h"
 #include "farm/schemas/samplers.h"
 
@@ -86,6 +88,7 @@ StatusOr<farm::sd::RenderRequest> BaseRequest(const StageContext& context) {
     r.loras.push_back(
         {m.loras[i].first, weight, cached == m.lora_files.end() ? nullptr : cached->second});
   }
+  if (context.embeddings != nullptr) r.embeddings = *context.embeddings;
   return r;
 }
 
@@ -103,6 +106,12 @@ StatusOr<Image> RenderOne(const StageContext& context, const farm::sd::RenderReq
     context.model_seconds->unet += out.seconds.unet;
     context.model_seconds->controlnet += out.seconds.controlnet;
     context.model_seconds->vae += out.seconds.vae;
+  }
+  if (context.embeddings_used != nullptr) {
+    for (const std::string& name : out.embeddings_used) {
+      std::vector<std::string>& used = *context.embeddings_used;
+      if (std::find(used.begin(), used.end(), name) == used.end()) used.push_back(name);
+    }
   }
   return TensorToImage(out.images[0]);
 }

@@ -5,10 +5,26 @@
 #include "engine_calls.h"
 #include "farm/image/png_parameters.h"
 #include "farm/pipeline/stages.h"
+#include "farm/sd/textual_inversion.h"
 #include "infotext.h"
 
 namespace farm::pipeline {
 namespace {
+
+// params.embeddings read from their resolved files, named as the params name them.
+StatusOr<std::vector<farm::sd::TextualInversion>> ReadEmbeddings(const farm::RenderParams& params,
+                                                                 const ModelPaths& models) {
+  std::vector<farm::sd::TextualInversion> out;
+  for (const auto& [name, sha256] : params.embeddings) {
+    const auto file = models.embeddings.find(name);
+    if (file == models.embeddings.end()) {
+      return InvalidArgument("embedding '" + name + "' (sha256 " + sha256 + "): no file was resolved for it");
+    }
+    FARM_ASSIGN_OR_RETURN(farm::sd::TextualInversion embedding, farm::sd::ReadTextualInversion(file->second, name));
+    out.push_back(std::move(embedding));
+  }
+  return out;
+}
 
 nlohmann::json SettingsJson(const farm::Settings& settings) {
   nlohmann::json out = nlohmann::json::object();
@@ -42,6 +58,10 @@ StatusOr<RecipeResult> RecipeRunner::Run(const farm::RenderParams& params, const
   context.cancelled = options.cancelled;
   farm::sd::ModelSeconds model_seconds;
   context.model_seconds = &model_seconds;
+  FARM_ASSIGN_OR_RETURN(std::vector<farm::sd::TextualInversion> embeddings, ReadEmbeddings(params, models));
+  std::vector<std::string> embeddings_used;
+  context.embeddings = &embeddings;
+  context.embeddings_used = &embeddings_used;
 
   RecipeResult result;
   nlohmann::json stages = nlohmann::json::array();
@@ -86,7 +106,7 @@ StatusOr<RecipeResult> RecipeRunner::Run(const farm::RenderParams& params, const
   }
 
   FARM_ASSIGN_OR_RETURN(farm::image::GenerationParameters info,
-                        MakeInfotext(params, models, image, param_hash, options.render_id));
+                        MakeInfotext(params, models, image, param_hash, options.render_id, embeddings_used));
   FARM_ASSIGN_OR_RETURN(result.png, farm::image::EncodePngWithParameters(image, info));
   nlohmann::json record = {{"param_hash", param_hash},
                            {"render_id", options.render_id},

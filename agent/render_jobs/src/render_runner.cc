@@ -82,6 +82,11 @@ StatusOr<pipeline::ModelPaths> ResolveModels(const RenderParams& params, const M
     paths.loras.emplace_back(entry->path, lora.weight);
     lora_sha256->push_back(entry->sha256);
   }
+  for (const auto& [name, sha256] : params.embeddings) {
+    StatusOr<ModelEntry> entry = index.Find(sha256);
+    if (!entry.ok()) return entry.status().WithContext("embedding '" + name + "'");
+    paths.embeddings[name] = entry->path;
+  }
   for (const ControlNetUnit& unit : params.controlnets) {
     StatusOr<ModelEntry> entry = index.Find(unit.model_sha256);
     if (!entry.ok()) return entry.status().WithContext("ControlNet (" + unit.input + ")");

@@ -46,6 +46,9 @@ struct ModelPaths {
   // LoRA files already read, by path (a model cache's copies); others are read per render.
   std::map<std::string, std::shared_ptr<const farm::sd::LoraFile>> lora_files;
   std::map<std::string, std::string> controlnets;     // model_sha256 -> path
+  // Textual-inversion embedding files by name (params.embeddings resolved); the recipe
+  // reads them once and every engine call may use them.
+  std::map<std::string, std::string> embeddings;
   std::string face_models_dir;  // face-api models (detailer); informational when faces are given
   std::string poses_dir;        // <poses_dir>/<pose>.json (OpenPose keypoints)
   std::string tones_yaml;       // farm_configs/tones.yaml

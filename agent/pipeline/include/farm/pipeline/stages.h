@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "farm/image/image.h"
 #include "farm/image/tone_grade.h"
@@ -46,6 +47,7 @@
 namespace farm::sd {
 struct RenderRequest;
 struct ModelSeconds;
+struct TextualInversion;
 }
 
 namespace farm::pipeline {
@@ -59,6 +61,10 @@ struct StageContext {
   std::function<void(int step, int total)> progress;  // may be empty
   std::function<bool()> cancelled;                    // may be empty
   farm::sd::ModelSeconds* model_seconds = nullptr;    // every engine call adds its time; may be null
+  // The render's textual-inversion embeddings, given to every engine call; may be null.
+  const std::vector<farm::sd::TextualInversion>* embeddings = nullptr;
+  // Names the prompts of any engine call used, in order of first use; may be null.
+  std::vector<std::string>* embeddings_used = nullptr;
 };
 
 struct StageRun {
