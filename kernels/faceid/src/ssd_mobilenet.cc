@@ -86,9 +86,20 @@ at::Tensor FromRows(const at::Tensor& rows, int64_t h, int64_t w) {
   return rows.view({1, h, w, rows.size(1)}).permute({0, 3, 1, 2});
 }
 
+// A 1x1 conv on channels-last pixels: oneDNN's 1x1 kernel reads and writes NHWC as is
+// (no reorder) and uses AVX-512 where the CPU has it; at::conv2d would send a batch of one
+// on one thread to im2col + OpenBLAS, which runs its AVX2 kernel on this Zen 5. A matrix
+// product of the [H*W, in] rows where libtorch has no oneDNN.
+at::Tensor Pointwise1x1(const at::Tensor& x, const SsdPointwiseConv& conv) {
+  if (!at::hasMKLDNN()) return at::mm(AsRows(x), conv.matrix);
+  const int64_t zeros[2] = {0, 0}, ones[2] = {1, 1};
+  return AsRows(at::mkldnn_convolution(x.contiguous(at::MemoryFormat::ChannelsLast), conv.weight,
+                                       /*bias=*/{}, zeros, ones, ones, /*groups=*/1));
+}
+
 at::Tensor RunPointwise(const at::Tensor& x, const SsdPointwiseConv& conv) {
   // tfjs adds the bias after the convolution, as a separate float32 op; then ReLU6.
-  at::Tensor y = conv.matrix.defined() ? at::mm(AsRows(x), conv.matrix)
+  at::Tensor y = conv.matrix.defined() ? Pointwise1x1(x, conv)
                                        : AsRows(internal::Conv2dSame(x, conv.weight, conv.stride));
   const int64_t stride = conv.matrix.defined() ? 1 : conv.stride;
   const int64_t h = (x.size(2) + stride - 1) / stride, w = (x.size(3) + stride - 1) / stride;
