@@ -16,6 +16,7 @@
 #include "farm/schemas/sha256.h"
 #include "farm/store/store.h"
 #include "shell_run.h"
+#include "vae_file.h"
 
 namespace {
 
@@ -49,7 +50,8 @@ class FarmctlReproduceTest : public ::testing::Test {
     const CliRun made = Shell(kAgent + " make-tiny-model " + Quote(models_) + " --seed 1 --json");
     ASSERT_EQ(made.exit_code, 0) << made.out;
     const json files = ParseOrFail(made);
-    auto checkpoint = farm::Sha256File(files.value("checkpoint", ""));
+    checkpoint_path_ = files.value("checkpoint", "");
+    auto checkpoint = farm::Sha256File(checkpoint_path_);
     ASSERT_TRUE(checkpoint.ok()) << checkpoint.status().ToString();
     checkpoint_sha256_ = *checkpoint;
   }
@@ -110,7 +112,7 @@ class FarmctlReproduceTest : public ::testing::Test {
                  Quote(models_) + " --agent " + Quote(kAgent) + " 2>&1");
   }
 
-  std::string dir_, db_, models_, checkpoint_sha256_;
+  std::string dir_, db_, models_, checkpoint_path_, checkpoint_sha256_;
 };
 
 TEST_F(FarmctlReproduceTest, MatchesItsOwnRenderAndCatchesADifferentImage) {
@@ -146,6 +148,38 @@ TEST_F(FarmctlReproduceTest, MatchesItsOwnRenderAndCatchesADifferentImage) {
   EXPECT_NE(differs.out.find("does NOT reproduce"), std::string::npos) << differs.out;
   EXPECT_NE(differs.out.find(rendered_hash), std::string::npos) << differs.out;
   EXPECT_NE(differs.out.find(other_hash), std::string::npos) << differs.out;
+}
+
+TEST_F(FarmctlReproduceTest, ARenderWithASeparateVaeReproducesWithThatVae) {
+  fs::create_directories(models_ + "/vae");
+  const std::string vae = models_ + "/vae/tiny-vae.safetensors";
+  ASSERT_EQ(farmctl_test::WriteVaeFromCheckpoint(checkpoint_path_, vae), "");
+  auto vae_sha256 = farm::Sha256File(vae);
+  ASSERT_TRUE(vae_sha256.ok()) << vae_sha256.status().ToString();
+  farm::RenderParams params = Params(7);
+  params.vae_sha256 = *vae_sha256;
+  ASSERT_NE(*farm::ParamHash(params), *farm::ParamHash(Params(7)));
+
+  const std::string with_vae = RenderTo(params, dir_ + "/artifacts/renders/vae.png");
+  ASSERT_EQ(with_vae.size(), 64u);
+  // The file's VAE decoded this image, not the checkpoint's.
+  EXPECT_NE(with_vae, RenderTo(Params(7), dir_ + "/own-vae.png"));
+  const std::int64_t id = InsertRender(params, "renders/vae.png");
+  ASSERT_GT(id, 0);
+
+  const CliRun same = Reproduce(std::to_string(id) + " --json");
+  ASSERT_EQ(same.exit_code, 0) << same.out;
+  const json answer = ParseOrFail(same);
+  EXPECT_TRUE(answer.value("match", false)) << same.out;
+  EXPECT_EQ(answer["reproduced"].value("pixel_sha256", ""), with_vae);
+  EXPECT_EQ(answer.value("param_hash", ""), *farm::ParamHash(params));
+
+  // Without the VAE in the models folder it cannot be re-rendered, and says which file.
+  fs::remove(vae);
+  const CliRun missing = Reproduce(std::to_string(id));
+  EXPECT_EQ(missing.exit_code, 1) << missing.out;
+  EXPECT_NE(missing.out.find("VAE"), std::string::npos) << missing.out;
+  EXPECT_NE(missing.out.find(*vae_sha256), std::string::npos) << missing.out;
 }
 
 TEST_F(FarmctlReproduceTest, RefusesRendersWithoutAnImage) {
