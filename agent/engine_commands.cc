@@ -31,6 +31,7 @@ struct RenderFlags {
   int64_t seed = 0;
   std::vector<std::string> loras;  // path[:weight]
   std::vector<std::string> controlnets;  // model:hint.png[:scale[:start:end]]
+  std::vector<std::string> embedding_files, embedding_dirs;  // textual inversion
   std::string init_image, mask, output = "out.png";
   std::string semantics = "frontend";
   bool json_output = false;
@@ -215,6 +216,24 @@ int RunRender() {
   } else {
     r.seed = static_cast<uint64_t>(f.seed);
   }
+  for (const std::string& dir : f.embedding_dirs) {
+    StatusOr<std::vector<sd::TextualInversion>> read = sd::ReadTextualInversionDir(dir);
+    if (!read.ok()) return Fail(read.status().WithContext("--embeddings"));
+    for (sd::TextualInversion& embedding : *read) r.embeddings.push_back(std::move(embedding));
+  }
+  for (const std::string& path : f.embedding_files) {
+    StatusOr<sd::TextualInversion> read = sd::ReadTextualInversion(path);
+    if (!read.ok()) return Fail(read.status().WithContext("--embedding"));
+    r.embeddings.push_back(std::move(*read));
+  }
+  for (size_t i = 0; i < r.embeddings.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (r.embeddings[i].name == r.embeddings[j].name) {
+        return Fail(InvalidArgument("two embeddings named '" + r.embeddings[i].name + "': " + r.embeddings[j].path +
+                                    " and " + r.embeddings[i].path));
+      }
+    }
+  }
   for (const std::string& text : f.loras) {
     StatusOr<sd::LoraRequest> lora = ParseLora(text);
     if (!lora.ok()) return Fail(lora.status());
@@ -230,6 +249,7 @@ int RunRender() {
     in.checkpoint = f.engine.checkpoint;
     in.tokenizer_dir = f.engine.tokenizer_dir;
     in.vae = f.engine.vae;
+    for (const sd::TextualInversion& embedding : r.embeddings) in.embeddings[embedding.name] = embedding.path;
     in.device = f.engine.device;
     in.threads = f.engine.threads;
     in.prompt = r.prompt;
@@ -271,6 +291,9 @@ int RunRender() {
                            {"start", flag->start}, {"end", flag->end}});
   }
 
+  json embeddings = json::object();  // name -> file
+  for (const sd::TextualInversion& embedding : r.embeddings) embeddings[embedding.name] = embedding.path;
+
   const auto started = std::chrono::steady_clock::now();
   StatusOr<std::unique_ptr<sd::Engine>> engine = sd::Engine::Load(f.engine);
   if (!engine.ok()) return Fail(engine.status());
@@ -288,7 +311,7 @@ int RunRender() {
       {"width", r.width}, {"height", r.height}, {"scheduler_semantics", f.semantics},
       {"loras", out->loras_applied}, {"device", out->device}, {"threads", out->threads},
       {"init_image", f.init_image}, {"strength", r.strength}, {"mask", f.mask},
-      {"controlnets", controlnets},
+      {"controlnets", controlnets}, {"embeddings", embeddings}, {"embeddings_used", out->embeddings_used},
       {"load_seconds", std::chrono::duration<double>(loaded - started).count()},
       {"render_seconds", std::chrono::duration<double>(rendered - loaded).count()},
   };
@@ -375,6 +398,12 @@ void AddEngineCommands(CLI::App& app) {
   render->add_option("--vae", f.engine.vae,
                      "a VAE-only .safetensors (LDM or diffusers layout, e.g. the ft-MSE VAE) replacing the "
                      "checkpoint's; recorded by SHA-256 (\"VAE hash\" in the PNG)");
+  render->add_option("--embedding", f.embedding_files,
+                     "a textual-inversion embedding .safetensors (A1111's emb_params); its file name without "
+                     "extension in the prompt or negative prompt inserts its vectors (repeatable)");
+  render->add_option("--embeddings", f.embedding_dirs,
+                     "a folder of textual-inversion embeddings (every .safetensors in it and its subfolders, "
+                     "named by file stem, as A1111's embeddings folder; repeatable)");
   render->add_option("--tokenizer", f.engine.tokenizer_dir,
                      "folder with vocab.json + merges.txt (default: tokenizer/ next to the checkpoint if it "
                      "exists, else the bundled CLIP vocabulary)");

@@ -67,6 +67,12 @@ int Run(const PipelineRenderInput& in) {
     if (!vae_sha.ok()) return Fail(vae_sha.status().WithContext("--vae"));
     params.vae_sha256 = *vae_sha;
   }
+  for (const auto& [name, path] : in.embeddings) {
+    StatusOr<std::string> sha = Sha256File(path);
+    if (!sha.ok()) return Fail(sha.status().WithContext("embedding '" + name + "'"));
+    params.embeddings[name] = *sha;
+    models.embeddings[name] = path;
+  }
   for (const auto& [path, weight] : in.loras) {
     StatusOr<std::string> sha = ShaRef(path);
     if (!sha.ok()) return Fail(sha.status().WithContext("--lora"));

@@ -6,6 +6,7 @@
 //       --pose-controlnet CN.safetensors --tone warm --tones-yaml farm_configs/tones.yaml -o out.png
 #pragma once
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,6 +27,8 @@ struct PipelineRenderInput {
   uint64_t seed = 0;
   int64_t width = 512, height = 512;
   std::vector<std::pair<std::string, double>> loras;  // path, weight
+  // Textual-inversion embedding files by name; recorded by SHA-256 ("TI hashes" in the PNG).
+  std::map<std::string, std::string> embeddings;
   std::string output;
   bool json_output = false;
 };

@@ -149,6 +149,56 @@ TEST_F(AgentRenderCliTest, VaeFileReplacesTheCheckpointsVaeAndIsRecorded) {
   fs::remove(merged_path);
 }
 
+TEST_F(AgentRenderCliTest, EmbeddingFilesAndFoldersAreUsedByNameAndRecorded) {
+  // A 2-vector embedding of the tiny text encoder's width, as a file and in a folder.
+  auto file = farm::sd::SafetensorsFile::Open(Tiny("checkpoint"));
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  const farm::sd::TensorInfo* table =
+      (*file)->Find("cond_stage_model.transformer.text_model.embeddings.token_embedding.weight");
+  ASSERT_NE(table, nullptr);
+  at::Generator generator = at::detail::createCPUGenerator(9);
+  fs::create_directories(Path("embeddings/sub"));
+  const std::string path = Path("embeddings/sub/tineg.safetensors");
+  ASSERT_TRUE(
+      farm::sd::WriteSafetensors(path, {{"emb_params", at::randn({2, table->shape[1]}, generator) * 0.02}}).ok());
+
+  ASSERT_EQ(Render("--negative 'blurry, tineg'", "ti_words.png").exit_code, 0);
+  auto with_file = Render("--negative 'blurry, tineg' --embedding " + Quote(path), "ti_file.png");
+  ASSERT_EQ(with_file.exit_code, 0) << with_file.out;
+  auto with_dir = Render("--negative 'blurry, tineg' --embeddings " + Quote(Path("embeddings")), "ti_dir.png");
+  ASSERT_EQ(with_dir.exit_code, 0) << with_dir.out;
+  EXPECT_NE(PixelHash(Path("ti_file.png")), PixelHash(Path("ti_words.png")));
+  EXPECT_EQ(PixelHash(Path("ti_file.png")), PixelHash(Path("ti_dir.png")));
+  const json record = json::parse(farmctl_test::FileBytes(Path("ti_file.png.json")));
+  EXPECT_EQ(record["embeddings"], json({{"tineg", path}}));
+  EXPECT_EQ(record["embeddings_used"], json::array({"tineg"}));
+
+  // The recipe render records the file's SHA-256 under its name and "TI hashes" in the PNG.
+  const std::string source = FARM_SOURCE_DIR;
+  auto recipe = Shell(kAgent + " render --checkpoint " + Quote(Tiny("checkpoint")) + " --embedding " + Quote(path) +
+                      " --prompt 'portrait' --negative 'tineg' --tone warm --tones-yaml " +
+                      Quote(source + "/farm_configs/tones.yaml") +
+                      " --size 64x48 --steps 2 --seed 3 --threads 1 --json -o " + Quote(Path("ti_recipe.png")));
+  ASSERT_EQ(recipe.exit_code, 0) << recipe.out;
+  const json recipe_record = json::parse(recipe.out, nullptr, false);
+  ASSERT_TRUE(recipe_record.is_object()) << recipe.out;
+  const std::string sha256 = recipe_record["params"]["embeddings"].value("tineg", "");
+  ASSERT_EQ(sha256.size(), 64u) << recipe.out;
+  EXPECT_NE(farmctl_test::FileBytes(Path("ti_recipe.png")).find("TI hashes: \"tineg: " + sha256.substr(0, 12) + "\""),
+            std::string::npos);
+
+  // A pickle embedding and one of another width are refused, naming the file.
+  std::ofstream(Path("old.pt"), std::ios::binary) << "\x80\x02}q\x00.";
+  auto pickle = Render("--embedding " + Quote(Path("old.pt")), "ti_pickle.png");
+  EXPECT_NE(pickle.exit_code, 0) << pickle.out;
+  EXPECT_NE(pickle.out.find("old.pt"), std::string::npos) << pickle.out;
+  EXPECT_NE(pickle.out.find("pickle"), std::string::npos) << pickle.out;
+  ASSERT_TRUE(farm::sd::WriteSafetensors(Path("wide.safetensors"), {{"emb_params", at::zeros({1, 4096})}}).ok());
+  auto wide = Render("--embedding " + Quote(Path("wide.safetensors")), "ti_wide.png");
+  EXPECT_NE(wide.exit_code, 0) << wide.out;
+  EXPECT_NE(wide.out.find("4096 wide"), std::string::npos) << wide.out;
+}
+
 // A grayscale PGM mask of 64x48: white (repaint) from column `from` on, black (keep) before.
 std::string WriteMask(const std::string& path, int from) {
   std::string pixels;
