@@ -40,9 +40,9 @@ StatusOr<LandmarkNet::SeparableConv> LoadPlain(const TfjsWeights& w, const std::
 }
 
 at::Tensor Apply(const at::Tensor& x, const LandmarkNet::SeparableConv& conv, int64_t stride) {
-  if (conv.plain) return Conv2dSame(x, conv.pointwise, stride) + conv.bias;
+  if (conv.plain) return Conv2dSame(x, conv.pointwise, stride).add_(conv.bias);
   const at::Tensor depthwise = Conv2dSame(x, conv.depthwise, stride, /*groups=*/x.size(1));
-  return at::conv2d(depthwise, conv.pointwise) + conv.bias;
+  return internal::Conv1x1(depthwise, conv.pointwise).add_(conv.bias);
 }
 
 // face-api's denseBlock4 with its order of additions.

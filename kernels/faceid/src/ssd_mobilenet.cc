@@ -32,7 +32,6 @@ StatusOr<SsdPointwiseConv> LoadPointwise(const TfjsWeights& w, const std::string
   const at::Tensor b = bias.contiguous();
   conv.bias.assign(b.data_ptr<float>(), b.data_ptr<float>() + out);
   conv.weight = internal::ConvFiltersToOihw(filters);
-  if (k == 1) conv.matrix = filters.reshape({in, out}).contiguous();
   conv.stride = stride;
   return conv;
 }
@@ -76,8 +75,8 @@ StatusOr<SsdBoxPredictor> LoadBoxPredictor(const TfjsWeights& w, int index, int6
   return p;
 }
 
-// The net runs channels-last (NHWC), tfjs's own layout: 1x1 convs are plain matrix
-// products and the per-channel passes run over contiguous channels. These views
+// The net runs channels-last (NHWC), tfjs's own layout: oneDNN convolves it without
+// reorders and the per-channel passes run over contiguous channels. These views
 // convert between a channels-last [1, C, H, W] tensor and its [H*W, C] rows.
 at::Tensor AsRows(const at::Tensor& x) {
   return x.contiguous(at::MemoryFormat::ChannelsLast).permute({0, 2, 3, 1}).reshape({-1, x.size(1)});
@@ -86,22 +85,12 @@ at::Tensor FromRows(const at::Tensor& rows, int64_t h, int64_t w) {
   return rows.view({1, h, w, rows.size(1)}).permute({0, 3, 1, 2});
 }
 
-// A 1x1 conv on channels-last pixels: oneDNN's 1x1 kernel reads and writes NHWC as is
-// (no reorder) and uses AVX-512 where the CPU has it; at::conv2d would send a batch of one
-// on one thread to im2col + OpenBLAS, which runs its AVX2 kernel on this Zen 5. A matrix
-// product of the [H*W, in] rows where libtorch has no oneDNN.
-at::Tensor Pointwise1x1(const at::Tensor& x, const SsdPointwiseConv& conv) {
-  if (!at::hasMKLDNN()) return at::mm(AsRows(x), conv.matrix);
-  const int64_t zeros[2] = {0, 0}, ones[2] = {1, 1};
-  return AsRows(at::mkldnn_convolution(x.contiguous(at::MemoryFormat::ChannelsLast), conv.weight,
-                                       /*bias=*/{}, zeros, ones, ones, /*groups=*/1));
-}
-
 at::Tensor RunPointwise(const at::Tensor& x, const SsdPointwiseConv& conv) {
   // tfjs adds the bias after the convolution, as a separate float32 op; then ReLU6.
-  at::Tensor y = conv.matrix.defined() ? Pointwise1x1(x, conv)
-                                       : AsRows(internal::Conv2dSame(x, conv.weight, conv.stride));
-  const int64_t stride = conv.matrix.defined() ? 1 : conv.stride;
+  const bool one_by_one = conv.weight.size(2) == 1 && conv.stride == 1;
+  at::Tensor y = AsRows(one_by_one ? internal::Conv1x1(x, conv.weight)
+                                   : internal::Conv2dSame(x, conv.weight, conv.stride));
+  const int64_t stride = conv.stride;
   const int64_t h = (x.size(2) + stride - 1) / stride, w = (x.size(3) + stride - 1) / stride;
   internal::AddBiasRelu6(y.data_ptr<float>(), y.size(0), y.size(1), conv.bias.data());
   return FromRows(y, h, w);
@@ -137,6 +126,7 @@ SsdRawOutput RunNet(const SsdParams& p, const at::Tensor& input512_hwc) {
   }
   const std::array<at::Tensor, 6> features = {conv11, x, pred[1], pred[3], pred[5], pred[7]};
   std::vector<at::Tensor> encodings, logits;
+  // The box predictors' 1x1 convs are small: a matrix product of the [H*W, in] rows.
   for (int i = 0; i < 6; ++i) {
     const SsdBoxPredictor& bp = p.box_predictors[i];
     const at::Tensor rows = AsRows(features[i]);

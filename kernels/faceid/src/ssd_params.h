@@ -8,11 +8,9 @@
 
 namespace farm::faceid::internal {
 
-// conv2d 'same' + bias ("convolution_bn_offset") + ReLU6. The net runs channels-last,
-// so a 1x1 conv is one matrix product of the [H*W, in] pixels with `matrix`.
+// conv2d 'same' + bias ("convolution_bn_offset") + ReLU6.
 struct SsdPointwiseConv {
   at::Tensor weight;        // [out, in, k, k]
-  at::Tensor matrix;        // [in, out] when k == 1
   std::vector<float> bias;  // [out]
   int stride = 1;
 };

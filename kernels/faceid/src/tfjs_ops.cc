@@ -43,10 +43,17 @@ at::Tensor Conv2dSame(const at::Tensor& x, const at::Tensor& oihw, int64_t strid
                     at::IntArrayRef(zeros), at::IntArrayRef(ones), groups);
 }
 
+at::Tensor Conv1x1(const at::Tensor& x, const at::Tensor& oihw) {
+  const at::Tensor input = x.contiguous(at::MemoryFormat::ChannelsLast);
+  if (!at::hasMKLDNN()) return at::conv2d(input, oihw);
+  const int64_t zeros[2] = {0, 0}, ones[2] = {1, 1};
+  return at::mkldnn_convolution(input, oihw, /*bias=*/{}, zeros, ones, ones, /*groups=*/1);
+}
+
 at::Tensor NormalizeToNchw(const at::Tensor& hwc, const float mean_rgb[3], float divisor) {
   const at::Tensor mean = at::tensor({mean_rgb[0], mean_rgb[1], mean_rgb[2]}, at::kFloat);
   const at::Tensor normalized = (hwc.to(at::kFloat) - mean) / divisor;
-  return normalized.permute({2, 0, 1}).unsqueeze(0).contiguous();
+  return normalized.permute({2, 0, 1}).unsqueeze(0).contiguous(at::MemoryFormat::ChannelsLast);
 }
 
 }  // namespace farm::faceid::internal

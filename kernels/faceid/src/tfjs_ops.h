@@ -24,7 +24,13 @@ at::Tensor PadSame(const at::Tensor& x, int64_t k, int64_t stride);
 // conv2d with tfjs 'same' padding (explicit, possibly asymmetric), no bias.
 at::Tensor Conv2dSame(const at::Tensor& x, const at::Tensor& oihw, int64_t stride, int64_t groups = 1);
 
-// face-api's input normalisation: (hwc - mean_rgb) / divisor in float32, as NCHW [1,3,H,W].
+// A 1x1 conv (no bias, stride 1) through oneDNN on channels-last data: at::conv2d would
+// send a batch of one on one thread to im2col + OpenBLAS (its AVX2 kernel on this Zen 5),
+// oneDNN reads and writes NHWC as is and uses AVX-512. Returns channels-last.
+at::Tensor Conv1x1(const at::Tensor& x, const at::Tensor& oihw);
+
+// face-api's input normalisation: (hwc - mean_rgb) / divisor in float32, as [1,3,H,W]
+// (channels-last memory, the layout the nets run in).
 at::Tensor NormalizeToNchw(const at::Tensor& hwc, const float mean_rgb[3], float divisor);
 
 // The mean face-api subtracts for its landmark and recognition nets.
