@@ -46,7 +46,7 @@ StatusOr<RecognitionNet::ConvLayer> LoadConvLayer(const TfjsWeights& w, const st
 // conv (+bias) then scale, as face-api's convLayer; 'same' here is always 3x3/1.
 at::Tensor ApplyConv(const at::Tensor& x, const RecognitionNet::ConvLayer& layer, bool down,
                      bool relu) {
-  at::Tensor out = down ? at::conv2d(x, layer.filters, /*bias=*/{}, at::IntArrayRef{2, 2})
+  at::Tensor out = down ? internal::Conv2d(x, layer.filters, /*stride=*/2, 0, 0)
                         : internal::Conv2dSame(x, layer.filters, 1);
   // In place, in face-api's order: + bias, * scale weights, + scale biases.
   out.add_(layer.bias).mul_(layer.scale_weights).add_(layer.scale_biases);

@@ -27,27 +27,25 @@ at::Tensor PadSame(const at::Tensor& x, int64_t k, int64_t stride) {
   return at::constant_pad_nd(x, {left, right, top, bottom}, 0.0);
 }
 
-at::Tensor Conv2dSame(const at::Tensor& x, const at::Tensor& oihw, int64_t stride, int64_t groups) {
+at::Tensor Conv2d(const at::Tensor& x, const at::Tensor& oihw, int64_t stride, int64_t padding_h,
+                  int64_t padding_w, int64_t groups) {
+  const at::Tensor input = x.contiguous(at::MemoryFormat::ChannelsLast);
   const int64_t strides[2] = {stride, stride};
+  const int64_t padding[2] = {padding_h, padding_w};
   const int64_t ones[2] = {1, 1};
-  const auto [top, bottom] = SamePadding(x.size(2), oihw.size(2), stride);
-  const auto [left, right] = SamePadding(x.size(3), oihw.size(3), stride);
-  if (top == bottom && left == right) {
-    // Symmetric: the convolution pads itself (no padded copy of the input).
-    const int64_t padding[2] = {top, left};
-    return at::conv2d(x, oihw, /*bias=*/{}, at::IntArrayRef(strides), at::IntArrayRef(padding),
+  if (!at::hasMKLDNN()) {
+    return at::conv2d(input, oihw, /*bias=*/{}, at::IntArrayRef(strides), at::IntArrayRef(padding),
                       at::IntArrayRef(ones), groups);
   }
-  const int64_t zeros[2] = {0, 0};
-  return at::conv2d(PadSame(x, oihw.size(2), stride), oihw, /*bias=*/{}, at::IntArrayRef(strides),
-                    at::IntArrayRef(zeros), at::IntArrayRef(ones), groups);
+  return at::mkldnn_convolution(input, oihw, /*bias=*/{}, padding, strides, ones, groups);
 }
 
-at::Tensor Conv1x1(const at::Tensor& x, const at::Tensor& oihw) {
-  const at::Tensor input = x.contiguous(at::MemoryFormat::ChannelsLast);
-  if (!at::hasMKLDNN()) return at::conv2d(input, oihw);
-  const int64_t zeros[2] = {0, 0}, ones[2] = {1, 1};
-  return at::mkldnn_convolution(input, oihw, /*bias=*/{}, zeros, ones, ones, /*groups=*/1);
+at::Tensor Conv2dSame(const at::Tensor& x, const at::Tensor& oihw, int64_t stride, int64_t groups) {
+  const auto [top, bottom] = SamePadding(x.size(2), oihw.size(2), stride);
+  const auto [left, right] = SamePadding(x.size(3), oihw.size(3), stride);
+  // Symmetric: the convolution pads itself (no padded copy of the input).
+  if (top == bottom && left == right) return Conv2d(x, oihw, stride, top, left, groups);
+  return Conv2d(PadSame(x, oihw.size(2), stride), oihw, stride, 0, 0, groups);
 }
 
 at::Tensor NormalizeToNchw(const at::Tensor& hwc, const float mean_rgb[3], float divisor) {

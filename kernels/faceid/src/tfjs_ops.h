@@ -24,10 +24,16 @@ at::Tensor PadSame(const at::Tensor& x, int64_t k, int64_t stride);
 // conv2d with tfjs 'same' padding (explicit, possibly asymmetric), no bias.
 at::Tensor Conv2dSame(const at::Tensor& x, const at::Tensor& oihw, int64_t stride, int64_t groups = 1);
 
-// A 1x1 conv (no bias, stride 1) through oneDNN on channels-last data: at::conv2d would
-// send a batch of one on one thread to im2col + OpenBLAS (its AVX2 kernel on this Zen 5),
+// conv2d without bias through oneDNN on channels-last data, whatever the size: at::conv2d
+// sends a batch of one with small planes (the recognition net from 128 channels on, 1x1
+// convs on one thread) to im2col + OpenBLAS, which runs its AVX2 kernel on this Zen 5;
 // oneDNN reads and writes NHWC as is and uses AVX-512. Returns channels-last.
-at::Tensor Conv1x1(const at::Tensor& x, const at::Tensor& oihw);
+at::Tensor Conv2d(const at::Tensor& x, const at::Tensor& oihw, int64_t stride, int64_t padding_h,
+                  int64_t padding_w, int64_t groups = 1);
+// A 1x1 conv, stride 1, no bias.
+inline at::Tensor Conv1x1(const at::Tensor& x, const at::Tensor& oihw) {
+  return Conv2d(x, oihw, 1, 0, 0);
+}
 
 // face-api's input normalisation: (hwc - mean_rgb) / divisor in float32, as [1,3,H,W]
 // (channels-last memory, the layout the nets run in).
