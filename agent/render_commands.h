@@ -38,6 +38,7 @@ Status RegisterRenderRunner(RunnerRegistry& registry,
 struct WorkerModels {
   std::shared_ptr<const ModelIndex> index;
   std::string face_models_dir;
+  std::string pose_models_dir;  // <models>/human-models when it holds the body and hand models
 };
 StatusOr<WorkerModels> LoadWorkerModels();
 

@@ -9,6 +9,7 @@
 #include "farm/agent/faces_artifact.h"
 #include "farm/faceid/pipeline.h"
 #include "farm/image/png_io.h"
+#include "farm/pipeline/pose_regions.h"
 #include "farm/pipeline/recipe.h"
 #include "farm/schemas/render_params.h"
 #include "farm/schemas/sha256.h"
@@ -139,6 +140,26 @@ StatusOr<std::shared_ptr<const faceid::FacePipeline>> RenderRunner::Faces() {
   return faces_;
 }
 
+StatusOr<std::shared_ptr<const pipeline::RegionFinder>> RenderRunner::Regions() {
+  std::lock_guard<std::mutex> lock(regions_mu_);
+  if (!regions_tried_) {
+    regions_tried_ = true;
+    if (options_.pose_models_dir.empty()) {
+      regions_status_ = NotFound("no human-models directory configured (tools/setup.sh fetches the models)");
+    } else {
+      StatusOr<std::shared_ptr<const pipeline::RegionFinder>> loaded =
+          pipeline::LoadPoseRegionFinder(options_.pose_models_dir);
+      if (loaded.ok()) {
+        regions_ = *loaded;
+      } else {
+        regions_status_ = loaded.status().WithContext("loading the body and hand models");
+      }
+    }
+  }
+  if (!regions_) return regions_status_;
+  return regions_;
+}
+
 JobOutcome RenderRunner::Run(const JobSpec& spec, const ProgressFn& progress,
                              const CancellationToken& cancel) {
   const Clock::time_point start = Clock::now();
@@ -185,10 +206,22 @@ JobOutcome RenderRunner::Run(const JobSpec& spec, const ProgressFn& progress,
     ++(lora_hit ? models_from_cache : models_loaded);
   }
 
-  bool needs_faces = false;
-  for (const StageSettings& stage : params->stages) needs_faces |= stage.kind == "detailer";
+  // A detailer of target face needs the face models, of target hands or person the pose models.
+  bool needs_faces = false, needs_regions = false;
+  for (const StageSettings& stage : params->stages) {
+    if (stage.kind != "detailer") continue;
+    const auto target = stage.settings.find("target");
+    const std::string* name = target == stage.settings.end() ? nullptr : std::get_if<std::string>(&target->second);
+    (name == nullptr || *name == "face" ? needs_faces : needs_regions) = true;
+  }
   StatusOr<std::shared_ptr<const faceid::FacePipeline>> faces = Faces();
   if (needs_faces && !faces.ok()) return Failed(faces.status().WithContext("detailer"));
+  std::shared_ptr<const pipeline::RegionFinder> regions;
+  if (needs_regions) {
+    StatusOr<std::shared_ptr<const pipeline::RegionFinder>> loaded = Regions();
+    if (!loaded.ok()) return Failed(loaded.status().WithContext("detailer"));
+    regions = *loaded;
+  }
 
   // The engine for this checkpoint, loaded once and kept while the budget allows.
   if (progress) progress({"load", 0, 1, "loading " + ShortHash(params->checkpoint_sha256)});
@@ -246,7 +279,7 @@ JobOutcome RenderRunner::Run(const JobSpec& spec, const ProgressFn& progress,
       out.status = JobStatus::kCancelled;
       return out;
     }
-    pipeline::RecipeRunner runner(slot->engine, faces.ok() ? *faces : nullptr);
+    pipeline::RecipeRunner runner(slot->engine, faces.ok() ? *faces : nullptr, regions);
     result = runner.Run(*params, *paths, recipe_options);
   }
   if (!current_stage.empty()) stage_seconds[current_stage] += Seconds(stage_start);

@@ -35,6 +35,9 @@
 namespace farm::faceid {
 class FacePipeline;
 }
+namespace farm::pipeline {
+class RegionFinder;
+}
 
 namespace farm::agent {
 
@@ -44,6 +47,7 @@ struct RenderRunnerOptions {
   std::uint64_t cache_budget_bytes = 8ull << 30;
   std::string device = "cpu";
   std::string face_models_dir;  // face-api model folder; empty: no detailer, no "faces"
+  std::string pose_models_dir;  // human-models folder (detailer targets hands and person); may be empty
   std::string poses_dir;        // <poses_dir>/<pose>.json
   std::string tones_yaml;       // farm_configs/tones.yaml
   bool keep_stage_images = false;
@@ -62,6 +66,8 @@ class RenderRunner : public JobRunner {
 
  private:
   StatusOr<std::shared_ptr<const faceid::FacePipeline>> Faces();
+  // The body and hand models, loaded on first use by a hands or person detailer.
+  StatusOr<std::shared_ptr<const pipeline::RegionFinder>> Regions();
 
   RenderRunnerOptions options_;
   ModelCache cache_;
@@ -69,6 +75,10 @@ class RenderRunner : public JobRunner {
   std::shared_ptr<const faceid::FacePipeline> faces_;
   Status faces_status_ = Status::Ok();
   bool faces_tried_ = false;
+  std::mutex regions_mu_;
+  std::shared_ptr<const pipeline::RegionFinder> regions_;
+  Status regions_status_ = Status::Ok();
+  bool regions_tried_ = false;
 };
 
 }  // namespace farm::agent
