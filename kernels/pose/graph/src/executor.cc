@@ -6,6 +6,8 @@
 // edges included) are present, a Merge when any data input is, so untaken branches and
 // finished loops simply stop. An input is looked up in the node's context, then in each
 // enclosing one.
+#include <chrono>
+#include <map>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
@@ -36,8 +38,9 @@ using Outputs = std::vector<std::optional<Value>>;  // nullopt: a dead output
 
 class Execution {
  public:
-  Execution(const GraphModel::Impl& impl, std::vector<bool> needed, std::unordered_set<int> preset)
-      : impl_(impl), needed_(std::move(needed)), preset_(std::move(preset)) {}
+  Execution(const GraphModel::Impl& impl, std::vector<bool> needed, std::unordered_set<int> preset,
+            std::map<std::string, double>* ms_by_op)
+      : impl_(impl), needed_(std::move(needed)), preset_(std::move(preset)), ms_by_op_(ms_by_op) {}
 
   void Store(int node, const std::string& ctx_id, Outputs outputs) {
     values_[Key(node, ctx_id)] = std::move(outputs);
@@ -103,6 +106,7 @@ class Execution {
       Context out_ctx = ctx;
       std::string store_id;
       Outputs outputs;
+      const auto start = std::chrono::steady_clock::now();
       try {
         FARM_RETURN_IF_ERROR(RunNode(node_index, ctx, out_ctx, store_id, outputs));
       } catch (const KernelError& e) {
@@ -110,7 +114,11 @@ class Execution {
       } catch (const std::exception& e) {
         return Internal(Where(node) + ": " + e.what());
       }
+      if (ms_by_op_) {
+        (*ms_by_op_)[node.op] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      }
       Store(node_index, store_id, std::move(outputs));
+      if (ctx.empty()) Release(node);
       PushReadyConsumers(node_index, out_ctx);
     }
     return Status::Ok();
@@ -118,12 +126,30 @@ class Execution {
 
   std::vector<std::pair<int, Context>>& stack() { return stack_; }
 
+  // Root-context values are freed once every consumer edge has read them. A value read
+  // inside a loop frame keeps its count above zero and lives to the end of the run.
+  void CountConsumers(const std::vector<InputRef>& outputs) {
+    remaining_.assign(impl_.graph.nodes.size(), 0);
+    for (size_t n = 0; n < impl_.graph.nodes.size(); ++n) {
+      if (!needed_[n]) continue;
+      for (const InputRef& in : impl_.graph.nodes[n].inputs) remaining_[static_cast<size_t>(in.node)] += in.control ? 0 : 1;
+    }
+    for (const InputRef& out : outputs) remaining_[static_cast<size_t>(out.node)] += 1;  // never reaches 0
+  }
+
   std::string Where(const Node& node) const {
     return impl_.origin + ": node \"" + node.name + "\" (" + node.op + ")";
   }
 
  private:
   static std::string Key(int node, const std::string& ctx_id) { return ctx_id + "|" + std::to_string(node); }
+
+  void Release(const Node& node) {
+    for (const InputRef& in : node.inputs) {
+      if (in.control || preset_.count(in.node)) continue;
+      if (--remaining_[static_cast<size_t>(in.node)] == 0) values_.erase(Key(in.node, ""));
+    }
+  }
 
   Status RunNode(int node_index, const Context& ctx, Context& out_ctx, std::string& store_id, Outputs& outputs) {
     const Node& node = impl_.graph.nodes[static_cast<size_t>(node_index)];
@@ -206,6 +232,8 @@ class Execution {
   const GraphModel::Impl& impl_;
   std::vector<bool> needed_;
   std::unordered_set<int> preset_;  // fed nodes and constants: stored before the run
+  std::map<std::string, double>* ms_by_op_;
+  std::vector<int> remaining_;  // per node: consumer edges not yet run
   std::unordered_map<std::string, Outputs> values_;
   std::unordered_set<std::string> added_;
   std::vector<std::pair<int, Context>> stack_;
@@ -221,7 +249,7 @@ bool IsExecutorOp(const std::string& op) {
 }
 
 StatusOr<std::vector<Value>> Execute(const GraphModel::Impl& impl, const std::vector<std::pair<int, Value>>& feeds,
-                                     const std::vector<InputRef>& outputs) {
+                                     const std::vector<InputRef>& outputs, std::map<std::string, double>* ms_by_op) {
   const Graph& graph = impl.graph;
   // The nodes the outputs depend on, through data and control edges (NextIteration back
   // edges included, so a loop's whole body is kept).
@@ -254,7 +282,8 @@ StatusOr<std::vector<Value>> Execute(const GraphModel::Impl& impl, const std::ve
   for (size_t n = 0; n < graph.nodes.size(); ++n) {
     if (needed[n] && graph.nodes[n].op == "Const") preset.insert(static_cast<int>(n));
   }
-  Execution run(impl, needed, preset);
+  Execution run(impl, needed, preset, ms_by_op);
+  run.CountConsumers(outputs);
   for (const auto& [node, value] : feeds) run.Store(node, "", {value});
   for (int n : preset) {
     if (!fed.count(n)) run.Store(n, "", {Value::Of(impl.constants[static_cast<size_t>(n)])});

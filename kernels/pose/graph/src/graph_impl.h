@@ -2,6 +2,7 @@
 // and their prepared tensors, and the consumer lists the executor schedules with.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -26,7 +27,8 @@ namespace internal {
 // Runs the graph: `feeds` are Placeholder node -> value, `outputs` the (node, index)
 // pairs wanted. Only nodes the outputs depend on run.
 StatusOr<std::vector<Value>> Execute(const GraphModel::Impl& impl, const std::vector<std::pair<int, Value>>& feeds,
-                                     const std::vector<InputRef>& outputs);
+                                     const std::vector<InputRef>& outputs,
+                                     std::map<std::string, double>* ms_by_op = nullptr);
 
 // A Const node's inline `value` tensor (tensorContent or typed *_val fields).
 StatusOr<at::Tensor> ConstFromAttr(const Node& node, const std::string& origin);

@@ -148,7 +148,8 @@ std::vector<std::string> GraphModel::NodeNames() const {
 }
 
 StatusOr<std::vector<HostTensor>> GraphModel::Run(const std::vector<std::pair<std::string, HostTensor>>& inputs,
-                                                  const std::vector<std::string>& outputs) const {
+                                                  const std::vector<std::string>& outputs,
+                                                  std::map<std::string, double>* ms_by_op) const {
   c10::InferenceMode guard;
   std::vector<std::pair<int, Value>> feeds;
   for (const auto& [name, host] : inputs) {
@@ -171,7 +172,7 @@ StatusOr<std::vector<HostTensor>> GraphModel::Run(const std::vector<std::pair<st
     if (it == impl_->graph.index.end()) return InvalidArgument(impl_->origin + ": no output node \"" + out + "\"");
     refs.push_back({it->second, index, false});
   }
-  FARM_ASSIGN_OR_RETURN(std::vector<Value> values, internal::Execute(*impl_, feeds, refs));
+  FARM_ASSIGN_OR_RETURN(std::vector<Value> values, internal::Execute(*impl_, feeds, refs, ms_by_op));
   std::vector<HostTensor> results;
   for (size_t i = 0; i < values.size(); ++i) {
     if (values[i].is_list()) return InvalidArgument(impl_->origin + ": output \"" + outputs[i] + "\" is a TensorList");
