@@ -148,15 +148,10 @@ TEST_F(FarmctlModelsTest, RefusesWhatItCannotRenderWithAndSaysWhy) {
        "a v-prediction model"},
       {"vkey.safetensors", Safetensors([] { Tensors t = kSd15; t.push_back({"v_pred", {}}); return t; }()),
        "a v-prediction model"},
-      {"loha.safetensors",
-       Safetensors({{"lora_unet_down_blocks_0_attentions_0_proj_in.hada_w1_a", {320, 4}},
-                    {"lora_unet_down_blocks_0_attentions_0_proj_in.hada_w1_b", {4, 320}},
-                    {"lora_unet_down_blocks_0_attentions_0_proj_in.alpha", {}}}),
-       "this is a LoHa (LyCORIS) file; StudioFarm applies LoRA and LoCon"},
-      {"lokr.safetensors",
-       Safetensors({{"lora_unet_down_blocks_0_attentions_0_proj_in.lokr_w1", {8, 8}},
-                    {"lora_unet_down_blocks_0_attentions_0_proj_in.lokr_w2_a", {40, 4}}}),
-       "this is a LoKr (LyCORIS) file"},
+      {"ia3.safetensors",
+       Safetensors({{"lora_unet_down_blocks_0_attentions_0_proj_in.weight", {320}},
+                    {"lora_unet_down_blocks_0_attentions_0_proj_in.on_input", {}}}),
+       "this is a (IA)^3 (LyCORIS) file; StudioFarm applies LoRA and LoCon"},
       {"dora.safetensors",
        Safetensors({{"unet.down_blocks.0.attentions.0.proj_in.lora_A.weight", {4, 320}},
                     {"unet.down_blocks.0.attentions.0.proj_in.lora_magnitude_vector", {320}}}),
@@ -187,7 +182,7 @@ TEST_F(FarmctlModelsTest, RefusesWhatItCannotRenderWithAndSaysWhy) {
   EXPECT_EQ(answer["refused"].size(), cases.size()) << folder.out;
 }
 
-TEST_F(FarmctlModelsTest, DiffusersAndPeftNamedLorasAreLoras) {
+TEST_F(FarmctlModelsTest, DiffusersPeftAndLycorisLorasAreLoras) {
   const std::vector<std::pair<std::string, Tensors>> files = {
       {"peft", {{"unet.down_blocks.0.attentions.0.proj_in.lora_A.weight", {4, 320}},
                 {"text_encoder.text_model.encoder.layers.0.mlp.fc1.lora_B.weight", {3072, 4}}}},
@@ -197,7 +192,12 @@ TEST_F(FarmctlModelsTest, DiffusersAndPeftNamedLorasAreLoras) {
       {"attn_procs", {{"down_blocks.0.attentions.0.transformer_blocks.0.attn1.processor"
                        ".to_q_lora.down.weight", {4, 320}}}},
       {"locon", {{"lora_unet_down_blocks_0_resnets_0_conv1.lora_down.weight", {4, 320, 3, 3}},
-                 {"lora_unet_down_blocks_0_resnets_0_conv1.lora_up.weight", {320, 4, 1, 1}}}}};
+                 {"lora_unet_down_blocks_0_resnets_0_conv1.lora_up.weight", {320, 4, 1, 1}}}},
+      {"loha", {{"lora_unet_down_blocks_0_attentions_0_proj_in.hada_w1_a", {320, 4}},
+                {"lora_unet_down_blocks_0_attentions_0_proj_in.hada_w1_b", {4, 320}},
+                {"lora_unet_down_blocks_0_attentions_0_proj_in.alpha", {}}}},
+      {"lokr", {{"lora_unet_down_blocks_0_attentions_0_proj_in.lokr_w1", {8, 8}},
+                {"lora_unet_down_blocks_0_attentions_0_proj_in.lokr_w2_a", {40, 4}}}}};
   for (const auto& [name, tensors] : files) {
     const std::string path = Write(dir_ / "in" / (name + ".safetensors"), Safetensors(tensors));
     CliRun run = Models("add " + Quote(path));

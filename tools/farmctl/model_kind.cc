@@ -49,13 +49,10 @@ bool IsSd2(const SafetensorsHeader& header) {
   });
 }
 
-// Network kinds that use LoRA's module names but not its math, refused as the renderer
-// refuses them (the same table as kernels/sd/lora/src/lora_naming.cc): "" for none.
+// Network kinds that use LoRA's module names but are not applied (LoHa and LoKr are), refused
+// as the renderer refuses them (the same table as kernels/sd/lora/src/lora_naming.cc): "" for none.
 std::string ForeignNetworkKind(const SafetensorsHeader& header) {
   static constexpr std::pair<std::string_view, std::string_view> kSuffixes[] = {
-      {".hada_w1_a", "LoHa (LyCORIS)"},
-      {".lokr_w1", "LoKr (LyCORIS)"},
-      {".lokr_w1_a", "LoKr (LyCORIS)"},
       {".on_input", "(IA)^3 (LyCORIS)"},
       {".a1.weight", "GLoRA (LyCORIS)"},
       {".oft_blocks", "OFT"},
@@ -126,8 +123,8 @@ farm::StatusOr<std::string> DetectModelKind(const std::string& path,
   }
   if (std::string foreign = ForeignNetworkKind(header); !foreign.empty()) {
     return Refuse(path, "this is a " + foreign + " file; StudioFarm applies LoRA and LoCon (kohya "
-                        "lora_down/lora_up, or diffusers/PEFT lora_A/lora_B tensors): use a LoRA "
-                        "or LoCon version of it");
+                        "lora_down/lora_up, or diffusers/PEFT lora_A/lora_B tensors) and LyCORIS "
+                        "LoHa and LoKr: use a LoRA version of it");
   }
   if (Any(header, IsLoraTensor)) return std::string("lora");
   if (Any(header, [](std::string_view n) {

@@ -71,7 +71,7 @@ TEST(LoraFileTest, NamesEveryUnusablePart) {
   EXPECT_TRUE(HasProblem(*lora, "no_up", "no lora_up.weight"));
   EXPECT_TRUE(HasProblem(*lora, "no_down", "no lora_down.weight"));
   EXPECT_TRUE(HasProblem(*lora, "rank_mismatch", "[5, 4]"));
-  EXPECT_TRUE(HasProblem(*lora, "lycoris", "this is a LoHa (LyCORIS) module"));
+  EXPECT_TRUE(HasProblem(*lora, "lycoris", "LoHa module without hada_w1_b"));
   EXPECT_TRUE(HasProblem(*lora, "vector_alpha", "alpha must be a scalar"));
   EXPECT_TRUE(HasProblem(*lora, "not_finite", "NaN"));
   EXPECT_TRUE(HasProblem(*lora, "integer", "must be f16, bf16, f32 or f64"));

@@ -1,10 +1,12 @@
 #include <ATen/ATen.h>
 
 #include "farm/sd/lora_merge.h"
+#include "lycoris_module.h"
 
 namespace farm::sd {
 
 std::vector<int64_t> LoraWeightShape(const LoraModule& module) {
+  if (module.kind != LoraModuleKind::kLora) return LycorisProductShape(module);
   std::vector<int64_t> shape = {module.up.size(0), module.down.size(1)};
   if (module.down.dim() == 4) {
     shape.push_back(module.down.size(2));
@@ -14,6 +16,11 @@ std::vector<int64_t> LoraWeightShape(const LoraModule& module) {
 }
 
 at::Tensor LoraDelta(const LoraModule& module, double multiplier, const at::Device& device) {
+  if (module.kind != LoraModuleKind::kLora) {
+    // LoKr without a low-rank factor has no rank: scale 1, as in A1111.
+    const double scale = module.rank > 0 ? module.alpha / static_cast<double>(module.rank) : 1.0;
+    return LycorisProduct(module, device).mul_(multiplier).mul_(scale);
+  }
   at::Tensor up = module.up.to(device, at::kFloat);
   at::Tensor down = module.down.to(device, at::kFloat);
   // Linear: [out,r] @ [r,in]. Conv: up [out,r,1,1] -> [out,r]; down [r,in,kh,kw] ->

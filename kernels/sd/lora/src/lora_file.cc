@@ -16,6 +16,7 @@
 
 #include "farm/sd/lora_naming.h"
 #include "farm/sd/safetensors.h"
+#include "lycoris_module.h"
 #include "peft_alpha.h"
 
 namespace farm::sd {
@@ -31,7 +32,8 @@ struct ModuleParts {
   at::Tensor down;
   at::Tensor up;
   at::Tensor alpha;
-  std::set<std::string> refused_kinds;  // LoHa, LoKr, ...: the module is not LoRA
+  std::map<std::string, at::Tensor> factors;  // LyCORIS LoHa/LoKr, by factor name
+  std::set<std::string> refused_kinds;        // DoRA, OFT, ...: the module is not applied
   std::vector<std::string> duplicates;  // keys giving a role already given
 };
 
@@ -72,21 +74,41 @@ std::string CheckParts(const ModuleParts& parts) {
   }
   if (down.numel() == 0 || up.numel() == 0) return "empty tensor: " + shapes;
   if (!AllFinite(down) || !AllFinite(up)) return names.down + "/" + names.up + " contain NaN or infinity";
-  if (parts.alpha.defined()) {
-    const at::Tensor& alpha = parts.alpha;
-    if (alpha.numel() != 1) return "alpha must be a scalar, found shape " + ShapeText(alpha.sizes());
-    if (alpha.scalar_type() == at::kBool || alpha.is_complex()) {
-      return std::string("alpha must be a number, found ") + c10::toString(alpha.scalar_type());
-    }
-    if (!std::isfinite(alpha.to(at::kDouble).item<double>())) return "alpha is NaN or infinite";
+  return {};
+}
+
+std::string CheckAlpha(const at::Tensor& alpha) {
+  if (!alpha.defined()) return {};
+  if (alpha.numel() != 1) return "alpha must be a scalar, found shape " + ShapeText(alpha.sizes());
+  if (alpha.scalar_type() == at::kBool || alpha.is_complex()) {
+    return std::string("alpha must be a number, found ") + c10::toString(alpha.scalar_type());
   }
+  if (!std::isfinite(alpha.to(at::kDouble).item<double>())) return "alpha is NaN or infinite";
+  return {};
+}
+
+// Fills `module` from LoRA or LyCORIS parts; empty when usable, else what is wrong.
+std::string MakeModule(const ModuleParts& parts, LoraModule& module) {
+  std::string problem;
+  if (parts.factors.empty()) {
+    problem = CheckParts(parts);
+  } else if (parts.down.defined() || parts.up.defined()) {
+    problem = "mixes LoRA (down/up) and LyCORIS (hada_*/lokr_*) tensors";
+  } else {
+    problem = MakeLycorisModule(parts.factors, module);
+  }
+  if (problem.empty()) problem = CheckAlpha(parts.alpha);
+  if (!problem.empty() || !parts.factors.empty()) return problem;
+  module.down = parts.down.cpu();
+  module.up = parts.up.cpu();
+  module.rank = module.down.size(0);
   return {};
 }
 
 
 constexpr const char* kWhatIsApplied =
     "StudioFarm applies LoRA and LoCon (kohya lora_down/lora_up, or diffusers/PEFT "
-    "lora_A/lora_B tensors)";
+    "lora_A/lora_B tensors) and LyCORIS LoHa and LoKr";
 
 std::string JoinKinds(const std::set<std::string>& kinds) {
   std::string text;
@@ -106,10 +128,19 @@ Status RefuseFile(const std::string& source, const std::map<std::string, ModuleP
   }
   return InvalidArgument(source + ": this is a " + JoinKinds(kinds) + " file (" +
                          std::to_string(modules) + " module(s), such as " + example + "); " +
-                         kWhatIsApplied + ": use a LoRA or LoCon version of it");
+                         kWhatIsApplied + ": use a LoRA version of it");
 }
 
 }  // namespace
+
+const char* LoraModuleKindName(LoraModuleKind kind) {
+  switch (kind) {
+    case LoraModuleKind::kLoha: return "LoHa (LyCORIS)";
+    case LoraModuleKind::kLokr: return "LoKr (LyCORIS)";
+    case LoraModuleKind::kLora: break;
+  }
+  return "LoRA";
+}
 
 std::string FormatLoraIssue(const LoraIssue& issue) {
   return issue.source + ": " + issue.name + ": " + issue.message;
@@ -143,6 +174,10 @@ StatusOr<LoraFile> LoraFromTensors(const TensorMap& tensors, const std::string& 
         at::Tensor& slot = named->role == LoraTensorRole::kDown ? part.down
                            : named->role == LoraTensorRole::kUp ? part.up
                                                                  : part.alpha;
+        if (named->role == LoraTensorRole::kFactor) {
+          part.factors[named->factor] = tensor;
+          continue;
+        }
         if (slot.defined()) part.duplicates.push_back(key);
         slot = tensor;
       } else {
@@ -172,16 +207,13 @@ StatusOr<LoraFile> LoraFromTensors(const TensorMap& tensors, const std::string& 
             {source, stored, "given more than once (as" + names + "), all for " + name});
         continue;
       }
-      if (std::string problem = CheckParts(module_parts); !problem.empty()) {
-        file.problems.push_back({source, stored, std::move(problem)});
-        continue;
-      }
       LoraModule module;
       module.name = name;
       module.stored_name = stored;
-      module.down = module_parts.down.cpu();
-      module.up = module_parts.up.cpu();
-      module.rank = module.down.size(0);
+      if (std::string problem = MakeModule(module_parts, module); !problem.empty()) {
+        file.problems.push_back({source, stored, std::move(problem)});
+        continue;
+      }
       module.alpha_stored = module_parts.alpha.defined();
       module.alpha = module.alpha_stored ? module_parts.alpha.to(at::kDouble).item<double>()
                                          : static_cast<double>(module.rank);

@@ -51,6 +51,27 @@ std::string RefusalMessage(const std::vector<LoraIssue>& issues) {
   return message;
 }
 
+// A LoRA's product has the weight's shape. A LyCORIS product may flatten a conv's
+// [in, kh, kw] (hada_w1_b [r, in*kh*kw]); A1111 reshapes it to the weight when the output
+// rows and the sizes agree, and so does the merge.
+bool FitsWeight(const LoraModule& module, const at::Tensor& weight) {
+  const std::vector<int64_t> fits = LoraWeightShape(module);
+  if (weight.sizes() == at::IntArrayRef(fits)) return true;
+  if (module.kind == LoraModuleKind::kLora || fits.empty() || weight.dim() == 0) return false;
+  int64_t numel = 1;
+  for (int64_t d : fits) numel *= d;
+  return weight.size(0) == fits[0] && weight.numel() == numel;
+}
+
+std::string FactorsText(const LoraModule& module) {
+  if (module.kind == LoraModuleKind::kLora) {
+    return "up " + ShapeText(module.up.sizes()) + " @ down " + ShapeText(module.down.sizes());
+  }
+  std::string text = std::string(LoraModuleKindName(module.kind)) + " factors";
+  for (const auto& [name, tensor] : module.factors) text += " " + name + " " + ShapeText(tensor.sizes());
+  return text;
+}
+
 Status CheckComponents(const std::vector<LoraComponent>& components) {
   std::set<std::string> names, prefixes;
   for (const LoraComponent& component : components) {
@@ -149,12 +170,11 @@ StatusOr<MergedLoras> MergeLoras(const std::vector<LoraComponent>& components,
         issues.push_back({lora.source, shown, "weight " + where + " is not a float tensor"});
         continue;
       }
-      const std::vector<int64_t> fits = LoraWeightShape(module);
-      if (weight.sizes() != at::IntArrayRef(fits)) {
+      if (!FitsWeight(module, weight)) {
         issues.push_back({lora.source, shown,
                           "shape mismatch: weight " + where + " is " + ShapeText(weight.sizes()) +
-                              " but up " + ShapeText(module.up.sizes()) + " @ down " +
-                              ShapeText(module.down.sizes()) + " gives " + ShapeText(fits)});
+                              " but " + FactorsText(module) + " gives " +
+                              ShapeText(LoraWeightShape(module))});
         continue;
       }
       plan.push_back({&module, application.multiplier, &lora.source, target, weight});
@@ -176,7 +196,7 @@ StatusOr<MergedLoras> MergeLoras(const std::vector<LoraComponent>& components,
             {weight, weight.to(at::kCPU, weight.scalar_type(), /*non_blocking=*/false,
                                /*copy=*/true)});
       }
-      at::Tensor delta = LoraDelta(*step.module, step.multiplier, weight.device());
+      at::Tensor delta = LoraDelta(*step.module, step.multiplier, weight.device()).reshape(weight.sizes());
       if (weight.scalar_type() == at::kHalf || weight.scalar_type() == at::kBFloat16) {
         weight.copy_(weight.to(at::kFloat).add_(delta));  // one rounding to the weight's dtype
       } else {

@@ -44,19 +44,19 @@ constexpr ProcessorName kProcessorNames[] = {
     {"to_out_lora", "to_out.0", "out_proj"},
 };
 
-// Tensor suffixes of network kinds that are not LoRA/LoCon.
+// LyCORIS LoHa and LoKr factors (A1111's network_hada.py, network_lokr.py).
+constexpr std::string_view kFactorNames[] = {
+    "hada_w1_a", "hada_w1_b", "hada_w2_a", "hada_w2_b", "hada_t1",   "hada_t2",   "lokr_w1",
+    "lokr_w1_a", "lokr_w1_b", "lokr_w2",   "lokr_w2_a", "lokr_w2_b", "lokr_t2",
+};
+
+// Tensor suffixes of network kinds StudioFarm does not apply.
 struct RefusedSuffix {
   std::string_view suffix;
   std::string_view kind;
 };
 constexpr RefusedSuffix kRefusedSuffixes[] = {
-    {".hada_w1_a", "LoHa (LyCORIS)"},  {".hada_w1_b", "LoHa (LyCORIS)"},
-    {".hada_w2_a", "LoHa (LyCORIS)"},  {".hada_w2_b", "LoHa (LyCORIS)"},
-    {".hada_t1", "LoHa (LyCORIS)"},    {".hada_t2", "LoHa (LyCORIS)"},
-    {".lokr_w1", "LoKr (LyCORIS)"},    {".lokr_w1_a", "LoKr (LyCORIS)"},
-    {".lokr_w1_b", "LoKr (LyCORIS)"},  {".lokr_w2", "LoKr (LyCORIS)"},
-    {".lokr_w2_a", "LoKr (LyCORIS)"},  {".lokr_w2_b", "LoKr (LyCORIS)"},
-    {".lokr_t2", "LoKr (LyCORIS)"},    {".on_input", "(IA)^3 (LyCORIS)"},
+    {".on_input", "(IA)^3 (LyCORIS)"},
     {".a1.weight", "GLoRA (LyCORIS)"}, {".a2.weight", "GLoRA (LyCORIS)"},
     {".b1.weight", "GLoRA (LyCORIS)"}, {".b2.weight", "GLoRA (LyCORIS)"},
     {".oft_blocks", "OFT"},            {".oft_diag", "OFT"},
@@ -146,6 +146,12 @@ std::optional<LoraKeyParts> ParseLoraKey(std::string_view key) {
     // A kohya role suffix on a dotted path is a diffusers name written with kohya's
     // suffixes; a diffusers suffix on a stem without '.' names nothing.
     if (form.form == Form::kDiffusers && parts.kohya) return std::nullopt;
+    return parts;
+  }
+  for (std::string_view factor : kFactorNames) {
+    if (!EndsWith(key, factor) || key[key.size() - factor.size() - 1] != '.') continue;
+    LoraKeyParts parts = FromStem(key.substr(0, key.size() - factor.size() - 1), LoraTensorRole::kFactor);
+    parts.factor = std::string(factor);
     return parts;
   }
   return std::nullopt;

@@ -4,7 +4,9 @@
 // reshaped to [out,in,1,1]; kxk conv (kohya conv_dim): up[:,:,0,0] @ down.flatten(1),
 // reshaped to [out,in,k,k]. The product is computed in float32 on the weight's device;
 // fp16/bf16 weights get W' = round(float(W) + delta) (one rounding, as kohya's merge_to
-// and diffusers' fuse_lora do).
+// and diffusers' fuse_lora do). LyCORIS LoHa and LoKr modules replace up @ down by their
+// own product (src/lycoris_module.h, A1111's math), reshaped to the weight when it
+// flattens a conv's [in, kh, kw].
 //
 // The tensors of the TensorMaps are modified in place (same storage), so a model that
 // holds the TensorMap sees the merged weights without reloading.
@@ -99,11 +101,12 @@ StatusOr<MergedLoras> MergeLoras(const std::vector<LoraComponent>& components,
 StatusOr<MergedLoras> MergeLoras(SdWeights& weights, const std::vector<LoraApplication>& loras,
                                  const LoraMergeOptions& options = {});
 
-// The shape of the weight a module fits: [out, in] or [out, in, kh, kw].
+// The shape of a module's product: [out, in] or [out, in, kh, kw] (a LoHa/LoKr product
+// may be [out, in * kh * kw] for a conv weight).
 std::vector<int64_t> LoraWeightShape(const LoraModule& module);
 
-// multiplier * (alpha / rank) * (up @ down) in float32 on `device`, shaped by
-// LoraWeightShape. The module must be well-formed (as LoraFile::modules are).
+// multiplier * (alpha / rank) * (up @ down) (or the LoHa/LoKr product) in float32 on
+// `device`, shaped by LoraWeightShape. The module must be well-formed (as LoraFile::modules are).
 at::Tensor LoraDelta(const LoraModule& module, double multiplier, const at::Device& device);
 
 }  // namespace farm::sd

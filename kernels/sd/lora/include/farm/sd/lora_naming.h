@@ -9,13 +9,16 @@
 //   attention processors              unet.<attn>.processor.to_q_lora.down.weight, .up.weight
 //                                     (to_k, to_v; to_out_lora is to_out.0, and in the text
 //                                     encoder q_proj, k_proj, v_proj, out_proj)
-// and `<prefix><m>.alpha` for an alpha. The component prefix (`unet.`, `text_encoder.`) may be
+// and `<prefix><m>.alpha` for an alpha. LyCORIS LoHa and LoKr files use the kohya names with
+// their own factors (`<name>.hada_w1_a`, `.hada_w1_b`, `.hada_w2_a`, `.hada_w2_b`, optional
+// Tucker cores `.hada_t1`, `.hada_t2`; `<name>.lokr_w1` or `.lokr_w1_a`/`.lokr_w1_b`, `.lokr_w2`
+// or `.lokr_w2_a`/`.lokr_w2_b`, optional `.lokr_t2`). The component prefix (`unet.`, `text_encoder.`) may be
 // absent or `base_model.model.` (a model-level PEFT save): then a path under `text_model.` is
 // the text encoder's and any other the UNet's.
 //
-// Other network kinds share the kohya prefixes but not the math (LyCORIS LoHa `hada_w1_a`,
-// LoKr `lokr_w1`, ...); RefusedLoraKind names them so they are refused by name, not merged
-// as something else.
+// Other network kinds share the kohya prefixes but not the math (LyCORIS (IA)^3, GLoRA,
+// Tucker LoCon `lora_mid`, OFT, DoRA, ...); RefusedLoraKind names them so they are refused
+// by name, not merged as something else.
 #pragma once
 
 #include <optional>
@@ -24,7 +27,7 @@
 
 namespace farm::sd {
 
-enum class LoraTensorRole { kDown, kUp, kAlpha };
+enum class LoraTensorRole { kDown, kUp, kAlpha, kFactor };
 
 struct LoraKeyParts {
   std::string module;  // the kohya module name: "lora_unet_down_blocks_0_attentions_0_proj_in"
@@ -32,6 +35,7 @@ struct LoraKeyParts {
   LoraTensorRole role = LoraTensorRole::kDown;
   bool kohya = true;        // kohya naming; false for the diffusers/PEFT forms
   std::string component;    // diffusers forms: "unet" or "text_encoder"; empty for kohya
+  std::string factor;       // kFactor: the LyCORIS factor, "hada_w1_a", "lokr_w1", ...
 };
 
 // The module and role of a LoRA tensor key; empty when `key` is in none of the forms above.
