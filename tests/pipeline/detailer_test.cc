@@ -44,24 +44,6 @@ TEST(DetailerStage, WithoutFaceModelsItIsAnError) {
 
 // Regions placed by the test: each is repainted with its own seed, pixels away from every
 // region stay exactly as they were, and the record names the regions as hands.
-class FixedRegions : public RegionFinder {
- public:
-  explicit FixedRegions(std::vector<Region> regions) : regions_(std::move(regions)) {}
-  StatusOr<std::vector<Region>> Find(const farm::faceid::RgbImage&, const std::string& target,
-                                     double min_confidence) const override {
-    targets.push_back(target);
-    std::vector<Region> kept;
-    for (const Region& r : regions_) {
-      if (r.score >= min_confidence) kept.push_back(r);
-    }
-    return kept;
-  }
-  mutable std::vector<std::string> targets;
-
- private:
-  std::vector<Region> regions_;
-};
-
 TEST(DetailerStage, HandsTargetRepaintsTheFinderRegionsAboveTheConfidence) {
   RenderParams params = TinyParams();
   params.steps = 2;

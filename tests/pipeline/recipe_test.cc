@@ -111,6 +111,44 @@ TEST(Recipe, StudioRunsBitIdenticallyAndThePngReadsBackToTheParams) {
   EXPECT_EQ(record["stages"][5]["settings"]["white_balance_shift"], 900.0);
 }
 
+// Several detailer passes, each with its target (as the studio_hands preset lists them):
+// faces from the face models, hands and people from the region finder, each counted in
+// its stage's record.
+TEST(Recipe, SeveralDetailerPassesEachFindTheirTarget) {
+  if (Faces() == nullptr) GTEST_SKIP() << "face-api models not installed";
+  RenderParams params = TinyParams();
+  params.steps = 2;
+  const ModelPaths models = TinyModels();
+  auto finder = std::make_shared<FixedRegions>(std::vector<Region>{{4, 4, 16, 16, 0.9}, {30, 50, 12, 12, 0.4}});
+  RecipeRunner runner(TinyEngine(), Faces(), finder);
+  const farm::Settings small = {{"resolution", std::int64_t{64}}, {"confidence", 0.3}};
+  farm::Settings hands = small, person = small;
+  hands["target"] = std::string("hands");
+  person["target"] = std::string("person");
+  person["confidence"] = 0.5;
+  params.stages = {{"detailer", small}, {"detailer", hands}, {"detailer", person}};
+  auto out = runner.Run(params, models, {});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(finder->targets, (std::vector<std::string>{"hands", "person"}));
+  const auto record = nlohmann::json::parse(out->record_json);
+  ASSERT_EQ(record["stages"].size(), 4u);
+  EXPECT_EQ(record["stages"][1]["settings"]["target"], "face");
+  EXPECT_TRUE(record["stages"][1]["settings"].contains("faces"));
+  EXPECT_EQ(record["stages"][2]["settings"]["hands"], 2);
+  EXPECT_TRUE(record["stages"][2]["settings"].contains("hand_1"));
+  EXPECT_EQ(record["stages"][3]["settings"]["persons"], 1);  // the 0.4 region is under 0.5
+  EXPECT_EQ(out->faces_detailed, record["stages"][1]["settings"]["faces"].get<int>());
+
+  // The studio_hands preset is the studio pipeline with a hands pass after each face pass.
+  auto preset = LoadPipelinePreset(SourceDir() + "/farm_configs/pipelines.yaml", "studio_hands");
+  ASSERT_TRUE(preset.ok()) << preset.status().ToString();
+  std::vector<std::string> targets;
+  for (const auto& stage : *preset) {
+    if (stage.kind == "detailer") targets.push_back(std::get<std::string>(stage.settings.at("target")));
+  }
+  EXPECT_EQ(targets, (std::vector<std::string>{"face", "hands", "face", "hands"}));
+}
+
 TEST(Recipe, FastPipelineIsTxt2ImgOnly) {
   RenderParams params = TinyParams();
   const ModelPaths models = TinyModels();

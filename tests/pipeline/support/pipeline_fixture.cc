@@ -152,4 +152,14 @@ farm::image::Image Gradient(int w, int h) {
   return image;
 }
 
+StatusOr<std::vector<Region>> FixedRegions::Find(const farm::faceid::RgbImage&, const std::string& target,
+                                                 double min_confidence) const {
+  targets.push_back(target);
+  std::vector<Region> kept;
+  for (const Region& r : regions_) {
+    if (r.score >= min_confidence) kept.push_back(r);
+  }
+  return kept;
+}
+
 }  // namespace farm::pipeline::testing

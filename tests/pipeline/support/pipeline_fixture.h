@@ -4,10 +4,13 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "farm/faceid/pipeline.h"
 #include "farm/image/image.h"
 #include "farm/pipeline/recipe.h"
+#include "farm/pipeline/region_finder.h"
 #include "farm/pipeline/stages.h"
 #include "farm/schemas/render_params.h"
 #include "farm/sd/engine.h"
@@ -31,6 +34,19 @@ std::shared_ptr<const farm::faceid::FacePipeline> Faces();
 farm::image::Image DemoPhoto(int n, int max_side);
 
 StageContext Context(const farm::RenderParams& params, const ModelPaths& models);
+
+// A region finder that returns the regions it was given (those scoring at least the
+// confidence) and records the targets it was asked for.
+class FixedRegions : public RegionFinder {
+ public:
+  explicit FixedRegions(std::vector<Region> regions) : regions_(std::move(regions)) {}
+  StatusOr<std::vector<Region>> Find(const farm::faceid::RgbImage& image, const std::string& target,
+                                     double min_confidence) const override;
+  mutable std::vector<std::string> targets;
+
+ private:
+  std::vector<Region> regions_;
+};
 
 // Mean of channel c over the image.
 double MeanChannel(const farm::image::Image& image, int c);
