@@ -151,6 +151,54 @@ TEST_F(GraphInterpreterTest, WhileLoopRunsFramesAndIterations) {
   }
 }
 
+// tf.map_fn as TF v1 writes it: the batch unstacked into a TensorList, a while loop that
+// reads item i, doubles it and writes it into a reserved list, then the list stacked.
+TEST_F(GraphInterpreterTest, TensorListMapOverBatch) {
+  const json nodes = json::array({
+      Placeholder("x", "DT_FLOAT"),
+      IntConst("shape", {1}, {2}),
+      IntConst("unknown", {}, {-1}),
+      IntConst("zero", {}, {0}),
+      IntConst("begin", {1}, {0}), IntConst("size1", {1}, {1}),
+      Node("shape_x", "Shape", {"x"}),
+      Node("first_dim", "Slice", {"shape_x", "begin", "size1"}),
+      Node("count", "Squeeze", {"first_dim"}),
+      Node("items", "TensorListFromTensor", {"x", "shape"}, {{"element_dtype", {{"type", "DT_FLOAT"}}}}),
+      Node("out", "TensorListReserve", {"unknown", "count"}, {{"element_dtype", {{"type", "DT_FLOAT"}}}}),
+      Node("i_enter", "Enter", {"zero"}, Frame("map")),
+      Node("out_enter", "Enter", {"out"}, Frame("map")),
+      Node("items_enter", "Enter", {"items"}, Frame("map", true)),
+      Node("count_enter", "Enter", {"count"}, Frame("map", true)),
+      Node("i_merge", "Merge", {"i_enter", "i_next"}),
+      Node("out_merge", "Merge", {"out_enter", "out_next"}),
+      Node("less", "Less", {"i_merge", "count_enter"}),
+      Node("cond", "LoopCond", {"less"}),
+      Node("i_switch", "Switch", {"i_merge", "cond"}),
+      Node("out_switch", "Switch", {"out_merge", "cond"}),
+      Node("i_body", "Identity", {"i_switch:1"}),
+      Node("item", "TensorListGetItem", {"items_enter", "i_body", "shape"}, {{"element_dtype", {{"type", "DT_FLOAT"}}}}),
+      FloatConst("two", {}, {2}, {"^i_body"}),
+      Node("doubled", "Mul", {"item", "two"}),
+      Node("written", "TensorListSetItem", {"out_switch:1", "i_body", "doubled"}, {{"element_dtype", {{"type", "DT_FLOAT"}}}}),
+      IntConst("one", {}, {1}, {"^i_body"}),
+      Node("i_add", "AddV2", {"i_body", "one"}),
+      Node("i_next", "NextIteration", {"i_add"}),
+      Node("out_next", "NextIteration", {"written"}),
+      Node("out_exit", "Exit", {"out_switch"}),
+      Node("stacked", "TensorListStack", {"out_exit", "shape"}, {{"element_dtype", {{"type", "DT_FLOAT"}}}}),
+  });
+  auto g = GraphModel::Load(Write(nodes));
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  for (int batch : {1, 3}) {
+    std::vector<float> values;
+    for (int i = 0; i < batch * 2; ++i) values.push_back(static_cast<float>(i) - 1.5f);
+    auto r = g.value()->Run({{"x", HostTensor::Float({batch, 2}, values)}}, {"stacked"});
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r.value()[0].shape, (std::vector<int64_t>{batch, 2}));
+    for (size_t i = 0; i < values.size(); ++i) EXPECT_EQ(r.value()[0].floats[i], 2 * values[i]) << "batch " << batch;
+  }
+}
+
 TEST_F(GraphInterpreterTest, SwitchAndMergeTakeOneBranch) {
   const json nodes = json::array({
       Placeholder("x", "DT_FLOAT"),

@@ -111,6 +111,8 @@ class Execution {
         FARM_RETURN_IF_ERROR(RunNode(node_index, ctx, out_ctx, store_id, outputs));
       } catch (const KernelError& e) {
         return InvalidArgument(Where(node) + ": " + e.what());
+      } catch (const c10::Error& e) {  // libtorch's shape checks: bad input for this graph
+        return InvalidArgument(Where(node) + ": " + e.what_without_backtrace());
       } catch (const std::exception& e) {
         return Internal(Where(node) + ": " + e.what());
       }
