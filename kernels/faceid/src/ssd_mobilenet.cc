@@ -70,8 +70,8 @@ StatusOr<SsdBoxPredictor> LoadBoxPredictor(const TfjsWeights& w, int index, int6
                         w.Get(prefix + "/ClassPredictor/biases", {anchors * 3}));
   p.box_bias = box_bias.contiguous();
   p.class_bias = class_bias.contiguous();
-  p.box_matrix = box_w.reshape({in, anchors * 4}).contiguous();
-  p.class_matrix = cls_w.reshape({in, anchors * 3}).contiguous();
+  p.box_weight = internal::ConvFiltersToOihw(box_w);
+  p.class_weight = internal::ConvFiltersToOihw(cls_w);
   return p;
 }
 
@@ -126,13 +126,13 @@ SsdRawOutput RunNet(const SsdParams& p, const at::Tensor& input512_hwc) {
   }
   const std::array<at::Tensor, 6> features = {conv11, x, pred[1], pred[3], pred[5], pred[7]};
   std::vector<at::Tensor> encodings, logits;
-  // The box predictors' 1x1 convs are small: a matrix product of the [H*W, in] rows.
   for (int i = 0; i < 6; ++i) {
     const SsdBoxPredictor& bp = p.box_predictors[i];
-    const at::Tensor rows = AsRows(features[i]);
     // [H*W, A*k] rows are tfjs's NHWC order: reshaped, one row per anchor.
-    encodings.push_back(at::mm(rows, bp.box_matrix).add_(bp.box_bias).reshape({-1, 4}));
-    logits.push_back(at::mm(rows, bp.class_matrix).add_(bp.class_bias).reshape({-1, 3}));
+    encodings.push_back(
+        AsRows(internal::Conv1x1(features[i], bp.box_weight)).add_(bp.box_bias).reshape({-1, 4}));
+    logits.push_back(
+        AsRows(internal::Conv1x1(features[i], bp.class_weight)).add_(bp.class_bias).reshape({-1, 3}));
   }
   return internal::SsdOutputLayer(at::cat(encodings, 0), p.anchors, at::cat(logits, 0));
 }

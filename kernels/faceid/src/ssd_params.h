@@ -26,11 +26,11 @@ struct SsdDepthwiseConv {
   int stride = 1;
 };
 
-// 1x1 convs with bias: box encodings (4 per anchor) and class logits (3 per anchor), as
-// [in, out] matrices and [out] biases.
+// 1x1 convs with bias: box encodings (4 per anchor) and class logits (3 per anchor);
+// weights OIHW, biases [out].
 struct SsdBoxPredictor {
-  at::Tensor box_matrix, box_bias;
-  at::Tensor class_matrix, class_bias;
+  at::Tensor box_weight, box_bias;
+  at::Tensor class_weight, class_bias;
 };
 
 struct SsdParams {

@@ -3,7 +3,7 @@
 // per stage, on face-api's six demo photos, after model load. tools/bench/faceid/run.sh
 // runs it beside face-api in Node and prints the ratio.
 //
-//   bench_faceid [--models DIR] [--rounds N] [--sweep N] [--threads N]
+//   bench_faceid [--models DIR] [--rounds N] [--sweep N] [--threads N] [--workers N]
 //
 // --models: the models root (default $STUDIOFARM_MODELS, else ~/.cache/studiofarm/models)
 //   holding face-api/model (the three manifests) and face-api/demo/sample1..6.jpg.
@@ -14,7 +14,9 @@
 // Sweep (--sweep N, default 1000; 0 skips it): N renders of 512x768 with one face each,
 //   made from the demo faces (a 2:3 region around each detected face, bilinear-resized to
 //   512x768, cycled). Each render goes through the whole pipeline from its pixels (detect,
-//   landmarks, descriptor; no PNG decode), as descriptors for a sweep's renders need.
+//   landmarks, descriptor; no PNG decode), as descriptors for a sweep's renders need,
+//   on --workers threads (default 2, the cores here), each with one libtorch thread.
+// --threads: libtorch intra-op threads for the photos (default: libtorch's choice).
 // The last lines are `key=value` pairs for run.sh.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -30,6 +32,7 @@
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "farm/faceid/image_decode.h"
@@ -46,6 +49,7 @@ struct Args {
   int rounds = 2;
   int sweep = 1000;
   int threads = 0;  // 0: libtorch's default
+  int workers = 2;  // sweep threads
 };
 
 bool ParseArgs(int argc, char** argv, Args* args) {
@@ -59,13 +63,15 @@ bool ParseArgs(int argc, char** argv, Args* args) {
       args->rounds = std::atoi(value.c_str());
     } else if (flag == "--sweep") {
       args->sweep = std::atoi(value.c_str());
+    } else if (flag == "--workers") {
+      args->workers = std::atoi(value.c_str());
     } else if (flag == "--threads") {
       args->threads = std::atoi(value.c_str());
     } else {
       return false;
     }
   }
-  return args->rounds >= 1 && args->sweep >= 0 && args->threads >= 0;
+  return args->rounds >= 1 && args->sweep >= 0 && args->threads >= 0 && args->workers >= 1;
 }
 
 std::string DefaultModelsRoot() {
@@ -132,7 +138,7 @@ std::string Fixed(double v, int digits) {
 int main(int argc, char** argv) {
   Args args;
   if (!ParseArgs(argc, argv, &args)) {
-    std::cerr << "usage: bench_faceid [--models DIR] [--rounds N>=1] [--sweep N>=0] [--threads N]\n";
+    std::cerr << "usage: bench_faceid [--models DIR] [--rounds N>=1] [--sweep N>=0] [--threads N] [--workers N>=1]\n";
     return 2;
   }
   if (args.models.empty()) args.models = DefaultModelsRoot();
@@ -224,6 +230,7 @@ int main(int argc, char** argv) {
               times.faces / total_s, 1000.0 * times.landmarks / std::max<int64_t>(times.faces, 1),
               1000.0 * times.descriptor / std::max<int64_t>(times.faces, 1));
 
+  const int photo_threads = at::get_num_threads();
   double sweep_s = 0, sweep_cpu_s = 0;
   int64_t sweep_faces = 0;
   if (args.sweep > 0) {
@@ -235,25 +242,44 @@ int main(int argc, char** argv) {
       std::cerr << "bench_faceid: no face in the demo photos to build renders from\n";
       return 1;
     }
+    // Workers share the pipeline (Analyze is const); with several, each runs libtorch on
+    // one thread (renders in parallel rather than ops: the tensors are small).
+    if (args.workers > 1) at::set_num_threads(1);
+    std::vector<int64_t> found(args.workers, 0);
+    std::vector<int> failed(args.workers, 0);
+    const auto work = [&](int worker) {
+      for (int i = worker; i < args.sweep; i += args.workers) {
+        auto faces = pipeline->Analyze(renders[i % renders.size()]);
+        if (!faces.ok()) {
+          failed[worker] = 1;
+          return;
+        }
+        found[worker] += static_cast<int64_t>(faces->size());
+      }
+    };
     start = Clock::now();
     const std::clock_t sweep_cpu_start = std::clock();
-    for (int i = 0; i < args.sweep; ++i) {
-      auto faces = pipeline->Analyze(renders[i % renders.size()]);
-      if (!faces.ok()) return 1;
-      sweep_faces += static_cast<int64_t>(faces->size());
-    }
+    std::vector<std::thread> threads;
+    for (int w = 1; w < args.workers; ++w) threads.emplace_back(work, w);
+    work(0);
+    for (std::thread& t : threads) t.join();
     sweep_s = Since(start);
+    for (int w = 0; w < args.workers; ++w) {
+      if (failed[w]) return 1;
+      sweep_faces += found[w];
+    }
     sweep_cpu_s = static_cast<double>(std::clock() - sweep_cpu_start) / CLOCKS_PER_SEC;
     std::printf("\nsweep: %d renders of 512x768 (%zu distinct portraits of the demo faces), "
-                "detect + landmarks + descriptor each: %.2f s (cpu %.2f s), %.1f ms/render, "
-                "%lld descriptors\n",
-                args.sweep, renders.size(), sweep_s, sweep_cpu_s, 1000.0 * sweep_s / args.sweep,
+                "detect + landmarks + descriptor each, %d worker%s x %d libtorch thread%s: "
+                "%.2f s (cpu %.2f s), %.1f ms/render, %lld descriptors\n",
+                args.sweep, renders.size(), args.workers, args.workers == 1 ? "" : "s",
+                at::get_num_threads(), at::get_num_threads() == 1 ? "" : "s", sweep_s, sweep_cpu_s, 1000.0 * sweep_s / args.sweep,
                 static_cast<long long>(sweep_faces));
   }
 
-  std::printf("\nthreads=%d\nphotos=%d\nfaces=%lld\ndecode_s=%s\ndetector_s=%s\nlandmarks_s=%s\n"
+  std::printf("\nthreads=%d\nworkers=%d\nphotos=%d\nfaces=%lld\ndecode_s=%s\ndetector_s=%s\nlandmarks_s=%s\n"
               "descriptor_s=%s\ntotal_s=%s\ncpu_s=%s\nsweep_renders=%d\nsweep_descriptors=%lld\nsweep_s=%s\n",
-              at::get_num_threads(), photos_done, static_cast<long long>(times.faces),
+              photo_threads, args.workers, photos_done, static_cast<long long>(times.faces),
               Fixed(decode_s, 4).c_str(), Fixed(times.detector, 4).c_str(),
               Fixed(times.landmarks, 4).c_str(), Fixed(times.descriptor, 4).c_str(),
               Fixed(total_s, 4).c_str(), Fixed(cpu_s, 4).c_str(), args.sweep, static_cast<long long>(sweep_faces),
