@@ -325,6 +325,33 @@ TEST(ExpandTest, VaeHashComesFromResolverAndOnlyItChangesTheHash) {
   EXPECT_EQ(failed.status().message().rfind("vae: ", 0), 0u) << failed.status().message();
 }
 
+TEST(ExpandTest, EmbeddingsAreRecordedByNameWithTheirFilesHash) {
+  const ExpandedSweep plain = ExpandOrFail(Spec(kRender));
+  const std::string embeddings = "embeddings:\n"
+                                 "  - models:/embeddings/EasyNegative.safetensors\n"
+                                 "  - {name: face-ti, sha256: " + std::string(64, 'c') + "}\n"
+                                 "  - {name: other, path: ti/x.safetensors}\n";
+  const ExpandedSweep with = ExpandOrFail(Spec(embeddings + kRender));
+  ASSERT_EQ(Renders(with).size(), 1u);
+  EXPECT_TRUE(Renders(plain)[0].embeddings.empty());
+  const std::map<std::string, std::string> expected = {
+      {"EasyNegative", Sha256Hex("model:models:/embeddings/EasyNegative.safetensors")},
+      {"face-ti", std::string(64, 'c')},
+      {"other", Sha256Hex("model:ti/x.safetensors")}};
+  EXPECT_EQ(Renders(with)[0].embeddings, expected);
+  EXPECT_NE(with.jobs.at(0).param_hash, plain.jobs.at(0).param_hash);
+  RenderParams without = Renders(with)[0];
+  without.embeddings.clear();
+  EXPECT_EQ(*ParamHash(without), plain.jobs.at(0).param_hash);
+
+  SweepSpec spec = ParseOrFail(Spec("embeddings: [ti/missing.safetensors]\n" + std::string(kRender)));
+  FakeResolver resolver;
+  resolver.failures["ti/missing.safetensors"] = NotFound("ti/missing.safetensors: no such file");
+  auto failed = ExpandSweep(spec, resolver);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().message().rfind("embeddings (missing): ", 0), 0u) << failed.status().message();
+}
+
 TEST(ExpandTest, SameSpecSameHashesDifferentSeedDifferentHash) {
   auto a = ExpandOrFail(Spec(kRender));
   auto b = ExpandOrFail(Spec(kRender));

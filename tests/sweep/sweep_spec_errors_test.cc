@@ -470,6 +470,35 @@ TEST(SpecErrorsTest, VaeNeedsPathOrHashLikeCheckpoint) {
             "bad.yaml:4:15: vae.sha256: 'ABC' is not a SHA-256; expected 64 lower-case hex digits");
 }
 
+TEST(SpecErrorsTest, EmbeddingsNeedANameOnceAndAFileEach) {
+  const std::string head =
+      "name: t\n"
+      "identity: {name: alice, photos: p/*.jpg, token: sks person}\n"
+      "checkpoint: {sha256: " + std::string(64, 'a') + "}\n";
+  std::vector<Diagnostic> d = Diagnose(head +
+                                       "embeddings:\n"
+                                       "  - ti/neg.safetensors\n"
+                                       "  - {sha256: " + std::string(64, 'b') + "}\n"
+                                       "  - {name: neg, path: other/neg.safetensors}\n"
+                                       "  - {name: x, sha256: ABC}\n"
+                                       "  - {name: 'a, b', path: y.safetensors}\n"
+                                       "  - {name: z}\n" +
+                                       R(""));
+  ASSERT_EQ(d.size(), 5u);
+  EXPECT_EQ(d[0].ToString(), "bad.yaml:6:5: embeddings[1].name: missing required key; expected the word that calls the "
+                             "embedding in a prompt (a sha256 alone has no file name)");
+  EXPECT_EQ(d[1].ToString(), "bad.yaml:7:12: embeddings[2]: embedding name 'neg' also names embeddings[0]; "
+                             "expected each name once");
+  EXPECT_EQ(d[2].ToString(), "bad.yaml:8:23: embeddings[3].sha256: 'ABC' is not a SHA-256; expected 64 lower-case "
+                             "hex digits");
+  EXPECT_EQ(d[3].ToString(), "bad.yaml:9:12: embeddings[4]: bad embedding name 'a, b'; expected a word without "
+                             "commas or outer spaces");
+  EXPECT_EQ(d[4].ToString().rfind("bad.yaml:10:5: embeddings[5].path: missing", 0), 0u) << d[4].ToString();
+
+  EXPECT_EQ(Diagnose(head + "embeddings: ti/neg.safetensors\n" + R("")).at(0).ToString().rfind("bad.yaml:4:13: embeddings:", 0),
+            0u);
+}
+
 TEST(SpecErrorsTest, IdentityPickIsLargestOnly) {
   auto spec_with = [](const std::string& pick) {
     return "name: t\n"

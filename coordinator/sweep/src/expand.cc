@@ -175,6 +175,11 @@ StatusOr<ExpandedSweep> ExpandSweep(const SweepSpec& full_spec, SpecResolver& re
     if (!vae.ok()) return vae.status().WithContext("vae");
     models.vae_sha256 = *vae;
   }
+  for (const EmbeddingSpec& embedding : spec.embeddings) {
+    auto sha256 = resolver.ResolveModel(embedding.file);
+    if (!sha256.ok()) return sha256.status().WithContext("embeddings (" + embedding.name + ")");
+    models.embeddings[embedding.name] = *sha256;
+  }
   auto photos = resolver.ResolvePhotoSet(spec.identity.photos);
   if (!photos.ok()) return photos.status().WithContext("identity.photos");
   GridPlan plan(spec);

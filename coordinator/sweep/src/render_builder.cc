@@ -69,6 +69,7 @@ StatusOr<RenderParams> BuildRender(const SweepSpec& spec, const GridPlan& plan,
   }
   r.checkpoint_sha256 = models.checkpoint_sha256;
   r.vae_sha256 = models.vae_sha256;
+  r.embeddings = models.embeddings;
   if (!r.pose.empty() && spec.pose_control) {
     r.controlnets.push_back(
         {models.pose_control_sha256, "pose:" + r.pose, spec.pose_control->weight, 0.0, 1.0});

@@ -14,6 +14,7 @@ namespace farm::sweep {
 struct ResolvedModels {
   std::string checkpoint_sha256;
   std::string vae_sha256;           // empty: the checkpoint's VAE
+  std::map<std::string, std::string> embeddings;  // name -> sha256
   std::string pose_control_sha256;  // empty when the spec has no pose_control
 };
 

@@ -16,7 +16,7 @@ const std::vector<std::string>& RootKeys() {
   static const std::vector<std::string> kKeys = {
       "name",   "description", "priority", "max_jobs", "identity", "checkpoint", "train", "loras",
       "render", "nightly", "grid",        "zip",      "exclude",  "pipeline", "tones",      "score",
-      "search", "vae"};
+      "search", "vae", "embeddings"};
   return kKeys;
 }
 
@@ -247,6 +247,7 @@ SpecCheck CheckSweepSpec(std::string_view yaml, std::string_view file_name,
       section("checkpoint", true, "checkpoint: {path, sha256}",
               [&](const MapEntry& e) { ReadCheckpoint(e, spec, sink); });
       section("vae", false, "", [&](const MapEntry& e) { ReadVae(e, spec, sink); });
+      section("embeddings", false, "", [&](const MapEntry& e) { ReadEmbeddings(e, spec, sink); });
       section("train", false, "", [&](const MapEntry& e) { ReadTrain(e, spec, sink); });
       section("loras", false, "", [&](const MapEntry& e) { ReadLoras(e, spec, sink); });
       section("render", true, "render: {prompt, seeds, sampler, ...}",

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <limits>
 
 #include "render_param_table.h"
@@ -186,6 +187,46 @@ void ReadCheckpoint(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink
 
 void ReadVae(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink) {
   if (auto ref = ReadModelRef(entry.value, entry.path, {}, sink)) spec.vae = *ref;
+}
+
+void ReadEmbeddings(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink) {
+  auto items = ReadList(entry.value, entry.path, /*allow_scalar=*/false, /*allow_empty=*/false, sink);
+  if (!items) return;
+  std::map<std::string, std::string> seen;  // name -> path of its item
+  for (const ListItem& item : *items) {
+    EmbeddingSpec embedding;
+    const std::size_t errors_before = sink.size();
+    auto ref = ReadModelRef(item.node, item.path, {"name"}, sink);
+    if (!ref) continue;
+    embedding.file = *ref;
+    // Looked up on a const node: a mutable operator[] would add the key to the document.
+    const YAML::Node& item_node = item.node;
+    const bool has_name = item_node.IsMap() && item_node["name"];
+    const YAML::Node name_node = has_name ? item_node["name"] : item_node;
+    if (has_name) {
+      if (auto name = ReadString(name_node, KeyPath(item.path, "name"), false, sink)) embedding.name = *name;
+    } else if (!ref->path.empty()) {
+      // A1111 names an embedding by its file name without the extension.
+      embedding.name = std::filesystem::path(ref->path).stem().string();
+    } else {
+      ReportMissing(item.node, KeyPath(item.path, "name"),
+                    "the word that calls the embedding in a prompt (a sha256 alone has no file name)", sink);
+    }
+    if (sink.size() != errors_before || embedding.name.empty()) continue;
+    const bool spaced = std::isspace(static_cast<unsigned char>(embedding.name.front())) ||
+                        std::isspace(static_cast<unsigned char>(embedding.name.back()));
+    if (spaced || embedding.name.find(',') != std::string::npos) {
+      sink.Add(name_node, item.path,
+               "bad embedding name '" + embedding.name + "'; expected a word without commas or outer spaces");
+      continue;
+    }
+    if (auto [it, added] = seen.emplace(embedding.name, item.path); !added) {
+      sink.Add(name_node, item.path,
+               "embedding name '" + embedding.name + "' also names " + it->second + "; expected each name once");
+      continue;
+    }
+    spec.embeddings.push_back(std::move(embedding));
+  }
 }
 
 void ReadTrain(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink) {

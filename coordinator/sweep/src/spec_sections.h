@@ -23,6 +23,8 @@ void ReadIdentity(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink);
 void ReadCheckpoint(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink);
 // vae: {path} or {sha256}, like checkpoint:.
 void ReadVae(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink);
+// embeddings: a list of paths or {name, path, sha256} (name defaults to the file's stem).
+void ReadEmbeddings(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink);
 void ReadTrain(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink);
 // Before render: and grid:, whose lora values name its entries.
 void ReadLoras(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink);

@@ -34,6 +34,12 @@ struct ModelRef {
   std::string sha256;  // 64 lower-case hex digits, or empty
 };
 
+// A textual-inversion embedding: the word that calls it in a prompt and its file.
+struct EmbeddingSpec {
+  std::string name;
+  ModelRef file;
+};
+
 struct IdentitySpec {
   std::string name;                 // identifier, recorded in train and score jobs
   std::vector<std::string> photos;  // globs, same path rules as ModelRef::path
@@ -117,6 +123,9 @@ struct SweepSpec {
   ModelRef checkpoint;
   // `vae:`: a separate VAE file for every render (absent: the checkpoint's own).
   std::optional<ModelRef> vae;
+  // `embeddings:`: textual-inversion embeddings every render may call by name; names
+  // unique. Every render records all of them (name -> SHA-256), none: nothing recorded.
+  std::vector<EmbeddingSpec> embeddings;
   std::optional<TrainSpec> train;  // absent: renders use the base checkpoint only
   // Existing LoRA files by name (`loras:`), never together with `train`. The render
   // parameter "lora" names one of them; expansion refers to the file by its content hash,
