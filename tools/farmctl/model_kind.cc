@@ -60,7 +60,6 @@ std::string ForeignNetworkKind(const SafetensorsHeader& header) {
       {".dora_scale", "DoRA"},
       {".lora_magnitude_vector", "DoRA"},
       {".lora_magnitude_vector.weight", "DoRA"},
-      {".lora_mid.weight", "LoCon with a Tucker middle factor (LyCORIS lora_mid)"},
       {".diff", "full-weight difference (LyCORIS full)"},
   };
   for (const TensorInfo& tensor : header.tensors) {

@@ -12,7 +12,7 @@
 // cond_stage_model.model.*, or 1024-wide cross-attention: attn2.to_k [320, 1024]), SDXL
 // (conditioner.embedders.*), SD3 (joint_blocks), Flux (double_blocks), v-prediction (a
 // `v_pred` tensor, or metadata modelspec.prediction_type / prediction_type of "v" or
-// "v_prediction"), LyCORIS (IA)^3/GLoRA/Tucker-LoCon/full, OFT and DoRA files (named), an
+// "v_prediction"), LyCORIS (IA)^3/GLoRA/full, OFT and DoRA files (named), an
 // SD UNet with another input width, and anything unrecognised.
 #pragma once
 

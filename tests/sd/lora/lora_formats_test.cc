@@ -83,7 +83,6 @@ TEST(LoraNamingTest, OtherNetworkKindsAreNamed) {
       {"lora_unet_a_proj_in.oft_blocks", "OFT"},
       {"lora_unet_a_proj_in.dora_scale", "DoRA"},
       {"unet.a.proj_in.lora_magnitude_vector", "DoRA"},
-      {"lora_unet_a_proj_in.lora_mid.weight", "LoCon with a Tucker middle factor (LyCORIS lora_mid)"},
       {"lora_unet_a_proj_in.on_input", "(IA)^3 (LyCORIS)"},
       {"lora_unet_a_proj_in.diff", "full-weight difference (LyCORIS full)"},
   };
@@ -95,6 +94,8 @@ TEST(LoraNamingTest, OtherNetworkKindsAreNamed) {
   }
   EXPECT_FALSE(RefusedLoraKind("lora_unet_a_proj_in.lora_down.weight").has_value());
   EXPECT_FALSE(RefusedLoraKind("lora_unet_a_proj_in.hada_w1_a").has_value());
+  EXPECT_FALSE(RefusedLoraKind("lora_unet_a_proj_in.lora_mid.weight").has_value());
+  EXPECT_EQ(ParseLoraKey("lora_unet_a_proj_in.lora_mid.weight")->role, LoraTensorRole::kMid);
   // LoHa and LoKr factors are parsed: they are applied.
   for (const std::string factor : {"hada_w1_a", "hada_t2", "lokr_w1", "lokr_w2_b", "lokr_t2"}) {
     auto parts = ParseLoraKey("lora_unet_a_proj_in." + factor);
@@ -277,6 +278,57 @@ TEST_F(LoraFormatsTest, LoconModulesMergeAsTheirTwoConvsAndRestoreExactly) {
   // Nothing but the targeted weights changed.
   std::vector<std::string> changed = ChangedKeys(base, merged.unet);
   EXPECT_EQ(changed.size(), convs.size() + 1);
+}
+
+// LyCORIS LoCon with a Tucker core (use_tucker / older use_conv_cp): a 1x1 down, a kxk
+// lora_mid and a 1x1 up; the merged conv must equal the three convs in sequence.
+TEST_F(LoraFormatsTest, TuckerLoconMergesAsItsThreeConvs) {
+  struct Conv {
+    std::string module;
+    int64_t stride;
+  };
+  const std::vector<Conv> convs = {{"down_blocks.0.resnets.1.conv1", 1}, {"down_blocks.1.downsamplers.0.conv", 2}};
+  const int64_t rank = 3;
+  const double alpha = 1.5, multiplier = 0.9;
+  at::manual_seed(12);
+  TensorMap tensors;
+  for (const Conv& conv : convs) {
+    const at::Tensor& weight = weights_.unet.at(conv.module + ".weight");
+    const std::string kohya = KohyaModuleName(kLoraUnetPrefix, conv.module);
+    tensors[kohya + ".lora_down.weight"] = 0.3 * at::randn({rank, weight.size(1), 1, 1});
+    tensors[kohya + ".lora_mid.weight"] = 0.3 * at::randn({rank, rank, weight.size(2), weight.size(3)});
+    tensors[kohya + ".lora_up.weight"] = 0.3 * at::randn({weight.size(0), rank, 1, 1});
+    tensors[kohya + ".alpha"] = at::scalar_tensor(alpha);
+  }
+  LoraFile locon = WriteAndRead("tucker_locon.safetensors", tensors);
+  ASSERT_TRUE(locon.problems.empty()) << FormatLoraIssue(locon.problems.front());
+  ASSERT_EQ(locon.modules.size(), convs.size());
+  const TensorMap base = DeepCopy(weights_.unet);
+  SdWeights merged = MergedCopy(locon, multiplier);
+  ASSERT_FALSE(merged.unet.empty());
+  for (const Conv& conv : convs) {
+    const std::string kohya = KohyaModuleName(kLoraUnetPrefix, conv.module);
+    const at::Tensor w = base.at(conv.module + ".weight").to(at::kDouble);
+    const at::Tensor x = at::randn({2, w.size(1), 8, 8}, at::kDouble);
+    const at::Tensor path =
+        at::conv2d(at::conv2d(at::conv2d(x, tensors.at(kohya + ".lora_down.weight").to(at::kDouble)),
+                              tensors.at(kohya + ".lora_mid.weight").to(at::kDouble), {}, conv.stride, 1),
+                   tensors.at(kohya + ".lora_up.weight").to(at::kDouble));
+    const at::Tensor expected = at::conv2d(x, w, {}, conv.stride, 1) + multiplier * alpha / rank * path;
+    const at::Tensor got =
+        at::conv2d(x, merged.unet.at(conv.module + ".weight").to(at::kDouble), {}, conv.stride, 1);
+    EXPECT_LE(testing::MaxAbsDiff(got, expected), 1e-5) << conv.module;
+  }
+  EXPECT_EQ(ChangedKeys(base, merged.unet).size(), convs.size());
+
+  // A lora_mid with a 3x3 down is not a Tucker LoCon.
+  const std::string bad = KohyaModuleName(kLoraUnetPrefix, convs[0].module);
+  tensors[bad + ".lora_down.weight"] = at::ones({rank, 16, 3, 3});
+  auto refused = LoraFromTensors(tensors, "bad_tucker");
+  ASSERT_TRUE(refused.ok());
+  ASSERT_EQ(refused->problems.size(), 1u);
+  EXPECT_NE(refused->problems[0].message.find("a Tucker LoCon needs a 1x1 down"), std::string::npos)
+      << FormatLoraIssue(refused->problems[0]);
 }
 
 // The tiny kohya LoRA rewritten in each diffusers/PEFT naming merges to exactly the same

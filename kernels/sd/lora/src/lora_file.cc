@@ -31,6 +31,7 @@ struct ModuleParts {
   std::string component;
   at::Tensor down;
   at::Tensor up;
+  at::Tensor mid;
   at::Tensor alpha;
   std::map<std::string, at::Tensor> factors;  // LyCORIS LoHa/LoKr, by factor name
   std::set<std::string> refused_kinds;        // DoRA, OFT, ...: the module is not applied
@@ -50,7 +51,8 @@ FactorNames NamesFor(const ModuleParts& parts) {
 std::string CheckParts(const ModuleParts& parts) {
   const FactorNames names = NamesFor(parts);
   if (!parts.down.defined() && !parts.up.defined()) {
-    return "has an alpha but no " + names.down + " or " + names.up;
+    return std::string(parts.mid.defined() ? "has lora_mid.weight" : "has an alpha") + " but no " +
+           names.down + " or " + names.up;
   }
   if (!parts.down.defined()) return "has " + names.up + " but no " + names.down;
   if (!parts.up.defined()) return "has " + names.down + " but no " + names.up;
@@ -74,6 +76,17 @@ std::string CheckParts(const ModuleParts& parts) {
   }
   if (down.numel() == 0 || up.numel() == 0) return "empty tensor: " + shapes;
   if (!AllFinite(down) || !AllFinite(up)) return names.down + "/" + names.up + " contain NaN or infinity";
+  if (parts.mid.defined()) {
+    const at::Tensor& mid = parts.mid;
+    const std::string with_mid = shapes + ", lora_mid.weight " + ShapeText(mid.sizes());
+    if (!IsLoraFloatType(mid.scalar_type())) return "lora_mid.weight must be f16, bf16, f32 or f64";
+    if (down.dim() != 4 || down.size(2) != 1 || down.size(3) != 1 || mid.dim() != 4 ||
+        mid.size(0) != up.size(1) || mid.size(1) != down.size(0)) {
+      return "a Tucker LoCon needs a 1x1 down [r, in, 1, 1], lora_mid.weight [r, r, kh, kw] and a "
+             "1x1 up [out, r, 1, 1]: " + with_mid;
+    }
+    if (!AllFinite(mid)) return "lora_mid.weight contains NaN or infinity";
+  }
   return {};
 }
 
@@ -92,7 +105,7 @@ std::string MakeModule(const ModuleParts& parts, LoraModule& module) {
   std::string problem;
   if (parts.factors.empty()) {
     problem = CheckParts(parts);
-  } else if (parts.down.defined() || parts.up.defined()) {
+  } else if (parts.down.defined() || parts.up.defined() || parts.mid.defined()) {
     problem = "mixes LoRA (down/up) and LyCORIS (hada_*/lokr_*) tensors";
   } else {
     problem = MakeLycorisModule(parts.factors, module);
@@ -101,6 +114,7 @@ std::string MakeModule(const ModuleParts& parts, LoraModule& module) {
   if (!problem.empty() || !parts.factors.empty()) return problem;
   module.down = parts.down.cpu();
   module.up = parts.up.cpu();
+  if (parts.mid.defined()) module.mid = parts.mid.cpu();
   module.rank = module.down.size(0);
   return {};
 }
@@ -173,7 +187,8 @@ StatusOr<LoraFile> LoraFromTensors(const TensorMap& tensors, const std::string& 
         }
         at::Tensor& slot = named->role == LoraTensorRole::kDown ? part.down
                            : named->role == LoraTensorRole::kUp ? part.up
-                                                                 : part.alpha;
+                           : named->role == LoraTensorRole::kMid ? part.mid
+                                                                  : part.alpha;
         if (named->role == LoraTensorRole::kFactor) {
           part.factors[named->factor] = tensor;
           continue;

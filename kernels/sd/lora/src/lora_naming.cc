@@ -19,6 +19,7 @@ struct RoleSuffix {
 constexpr RoleSuffix kRoleSuffixes[] = {
     {".lora_down.weight", LoraTensorRole::kDown, Form::kKohya},
     {".lora_up.weight", LoraTensorRole::kUp, Form::kKohya},
+    {".lora_mid.weight", LoraTensorRole::kMid, Form::kKohya},
     {".lora_A.weight", LoraTensorRole::kDown, Form::kDiffusers},
     {".lora_B.weight", LoraTensorRole::kUp, Form::kDiffusers},
     {".lora_linear_layer.down.weight", LoraTensorRole::kDown, Form::kDiffusers},
@@ -65,7 +66,6 @@ constexpr RefusedSuffix kRefusedSuffixes[] = {
     {".diff", "full-weight difference (LyCORIS full)"},
     {".diff_b", "full-weight difference (LyCORIS full)"},
     {".w_norm", "norm (LyCORIS)"},     {".b_norm", "norm (LyCORIS)"},
-    {".lora_mid.weight", "LoCon with a Tucker middle factor (LyCORIS lora_mid)"},
 };
 
 bool EndsWith(std::string_view text, std::string_view suffix) {

@@ -53,6 +53,8 @@ struct LoraModule {
   LoraModuleKind kind = LoraModuleKind::kLora;
   at::Tensor down;  // kLora
   at::Tensor up;    // kLora
+  at::Tensor mid;   // kLora, optional: LyCORIS LoCon Tucker core [r, r, kh, kw] between a 1x1
+                    // down and a 1x1 up (A1111's rebuild_cp_decomposition)
   std::map<std::string, at::Tensor> factors;  // kLoha, kLokr: by factor name ("hada_w1_a")
   // The dimension alpha is divided by: down.size(0) == up.size(1); LoHa hada_w1_b.size(0);
   // LoKr lokr_w1_b.size(0), else lokr_w2_b.size(0), else 0 (no low-rank factor: scale 1,

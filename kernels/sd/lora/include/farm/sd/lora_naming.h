@@ -2,7 +2,8 @@
 // the merge looks up (lora_key_map.h). For a module `<m>`, a diffusers module path such as
 // `down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q`:
 //   kohya (sd-scripts, A1111, LoCon)  lora_unet_<m with '.' -> '_'>.lora_down.weight, .lora_up.weight,
-//                                     .alpha (lora_te_ for the text encoder)
+//                                     .alpha (lora_te_ for the text encoder); LyCORIS LoCon
+//                                     with a Tucker core adds .lora_mid.weight
 //   diffusers / PEFT                  unet.<m>.lora_A.weight, .lora_B.weight
 //   older diffusers                   unet.<m>.lora.down.weight, .lora.up.weight;
 //                                     text_encoder.<m>.lora_linear_layer.down.weight, .up.weight
@@ -17,7 +18,7 @@
 // the text encoder's and any other the UNet's.
 //
 // Other network kinds share the kohya prefixes but not the math (LyCORIS (IA)^3, GLoRA,
-// Tucker LoCon `lora_mid`, OFT, DoRA, ...); RefusedLoraKind names them so they are refused
+// OFT, DoRA, ...); RefusedLoraKind names them so they are refused
 // by name, not merged as something else.
 #pragma once
 
@@ -27,7 +28,7 @@
 
 namespace farm::sd {
 
-enum class LoraTensorRole { kDown, kUp, kAlpha, kFactor };
+enum class LoraTensorRole { kDown, kUp, kMid, kAlpha, kFactor };
 
 struct LoraKeyParts {
   std::string module;  // the kohya module name: "lora_unet_down_blocks_0_attentions_0_proj_in"
