@@ -21,6 +21,9 @@
 #ifdef FARM_HAVE_FACEID
 #include "faces_commands.h"
 #endif
+#ifdef FARM_HAVE_POSE
+#include "pose_commands.h"
+#endif
 #ifdef FARM_HAVE_RENDER_JOBS
 #include "render_commands.h"
 #endif
@@ -98,6 +101,9 @@ int main(int argc, char** argv) {
 #ifdef FARM_HAVE_FACEID
   farm::agent::AddFacesCommands(app);
 #endif
+#ifdef FARM_HAVE_POSE
+  farm::agent::AddPoseCommands(app);
+#endif
 #ifdef FARM_HAVE_RENDER_JOBS
   farm::agent::AddRenderCommands(app);
 #endif
@@ -127,6 +133,9 @@ int main(int argc, char** argv) {
 #endif
 #ifdef FARM_HAVE_FACEID
   if (int code = farm::agent::RunFacesCommand(app); code >= 0) return code;
+#endif
+#ifdef FARM_HAVE_POSE
+  if (int code = farm::agent::RunPoseCommand(app); code >= 0) return code;
 #endif
 #ifdef FARM_HAVE_RENDER_JOBS
   if (int code = farm::agent::RunRenderCommand(app); code >= 0) return code;

@@ -10,6 +10,7 @@
 #include "effects_command.h"
 #include "export_command.h"
 #include "faces_commands.h"
+#include "pose_commands.h"
 #include "identity_commands.h"
 #include "keys_commands.h"
 #include "models_command.h"
@@ -73,6 +74,7 @@ int main(int argc, char** argv) {
   farmctl::AddRemoteCommands(app, options, config_dir, environment, exit_code);
   farmctl::AddWatchCommand(app, options, environment, exit_code);
   farmctl::AddFacesCommands(app, options, exit_code);
+  farmctl::AddPoseCommands(app, options, exit_code);
   farmctl::AddIdentityCommands(app, options, exit_code);
   farmctl::AddScoreCommand(app, options, exit_code);
   farmctl::AddReproduceCommand(app, options, exit_code);
