@@ -37,6 +37,10 @@ TEST(RequiredModelsTest, RenderNeedsItsCheckpointVaeAndLoraFiles) {
   p.vae_sha256 = "aa";
   EXPECT_EQ(RequiredModels(Row(store::JobKind::kRender, ToCanonicalJson(p).value())),
             (std::vector<std::string>{"aa", "bb", "cc"}));
+  // Textual-inversion embedding files too.
+  p.embeddings = {{"neg", "ee"}, {"face", "dd"}};
+  EXPECT_EQ(RequiredModels(Row(store::JobKind::kRender, ToCanonicalJson(p).value())),
+            (std::vector<std::string>{"aa", "bb", "cc", "dd", "ee"}));
 }
 
 }  // namespace

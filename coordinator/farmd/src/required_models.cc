@@ -23,6 +23,7 @@ std::vector<std::string> RequiredModels(const store::Job& job) {
   std::vector<std::string> models;
   if (!params->checkpoint_sha256.empty()) models.push_back(params->checkpoint_sha256);
   if (!params->vae_sha256.empty()) models.push_back(params->vae_sha256);
+  for (const auto& [name, sha256] : params->embeddings) models.push_back(sha256);
   constexpr std::string_view kByHash = "sha256:";
   for (const LoraRef& lora : params->loras) {
     // A trained LoRA ("train:...") becomes a file only when its job ends: no hash yet.
