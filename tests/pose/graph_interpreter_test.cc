@@ -2,13 +2,13 @@
 // loop as TF v1 writes it, a cond), TF SAME padding, weight storage decoding, TopK ties,
 // StridedSlice masks, and the error messages for bad models.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include "farm/pose/graph_model.h"
 
@@ -23,7 +23,8 @@ std::string Base64(const std::string& bytes) {
   std::string out;
   size_t i = 0;
   for (; i + 2 < bytes.size(); i += 3) {
-    const uint32_t v = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
+    const uint32_t v =
+        (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
     for (int s = 18; s >= 0; s -= 6) out += abc[(v >> s) & 63];
   }
   if (i + 1 == bytes.size()) {
@@ -41,7 +42,8 @@ std::string Base64(const std::string& bytes) {
   return out;
 }
 
-json Node(const std::string& name, const std::string& op, std::vector<std::string> inputs = {}, json attr = json::object()) {
+json Node(const std::string& name, const std::string& op, std::vector<std::string> inputs = {},
+          json attr = json::object()) {
   json n = {{"name", name}, {"op", op}, {"attr", attr}};
   if (!inputs.empty()) n["input"] = inputs;
   return n;
@@ -53,20 +55,26 @@ json Shape(const std::vector<int64_t>& dims) {
   return {{"dim", d}};
 }
 
-json FloatConst(const std::string& name, const std::vector<int64_t>& shape, const std::vector<float>& values,
-                std::vector<std::string> inputs = {}) {
+json FloatConst(const std::string& name, const std::vector<int64_t>& shape,
+                const std::vector<float>& values, std::vector<std::string> inputs = {}) {
   return Node(name, "Const", std::move(inputs),
               {{"dtype", {{"type", "DT_FLOAT"}}},
-               {"value", {{"tensor", {{"dtype", "DT_FLOAT"}, {"tensorShape", Shape(shape)}, {"floatVal", values}}}}}});
+               {"value",
+                {{"tensor",
+                  {{"dtype", "DT_FLOAT"}, {"tensorShape", Shape(shape)}, {"floatVal", values}}}}}});
 }
 
-json IntConst(const std::string& name, const std::vector<int64_t>& shape, const std::vector<int32_t>& values,
-              std::vector<std::string> inputs = {}) {
+json IntConst(const std::string& name, const std::vector<int64_t>& shape,
+              const std::vector<int32_t>& values, std::vector<std::string> inputs = {}) {
   std::string bytes(values.size() * 4, '\0');
   std::memcpy(bytes.data(), values.data(), bytes.size());
   return Node(name, "Const", std::move(inputs),
               {{"dtype", {{"type", "DT_INT32"}}},
-               {"value", {{"tensor", {{"dtype", "DT_INT32"}, {"tensorShape", Shape(shape)}, {"tensorContent", Base64(bytes)}}}}}});
+               {"value",
+                {{"tensor",
+                  {{"dtype", "DT_INT32"},
+                   {"tensorShape", Shape(shape)},
+                   {"tensorContent", Base64(bytes)}}}}}});
 }
 
 json Placeholder(const std::string& name, const char* type) {
@@ -87,15 +95,18 @@ json Str(const std::string& s) { return {{"s", Base64(s)}}; }
 class GraphInterpreterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("pose_graph_test_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("pose_graph_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  std::string Write(const json& nodes, const json& manifest = json::array(), const std::string& bin = "",
-                    const std::string& bin_name = "model.bin") {
-    const json model = {{"format", "graph-model"}, {"modelTopology", {{"node", nodes}}}, {"weightsManifest", manifest}};
+  std::string Write(const json& nodes, const json& manifest = json::array(),
+                    const std::string& bin = "", const std::string& bin_name = "model.bin") {
+    const json model = {{"format", "graph-model"},
+                        {"modelTopology", {{"node", nodes}}},
+                        {"weightsManifest", manifest}};
     const fs::path path = dir_ / "model.json";
     std::ofstream(path) << model.dump();
     if (!bin.empty()) std::ofstream(dir_ / bin_name, std::ios::binary) << bin;
@@ -105,7 +116,8 @@ class GraphInterpreterTest : public ::testing::Test {
   fs::path dir_;
 };
 
-std::vector<float> RunFloats(const GraphModel& g, const std::vector<std::pair<std::string, HostTensor>>& in,
+std::vector<float> RunFloats(const GraphModel& g,
+                             const std::vector<std::pair<std::string, HostTensor>>& in,
                              const std::string& out) {
   auto r = g.Run(in, {out});
   EXPECT_TRUE(r.ok()) << r.status().ToString();
@@ -159,12 +171,15 @@ TEST_F(GraphInterpreterTest, TensorListMapOverBatch) {
       IntConst("shape", {1}, {2}),
       IntConst("unknown", {}, {-1}),
       IntConst("zero", {}, {0}),
-      IntConst("begin", {1}, {0}), IntConst("size1", {1}, {1}),
+      IntConst("begin", {1}, {0}),
+      IntConst("size1", {1}, {1}),
       Node("shape_x", "Shape", {"x"}),
       Node("first_dim", "Slice", {"shape_x", "begin", "size1"}),
       Node("count", "Squeeze", {"first_dim"}),
-      Node("items", "TensorListFromTensor", {"x", "shape"}, {{"element_dtype", {{"type", "DT_FLOAT"}}}}),
-      Node("out", "TensorListReserve", {"unknown", "count"}, {{"element_dtype", {{"type", "DT_FLOAT"}}}}),
+      Node("items", "TensorListFromTensor", {"x", "shape"},
+           {{"element_dtype", {{"type", "DT_FLOAT"}}}}),
+      Node("out", "TensorListReserve", {"unknown", "count"},
+           {{"element_dtype", {{"type", "DT_FLOAT"}}}}),
       Node("i_enter", "Enter", {"zero"}, Frame("map")),
       Node("out_enter", "Enter", {"out"}, Frame("map")),
       Node("items_enter", "Enter", {"items"}, Frame("map", true)),
@@ -176,16 +191,19 @@ TEST_F(GraphInterpreterTest, TensorListMapOverBatch) {
       Node("i_switch", "Switch", {"i_merge", "cond"}),
       Node("out_switch", "Switch", {"out_merge", "cond"}),
       Node("i_body", "Identity", {"i_switch:1"}),
-      Node("item", "TensorListGetItem", {"items_enter", "i_body", "shape"}, {{"element_dtype", {{"type", "DT_FLOAT"}}}}),
+      Node("item", "TensorListGetItem", {"items_enter", "i_body", "shape"},
+           {{"element_dtype", {{"type", "DT_FLOAT"}}}}),
       FloatConst("two", {}, {2}, {"^i_body"}),
       Node("doubled", "Mul", {"item", "two"}),
-      Node("written", "TensorListSetItem", {"out_switch:1", "i_body", "doubled"}, {{"element_dtype", {{"type", "DT_FLOAT"}}}}),
+      Node("written", "TensorListSetItem", {"out_switch:1", "i_body", "doubled"},
+           {{"element_dtype", {{"type", "DT_FLOAT"}}}}),
       IntConst("one", {}, {1}, {"^i_body"}),
       Node("i_add", "AddV2", {"i_body", "one"}),
       Node("i_next", "NextIteration", {"i_add"}),
       Node("out_next", "NextIteration", {"written"}),
       Node("out_exit", "Exit", {"out_switch"}),
-      Node("stacked", "TensorListStack", {"out_exit", "shape"}, {{"element_dtype", {{"type", "DT_FLOAT"}}}}),
+      Node("stacked", "TensorListStack", {"out_exit", "shape"},
+           {{"element_dtype", {{"type", "DT_FLOAT"}}}}),
   });
   auto g = GraphModel::Load(Write(nodes));
   ASSERT_TRUE(g.ok()) << g.status().ToString();
@@ -195,7 +213,8 @@ TEST_F(GraphInterpreterTest, TensorListMapOverBatch) {
     auto r = g.value()->Run({{"x", HostTensor::Float({batch, 2}, values)}}, {"stacked"});
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     EXPECT_EQ(r.value()[0].shape, (std::vector<int64_t>{batch, 2}));
-    for (size_t i = 0; i < values.size(); ++i) EXPECT_EQ(r.value()[0].floats[i], 2 * values[i]) << "batch " << batch;
+    for (size_t i = 0; i < values.size(); ++i)
+      EXPECT_EQ(r.value()[0].floats[i], 2 * values[i]) << "batch " << batch;
   }
 }
 
@@ -227,7 +246,8 @@ TEST_F(GraphInterpreterTest, SwitchAndMergeTakeOneBranch) {
   // The untaken branch's node is never computed: asking for it is an error, not garbage.
   auto dead = g.value()->Run({{"x", HostTensor::Float({}, {3})}, {"p", no}}, {"t"});
   ASSERT_FALSE(dead.ok());
-  EXPECT_NE(dead.status().message().find("untaken branch"), std::string::npos) << dead.status().ToString();
+  EXPECT_NE(dead.status().message().find("untaken branch"), std::string::npos)
+      << dead.status().ToString();
 }
 
 // Brute-force TF SAME convolution / max pooling on a [1,H,W,1] image.
@@ -236,7 +256,8 @@ float Window(const std::vector<float>& x, int h, int w, int r0, int c0, int k, b
   for (int r = r0; r < r0 + k; ++r) {
     for (int c = c0; c < c0 + k; ++c) {
       if (r < 0 || c < 0 || r >= h || c >= w) continue;  // padding: 0 for conv, ignored for max
-      acc = max ? std::max(acc, x[static_cast<size_t>(r * w + c)]) : acc + x[static_cast<size_t>(r * w + c)];
+      acc = max ? std::max(acc, x[static_cast<size_t>(r * w + c)])
+                : acc + x[static_cast<size_t>(r * w + c)];
     }
   }
   return acc;
@@ -247,8 +268,11 @@ TEST_F(GraphInterpreterTest, SamePaddingIsAsymmetricWithStrideTwo) {
   // padding would shift every window by one).
   const int h = 6, w = 6, k = 3, s = 2;
   std::vector<float> image(static_cast<size_t>(h * w));
-  for (int i = 0; i < h * w; ++i) image[static_cast<size_t>(i)] = -static_cast<float>((i * 7) % 11) - 1.0f;
-  const json conv_attr = {{"strides", IntList({1, s, s, 1})}, {"padding", Str("SAME")}, {"data_format", Str("NHWC")},
+  for (int i = 0; i < h * w; ++i)
+    image[static_cast<size_t>(i)] = -static_cast<float>((i * 7) % 11) - 1.0f;
+  const json conv_attr = {{"strides", IntList({1, s, s, 1})},
+                          {"padding", Str("SAME")},
+                          {"data_format", Str("NHWC")},
                           {"dilations", IntList({1, 1, 1, 1})}};
   json pool_attr = conv_attr;
   pool_attr.erase("dilations");
@@ -266,15 +290,19 @@ TEST_F(GraphInterpreterTest, SamePaddingIsAsymmetricWithStrideTwo) {
   });
   auto g = GraphModel::Load(Write(nodes));
   ASSERT_TRUE(g.ok()) << g.status().ToString();
-  auto r = g.value()->Run({{"x", HostTensor::Float({1, h, w, 1}, image)}}, {"conv", "fused", "pool"});
+  auto r =
+      g.value()->Run({{"x", HostTensor::Float({1, h, w, 1}, image)}}, {"conv", "fused", "pool"});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_EQ(r.value()[0].shape, (std::vector<int64_t>{1, 3, 3, 1}));
   for (int i = 0; i < 3; ++i) {
     for (int j = 0; j < 3; ++j) {
       const size_t at = static_cast<size_t>(i * 3 + j);
-      EXPECT_FLOAT_EQ(r.value()[0].floats[at], Window(image, h, w, i * s, j * s, k, false)) << i << "," << j;
-      EXPECT_FLOAT_EQ(r.value()[1].floats[at], Window(image, h, w, i * s, j * s, k, false) + 0.5f) << i << "," << j;
-      EXPECT_FLOAT_EQ(r.value()[2].floats[at], Window(image, h, w, i * s, j * s, k, true)) << i << "," << j;
+      EXPECT_FLOAT_EQ(r.value()[0].floats[at], Window(image, h, w, i * s, j * s, k, false))
+          << i << "," << j;
+      EXPECT_FLOAT_EQ(r.value()[1].floats[at], Window(image, h, w, i * s, j * s, k, false) + 0.5f)
+          << i << "," << j;
+      EXPECT_FLOAT_EQ(r.value()[2].floats[at], Window(image, h, w, i * s, j * s, k, true))
+          << i << "," << j;
     }
   }
 }
@@ -288,13 +316,18 @@ TEST_F(GraphInterpreterTest, DecodesQuantisedAndHalfWeights) {
   bin.append(reinterpret_cast<const char*>(halves), sizeof halves);
   const int32_t ints[2] = {-7, 123456};
   bin.append(reinterpret_cast<const char*>(ints), sizeof ints);
-  const json manifest = json::array({{{"paths", {"model.bin"}},
-                                      {"weights",
-                                       {{{"name", "q"}, {"shape", {4}}, {"dtype", "float32"},
-                                         {"quantization", {{"dtype", "uint8"}, {"scale", scale}, {"min", min}}}},
-                                        {{"name", "h"}, {"shape", {3}}, {"dtype", "float32"},
-                                         {"quantization", {{"dtype", "float16"}, {"original_dtype", "float32"}}}},
-                                        {{"name", "i"}, {"shape", {2}}, {"dtype", "int32"}}}}}});
+  const json manifest =
+      json::array({{{"paths", {"model.bin"}},
+                    {"weights",
+                     {{{"name", "q"},
+                       {"shape", {4}},
+                       {"dtype", "float32"},
+                       {"quantization", {{"dtype", "uint8"}, {"scale", scale}, {"min", min}}}},
+                      {{"name", "h"},
+                       {"shape", {3}},
+                       {"dtype", "float32"},
+                       {"quantization", {{"dtype", "float16"}, {"original_dtype", "float32"}}}},
+                      {{"name", "i"}, {"shape", {2}}, {"dtype", "int32"}}}}}});
   const json nodes = json::array({Node("q", "Const", {}, {{"dtype", {{"type", "DT_FLOAT"}}}}),
                                   Node("h", "Const", {}, {{"dtype", {{"type", "DT_FLOAT"}}}}),
                                   Node("i", "Const", {}, {{"dtype", {{"type", "DT_INT32"}}}})});
@@ -303,7 +336,8 @@ TEST_F(GraphInterpreterTest, DecodesQuantisedAndHalfWeights) {
   auto r = g.value()->Run({}, {"q", "h", "i"});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   const int qs[4] = {0, 1, 128, 255};
-  for (int k = 0; k < 4; ++k) EXPECT_EQ(r.value()[0].floats[static_cast<size_t>(k)], static_cast<float>(qs[k] * scale + min));
+  for (int k = 0; k < 4; ++k)
+    EXPECT_EQ(r.value()[0].floats[static_cast<size_t>(k)], static_cast<float>(qs[k] * scale + min));
   EXPECT_EQ(r.value()[1].floats, (std::vector<float>{1.0f, -2.0f, 0.333251953125f}));
   EXPECT_EQ(r.value()[2].ints, (std::vector<int32_t>{-7, 123456}));
 }
@@ -321,18 +355,26 @@ TEST_F(GraphInterpreterTest, TopKIsSortedWithTiesByLowerIndex) {
 
 TEST_F(GraphInterpreterTest, StridedSliceMasks) {
   // x[1:, ..., ::-1, newaxis] on [3, 2, 4], then x[:, 1] (shrink).
-  auto slice = [](const std::string& name, const std::string& in, const std::string& b, const std::string& e,
-                  const std::string& s, int begin_mask, int end_mask, int ellipsis, int new_axis, int shrink) {
+  auto slice = [](const std::string& name, const std::string& in, const std::string& b,
+                  const std::string& e, const std::string& s, int begin_mask, int end_mask,
+                  int ellipsis, int new_axis, int shrink) {
     return Node(name, "StridedSlice", {in, b, e, s},
-                {{"begin_mask", {{"i", std::to_string(begin_mask)}}}, {"end_mask", {{"i", std::to_string(end_mask)}}},
-                 {"ellipsis_mask", {{"i", std::to_string(ellipsis)}}}, {"new_axis_mask", {{"i", std::to_string(new_axis)}}},
+                {{"begin_mask", {{"i", std::to_string(begin_mask)}}},
+                 {"end_mask", {{"i", std::to_string(end_mask)}}},
+                 {"ellipsis_mask", {{"i", std::to_string(ellipsis)}}},
+                 {"new_axis_mask", {{"i", std::to_string(new_axis)}}},
                  {"shrink_axis_mask", {{"i", std::to_string(shrink)}}}});
   };
   const json nodes = json::array({
       Placeholder("x", "DT_INT32"),
-      IntConst("b1", {4}, {1, 0, 0, 0}), IntConst("e1", {4}, {0, 0, 0, 0}), IntConst("s1", {4}, {1, 1, -1, 1}),
-      slice("a", "x", "b1", "e1", "s1", /*begin*/ 0b0100, /*end*/ 0b0101, /*ellipsis*/ 0b0010, /*new*/ 0b1000, 0),
-      IntConst("b2", {2}, {0, 1}), IntConst("e2", {2}, {0, 2}), IntConst("s2", {2}, {1, 1}),
+      IntConst("b1", {4}, {1, 0, 0, 0}),
+      IntConst("e1", {4}, {0, 0, 0, 0}),
+      IntConst("s1", {4}, {1, 1, -1, 1}),
+      slice("a", "x", "b1", "e1", "s1", /*begin*/ 0b0100, /*end*/ 0b0101, /*ellipsis*/ 0b0010,
+            /*new*/ 0b1000, 0),
+      IntConst("b2", {2}, {0, 1}),
+      IntConst("e2", {2}, {0, 2}),
+      IntConst("s2", {2}, {1, 1}),
       slice("b", "x", "b2", "e2", "s2", 0b01, 0b01, 0, 0, 0b10),
   });
   auto g = GraphModel::Load(Write(nodes));
@@ -355,7 +397,8 @@ TEST_F(GraphInterpreterTest, UnknownOpNamesTheOpAndTheNode) {
   auto g = GraphModel::Load(Write(nodes));
   ASSERT_TRUE(g.ok()) << "unknown ops only matter when executed: " << g.status().ToString();
   // A node that does not need the unknown op runs.
-  EXPECT_EQ(RunFloats(*g.value(), {{"x", HostTensor::Float({1}, {-2})}}, "fine"), std::vector<float>{2});
+  EXPECT_EQ(RunFloats(*g.value(), {{"x", HostTensor::Float({1}, {-2})}}, "fine"),
+            std::vector<float>{2});
   auto r = g.value()->Run({{"x", HostTensor::Float({1}, {1})}}, {"strange"});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("FancyOp"), std::string::npos) << r.status().ToString();
@@ -363,28 +406,34 @@ TEST_F(GraphInterpreterTest, UnknownOpNamesTheOpAndTheNode) {
 }
 
 TEST_F(GraphInterpreterTest, BadFilesAreClearErrors) {
-  const json manifest = json::array(
-      {{{"paths", {"model.bin"}}, {"weights", {{{"name", "w"}, {"shape", {4}}, {"dtype", "float32"}}}}}});
+  const json manifest =
+      json::array({{{"paths", {"model.bin"}},
+                    {"weights", {{{"name", "w"}, {"shape", {4}}, {"dtype", "float32"}}}}}});
   const json nodes = json::array({Node("w", "Const", {}, {{"dtype", {{"type", "DT_FLOAT"}}}})});
   // Missing weights file.
   auto missing = GraphModel::Load(Write(nodes, manifest));
   ASSERT_FALSE(missing.ok());
-  EXPECT_NE(missing.status().message().find("model.bin"), std::string::npos) << missing.status().ToString();
+  EXPECT_NE(missing.status().message().find("model.bin"), std::string::npos)
+      << missing.status().ToString();
   // Short weights file: 8 of 16 bytes.
   auto short_file = GraphModel::Load(Write(nodes, manifest, std::string(8, '\0')));
   ASSERT_FALSE(short_file.ok());
-  EXPECT_NE(short_file.status().message().find("model.bin"), std::string::npos) << short_file.status().ToString();
-  EXPECT_NE(short_file.status().message().find("too short"), std::string::npos) << short_file.status().ToString();
+  EXPECT_NE(short_file.status().message().find("model.bin"), std::string::npos)
+      << short_file.status().ToString();
+  EXPECT_NE(short_file.status().message().find("too short"), std::string::npos)
+      << short_file.status().ToString();
   // Malformed JSON.
   const fs::path broken = dir_ / "broken.json";
   std::ofstream(broken) << "{\"modelTopology\": {\"node\": [";
   auto malformed = GraphModel::Load(broken.string());
   ASSERT_FALSE(malformed.ok());
-  EXPECT_NE(malformed.status().message().find("broken.json"), std::string::npos) << malformed.status().ToString();
+  EXPECT_NE(malformed.status().message().find("broken.json"), std::string::npos)
+      << malformed.status().ToString();
   // An input naming a node that does not exist.
   auto dangling = GraphModel::Load(Write(json::array({Node("a", "Abs", {"nowhere:0"})})));
   ASSERT_FALSE(dangling.ok());
-  EXPECT_NE(dangling.status().message().find("nowhere"), std::string::npos) << dangling.status().ToString();
+  EXPECT_NE(dangling.status().message().find("nowhere"), std::string::npos)
+      << dangling.status().ToString();
   // Missing model file.
   auto absent = GraphModel::Load((dir_ / "absent.json").string());
   ASSERT_FALSE(absent.ok());
@@ -392,12 +441,14 @@ TEST_F(GraphInterpreterTest, BadFilesAreClearErrors) {
 }
 
 TEST_F(GraphInterpreterTest, ResizeBilinearHalfPixelCenters) {
-  const json nodes = json::array({Placeholder("x", "DT_FLOAT"), IntConst("size", {2}, {4, 4}),
-                                  Node("up", "ResizeBilinear", {"x", "size"},
-                                       {{"align_corners", {{"b", false}}}, {"half_pixel_centers", {{"b", true}}}})});
+  const json nodes = json::array(
+      {Placeholder("x", "DT_FLOAT"), IntConst("size", {2}, {4, 4}),
+       Node("up", "ResizeBilinear", {"x", "size"},
+            {{"align_corners", {{"b", false}}}, {"half_pixel_centers", {{"b", true}}}})});
   auto g = GraphModel::Load(Write(nodes));
   ASSERT_TRUE(g.ok()) << g.status().ToString();
-  const std::vector<float> out = RunFloats(*g.value(), {{"x", HostTensor::Float({1, 2, 2, 1}, {0, 1, 2, 3})}}, "up");
+  const std::vector<float> out =
+      RunFloats(*g.value(), {{"x", HostTensor::Float({1, 2, 2, 1}, {0, 1, 2, 3})}}, "up");
   ASSERT_EQ(out.size(), 16u);
   // Row 0 samples source row -0.25 (clamped), row 1 row 0.25; columns likewise.
   EXPECT_FLOAT_EQ(out[0], 0.0f);

@@ -25,7 +25,8 @@ namespace fs = std::filesystem;
 fs::path ModelsDir() {
   const char* env = std::getenv("STUDIOFARM_MODELS");
   const char* home = std::getenv("HOME");
-  const fs::path root = env && *env ? fs::path(env) : fs::path(home ? home : "/") / ".cache/studiofarm/models";
+  const fs::path root =
+      env && *env ? fs::path(env) : fs::path(home ? home : "/") / ".cache/studiofarm/models";
   return root / "human-models";
 }
 
@@ -40,7 +41,8 @@ std::vector<std::string> Samples() {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(ReferenceDir(), ec)) {
     const std::string name = entry.path().filename().string();
-    if (std::regex_match(name, std::regex(R"(sample\d+\.safetensors)"))) names.push_back(name.substr(0, name.size() - 12));
+    if (std::regex_match(name, std::regex(R"(sample\d+\.safetensors)")))
+      names.push_back(name.substr(0, name.size() - 12));
   }
   std::sort(names.begin(), names.end());
   return names;
@@ -57,12 +59,14 @@ std::vector<int32_t> Ints(const at::Tensor& t) {
 
 float MaxAbsDiff(const float* a, const float* b, size_t n) {
   float worst = 0;
-  for (size_t i = 0; i < n; ++i) worst = std::max(worst, std::isfinite(a[i] - b[i]) ? std::fabs(a[i] - b[i]) : INFINITY);
+  for (size_t i = 0; i < n; ++i)
+    worst = std::max(worst, std::isfinite(a[i] - b[i]) ? std::fabs(a[i] - b[i]) : INFINITY);
   return worst;
 }
 
 double Ms(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since)
+      .count();
 }
 
 class GraphNetsTest : public ::testing::Test {
@@ -71,7 +75,8 @@ class GraphNetsTest : public ::testing::Test {
     if (!fs::exists(ModelsDir() / "movenet-multipose.json")) {
       GTEST_SKIP() << "human models not installed in " << ModelsDir() << " (run tools/setup.sh)";
     }
-    if (Samples().empty()) GTEST_SKIP() << "no pose reference (sampleN.safetensors) in " << ReferenceDir();
+    if (Samples().empty())
+      GTEST_SKIP() << "no pose reference (sampleN.safetensors) in " << ReferenceDir();
   }
   std::shared_ptr<sd::SafetensorsFile> Open(const std::string& sample) {
     auto file = sd::SafetensorsFile::Open((ReferenceDir() / (sample + ".safetensors")).string());
@@ -95,7 +100,8 @@ TEST_F(GraphNetsTest, MoveNetMatchesReference) {
     const at::Tensor input = Load(*file, "movenet.input");
     const std::vector<float> expected = Floats(Load(*file, "movenet.output"));
     const auto start = std::chrono::steady_clock::now();
-    auto out = net.value().Run(Ints(input), static_cast<int>(input.size(1)), static_cast<int>(input.size(2)));
+    auto out = net.value().Run(Ints(input), static_cast<int>(input.size(1)),
+                               static_cast<int>(input.size(2)));
     std::printf("[ timing ] MoveNet %s: %.1f ms\n", sample.c_str(), Ms(start));
     ASSERT_TRUE(out.ok()) << out.status().ToString();
     ASSERT_EQ(out.value().size(), expected.size());
@@ -106,11 +112,13 @@ TEST_F(GraphNetsTest, MoveNetMatchesReference) {
     for (size_t s = 0; s < MoveNetMultipose::kSlots; ++s) {
       float best = INFINITY;
       for (size_t r = 0; r < MoveNetMultipose::kSlots; ++r) {
-        best = std::min(best, MaxAbsDiff(out.value().data() + s * slot, expected.data() + r * slot, slot));
+        best = std::min(
+            best, MaxAbsDiff(out.value().data() + s * slot, expected.data() + r * slot, slot));
       }
       EXPECT_LE(best, 1e-4f) << "slot " << s << " matches no reference slot";
       if (MaxAbsDiff(out.value().data() + s * slot, expected.data() + s * slot, slot) > 1e-4f) {
-        std::printf("note: %s slot %zu matches another reference slot (TopK near-tie order)\n", sample.c_str(), s);
+        std::printf("note: %s slot %zu matches another reference slot (TopK near-tie order)\n",
+                    sample.c_str(), s);
       }
     }
   }
@@ -138,7 +146,8 @@ TEST_F(GraphNetsTest, MoveNetHeadsMatchReference) {
     if (heads.empty()) continue;
     SCOPED_TRACE(sample);
     const at::Tensor input = Load(*file, "movenet.input");
-    auto out = graph.value()->Run({{"input", HostTensor::Int(input.sizes().vec(), Ints(input))}}, nodes);
+    auto out =
+        graph.value()->Run({{"input", HostTensor::Int(input.sizes().vec(), Ints(input))}}, nodes);
     ASSERT_TRUE(out.ok()) << out.status().ToString();
     for (size_t i = 0; i < heads.size(); ++i) {
       const std::vector<float> expected = Floats(Load(*file, heads[i]));
@@ -164,15 +173,17 @@ TEST_F(GraphNetsTest, HandDetectorMatchesReference) {
     const std::vector<float> scores = Floats(Load(*file, "handdet.scores"));
     const std::vector<float> boxes = Floats(Load(*file, "handdet.boxes"));
     const auto start = std::chrono::steady_clock::now();
-    auto out = net.value().Run(Ints(input), static_cast<int>(input.size(1)), static_cast<int>(input.size(2)));
-    std::printf("[ timing ] hand detector %s (%dx%d): %.1f ms\n", sample.c_str(), static_cast<int>(input.size(2)),
-                static_cast<int>(input.size(1)), Ms(start));
+    auto out = net.value().Run(Ints(input), static_cast<int>(input.size(1)),
+                               static_cast<int>(input.size(2)));
+    std::printf("[ timing ] hand detector %s (%dx%d): %.1f ms\n", sample.c_str(),
+                static_cast<int>(input.size(2)), static_cast<int>(input.size(1)), Ms(start));
     ASSERT_TRUE(out.ok()) << out.status().ToString();
     ASSERT_EQ(out.value().scores.size(), scores.size());
     ASSERT_EQ(out.value().boxes.size(), boxes.size());
     const float score_diff = MaxAbsDiff(out.value().scores.data(), scores.data(), scores.size());
     const float box_diff = MaxAbsDiff(out.value().boxes.data(), boxes.data(), boxes.size());
-    std::printf("[ diff ] hand detector %s: scores %.3g, boxes %.3g\n", sample.c_str(), score_diff, box_diff);
+    std::printf("[ diff ] hand detector %s: scores %.3g, boxes %.3g\n", sample.c_str(), score_diff,
+                box_diff);
     EXPECT_LE(score_diff, 1e-4f);
     EXPECT_LE(box_diff, 1e-4f);
   }
@@ -188,8 +199,9 @@ TEST_F(GraphNetsTest, HandDetectorPreprocessingInsideTheLoop) {
     if (!file->Find("handdet.preprocessed")) continue;
     SCOPED_TRACE(sample);
     const at::Tensor input = Load(*file, "handdet.input");
-    auto out = graph.value()->Run({{"input_tensor", HostTensor::Int(input.sizes().vec(), Ints(input))}},
-                                  {"StatefulPartitionedCall/map/TensorArrayV2Stack/TensorListStack"});
+    auto out =
+        graph.value()->Run({{"input_tensor", HostTensor::Int(input.sizes().vec(), Ints(input))}},
+                           {"StatefulPartitionedCall/map/TensorArrayV2Stack/TensorListStack"});
     ASSERT_TRUE(out.ok()) << out.status().ToString();
     const std::vector<float> expected = Floats(Load(*file, "handdet.preprocessed"));
     ASSERT_EQ(out.value()[0].floats.size(), expected.size());
@@ -224,11 +236,14 @@ TEST_F(GraphNetsTest, HandLandmarksMatchReference) {
         ASSERT_LE(static_cast<size_t>(row + 1) * 63, keypoints.size());
         const auto start = std::chrono::steady_clock::now();
         auto out = net.value().Run(Floats(Load(*file, name)));
-        std::printf("[ timing ] hand landmarks %s %s: %.1f ms\n", sample.c_str(), name.c_str(), Ms(start));
+        std::printf("[ timing ] hand landmarks %s %s: %.1f ms\n", sample.c_str(), name.c_str(),
+                    Ms(start));
         ASSERT_TRUE(out.ok()) << out.status().ToString();
-        const float kp_diff = MaxAbsDiff(out.value().keypoints.data(), keypoints.data() + row * 63, 63);
-        std::printf("[ diff ] hand landmarks %s %s: keypoints %.3g, flag %.3g, handedness %.3g\n", sample.c_str(),
-                    name.c_str(), kp_diff, std::fabs(out.value().hand_flag - flags[static_cast<size_t>(row)]),
+        const float kp_diff =
+            MaxAbsDiff(out.value().keypoints.data(), keypoints.data() + row * 63, 63);
+        std::printf("[ diff ] hand landmarks %s %s: keypoints %.3g, flag %.3g, handedness %.3g\n",
+                    sample.c_str(), name.c_str(), kp_diff,
+                    std::fabs(out.value().hand_flag - flags[static_cast<size_t>(row)]),
                     std::fabs(out.value().handedness - handedness[static_cast<size_t>(row)]));
         EXPECT_LE(kp_diff, 2e-3f);
         EXPECT_NEAR(out.value().hand_flag, flags[static_cast<size_t>(row)], 1e-4f);

@@ -82,7 +82,8 @@ class Execution {
       bool ready;
       if (consumer.op == "Merge") {
         ready = false;
-        for (const InputRef& in : consumer.inputs) ready = ready || (!in.control && Available(in, ctx));
+        for (const InputRef& in : consumer.inputs)
+          ready = ready || (!in.control && Available(in, ctx));
       } else {
         ready = true;
         for (const InputRef& in : consumer.inputs) ready = ready && Available(in, ctx);
@@ -117,7 +118,9 @@ class Execution {
         return Internal(Where(node) + ": " + e.what());
       }
       if (ms_by_op_) {
-        (*ms_by_op_)[node.op] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+        (*ms_by_op_)[node.op] +=
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                .count();
       }
       Store(node_index, store_id, std::move(outputs));
       if (ctx.empty()) Release(node);
@@ -134,9 +137,11 @@ class Execution {
     remaining_.assign(impl_.graph.nodes.size(), 0);
     for (size_t n = 0; n < impl_.graph.nodes.size(); ++n) {
       if (!needed_[n]) continue;
-      for (const InputRef& in : impl_.graph.nodes[n].inputs) remaining_[static_cast<size_t>(in.node)] += in.control ? 0 : 1;
+      for (const InputRef& in : impl_.graph.nodes[n].inputs)
+        remaining_[static_cast<size_t>(in.node)] += in.control ? 0 : 1;
     }
-    for (const InputRef& out : outputs) remaining_[static_cast<size_t>(out.node)] += 1;  // never reaches 0
+    for (const InputRef& out : outputs)
+      remaining_[static_cast<size_t>(out.node)] += 1;  // never reaches 0
   }
 
   std::string Where(const Node& node) const {
@@ -144,7 +149,9 @@ class Execution {
   }
 
  private:
-  static std::string Key(int node, const std::string& ctx_id) { return ctx_id + "|" + std::to_string(node); }
+  static std::string Key(int node, const std::string& ctx_id) {
+    return ctx_id + "|" + std::to_string(node);
+  }
 
   void Release(const Node& node) {
     for (const InputRef& in : node.inputs) {
@@ -153,7 +160,8 @@ class Execution {
     }
   }
 
-  Status RunNode(int node_index, const Context& ctx, Context& out_ctx, std::string& store_id, Outputs& outputs) {
+  Status RunNode(int node_index, const Context& ctx, Context& out_ctx, std::string& store_id,
+                 Outputs& outputs) {
     const Node& node = impl_.graph.nodes[static_cast<size_t>(node_index)];
     std::vector<Value> inputs;
     if (node.op == "Merge") {
@@ -170,7 +178,9 @@ class Execution {
     for (const InputRef& in : node.inputs) {
       if (in.control) continue;
       const Value* v = Get(in, ctx);
-      if (!v) return Internal(Where(node) + ": input " + impl_.graph.nodes[static_cast<size_t>(in.node)].name + " is missing");
+      if (!v)
+        return Internal(Where(node) + ": input " +
+                        impl_.graph.nodes[static_cast<size_t>(in.node)].name + " is missing");
       inputs.push_back(*v);
     }
     auto want_inputs = [&](size_t n) -> Status {
@@ -199,10 +209,12 @@ class Execution {
     }
     if (node.op == "NextIteration") {
       FARM_RETURN_IF_ERROR(want_inputs(1));
-      if (out_ctx.empty()) return InvalidArgument(Where(node) + ": NextIteration outside any loop frame");
+      if (out_ctx.empty())
+        return InvalidArgument(Where(node) + ": NextIteration outside any loop frame");
       if (++out_ctx.back().iteration > kMaxIterations) {
-        return InvalidArgument(Where(node) + ": loop frame \"" + out_ctx.back().name + "\" ran more than " +
-                               std::to_string(kMaxIterations) + " iterations");
+        return InvalidArgument(Where(node) + ": loop frame \"" + out_ctx.back().name +
+                               "\" ran more than " + std::to_string(kMaxIterations) +
+                               " iterations");
       }
       store_id = ContextId(out_ctx, out_ctx.size());
       outputs = {inputs[0]};
@@ -212,12 +224,14 @@ class Execution {
     if (node.op == "Switch") {
       FARM_RETURN_IF_ERROR(want_inputs(2));
       const at::Tensor& pred = inputs[1].tensor;
-      if (!pred.defined() || pred.numel() != 1) return InvalidArgument(Where(node) + ": predicate must be a scalar");
+      if (!pred.defined() || pred.numel() != 1)
+        return InvalidArgument(Where(node) + ": predicate must be a scalar");
       const bool taken = pred.item().toBool();
       outputs = taken ? Outputs{std::nullopt, inputs[0]} : Outputs{inputs[0], std::nullopt};
       return Status::Ok();
     }
-    if (node.op == "LoopCond" || node.op == "Identity" || node.op == "StopGradient" || node.op == "Snapshot") {
+    if (node.op == "LoopCond" || node.op == "Identity" || node.op == "StopGradient" ||
+        node.op == "Snapshot") {
       FARM_RETURN_IF_ERROR(want_inputs(1));
       outputs = {inputs[0]};
       return Status::Ok();
@@ -225,7 +239,8 @@ class Execution {
     if (node.op == "NoOp") return Status::Ok();
     const KernelDef* kernel = impl_.kernels[static_cast<size_t>(node_index)];
     if (!kernel) return InvalidArgument(Where(node) + ": unknown op \"" + node.op + "\"");
-    std::vector<Value> results = kernel->run(node, inputs, impl_.prepared[static_cast<size_t>(node_index)]);
+    std::vector<Value> results =
+        kernel->run(node, inputs, impl_.prepared[static_cast<size_t>(node_index)]);
     outputs.reserve(results.size());
     for (Value& v : results) outputs.emplace_back(std::move(v));
     return Status::Ok();
@@ -244,14 +259,16 @@ class Execution {
 }  // namespace
 
 bool IsExecutorOp(const std::string& op) {
-  static const std::unordered_set<std::string> ops = {"Const",        "Placeholder", "Enter", "Exit",     "NextIteration",
-                                                      "Merge",        "Switch",      "LoopCond", "Identity", "StopGradient",
-                                                      "Snapshot",     "NoOp"};
+  static const std::unordered_set<std::string> ops = {
+      "Const",  "Placeholder", "Enter",    "Exit",         "NextIteration", "Merge",
+      "Switch", "LoopCond",    "Identity", "StopGradient", "Snapshot",      "NoOp"};
   return ops.count(op) > 0;
 }
 
-StatusOr<std::vector<Value>> Execute(const GraphModel::Impl& impl, const std::vector<std::pair<int, Value>>& feeds,
-                                     const std::vector<InputRef>& outputs, std::map<std::string, double>* ms_by_op) {
+StatusOr<std::vector<Value>> Execute(const GraphModel::Impl& impl,
+                                     const std::vector<std::pair<int, Value>>& feeds,
+                                     const std::vector<InputRef>& outputs,
+                                     std::map<std::string, double>* ms_by_op) {
   const Graph& graph = impl.graph;
   // The nodes the outputs depend on, through data and control edges (NextIteration back
   // edges included, so a loop's whole body is kept).
@@ -272,7 +289,8 @@ StatusOr<std::vector<Value>> Execute(const GraphModel::Impl& impl, const std::ve
     if (!needed[n] || fed.count(static_cast<int>(n))) continue;
     const Node& node = graph.nodes[n];
     if (node.op == "Placeholder") {
-      return InvalidArgument(impl.origin + ": input \"" + node.name + "\" is needed but was not fed");
+      return InvalidArgument(impl.origin + ": input \"" + node.name +
+                             "\" is needed but was not fed");
     }
     if (!IsExecutorOp(node.op) && !impl.kernels[n]) {
       return InvalidArgument(impl.origin + ": node \"" + node.name + "\" uses op \"" + node.op +
@@ -293,7 +311,8 @@ StatusOr<std::vector<Value>> Execute(const GraphModel::Impl& impl, const std::ve
   // Seeds: the fed nodes, the constants and any other needed node without inputs.
   for (size_t n = graph.nodes.size(); n-- > 0;) {
     if (!needed[n]) continue;
-    if (fed.count(static_cast<int>(n)) || graph.nodes[n].inputs.empty()) run.stack().push_back({static_cast<int>(n), {}});
+    if (fed.count(static_cast<int>(n)) || graph.nodes[n].inputs.empty())
+      run.stack().push_back({static_cast<int>(n), {}});
   }
   FARM_RETURN_IF_ERROR(run.RunAll());
 
@@ -301,9 +320,10 @@ StatusOr<std::vector<Value>> Execute(const GraphModel::Impl& impl, const std::ve
   for (const InputRef& out : outputs) {
     const Value* v = run.Get(out, {});
     if (!v) {
-      return InvalidArgument(impl.origin + ": output \"" + graph.nodes[static_cast<size_t>(out.node)].name + ":" +
-                             std::to_string(out.index) +
-                             "\" was not computed (it lies on an untaken branch, or its node has no such output)");
+      return InvalidArgument(
+          impl.origin + ": output \"" + graph.nodes[static_cast<size_t>(out.node)].name + ":" +
+          std::to_string(out.index) +
+          "\" was not computed (it lies on an untaken branch, or its node has no such output)");
     }
     results.push_back(*v);
   }

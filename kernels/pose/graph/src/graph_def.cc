@@ -9,8 +9,9 @@ namespace {
 using nlohmann::json;
 
 const std::pair<const char*, DataType> kTypeNames[] = {
-    {"DT_FLOAT", DataType::kFloat},  {"DT_INT32", DataType::kInt32},   {"DT_BOOL", DataType::kBool},
-    {"DT_UINT8", DataType::kUint8},  {"DT_INT64", DataType::kInt64},   {"DT_HALF", DataType::kHalf},
+    {"DT_FLOAT", DataType::kFloat},     {"DT_INT32", DataType::kInt32},
+    {"DT_BOOL", DataType::kBool},       {"DT_UINT8", DataType::kUint8},
+    {"DT_INT64", DataType::kInt64},     {"DT_HALF", DataType::kHalf},
     {"DT_VARIANT", DataType::kVariant}, {"DT_STRING", DataType::kString},
 };
 
@@ -43,7 +44,8 @@ Status ParseShape(const json& shape, std::vector<int64_t>& out, const std::strin
   if (shape.contains("unknownRank") && shape["unknownRank"] == true) return Status::Ok();
   if (!shape.contains("dim")) return Status::Ok();
   for (const json& dim : shape["dim"]) {
-    std::optional<int64_t> size = dim.contains("size") ? JsonInt(dim["size"]) : std::optional<int64_t>(0);
+    std::optional<int64_t> size =
+        dim.contains("size") ? JsonInt(dim["size"]) : std::optional<int64_t>(0);
     if (!size) return InvalidArgument(where + ": shape dim size must be an integer");
     out.push_back(*size);
   }
@@ -94,7 +96,8 @@ Status ParseAttr(const json& value, AttrValue& attr, const std::string& where) {
       attr.list_f.push_back(*f);
     }
     for (const json& v : list.value("s", json::array())) {
-      std::optional<std::string> s = v.is_string() ? DecodeBase64(v.get<std::string>()) : std::nullopt;
+      std::optional<std::string> s =
+          v.is_string() ? DecodeBase64(v.get<std::string>()) : std::nullopt;
       if (!s) return InvalidArgument(where + ": list.s entries must be base64 strings");
       attr.list_s.push_back(*s);
     }
@@ -218,13 +221,15 @@ StatusOr<Graph> ParseGraph(const std::string& text, const std::string& origin) {
     return InvalidArgument(origin + ": malformed JSON: " + e.what());
   }
   graph.json = root;
-  if (!root->is_object() || !root->contains("modelTopology") || !(*root)["modelTopology"].is_object()) {
+  if (!root->is_object() || !root->contains("modelTopology") ||
+      !(*root)["modelTopology"].is_object()) {
     return InvalidArgument(origin + ": not a tfjs graph model (no \"modelTopology\" object)");
   }
   const json& topology = (*root)["modelTopology"];
   if (topology.contains("library") && topology["library"].is_object() &&
       !topology["library"].value("function", json::array()).empty()) {
-    return InvalidArgument(origin + ": the graph uses library functions (TF2 control flow), which this "
+    return InvalidArgument(origin +
+                           ": the graph uses library functions (TF2 control flow), which this "
                            "interpreter does not run; convert with control flow v1");
   }
   if (!topology.contains("node") || !topology["node"].is_array()) {
@@ -245,14 +250,16 @@ StatusOr<Graph> ParseGraph(const std::string& text, const std::string& origin) {
     node.op = j["op"].get<std::string>();
     const std::string node_where = origin + ": node \"" + node.name + "\" (" + node.op + ")";
     if (j.contains("input")) {
-      if (!j["input"].is_array()) return InvalidArgument(node_where + ": \"input\" must be an array");
+      if (!j["input"].is_array())
+        return InvalidArgument(node_where + ": \"input\" must be an array");
       for (const json& in : j["input"]) {
         if (!in.is_string()) return InvalidArgument(node_where + ": inputs must be strings");
         input_names[n].push_back(in.get<std::string>());
       }
     }
     if (j.contains("attr")) {
-      if (!j["attr"].is_object()) return InvalidArgument(node_where + ": \"attr\" must be an object");
+      if (!j["attr"].is_object())
+        return InvalidArgument(node_where + ": \"attr\" must be an object");
       for (const auto& [key, value] : j["attr"].items()) {
         AttrValue attr;
         FARM_RETURN_IF_ERROR(ParseAttr(value, attr, node_where + ", attr \"" + key + "\""));
@@ -273,14 +280,15 @@ StatusOr<Graph> ParseGraph(const std::string& text, const std::string& origin) {
       SplitInputName(text, name, ref.index, ref.control);
       auto it = graph.index.find(name);
       if (it == graph.index.end()) {
-        return InvalidArgument(origin + ": node \"" + node.name + "\" (" + node.op + ") reads \"" + text +
-                               "\", which is not a node of the graph");
+        return InvalidArgument(origin + ": node \"" + node.name + "\" (" + node.op + ") reads \"" +
+                               text + "\", which is not a node of the graph");
       }
       ref.node = it->second;
       node.inputs.push_back(ref);
     }
     // Data inputs keep their order; control edges go last so argument i is input i.
-    std::stable_partition(node.inputs.begin(), node.inputs.end(), [](const InputRef& r) { return !r.control; });
+    std::stable_partition(node.inputs.begin(), node.inputs.end(),
+                          [](const InputRef& r) { return !r.control; });
   }
   return graph;
 }

@@ -6,11 +6,10 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "farm/schemas/status.h"
 
@@ -25,20 +24,20 @@ struct AttrValue {
   std::optional<int64_t> i;
   std::optional<double> f;
   std::optional<bool> b;
-  std::optional<std::string> s;      // decoded from base64
+  std::optional<std::string> s;  // decoded from base64
   std::optional<DataType> type;
   std::optional<std::vector<int64_t>> shape;  // -1 for unknown dims
   bool has_list = false;
   std::vector<int64_t> list_i;
   std::vector<double> list_f;
-  std::vector<std::string> list_s;   // decoded
+  std::vector<std::string> list_s;  // decoded
   std::vector<DataType> list_type;
   const nlohmann::json* tensor = nullptr;  // `tensor` (Const values), points into Graph::json
 };
 
 struct InputRef {
-  int node = -1;      // index into Graph::nodes
-  int index = 0;      // output index ("name:1")
+  int node = -1;         // index into Graph::nodes
+  int index = 0;         // output index ("name:1")
   bool control = false;  // "^name": an ordering edge, no value
 };
 

@@ -15,18 +15,19 @@ namespace farm::pose {
 
 struct GraphModel::Impl {
   internal::Graph graph;
-  std::string origin;                              // model.json path, for errors
-  std::vector<at::Tensor> constants;               // per node; defined for Const nodes
-  std::vector<const internal::KernelDef*> kernels; // per node; nullptr: executor op or unknown
-  std::vector<std::vector<at::Tensor>> prepared;   // per node, from KernelDef::prepare
-  std::vector<std::vector<int>> consumers;         // per node, each consumer once
+  std::string origin;                               // model.json path, for errors
+  std::vector<at::Tensor> constants;                // per node; defined for Const nodes
+  std::vector<const internal::KernelDef*> kernels;  // per node; nullptr: executor op or unknown
+  std::vector<std::vector<at::Tensor>> prepared;    // per node, from KernelDef::prepare
+  std::vector<std::vector<int>> consumers;          // per node, each consumer once
 };
 
 namespace internal {
 
 // Runs the graph: `feeds` are Placeholder node -> value, `outputs` the (node, index)
 // pairs wanted. Only nodes the outputs depend on run.
-StatusOr<std::vector<Value>> Execute(const GraphModel::Impl& impl, const std::vector<std::pair<int, Value>>& feeds,
+StatusOr<std::vector<Value>> Execute(const GraphModel::Impl& impl,
+                                     const std::vector<std::pair<int, Value>>& feeds,
                                      const std::vector<InputRef>& outputs,
                                      std::map<std::string, double>* ms_by_op = nullptr);
 

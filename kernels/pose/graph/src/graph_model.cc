@@ -19,9 +19,11 @@ constexpr uintmax_t kMaxModelJsonBytes = 256u << 20;
 
 StatusOr<std::string> ReadText(const std::string& path) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) return NotFound("model file " + path + " not found");
+  if (!std::filesystem::is_regular_file(path, ec))
+    return NotFound("model file " + path + " not found");
   const uintmax_t size = std::filesystem::file_size(path, ec);
-  if (ec || size > kMaxModelJsonBytes) return InvalidArgument(path + ": cannot read the model file (size)");
+  if (ec || size > kMaxModelJsonBytes)
+    return InvalidArgument(path + ": cannot read the model file (size)");
   std::ifstream in(path, std::ios::binary);
   std::string text(static_cast<size_t>(size), '\0');
   in.read(text.data(), static_cast<std::streamsize>(size));
@@ -38,11 +40,13 @@ StatusOr<at::Tensor> ToTorch(const HostTensor& host, const std::string& name) {
   const bool is_float = host.dtype == HostTensor::DType::kFloat32;
   const size_t have = is_float ? host.floats.size() : host.ints.size();
   if (static_cast<int64_t>(have) != numel) {
-    return InvalidArgument("input \"" + name + "\": shape needs " + std::to_string(numel) + " values, got " +
-                           std::to_string(have));
+    return InvalidArgument("input \"" + name + "\": shape needs " + std::to_string(numel) +
+                           " values, got " + std::to_string(have));
   }
-  if (is_float) return at::from_blob(const_cast<float*>(host.floats.data()), host.shape, at::kFloat).clone();
-  at::Tensor t = at::from_blob(const_cast<int32_t*>(host.ints.data()), host.shape, at::kInt).clone();
+  if (is_float)
+    return at::from_blob(const_cast<float*>(host.floats.data()), host.shape, at::kFloat).clone();
+  at::Tensor t =
+      at::from_blob(const_cast<int32_t*>(host.ints.data()), host.shape, at::kInt).clone();
   return host.dtype == HostTensor::DType::kBool ? t.ne(0) : t;
 }
 
@@ -52,12 +56,15 @@ StatusOr<HostTensor> FromTorch(const at::Tensor& t, const std::string& name) {
   if (t.scalar_type() == at::kFloat) {
     const at::Tensor c = t.contiguous();
     host.floats.assign(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
-  } else if (t.scalar_type() == at::kInt || t.scalar_type() == at::kBool || t.scalar_type() == at::kLong) {
-    host.dtype = t.scalar_type() == at::kBool ? HostTensor::DType::kBool : HostTensor::DType::kInt32;
+  } else if (t.scalar_type() == at::kInt || t.scalar_type() == at::kBool ||
+             t.scalar_type() == at::kLong) {
+    host.dtype =
+        t.scalar_type() == at::kBool ? HostTensor::DType::kBool : HostTensor::DType::kInt32;
     const at::Tensor c = t.to(at::kInt).contiguous();
     host.ints.assign(c.data_ptr<int32_t>(), c.data_ptr<int32_t>() + c.numel());
   } else {
-    return InvalidArgument("output \"" + name + "\" has unsupported dtype " + std::string(c10::toString(t.scalar_type())));
+    return InvalidArgument("output \"" + name + "\" has unsupported dtype " +
+                           std::string(c10::toString(t.scalar_type())));
   }
   return host;
 }
@@ -93,8 +100,9 @@ StatusOr<std::shared_ptr<const GraphModel>> GraphModel::Load(const std::string& 
   FARM_ASSIGN_OR_RETURN(impl->graph, internal::ParseGraph(text, model_json));
   const std::string folder = std::filesystem::path(model_json).parent_path().string();
   c10::InferenceMode guard;
-  FARM_ASSIGN_OR_RETURN(auto weights, internal::LoadWeights(impl->graph.weights_manifest, folder.empty() ? "." : folder,
-                                                            model_json));
+  FARM_ASSIGN_OR_RETURN(auto weights,
+                        internal::LoadWeights(impl->graph.weights_manifest,
+                                              folder.empty() ? "." : folder, model_json));
   const size_t n = impl->graph.nodes.size();
   impl->constants.resize(n);
   impl->kernels.assign(n, nullptr);
@@ -123,13 +131,15 @@ StatusOr<std::shared_ptr<const GraphModel>> GraphModel::Load(const std::string& 
     std::vector<at::Tensor> constants;
     for (const InputRef& in : node.inputs) {
       if (in.control) continue;
-      constants.push_back(impl->graph.nodes[static_cast<size_t>(in.node)].op == "Const" ? impl->constants[static_cast<size_t>(in.node)]
-                                                                                       : at::Tensor());
+      constants.push_back(impl->graph.nodes[static_cast<size_t>(in.node)].op == "Const"
+                              ? impl->constants[static_cast<size_t>(in.node)]
+                              : at::Tensor());
     }
     try {
       impl->prepared[i] = impl->kernels[i]->prepare(node, constants);
     } catch (const std::exception& e) {
-      return InvalidArgument(model_json + ": node \"" + node.name + "\" (" + node.op + "): " + e.what());
+      return InvalidArgument(model_json + ": node \"" + node.name + "\" (" + node.op +
+                             "): " + e.what());
     }
   }
   return std::shared_ptr<const GraphModel>(new GraphModel(std::move(impl)));
@@ -137,7 +147,8 @@ StatusOr<std::shared_ptr<const GraphModel>> GraphModel::Load(const std::string& 
 
 std::vector<std::string> GraphModel::InputNames() const {
   std::vector<std::string> names;
-  for (int p : impl_->graph.placeholders) names.push_back(impl_->graph.nodes[static_cast<size_t>(p)].name);
+  for (int p : impl_->graph.placeholders)
+    names.push_back(impl_->graph.nodes[static_cast<size_t>(p)].name);
   return names;
 }
 
@@ -147,14 +158,15 @@ std::vector<std::string> GraphModel::NodeNames() const {
   return names;
 }
 
-StatusOr<std::vector<HostTensor>> GraphModel::Run(const std::vector<std::pair<std::string, HostTensor>>& inputs,
-                                                  const std::vector<std::string>& outputs,
-                                                  std::map<std::string, double>* ms_by_op) const {
+StatusOr<std::vector<HostTensor>> GraphModel::Run(
+    const std::vector<std::pair<std::string, HostTensor>>& inputs,
+    const std::vector<std::string>& outputs, std::map<std::string, double>* ms_by_op) const {
   c10::InferenceMode guard;
   std::vector<std::pair<int, Value>> feeds;
   for (const auto& [name, host] : inputs) {
     auto it = impl_->graph.index.find(name);
-    if (it == impl_->graph.index.end()) return InvalidArgument(impl_->origin + ": no input node \"" + name + "\"");
+    if (it == impl_->graph.index.end())
+      return InvalidArgument(impl_->origin + ": no input node \"" + name + "\"");
     FARM_ASSIGN_OR_RETURN(at::Tensor t, ToTorch(host, name));
     feeds.emplace_back(it->second, Value::Of(std::move(t)));
   }
@@ -169,13 +181,16 @@ StatusOr<std::vector<HostTensor>> GraphModel::Run(const std::vector<std::pair<st
       name.resize(colon);
     }
     auto it = impl_->graph.index.find(name);
-    if (it == impl_->graph.index.end()) return InvalidArgument(impl_->origin + ": no output node \"" + out + "\"");
+    if (it == impl_->graph.index.end())
+      return InvalidArgument(impl_->origin + ": no output node \"" + out + "\"");
     refs.push_back({it->second, index, false});
   }
-  FARM_ASSIGN_OR_RETURN(std::vector<Value> values, internal::Execute(*impl_, feeds, refs, ms_by_op));
+  FARM_ASSIGN_OR_RETURN(std::vector<Value> values,
+                        internal::Execute(*impl_, feeds, refs, ms_by_op));
   std::vector<HostTensor> results;
   for (size_t i = 0; i < values.size(); ++i) {
-    if (values[i].is_list()) return InvalidArgument(impl_->origin + ": output \"" + outputs[i] + "\" is a TensorList");
+    if (values[i].is_list())
+      return InvalidArgument(impl_->origin + ": output \"" + outputs[i] + "\" is a TensorList");
     FARM_ASSIGN_OR_RETURN(HostTensor host, FromTorch(values[i].tensor, outputs[i]));
     results.push_back(std::move(host));
   }

@@ -1,7 +1,5 @@
 #include "kernel.h"
 
-#include <mutex>
-
 namespace farm::pose::internal {
 
 void Fail(const std::string& message) { throw KernelError(message); }
@@ -22,9 +20,11 @@ const KernelDef* FindKernel(const std::string& op) {
 
 const at::Tensor& TensorArg(const Node& node, const std::vector<Value>& inputs, size_t i) {
   if (i >= inputs.size()) {
-    Fail("expects at least " + std::to_string(i + 1) + " inputs, got " + std::to_string(inputs.size()));
+    Fail("expects at least " + std::to_string(i + 1) + " inputs, got " +
+         std::to_string(inputs.size()));
   }
-  if (inputs[i].is_list() || !inputs[i].tensor.defined()) Fail("input " + std::to_string(i) + " must be a tensor");
+  if (inputs[i].is_list() || !inputs[i].tensor.defined())
+    Fail("input " + std::to_string(i) + " must be a tensor");
   (void)node;
   return inputs[i].tensor;
 }
@@ -43,12 +43,16 @@ int64_t ScalarInt(const at::Tensor& t) {
 at::ScalarType ToScalarType(DataType type, const Node& node) {
   switch (type) {
     case DataType::kFloat:
-    case DataType::kHalf: return at::kFloat;
+    case DataType::kHalf:
+      return at::kFloat;
     case DataType::kInt32:
     case DataType::kInt64:
-    case DataType::kUint8: return at::kInt;  // tfjs keeps every integer type as int32
-    case DataType::kBool: return at::kBool;
-    default: break;
+    case DataType::kUint8:
+      return at::kInt;  // tfjs keeps every integer type as int32
+    case DataType::kBool:
+      return at::kBool;
+    default:
+      break;
   }
   (void)node;
   Fail(std::string("unsupported data type ") + DataTypeName(type));

@@ -20,7 +20,8 @@ struct KernelError : std::runtime_error {
 [[noreturn]] void Fail(const std::string& message);
 
 // `constants[i]` is input i's value when that input is a Const node, else undefined.
-using PrepareFn = std::vector<at::Tensor> (*)(const Node& node, const std::vector<at::Tensor>& constants);
+using PrepareFn = std::vector<at::Tensor> (*)(const Node& node,
+                                              const std::vector<at::Tensor>& constants);
 using RunFn = std::vector<Value> (*)(const Node& node, const std::vector<Value>& inputs,
                                      const std::vector<at::Tensor>& prepared);
 

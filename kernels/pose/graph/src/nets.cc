@@ -12,12 +12,12 @@ constexpr char kDetectorBoxes[] = "StatefulPartitionedCall/Postprocessor/ExpandD
 
 Status CheckImage(size_t values, int height, int width, const char* net) {
   if (height <= 0 || width <= 0) {
-    return InvalidArgument(std::string(net) + ": image size " + std::to_string(width) + "x" + std::to_string(height) +
-                           " must be positive");
+    return InvalidArgument(std::string(net) + ": image size " + std::to_string(width) + "x" +
+                           std::to_string(height) + " must be positive");
   }
   if (values != static_cast<size_t>(height) * static_cast<size_t>(width) * 3) {
-    return InvalidArgument(std::string(net) + ": expected " + std::to_string(height) + "*" + std::to_string(width) +
-                           "*3 values, got " + std::to_string(values));
+    return InvalidArgument(std::string(net) + ": expected " + std::to_string(height) + "*" +
+                           std::to_string(width) + "*3 values, got " + std::to_string(values));
   }
   return Status::Ok();
 }
@@ -39,10 +39,12 @@ StatusOr<MoveNetMultipose> MoveNetMultipose::Load(const std::string& model_json)
   return net;
 }
 
-StatusOr<std::vector<float>> MoveNetMultipose::Run(const std::vector<int32_t>& input_hwc, int height, int width) const {
+StatusOr<std::vector<float>> MoveNetMultipose::Run(const std::vector<int32_t>& input_hwc,
+                                                   int height, int width) const {
   FARM_RETURN_IF_ERROR(CheckImage(input_hwc.size(), height, width, "MoveNet"));
-  FARM_ASSIGN_OR_RETURN(std::vector<HostTensor> out,
-                        graph_->Run({{"input", HostTensor::Int({1, height, width, 3}, input_hwc)}}, {"Identity"}));
+  FARM_ASSIGN_OR_RETURN(
+      std::vector<HostTensor> out,
+      graph_->Run({{"input", HostTensor::Int({1, height, width, 3}, input_hwc)}}, {"Identity"}));
   FARM_RETURN_IF_ERROR(CheckShape(out[0], {1, kSlots, kSlotValues}, "MoveNet"));
   return std::move(out[0].floats);
 }
@@ -53,12 +55,13 @@ StatusOr<HandDetectorNet> HandDetectorNet::Load(const std::string& model_json) {
   return net;
 }
 
-StatusOr<HandDetectorNet::Output> HandDetectorNet::Run(const std::vector<int32_t>& input_hwc, int height,
-                                                      int width) const {
+StatusOr<HandDetectorNet::Output> HandDetectorNet::Run(const std::vector<int32_t>& input_hwc,
+                                                       int height, int width) const {
   FARM_RETURN_IF_ERROR(CheckImage(input_hwc.size(), height, width, "hand detector"));
-  FARM_ASSIGN_OR_RETURN(std::vector<HostTensor> out,
-                        graph_->Run({{"input_tensor", HostTensor::Int({1, height, width, 3}, input_hwc)}},
-                                    {kDetectorScores, kDetectorBoxes}));
+  FARM_ASSIGN_OR_RETURN(
+      std::vector<HostTensor> out,
+      graph_->Run({{"input_tensor", HostTensor::Int({1, height, width, 3}, input_hwc)}},
+                  {kDetectorScores, kDetectorBoxes}));
   if (out[0].shape.size() != 3 || out[0].shape[0] != 1 || out[0].shape[2] != 7) {
     return Internal("hand detector: unexpected scores shape");
   }
@@ -80,7 +83,8 @@ StatusOr<HandLandmarkNet::Output> HandLandmarkNet::Run(const std::vector<float>&
   FARM_RETURN_IF_ERROR(CheckImage(input_hwc.size(), kInputSize, kInputSize, "hand landmarks"));
   FARM_ASSIGN_OR_RETURN(
       std::vector<HostTensor> out,
-      graph_->Run({{"input_1", HostTensor::Float({1, kInputSize, kInputSize, 3}, input_hwc)}}, {"Identity", "Identity_1", "Identity_2"}));
+      graph_->Run({{"input_1", HostTensor::Float({1, kInputSize, kInputSize, 3}, input_hwc)}},
+                  {"Identity", "Identity_1", "Identity_2"}));
   FARM_RETURN_IF_ERROR(CheckShape(out[0], {1, 63}, "hand landmarks keypoints"));
   FARM_RETURN_IF_ERROR(CheckShape(out[1], {1, 1}, "hand landmarks hand flag"));
   FARM_RETURN_IF_ERROR(CheckShape(out[2], {1, 1}, "hand landmarks handedness"));

@@ -11,7 +11,9 @@ using Args = std::vector<Value>;
 using Prep = std::vector<at::Tensor>;
 
 int64_t NormalizeAxis(int64_t axis, int64_t rank, const char* what) {
-  if (axis < -rank || axis >= rank) Fail(std::string(what) + " axis " + std::to_string(axis) + " out of range for rank " + std::to_string(rank));
+  if (axis < -rank || axis >= rank)
+    Fail(std::string(what) + " axis " + std::to_string(axis) + " out of range for rank " +
+         std::to_string(rank));
   return axis < 0 ? axis + rank : axis;
 }
 
@@ -26,7 +28,9 @@ std::vector<Value> Reshape(const Node& n, const Args& in, const Prep&) {
   return One(x.reshape(shape));
 }
 
-std::vector<Value> Shape(const Node& n, const Args& in, const Prep&) { return One(IntVector(TensorArg(n, in, 0).sizes().vec())); }
+std::vector<Value> Shape(const Node& n, const Args& in, const Prep&) {
+  return One(IntVector(TensorArg(n, in, 0).sizes().vec()));
+}
 std::vector<Value> Size(const Node& n, const Args& in, const Prep&) {
   return One(at::scalar_tensor(static_cast<int32_t>(TensorArg(n, in, 0).numel()), at::kInt));
 }
@@ -40,13 +44,16 @@ std::vector<Value> Squeeze(const Node& n, const Args& in, const Prep&) {
   if (dims.empty()) dims = n.Ints("axis");
   if (dims.empty()) {
     std::vector<int64_t> shape;
-    for (int64_t s : x.sizes()) if (s != 1) shape.push_back(s);
+    for (int64_t s : x.sizes())
+      if (s != 1) shape.push_back(s);
     return One(x.reshape(shape));
   }
   for (int64_t& d : dims) d = NormalizeAxis(d, x.dim(), "Squeeze");
   std::sort(dims.begin(), dims.end());
   for (size_t i = dims.size(); i-- > 0;) {
-    if (x.size(dims[i]) != 1) Fail("cannot squeeze dimension " + std::to_string(dims[i]) + " of size " + std::to_string(x.size(dims[i])));
+    if (x.size(dims[i]) != 1)
+      Fail("cannot squeeze dimension " + std::to_string(dims[i]) + " of size " +
+           std::to_string(x.size(dims[i])));
     x = x.squeeze(dims[i]);
   }
   return One(x);
@@ -79,7 +86,8 @@ std::vector<Value> Concat(const Node& n, const Args& in, const Prep&) {
   const bool v2 = n.op == "ConcatV2";
   const int64_t axis_raw = ScalarInt(TensorArg(n, in, v2 ? in.size() - 1 : 0));
   std::vector<at::Tensor> parts;
-  for (size_t i = v2 ? 0 : 1; i < (v2 ? in.size() - 1 : in.size()); ++i) parts.push_back(TensorArg(n, in, i));
+  for (size_t i = v2 ? 0 : 1; i < (v2 ? in.size() - 1 : in.size()); ++i)
+    parts.push_back(TensorArg(n, in, i));
   return One(at::cat(parts, NormalizeAxis(axis_raw, parts[0].dim(), "Concat")));
 }
 
@@ -87,7 +95,8 @@ std::vector<Value> Split(const Node& n, const Args& in, const Prep&) {
   const at::Tensor& x = TensorArg(n, in, 1);
   const int64_t axis = NormalizeAxis(ScalarInt(TensorArg(n, in, 0)), x.dim(), "Split");
   const int64_t parts = n.Int("num_split", 1);
-  if (parts <= 0 || x.size(axis) % parts != 0) Fail("cannot split size " + std::to_string(x.size(axis)) + " into " + std::to_string(parts));
+  if (parts <= 0 || x.size(axis) % parts != 0)
+    Fail("cannot split size " + std::to_string(x.size(axis)) + " into " + std::to_string(parts));
   std::vector<Value> out;
   for (const at::Tensor& t : at::split(x, x.size(axis) / parts, axis)) out.push_back(Value::Of(t));
   return out;
@@ -99,7 +108,10 @@ std::vector<Value> SplitV(const Node& n, const Args& in, const Prep&) {
   const int64_t axis = NormalizeAxis(ScalarInt(TensorArg(n, in, 2)), x.dim(), "SplitV");
   int64_t known = 0, unknown = -1;
   for (size_t i = 0; i < sizes.size(); ++i) {
-    if (sizes[i] < 0) unknown = static_cast<int64_t>(i); else known += sizes[i];
+    if (sizes[i] < 0)
+      unknown = static_cast<int64_t>(i);
+    else
+      known += sizes[i];
   }
   if (unknown >= 0) sizes[static_cast<size_t>(unknown)] = x.size(axis) - known;
   std::vector<Value> out;
@@ -111,10 +123,12 @@ std::vector<Value> Slice(const Node& n, const Args& in, const Prep&) {
   at::Tensor x = TensorArg(n, in, 0);
   const std::vector<int64_t> begin = IntValues(TensorArg(n, in, 1));
   const std::vector<int64_t> size = IntValues(TensorArg(n, in, 2));
-  if (static_cast<int64_t>(begin.size()) != x.dim() || size.size() != begin.size()) Fail("begin/size must have one entry per dimension");
+  if (static_cast<int64_t>(begin.size()) != x.dim() || size.size() != begin.size())
+    Fail("begin/size must have one entry per dimension");
   for (int64_t d = 0; d < x.dim(); ++d) {
     const int64_t b = begin[static_cast<size_t>(d)];
-    const int64_t s = size[static_cast<size_t>(d)] < 0 ? x.size(d) - b : size[static_cast<size_t>(d)];
+    const int64_t s =
+        size[static_cast<size_t>(d)] < 0 ? x.size(d) - b : size[static_cast<size_t>(d)];
     if (b < 0 || b + s > x.size(d)) Fail("slice out of range on dimension " + std::to_string(d));
     x = x.narrow(d, b, s);
   }
@@ -126,10 +140,13 @@ std::vector<Value> StridedSlice(const Node& n, const Args& in, const Prep&) {
   at::Tensor x = TensorArg(n, in, 0);
   const std::vector<int64_t> begin = IntValues(TensorArg(n, in, 1));
   const std::vector<int64_t> end = IntValues(TensorArg(n, in, 2));
-  const std::vector<int64_t> strides = in.size() > 3 ? IntValues(TensorArg(n, in, 3)) : std::vector<int64_t>(begin.size(), 1);
-  if (end.size() != begin.size() || strides.size() != begin.size()) Fail("begin, end and strides differ in length");
+  const std::vector<int64_t> strides =
+      in.size() > 3 ? IntValues(TensorArg(n, in, 3)) : std::vector<int64_t>(begin.size(), 1);
+  if (end.size() != begin.size() || strides.size() != begin.size())
+    Fail("begin, end and strides differ in length");
   const int64_t begin_mask = n.Int("begin_mask", 0), end_mask = n.Int("end_mask", 0);
-  const int64_t ellipsis_mask = n.Int("ellipsis_mask", 0), new_axis_mask = n.Int("new_axis_mask", 0);
+  const int64_t ellipsis_mask = n.Int("ellipsis_mask", 0),
+                new_axis_mask = n.Int("new_axis_mask", 0);
   const int64_t shrink_mask = n.Int("shrink_axis_mask", 0);
   const int64_t rank = x.dim();
   const int64_t entries = static_cast<int64_t>(begin.size());
@@ -142,7 +159,8 @@ std::vector<Value> StridedSlice(const Node& n, const Args& in, const Prep&) {
     if ((ellipsis_mask & bit) && !ellipsis_seen) {
       ellipsis_seen = true;
       int64_t after = 0;
-      for (int64_t j = i + 1; j < entries; ++j) after += (new_axis_mask & (int64_t{1} << j)) ? 0 : 1;
+      for (int64_t j = i + 1; j < entries; ++j)
+        after += (new_axis_mask & (int64_t{1} << j)) ? 0 : 1;
       for (; axis < rank - after; ++axis) plan.push_back(axis);
       continue;
     }
@@ -150,14 +168,17 @@ std::vector<Value> StridedSlice(const Node& n, const Args& in, const Prep&) {
       plan.push_back(-1);
       continue;
     }
-    if (axis >= rank) Fail("slice spec has more entries than the input's rank " + std::to_string(rank));
+    if (axis >= rank)
+      Fail("slice spec has more entries than the input's rank " + std::to_string(rank));
     const int64_t size = x.size(axis);
     const int64_t s = strides[static_cast<size_t>(i)];
     if (s == 0) Fail("stride 0");
     int64_t b = begin[static_cast<size_t>(i)], e = end[static_cast<size_t>(i)];
     if (shrink_mask & bit) {
       if (b < 0) b += size;
-      if (b < 0 || b >= size) Fail("index " + std::to_string(begin[static_cast<size_t>(i)]) + " out of range for size " + std::to_string(size));
+      if (b < 0 || b >= size)
+        Fail("index " + std::to_string(begin[static_cast<size_t>(i)]) + " out of range for size " +
+             std::to_string(size));
       x = x.narrow(axis, b, 1);
       ++axis;
       continue;
@@ -204,11 +225,15 @@ std::vector<Value> Range(const Node& n, const Args& in, const Prep&) {
   const at::Tensor& limit = TensorArg(n, in, 1);
   const at::Tensor& delta = TensorArg(n, in, 2);
   if (start.is_floating_point()) {
-    return One(at::arange(start.item<double>(), limit.item<double>(), delta.item<double>(), at::kDouble).to(at::kFloat));
+    return One(
+        at::arange(start.item<double>(), limit.item<double>(), delta.item<double>(), at::kDouble)
+            .to(at::kFloat));
   }
   const int64_t d = delta.to(at::kLong).item<int64_t>();
   if (d == 0) Fail("delta 0");
-  return One(at::arange(start.to(at::kLong).item<int64_t>(), limit.to(at::kLong).item<int64_t>(), d, at::kLong).to(at::kInt));
+  return One(at::arange(start.to(at::kLong).item<int64_t>(), limit.to(at::kLong).item<int64_t>(), d,
+                        at::kLong)
+                 .to(at::kInt));
 }
 
 std::vector<Value> Transpose(const Node& n, const Args& in, const Prep&) {
@@ -218,10 +243,12 @@ std::vector<Value> Transpose(const Node& n, const Args& in, const Prep&) {
 std::vector<Value> GatherV2(const Node& n, const Args& in, const Prep&) {
   const at::Tensor& params = TensorArg(n, in, 0);
   const at::Tensor& indices = TensorArg(n, in, 1);
-  const int64_t axis = NormalizeAxis(in.size() > 2 ? ScalarInt(TensorArg(n, in, 2)) : 0, params.dim(), "Gather");
+  const int64_t axis =
+      NormalizeAxis(in.size() > 2 ? ScalarInt(TensorArg(n, in, 2)) : 0, params.dim(), "Gather");
   if (n.Int("batch_dims", 0) != 0) Fail("batch_dims other than 0 is not supported");
   const at::Tensor flat = indices.to(at::kLong).reshape({-1});
-  if (flat.numel() > 0 && (flat.min().item<int64_t>() < 0 || flat.max().item<int64_t>() >= params.size(axis))) {
+  if (flat.numel() > 0 &&
+      (flat.min().item<int64_t>() < 0 || flat.max().item<int64_t>() >= params.size(axis))) {
     Fail("index out of range [0, " + std::to_string(params.size(axis)) + ")");
   }
   std::vector<int64_t> shape(params.sizes().begin(), params.sizes().begin() + axis);
@@ -272,8 +299,12 @@ std::vector<Value> Pad(const Node& n, const Args& in, const Prep&) {
   return One(at::constant_pad_nd(x, torch_pad, value));
 }
 
-std::vector<Value> ZerosLike(const Node& n, const Args& in, const Prep&) { return One(at::zeros_like(TensorArg(n, in, 0))); }
-std::vector<Value> OnesLike(const Node& n, const Args& in, const Prep&) { return One(at::ones_like(TensorArg(n, in, 0))); }
+std::vector<Value> ZerosLike(const Node& n, const Args& in, const Prep&) {
+  return One(at::zeros_like(TensorArg(n, in, 0)));
+}
+std::vector<Value> OnesLike(const Node& n, const Args& in, const Prep&) {
+  return One(at::ones_like(TensorArg(n, in, 0)));
+}
 
 }  // namespace
 

@@ -9,25 +9,29 @@ using Args = std::vector<Value>;
 using Prep = std::vector<at::Tensor>;
 
 const TensorList& ListArg(const Args& in, size_t i) {
-  if (i >= in.size() || !in[i].is_list()) Fail("input " + std::to_string(i) + " must be a TensorList");
+  if (i >= in.size() || !in[i].is_list())
+    Fail("input " + std::to_string(i) + " must be a TensorList");
   return *in[i].list;
 }
 
 void SetElementShape(TensorList& list, const at::Tensor& shape) {
   list.element_shape = IntValues(shape);
-  list.unknown_rank = shape.dim() == 0 && list.element_shape.size() == 1 && list.element_shape[0] == -1;
+  list.unknown_rank =
+      shape.dim() == 0 && list.element_shape.size() == 1 && list.element_shape[0] == -1;
   if (list.unknown_rank) list.element_shape.clear();
 }
 
 bool FullyKnown(const TensorList& list) {
   if (list.unknown_rank) return false;
-  for (int64_t d : list.element_shape) if (d < 0) return false;
+  for (int64_t d : list.element_shape)
+    if (d < 0) return false;
   return true;
 }
 
 void CheckShape(const TensorList& list, const at::Tensor& item) {
   if (list.unknown_rank) return;
-  if (static_cast<int64_t>(list.element_shape.size()) != item.dim()) Fail("item rank does not match the list's element shape");
+  if (static_cast<int64_t>(list.element_shape.size()) != item.dim())
+    Fail("item rank does not match the list's element shape");
   for (size_t d = 0; d < list.element_shape.size(); ++d) {
     if (list.element_shape[d] >= 0 && list.element_shape[d] != item.size(static_cast<int64_t>(d))) {
       Fail("item shape does not match the list's element shape");
@@ -38,7 +42,8 @@ void CheckShape(const TensorList& list, const at::Tensor& item) {
 int64_t Index(const TensorList& list, const at::Tensor& t) {
   const int64_t i = ScalarInt(t);
   if (i < 0 || i >= static_cast<int64_t>(list.items.size())) {
-    Fail("index " + std::to_string(i) + " out of range for a list of " + std::to_string(list.items.size()));
+    Fail("index " + std::to_string(i) + " out of range for a list of " +
+         std::to_string(list.items.size()));
   }
   return i;
 }
@@ -69,7 +74,8 @@ std::vector<Value> FromTensor(const Node& n, const Args& in, const Prep&) {
 at::Tensor Item(const TensorList& list, int64_t i) {
   const auto& item = list.items[static_cast<size_t>(i)];
   if (item) return *item;
-  if (!FullyKnown(list)) Fail("item " + std::to_string(i) + " was never set and the element shape is not fully known");
+  if (!FullyKnown(list))
+    Fail("item " + std::to_string(i) + " was never set and the element shape is not fully known");
   return at::zeros(list.element_shape, list.dtype);
 }
 
@@ -92,16 +98,19 @@ std::vector<Value> Stack(const Node& n, const Args& in, const Prep&) {
   const TensorList& list = ListArg(in, 0);
   const int64_t expected = n.Int("num_elements", -1);
   if (expected >= 0 && expected != static_cast<int64_t>(list.items.size())) {
-    Fail("list holds " + std::to_string(list.items.size()) + " items, num_elements says " + std::to_string(expected));
+    Fail("list holds " + std::to_string(list.items.size()) + " items, num_elements says " +
+         std::to_string(expected));
   }
   if (list.items.empty()) {
-    if (!FullyKnown(list)) Fail("cannot stack an empty list whose element shape is not fully known");
+    if (!FullyKnown(list))
+      Fail("cannot stack an empty list whose element shape is not fully known");
     std::vector<int64_t> shape = {0};
     shape.insert(shape.end(), list.element_shape.begin(), list.element_shape.end());
     return One(at::zeros(shape, list.dtype));
   }
   std::vector<at::Tensor> items;
-  for (size_t i = 0; i < list.items.size(); ++i) items.push_back(Item(list, static_cast<int64_t>(i)));
+  for (size_t i = 0; i < list.items.size(); ++i)
+    items.push_back(Item(list, static_cast<int64_t>(i)));
   return One(at::stack(items, 0));
 }
 

@@ -15,21 +15,23 @@ at::Tensor Like(const at::Tensor& result, const at::Tensor& a) {
   return result.scalar_type() == a.scalar_type() ? result : result.to(a.scalar_type());
 }
 
-#define BINARY(NAME, EXPR)                                                                 \
-  std::vector<Value> NAME(const Node& n, const std::vector<Value>& in, const std::vector<at::Tensor>&) { \
-    const at::Tensor& a = A(n, in);                                                        \
-    const at::Tensor& b = B(n, in);                                                        \
-    return One(EXPR);                                                                      \
+#define BINARY(NAME, EXPR)                                             \
+  std::vector<Value> NAME(const Node& n, const std::vector<Value>& in, \
+                          const std::vector<at::Tensor>&) {            \
+    const at::Tensor& a = A(n, in);                                    \
+    const at::Tensor& b = B(n, in);                                    \
+    return One(EXPR);                                                  \
   }
-#define UNARY(NAME, EXPR)                                                                  \
-  std::vector<Value> NAME(const Node& n, const std::vector<Value>& in, const std::vector<at::Tensor>&) { \
-    const at::Tensor& x = A(n, in);                                                        \
-    return One(EXPR);                                                                      \
+#define UNARY(NAME, EXPR)                                              \
+  std::vector<Value> NAME(const Node& n, const std::vector<Value>& in, \
+                          const std::vector<at::Tensor>&) {            \
+    const at::Tensor& x = A(n, in);                                    \
+    return One(EXPR);                                                  \
   }
 
 BINARY(Add, Like(a + b, a))
 BINARY(Sub, Like(a - b, a))
-BINARY(Mul, Like(a * b, a))
+BINARY(Mul, Like(a* b, a))
 BINARY(RealDiv, a.is_floating_point() ? at::div(a, b) : at::div(a, b, "trunc"))
 BINARY(FloorDiv, a.is_floating_point() ? at::floor(at::div(a, b)) : Like(at::div(a, b, "floor"), a))
 BINARY(FloorMod, Like(at::remainder(a, b), a))
@@ -52,7 +54,7 @@ UNARY(Exp, at::exp(x))
 UNARY(Log, at::log(x))
 UNARY(Sqrt, at::sqrt(x))
 UNARY(Rsqrt, at::rsqrt(x))
-UNARY(Square, x * x)
+UNARY(Square, x* x)
 UNARY(Reciprocal, at::reciprocal(x))
 UNARY(Sigmoid, at::sigmoid(x))
 UNARY(Tanh, at::tanh(x))
@@ -65,24 +67,28 @@ UNARY(Round, at::round(x))  // half to even, as TF
 UNARY(LogicalNot, at::logical_not(x))
 UNARY(Softplus, at::softplus(x))
 
-std::vector<Value> LeakyRelu(const Node& n, const std::vector<Value>& in, const std::vector<at::Tensor>&) {
+std::vector<Value> LeakyRelu(const Node& n, const std::vector<Value>& in,
+                             const std::vector<at::Tensor>&) {
   return One(at::leaky_relu(A(n, in), n.Float("alpha", 0.2)));
 }
 
-std::vector<Value> AddN(const Node& n, const std::vector<Value>& in, const std::vector<at::Tensor>&) {
+std::vector<Value> AddN(const Node& n, const std::vector<Value>& in,
+                        const std::vector<at::Tensor>&) {
   at::Tensor sum = TensorArg(n, in, 0).clone();
   for (size_t i = 1; i < in.size(); ++i) sum.add_(TensorArg(n, in, i));
   return One(sum);
 }
 
-std::vector<Value> Cast(const Node& n, const std::vector<Value>& in, const std::vector<at::Tensor>&) {
+std::vector<Value> Cast(const Node& n, const std::vector<Value>& in,
+                        const std::vector<at::Tensor>&) {
   const at::ScalarType to = ToScalarType(n.Type("DstT", DataType::kFloat), n);
   const at::Tensor& x = A(n, in);
   // float -> int truncates toward zero (libtorch's conversion does the same).
   return One(x.scalar_type() == to ? x : x.to(to));
 }
 
-std::vector<Value> Select(const Node& n, const std::vector<Value>& in, const std::vector<at::Tensor>&) {
+std::vector<Value> Select(const Node& n, const std::vector<Value>& in,
+                          const std::vector<at::Tensor>&) {
   at::Tensor cond = TensorArg(n, in, 0).to(at::kBool);
   const at::Tensor& x = TensorArg(n, in, 1);
   const at::Tensor& y = TensorArg(n, in, 2);
@@ -98,7 +104,8 @@ std::vector<Value> Select(const Node& n, const std::vector<Value>& in, const std
 std::vector<int64_t> Axes(const at::Tensor& axes_tensor, int64_t rank) {
   std::vector<int64_t> axes = IntValues(axes_tensor);
   for (int64_t& a : axes) {
-    if (a < -rank || a >= std::max<int64_t>(rank, 1)) Fail("reduction axis " + std::to_string(a) + " out of range");
+    if (a < -rank || a >= std::max<int64_t>(rank, 1))
+      Fail("reduction axis " + std::to_string(a) + " out of range");
     if (a < 0) a += rank;
   }
   std::sort(axes.begin(), axes.end());
@@ -106,7 +113,8 @@ std::vector<int64_t> Axes(const at::Tensor& axes_tensor, int64_t rank) {
   return axes;
 }
 
-std::vector<Value> Reduce(const Node& n, const std::vector<Value>& in, const std::vector<at::Tensor>&) {
+std::vector<Value> Reduce(const Node& n, const std::vector<Value>& in,
+                          const std::vector<at::Tensor>&) {
   const at::Tensor& x = A(n, in);
   const std::vector<int64_t> axes = Axes(B(n, in), x.dim());
   const bool keep = n.Bool("keep_dims", false);
@@ -115,11 +123,15 @@ std::vector<Value> Reduce(const Node& n, const std::vector<Value>& in, const std
   if (n.op == "Sum") {
     r = at::sum(x, axes, keep);
   } else if (n.op == "Mean") {
-    r = x.is_floating_point() ? at::mean(x, axes, keep) : at::div(at::sum(x, axes, keep), [&] {
-      int64_t count = 1;
-      for (int64_t a : axes) count *= x.size(a);
-      return count;
-    }(), "trunc");
+    r = x.is_floating_point() ? at::mean(x, axes, keep)
+                              : at::div(
+                                    at::sum(x, axes, keep),
+                                    [&] {
+                                      int64_t count = 1;
+                                      for (int64_t a : axes) count *= x.size(a);
+                                      return count;
+                                    }(),
+                                    "trunc");
   } else if (n.op == "Prod") {
     r = x;
     for (size_t i = axes.size(); i-- > 0;) r = at::prod(r, axes[i], keep);
@@ -135,7 +147,8 @@ std::vector<Value> Reduce(const Node& n, const std::vector<Value>& in, const std
   return One(Like(r, x));
 }
 
-std::vector<Value> ArgMinMax(const Node& n, const std::vector<Value>& in, const std::vector<at::Tensor>&) {
+std::vector<Value> ArgMinMax(const Node& n, const std::vector<Value>& in,
+                             const std::vector<at::Tensor>&) {
   const at::Tensor& x = A(n, in);
   int64_t axis = ScalarInt(B(n, in));
   if (axis < 0) axis += x.dim();

@@ -40,7 +40,8 @@ Window ReadWindow(const Node& n, int64_t in_h, int64_t in_w, int64_t k_h, int64_
     w.dilation_h = dilations[1];
     w.dilation_w = dilations[2];
   }
-  if (w.stride_h <= 0 || w.stride_w <= 0 || w.dilation_h <= 0 || w.dilation_w <= 0) Fail("bad strides or dilations");
+  if (w.stride_h <= 0 || w.stride_w <= 0 || w.dilation_h <= 0 || w.dilation_w <= 0)
+    Fail("bad strides or dilations");
   const std::string padding = n.String("padding", "VALID");
   if (padding == "SAME") {
     std::tie(w.top, w.bottom) = SamePads(in_h, k_h, w.stride_h, w.dilation_h);
@@ -67,8 +68,10 @@ at::Tensor NhwcView(const at::Tensor& nchw) { return nchw.permute({0, 2, 3, 1});
 // Conv filters [kh, kw, in, out] -> OIHW; depthwise [kh, kw, C, M] -> [C*M, 1, kh, kw].
 at::Tensor ConvWeight(const at::Tensor& filter, bool depthwise) {
   if (filter.dim() != 4) Fail("filter must have rank 4");
-  at::Tensor w = depthwise ? filter.permute({2, 3, 0, 1}).reshape({filter.size(2) * filter.size(3), 1, filter.size(0), filter.size(1)})
-                           : filter.permute({3, 2, 0, 1});
+  at::Tensor w =
+      depthwise ? filter.permute({2, 3, 0, 1})
+                      .reshape({filter.size(2) * filter.size(3), 1, filter.size(0), filter.size(1)})
+                : filter.permute({3, 2, 0, 1});
   return w.to(at::kFloat).contiguous(at::MemoryFormat::ChannelsLast);
 }
 
@@ -76,7 +79,8 @@ bool IsDepthwise(const Node& n) { return n.op.find("Depthwise") != std::string::
 
 // Fused ops after the conv / matmul: BiasAdd, FusedBatchNorm, Relu, Relu6, Elu,
 // LeakyRelu, Sigmoid, Prelu, Tanh. `args` are the node's extra inputs (from index 2).
-at::Tensor ApplyFused(const Node& n, at::Tensor y, const std::vector<at::Tensor>& args, bool nchw, bool bias_done) {
+at::Tensor ApplyFused(const Node& n, at::Tensor y, const std::vector<at::Tensor>& args, bool nchw,
+                      bool bias_done) {
   const std::vector<std::string> ops = n.Strings("fused_ops");
   size_t next = 0;
   auto channel = [&](const at::Tensor& v) { return nchw ? v.reshape({1, -1, 1, 1}) : v; };
@@ -89,7 +93,8 @@ at::Tensor ApplyFused(const Node& n, at::Tensor y, const std::vector<at::Tensor>
       const at::Tensor& b = arg();
       if (!bias_done) y = y + channel(b);
     } else if (op == "FusedBatchNorm") {
-      const at::Tensor scale = channel(arg()), offset = channel(arg()), mean = channel(arg()), var = channel(arg());
+      const at::Tensor scale = channel(arg()), offset = channel(arg()), mean = channel(arg()),
+                       var = channel(arg());
       y = (y - mean) * (scale * at::rsqrt(var + n.Float("epsilon", 1e-3))) + offset;
     } else if (op == "Relu") {
       y = at::relu(y);
@@ -116,7 +121,8 @@ at::Tensor ApplyFused(const Node& n, at::Tensor y, const std::vector<at::Tensor>
 // prepared: [weight, bias or undefined]
 Prep PrepareConv(const Node& n, const std::vector<at::Tensor>& constants) {
   Prep prep(2);
-  if (constants.size() > 1 && constants[1].defined()) prep[0] = ConvWeight(constants[1], IsDepthwise(n));
+  if (constants.size() > 1 && constants[1].defined())
+    prep[0] = ConvWeight(constants[1], IsDepthwise(n));
   const std::vector<std::string> ops = n.Strings("fused_ops");
   if (!ops.empty() && ops[0] == "BiasAdd" && constants.size() > 2 && constants[2].defined()) {
     prep[1] = constants[2].to(at::kFloat).contiguous();
@@ -128,24 +134,28 @@ std::vector<Value> Conv(const Node& n, const Args& in, const Prep& prep) {
   const at::Tensor& x = TensorArg(n, in, 0);
   const at::Tensor& filter = TensorArg(n, in, 1);
   const bool depthwise = IsDepthwise(n);
-  const at::Tensor weight = prep.size() > 0 && prep[0].defined() ? prep[0] : ConvWeight(filter, depthwise);
+  const at::Tensor weight =
+      prep.size() > 0 && prep[0].defined() ? prep[0] : ConvWeight(filter, depthwise);
   if (x.dim() != 4) Fail("expects a rank-4 NHWC input");
   const int64_t channels = x.size(3);
   if (depthwise ? filter.size(2) != channels : filter.size(2) != channels) {
-    Fail("input has " + std::to_string(channels) + " channels, the filter expects " + std::to_string(filter.size(2)));
+    Fail("input has " + std::to_string(channels) + " channels, the filter expects " +
+         std::to_string(filter.size(2)));
   }
   const Window w = ReadWindow(n, x.size(1), x.size(2), filter.size(0), filter.size(1));
   at::Tensor xin = NchwView(x);
   int64_t pad_h = w.top, pad_w = w.left;
   if (w.top != w.bottom || w.left != w.right) {
-    xin = at::constant_pad_nd(xin, {w.left, w.right, w.top, w.bottom}, 0.0).contiguous(at::MemoryFormat::ChannelsLast);
+    xin = at::constant_pad_nd(xin, {w.left, w.right, w.top, w.bottom}, 0.0)
+              .contiguous(at::MemoryFormat::ChannelsLast);
     pad_h = pad_w = 0;
   }
   const bool fused_bias = prep.size() > 1 && prep[1].defined();
   std::vector<at::Tensor> args;
   for (size_t i = 2; i < in.size(); ++i) args.push_back(TensorArg(n, in, i).to(at::kFloat));
-  at::Tensor y = at::conv2d(xin, weight, fused_bias ? prep[1] : at::Tensor(), {w.stride_h, w.stride_w}, {pad_h, pad_w},
-                            {w.dilation_h, w.dilation_w}, depthwise ? channels : 1);
+  at::Tensor y =
+      at::conv2d(xin, weight, fused_bias ? prep[1] : at::Tensor(), {w.stride_h, w.stride_w},
+                 {pad_h, pad_w}, {w.dilation_h, w.dilation_w}, depthwise ? channels : 1);
   y = ApplyFused(n, y, args, /*nchw=*/true, fused_bias);
   return One(NhwcView(y));
 }
@@ -159,11 +169,13 @@ std::vector<Value> Pool(const Node& n, const Args& in, const Prep&) {
   const at::Tensor xin = NchwView(x);
   at::Tensor y;
   if (n.op == "MaxPool") {
-    const at::Tensor padded = at::constant_pad_nd(xin, {w.left, w.right, w.top, w.bottom}, -std::numeric_limits<double>::infinity());
+    const at::Tensor padded = at::constant_pad_nd(xin, {w.left, w.right, w.top, w.bottom},
+                                                  -std::numeric_limits<double>::infinity());
     y = at::max_pool2d(padded, {k[1], k[2]}, {w.stride_h, w.stride_w});
   } else {  // AvgPool: the padding is not counted
     const at::Tensor padded = at::constant_pad_nd(xin, {w.left, w.right, w.top, w.bottom}, 0.0);
-    const at::Tensor ones = at::constant_pad_nd(at::ones({1, 1, x.size(1), x.size(2)}), {w.left, w.right, w.top, w.bottom}, 0.0);
+    const at::Tensor ones = at::constant_pad_nd(at::ones({1, 1, x.size(1), x.size(2)}),
+                                                {w.left, w.right, w.top, w.bottom}, 0.0);
     const at::Tensor sum = at::avg_pool2d(padded, {k[1], k[2]}, {w.stride_h, w.stride_w});
     const at::Tensor count = at::avg_pool2d(ones, {k[1], k[2]}, {w.stride_h, w.stride_w});
     y = sum / count;
@@ -202,7 +214,8 @@ std::vector<Value> TopK(const Node& n, const Args& in, const Prep&) {
   const int64_t k = ScalarInt(TensorArg(n, in, 1));
   if (x.dim() < 1) Fail("input must have rank >= 1");
   const int64_t last = x.size(-1);
-  if (k < 0 || k > last) Fail("k = " + std::to_string(k) + " out of range [0, " + std::to_string(last) + "]");
+  if (k < 0 || k > last)
+    Fail("k = " + std::to_string(k) + " out of range [0, " + std::to_string(last) + "]");
   const int64_t rows = last == 0 ? 0 : x.numel() / last;
   std::vector<int64_t> shape = x.sizes().vec();
   shape.back() = k;
@@ -232,7 +245,8 @@ std::vector<Value> TopK(const Node& n, const Args& in, const Prep&) {
 }  // namespace
 
 void AddNnKernels(KernelMap& m) {
-  for (const char* op : {"Conv2D", "_FusedConv2D", "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative"}) {
+  for (const char* op :
+       {"Conv2D", "_FusedConv2D", "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative"}) {
     m[op] = {Conv, PrepareConv};
   }
   m["MaxPool"] = {Pool};

@@ -31,10 +31,13 @@ struct Spec {
 size_t StoredBytes(Stored s) {
   switch (s) {
     case Stored::kUint8:
-    case Stored::kBool: return 1;
+    case Stored::kBool:
+      return 1;
     case Stored::kFloat16:
-    case Stored::kUint16: return 2;
-    default: return 4;
+    case Stored::kUint16:
+      return 2;
+    default:
+      return 4;
   }
 }
 
@@ -54,7 +57,8 @@ StatusOr<std::string> ReadShard(const std::filesystem::path& path, const std::st
   }
   const uintmax_t size = std::filesystem::file_size(path, ec);
   if (ec) return Unavailable(origin + ": cannot stat " + path.string() + ": " + ec.message());
-  if (size > kMaxShardBytes) return InvalidArgument(origin + ": weights file " + path.string() + " is too large");
+  if (size > kMaxShardBytes)
+    return InvalidArgument(origin + ": weights file " + path.string() + " is too large");
   std::ifstream in(path, std::ios::binary);
   std::string bytes(static_cast<size_t>(size), '\0');
   in.read(bytes.data(), static_cast<std::streamsize>(size));
@@ -71,7 +75,8 @@ StatusOr<Spec> ParseSpec(const json& w, const std::string& where) {
   }
   spec.name = w["name"].get<std::string>();
   const std::string at = where + " (\"" + spec.name + "\")";
-  if (!w.contains("shape") || !w["shape"].is_array()) return InvalidArgument(at + ": \"shape\" must be an array");
+  if (!w.contains("shape") || !w["shape"].is_array())
+    return InvalidArgument(at + ": \"shape\" must be an array");
   for (const json& d : w["shape"]) {
     if (!d.is_number_integer() || d.get<int64_t>() < 0) {
       return InvalidArgument(at + ": shape entries must be non-negative integers");
@@ -92,7 +97,8 @@ StatusOr<Spec> ParseSpec(const json& w, const std::string& where) {
     spec.is_bool = true;
     spec.stored = Stored::kBool;
   } else {
-    return InvalidArgument(at + ": unsupported dtype \"" + dtype + "\" (expected float32, int32 or bool)");
+    return InvalidArgument(at + ": unsupported dtype \"" + dtype +
+                           "\" (expected float32, int32 or bool)");
   }
   if (w.contains("quantization") && !w["quantization"].is_null()) {
     const json& q = w["quantization"];
@@ -101,8 +107,10 @@ StatusOr<Spec> ParseSpec(const json& w, const std::string& where) {
       spec.stored = Stored::kFloat16;
     } else if (qtype == "uint8" || qtype == "uint16") {
       spec.stored = qtype == "uint8" ? Stored::kUint8 : Stored::kUint16;
-      if (!q.contains("scale") || !q["scale"].is_number() || !q.contains("min") || !q["min"].is_number()) {
-        return InvalidArgument(at + ": " + qtype + " quantization needs numeric \"scale\" and \"min\"");
+      if (!q.contains("scale") || !q["scale"].is_number() || !q.contains("min") ||
+          !q["min"].is_number()) {
+        return InvalidArgument(at + ": " + qtype +
+                               " quantization needs numeric \"scale\" and \"min\"");
       }
       spec.scale = q["scale"].get<double>();
       spec.min = q["min"].get<double>();
@@ -145,10 +153,12 @@ at::Tensor Decode(const Spec& spec, const char* data) {
   }
   if (type == at::kFloat) {
     float* dst = out.data_ptr<float>();
-    for (int64_t i = 0; i < spec.numel; ++i) dst[i] = static_cast<float>(values[static_cast<size_t>(i)]);
+    for (int64_t i = 0; i < spec.numel; ++i)
+      dst[i] = static_cast<float>(values[static_cast<size_t>(i)]);
   } else if (type == at::kInt) {
     int32_t* dst = out.data_ptr<int32_t>();
-    for (int64_t i = 0; i < spec.numel; ++i) dst[i] = static_cast<int32_t>(std::floor(values[static_cast<size_t>(i)] + 0.5));
+    for (int64_t i = 0; i < spec.numel; ++i)
+      dst[i] = static_cast<int32_t>(std::floor(values[static_cast<size_t>(i)] + 0.5));
   } else {
     bool* dst = out.data_ptr<bool>();
     for (int64_t i = 0; i < spec.numel; ++i) dst[i] = values[static_cast<size_t>(i)] != 0;
@@ -158,11 +168,13 @@ at::Tensor Decode(const Spec& spec, const char* data) {
 
 }  // namespace
 
-StatusOr<std::map<std::string, at::Tensor>> LoadWeights(const json& manifest, const std::string& folder,
+StatusOr<std::map<std::string, at::Tensor>> LoadWeights(const json& manifest,
+                                                        const std::string& folder,
                                                         const std::string& origin) {
   std::map<std::string, at::Tensor> weights;
   if (manifest.is_null()) return weights;
-  if (!manifest.is_array()) return InvalidArgument(origin + ": weightsManifest must be an array of groups");
+  if (!manifest.is_array())
+    return InvalidArgument(origin + ": weightsManifest must be an array of groups");
   for (size_t g = 0; g < manifest.size(); ++g) {
     const json& group = manifest[g];
     const std::string where = origin + ": weightsManifest group " + std::to_string(g);
@@ -174,7 +186,8 @@ StatusOr<std::map<std::string, at::Tensor>> LoadWeights(const json& manifest, co
     std::string files;
     for (const json& path : group["paths"]) {
       if (!path.is_string() || !IsSafeRelativePath(path.get<std::string>())) {
-        return InvalidArgument(where + ": shard paths must be relative paths inside the model folder");
+        return InvalidArgument(where +
+                               ": shard paths must be relative paths inside the model folder");
       }
       const std::filesystem::path file = std::filesystem::path(folder) / path.get<std::string>();
       FARM_ASSIGN_OR_RETURN(std::string shard, ReadShard(file, origin));
@@ -183,11 +196,13 @@ StatusOr<std::map<std::string, at::Tensor>> LoadWeights(const json& manifest, co
     }
     size_t offset = 0;
     for (size_t i = 0; i < group["weights"].size(); ++i) {
-      FARM_ASSIGN_OR_RETURN(Spec spec, ParseSpec(group["weights"][i], where + ", weight " + std::to_string(i)));
+      FARM_ASSIGN_OR_RETURN(
+          Spec spec, ParseSpec(group["weights"][i], where + ", weight " + std::to_string(i)));
       const size_t need = static_cast<size_t>(spec.numel) * StoredBytes(spec.stored);
       if (need > bytes.size() - offset) {
-        return DataLoss(origin + ": weights file " + files + " is too short: tensor \"" + spec.name + "\" needs bytes [" +
-                        std::to_string(offset) + ", " + std::to_string(offset + need) + ") but the file holds " +
+        return DataLoss(origin + ": weights file " + files + " is too short: tensor \"" +
+                        spec.name + "\" needs bytes [" + std::to_string(offset) + ", " +
+                        std::to_string(offset + need) + ") but the file holds " +
                         std::to_string(bytes.size()) + " bytes");
       }
       try {

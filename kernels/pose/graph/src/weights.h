@@ -5,9 +5,8 @@
 #include <ATen/ATen.h>
 
 #include <map>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "farm/schemas/status.h"
 

@@ -47,9 +47,10 @@ class GraphModel {
   // in order. Any graph node can be an output, so intermediate tensors can be inspected.
   // An op the interpreter lacks is an error naming the op and the node.
   // With `ms_by_op`, adds each op's wall time (milliseconds) to it, for profiling.
-  StatusOr<std::vector<HostTensor>> Run(const std::vector<std::pair<std::string, HostTensor>>& inputs,
-                                        const std::vector<std::string>& outputs,
-                                        std::map<std::string, double>* ms_by_op = nullptr) const;
+  StatusOr<std::vector<HostTensor>> Run(
+      const std::vector<std::pair<std::string, HostTensor>>& inputs,
+      const std::vector<std::string>& outputs,
+      std::map<std::string, double>* ms_by_op = nullptr) const;
 
   // The Placeholder names, in graph order.
   std::vector<std::string> InputNames() const;
