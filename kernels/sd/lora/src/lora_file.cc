@@ -185,14 +185,14 @@ StatusOr<LoraFile> LoraFromTensors(const TensorMap& tensors, const std::string& 
           part.kohya = false;
           part.component = named->component;
         }
-        at::Tensor& slot = named->role == LoraTensorRole::kDown ? part.down
-                           : named->role == LoraTensorRole::kUp ? part.up
-                           : named->role == LoraTensorRole::kMid ? part.mid
-                                                                  : part.alpha;
         if (named->role == LoraTensorRole::kFactor) {
           part.factors[named->factor] = tensor;
           continue;
         }
+        at::Tensor& slot = named->role == LoraTensorRole::kDown ? part.down
+                           : named->role == LoraTensorRole::kUp ? part.up
+                           : named->role == LoraTensorRole::kMid ? part.mid
+                                                                  : part.alpha;
         if (slot.defined()) part.duplicates.push_back(key);
         slot = tensor;
       } else {
