@@ -114,10 +114,10 @@ RgbImage ResizeRegion(const RgbImage& image, double x, double y, double w, doubl
   return out;
 }
 
-// A 512x768 portrait around `box`: 2.5 face widths wide, 3:2 tall, the face in the upper
+// A 512x768 portrait around `box`: 2 face widths wide, 3:2 tall, the face in the upper
 // middle, shifted (and if need be shrunk) to stay inside the photo.
 RgbImage PortraitAround(const RgbImage& photo, const farm::faceid::Box& box) {
-  double w = 2.5 * std::max(box.width, box.height);
+  double w = 2.0 * std::max(box.width, box.height);
   double h = 1.5 * w;
   const double scale = std::min({1.0, photo.width / w, photo.height / h});
   w *= scale;
