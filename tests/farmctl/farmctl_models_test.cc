@@ -135,6 +135,8 @@ TEST_F(FarmctlModelsTest, RefusesWhatItCannotRenderWithAndSaysWhy) {
       {"sdxl.safetensors",
        Safetensors({{"conditioner.embedders.0.transformer.text_model.final_layer_norm.weight", {768}}}),
        "this is an SDXL checkpoint; StudioFarm renders SD 1.5"},
+      {"sdxl_ti.safetensors", Safetensors({{"clip_g", {2, 1280}}, {"clip_l", {2, 768}}}),
+       "this is an SDXL textual-inversion embedding (clip_g and clip_l); StudioFarm renders SD 1.5"},
       {"sd2.safetensors",
        Safetensors({{"model.diffusion_model.input_blocks.0.0.weight", {320, 4, 3, 3}},
                     {"model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight", {320, 1024}},

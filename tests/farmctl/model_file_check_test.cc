@@ -159,6 +159,20 @@ TEST_F(ModelFileCheckTest, VaeFilesHoldOnlyVaeKeys) {
   EXPECT_NE(as_checkpoint.message().find("found a VAE-only file"), std::string::npos) << as_checkpoint.message();
 }
 
+TEST_F(ModelFileCheckTest, EmbeddingFilesHoldOneTensorAndSdxlOnesAreNamed) {
+  const std::string one = Write("ti.safetensors", Safetensors(Header({"emb_params"}), 16));
+  EXPECT_TRUE(CheckModelFile(one, ModelRole::kEmbedding).ok()) << CheckModelFile(one, ModelRole::kEmbedding).ToString();
+  const std::string xl = Write("ti_xl.safetensors", Safetensors(Header({"clip_g", "clip_l"}), 32));
+  const farm::Status sdxl = CheckModelFile(xl, ModelRole::kEmbedding);
+  EXPECT_EQ(sdxl.code(), farm::StatusCode::kInvalidArgument);
+  EXPECT_NE(sdxl.message().find("an SDXL embedding"), std::string::npos) << sdxl.message();
+  const std::string lora = Write("lora_as_ti.safetensors", Safetensors(Header(kLoraKeys), 32));
+  const farm::Status as_embedding = CheckModelFile(lora, ModelRole::kEmbedding);
+  EXPECT_NE(as_embedding.message().find("not a textual-inversion embedding"), std::string::npos)
+      << as_embedding.message();
+  EXPECT_NE(as_embedding.message().find("found a kohya LoRA"), std::string::npos) << as_embedding.message();
+}
+
 TEST_F(ModelFileCheckTest, TheWrongArchitectureSaysWhatWasExpectedAndWhatWasFound) {
   const std::string lora = Write("lora.safetensors", Safetensors(Header(kLoraKeys), 32));
   const farm::Status as_controlnet = CheckModelFile(lora, ModelRole::kControlNet);

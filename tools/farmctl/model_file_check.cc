@@ -112,6 +112,13 @@ farm::Status CheckKeys(const std::string& path, ModelRole role,
     case ModelRole::kLora:
       if (std::any_of(keys.begin(), keys.end(), IsLoraKey)) return farm::Status::Ok();
       return WrongArchitecture(path, role, "kohya LoRA keys (lora_unet_*, lora_te_*)", keys);
+    case ModelRole::kEmbedding:
+      if (std::find(keys.begin(), keys.end(), "clip_g") != keys.end()) {
+        return farm::InvalidArgument(path + ": an SDXL embedding (clip_g and clip_l vectors); StudioFarm renders "
+                                     "SD 1.5: use the SD 1.5 version of the embedding");
+      }
+      if (keys.size() == 1) return farm::Status::Ok();
+      return WrongArchitecture(path, role, "one tensor (emb_params, or clip_l alone)", keys);
     case ModelRole::kVae:
       if (IsVaeOnly(keys)) return farm::Status::Ok();
       return WrongArchitecture(path, role,
@@ -209,6 +216,8 @@ const char* ModelRoleName(ModelRole role) {
       return "LoRA";
     case ModelRole::kVae:
       return "VAE";
+    case ModelRole::kEmbedding:
+      return "textual-inversion embedding";
   }
   return "model";
 }

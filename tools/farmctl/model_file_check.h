@@ -13,7 +13,9 @@
 //   ControlNet  original layout (control_model.*, or the same names unprefixed) or
 //               diffusers (controlnet_cond_embedding.*, controlnet_down_blocks.*), as a
 //               file or a folder holding diffusion_pytorch_model[.fp16].safetensors;
-//   LoRA        kohya names (lora_unet_*, lora_te_*).
+//   LoRA        kohya names (lora_unet_*, lora_te_*);
+//   embedding   one tensor (A1111's emb_params, a diffusers concept, clip_l alone); an
+//               SDXL embedding (clip_g + clip_l) is named and refused.
 // A checkpoint whose UNet takes 9 input channels (an inpainting checkpoint) is refused with
 // what to use instead: the engine renders with a 4-channel UNet. Whether a `vae:` file fits
 // the checkpoint is vae_fit.h's check.
@@ -30,9 +32,9 @@
 
 namespace farmctl {
 
-enum class ModelRole { kCheckpoint, kControlNet, kLora, kVae };
+enum class ModelRole { kCheckpoint, kControlNet, kLora, kVae, kEmbedding };
 
-// "SD 1.5 checkpoint", "ControlNet", "LoRA", "VAE" for messages.
+// "SD 1.5 checkpoint", "ControlNet", "LoRA", "VAE", "textual-inversion embedding" for messages.
 const char* ModelRoleName(ModelRole role);
 
 // Headers longer than this are refused as the engine refuses them (kernels/sd/io).

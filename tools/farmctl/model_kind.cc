@@ -145,6 +145,11 @@ farm::StatusOr<std::string> DetectModelKind(const std::string& path,
       All(header, [](std::string_view n) { return n.starts_with("first_stage_model."); })) {
     return std::string("vae");
   }
+  if (Find(header, "clip_g")) {
+    // A1111 skips these on SD 1.5 (their width is 1280 + 768, not the text encoder's 768).
+    return Refuse(path, "this is an SDXL textual-inversion embedding (clip_g and clip_l); StudioFarm renders "
+                        "SD 1.5: use the SD 1.5 version of the embedding");
+  }
   if (Find(header, "emb_params") || Find(header, "clip_l")) return std::string("embedding");
   if (Any(header, [](std::string_view n) { return n.starts_with("model.diffusion_model."); })) {
     return Refuse(path, "an SD checkpoint without model.diffusion_model.input_blocks.0.0.weight; "

@@ -46,6 +46,9 @@ farm::Status CheckSpecInputs(const farm::sweep::SweepSpec& spec, const std::stri
   for (const auto& [name, model] : spec.loras) {
     CheckModel(resolver, model, ModelRole::kLora, "loras." + name, problems);
   }
+  for (const farm::sweep::EmbeddingSpec& embedding : spec.embeddings) {
+    CheckModel(resolver, embedding.file, ModelRole::kEmbedding, "embeddings (" + embedding.name + ")", problems);
+  }
   if (spec.pose_control) {
     CheckModel(resolver, spec.pose_control->model, ModelRole::kControlNet, "render.pose_control",
                problems);

@@ -8,6 +8,8 @@
 // the engine), so consecutive renders on one checkpoint load it once; one engine runs one
 // render at a time. A separate VAE (RenderParams::vae_sha256) is resolved like the
 // checkpoint and loaded into the engine, so the engine is cached per checkpoint and VAE.
+// Textual-inversion embeddings (RenderParams::embeddings) are resolved by hash too and
+// read for each render (a few KB each) under their recorded names.
 // held_models() is what the cache holds (checkpoint, VAE and LoRA hashes), reported to farmd.
 //
 // Artifacts: "image" (image/png, the final PNG with the A1111 `parameters` chunk);
