@@ -96,18 +96,18 @@ at::Tensor ApplyFused(const Node& n, at::Tensor y, const std::vector<at::Tensor>
       const at::Tensor scale = channel(arg()), offset = channel(arg()), mean = channel(arg()),
                        var = channel(arg());
       y = (y - mean) * (scale * at::rsqrt(var + n.Float("epsilon", 1e-3))) + offset;
-    } else if (op == "Relu") {
-      y = at::relu(y);
+    } else if (op == "Relu") {  // in place: y is this node's own fresh result
+      y.relu_();
     } else if (op == "Relu6") {
-      y = at::clamp(y, 0, 6);
+      y.clamp_(0, 6);
     } else if (op == "Elu") {
       y = at::elu(y);
     } else if (op == "LeakyRelu") {
       y = at::leaky_relu(y, n.Float("leakyrelu_alpha", 0.2));
     } else if (op == "Sigmoid") {
-      y = at::sigmoid(y);
+      y.sigmoid_();
     } else if (op == "Tanh") {
-      y = at::tanh(y);
+      y.tanh_();
     } else if (op == "Prelu") {
       const at::Tensor alpha = channel(arg());
       y = at::where(y > 0, y, y * alpha);
