@@ -150,7 +150,7 @@ TEST_F(FarmctlCliTest, InvalidSpecExitsOneAndNamesFileLineColumn) {
 
 TEST_F(FarmctlCliTest, ValidateReadsEveryFileTheSpecNames) {
   // A LoRA whose header promises 16 bytes of tensor data that the file does not hold, a
-  // checkpoint and a VAE that are not there, a photo that is text.
+  // checkpoint, a VAE and an embedding that are not there, a photo that is text.
   const std::string header =
       "{\"lora_unet_a.lora_down.weight\":{\"dtype\":\"F32\",\"shape\":[2,2],"
       "\"data_offsets\":[0,16]}}";
@@ -163,11 +163,16 @@ TEST_F(FarmctlCliTest, ValidateReadsEveryFileTheSpecNames) {
       "name: files\nidentity: {name: t, photos: me.jpg, token: sks person}\n"
       "checkpoint: {path: missing.safetensors}\n"
       "vae: {path: missing-vae.safetensors}\n"
+      "embeddings: [missing-ti.safetensors]\n"
       "loras:\n  face: {path: lora.safetensors}\n"
       "render: {prompt: 'photo of {token}', sampler: Euler, cfg: 7, seeds: [1], lora: face}\n");
   CliRun run = Farmctl("sweep validate '" + spec + "'", dir_);
   EXPECT_EQ(run.exit_code, 1) << run.out;
-  EXPECT_NE(run.out.find("4 problems"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("5 problems"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("embeddings (missing-ti): " + (dir_ / "missing-ti.safetensors").string() +
+                         ": no such file; expected a textual-inversion embedding"),
+            std::string::npos)
+      << run.out;
   EXPECT_NE(run.out.find("vae: " + (dir_ / "missing-vae.safetensors").string() + ": no such file; expected a VAE"),
             std::string::npos)
       << run.out;
