@@ -352,6 +352,31 @@ TEST(ExpandTest, EmbeddingsAreRecordedByNameWithTheirFilesHash) {
   EXPECT_EQ(failed.status().message().rfind("embeddings (missing): ", 0), 0u) << failed.status().message();
 }
 
+TEST(ExpandTest, AnEmbeddingsFolderGivesEveryFileByItsStem) {
+  SweepSpec spec = ParseOrFail(Spec("embeddings:\n  - {folder: models:/embeddings}\n  - {name: extra, sha256: " +
+                                    std::string(64, 'd') + "}\n" + kRender));
+  FakeResolver resolver;
+  resolver.folders["models:/embeddings"] = {"EasyNegative.safetensors", "people/sks.safetensors"};
+  auto expanded = ExpandSweep(spec, resolver);
+  ASSERT_TRUE(expanded.ok()) << expanded.status().ToString();
+  const std::map<std::string, std::string> expected = {
+      {"EasyNegative", Sha256Hex("model:models:/embeddings/EasyNegative.safetensors")},
+      {"extra", std::string(64, 'd')},
+      {"sks", Sha256Hex("model:models:/embeddings/people/sks.safetensors")}};
+  EXPECT_EQ(Renders(*expanded)[0].embeddings, expected);
+
+  // A file of the folder and a listed entry with one name: refused, not silently merged.
+  resolver.folders["models:/embeddings"].push_back("extra.safetensors");
+  auto twice = ExpandSweep(spec, resolver);
+  ASSERT_FALSE(twice.ok());
+  EXPECT_NE(twice.status().message().find("two embeddings are named 'extra'"), std::string::npos)
+      << twice.status().message();
+  resolver.folders.clear();
+  auto missing = ExpandSweep(spec, resolver);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().message().rfind("embeddings (models:/embeddings): ", 0), 0u) << missing.status().message();
+}
+
 TEST(ExpandTest, SameSpecSameHashesDifferentSeedDifferentHash) {
   auto a = ExpandOrFail(Spec(kRender));
   auto b = ExpandOrFail(Spec(kRender));

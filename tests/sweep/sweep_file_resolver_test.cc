@@ -85,6 +85,28 @@ TEST_F(FileResolverTest, NoMatchIsNotFoundNamingTheGlob) {
             std::string::npos);
 }
 
+TEST_F(FileResolverTest, FolderListsMatchingFilesBelowItWithTheirHashes) {
+  fs::create_directories(root_ / "models" / "embeddings" / "people");
+  Write("models/embeddings/b.safetensors", "b");
+  Write("models/embeddings/people/a.SafeTensors", "a");
+  Write("models/embeddings/b.preview.png", "png");
+  FileSpecResolver resolver = Resolver();
+  auto files = resolver.ResolveFolder("models:/embeddings", ".safetensors");
+  ASSERT_TRUE(files.ok()) << files.status().ToString();
+  ASSERT_EQ(files->size(), 2u);
+  EXPECT_EQ((*files)[0].path, "models:/embeddings/b.safetensors");
+  EXPECT_EQ((*files)[0].sha256, Sha256Hex("b"));
+  EXPECT_EQ((*files)[1].path, "models:/embeddings/people/a.SafeTensors");
+  EXPECT_EQ((*files)[1].sha256, Sha256Hex("a"));
+  auto missing = resolver.ResolveFolder("models:/nothing", ".safetensors");
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find("models:/nothing"), std::string::npos);
+  fs::create_directories(root_ / "specs" / "empty");
+  auto empty = resolver.ResolveFolder("empty", ".safetensors");
+  EXPECT_EQ(empty.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(empty.status().message().find("holds no *.safetensors file"), std::string::npos);
+}
+
 TEST_F(FileResolverTest, GivenSha256IsUsedWithoutTheFile) {
   FileSpecResolver resolver = Resolver();
   const std::string hash(64, 'b');

@@ -495,6 +495,10 @@ TEST(SpecErrorsTest, EmbeddingsNeedANameOnceAndAFileEach) {
                              "commas or outer spaces");
   EXPECT_EQ(d[4].ToString().rfind("bad.yaml:10:5: embeddings[5].path: missing", 0), 0u) << d[4].ToString();
 
+  const std::vector<Diagnostic> folder = Diagnose(head + "embeddings:\n  - {folder: ti, name: x}\n" + R(""));
+  ASSERT_EQ(folder.size(), 1u);
+  EXPECT_EQ(folder[0].ToString().rfind("bad.yaml:5:18: embeddings[0].name: unknown key", 0), 0u) << folder[0].ToString();
+
   EXPECT_EQ(Diagnose(head + "embeddings: ti/neg.safetensors\n" + R("")).at(0).ToString().rfind("bad.yaml:4:13: embeddings:", 0),
             0u);
 }

@@ -50,6 +50,18 @@ StatusOr<std::string> FakeResolver::ResolveModel(const ModelRef& model) {
   return Sha256Hex("model:" + model.path);
 }
 
+StatusOr<std::vector<FolderFile>> FakeResolver::ResolveFolder(const std::string& folder, const std::string&) {
+  if (auto it = failures.find(folder); it != failures.end()) return it->second;
+  auto listed = folders.find(folder);
+  if (listed == folders.end()) return NotFound(folder + ": no such folder");
+  std::vector<FolderFile> out;
+  for (const std::string& name : listed->second) {
+    const std::string path = folder + "/" + name;
+    out.push_back({path, Sha256Hex("model:" + path)});
+  }
+  return out;
+}
+
 StatusOr<std::string> FakeResolver::ResolvePhotoSet(const std::vector<std::string>& globs) {
   ++photo_calls;
   std::string joined;

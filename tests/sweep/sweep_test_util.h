@@ -26,10 +26,13 @@ class FakeResolver : public SpecResolver {
   StatusOr<std::string> ResolvePhotoSet(const std::vector<std::string>& globs) override;
   // One photo per glob: path without "models:/", sha256 derived from the glob.
   StatusOr<std::vector<PreparePhoto>> ResolvePhotos(const std::vector<std::string>& globs) override;
+  // The names in `folders[folder]` as files of that folder, hashes derived from their paths.
+  StatusOr<std::vector<FolderFile>> ResolveFolder(const std::string& folder, const std::string& extension) override;
 
   int model_calls = 0;
   int photo_calls = 0;
   std::map<std::string, Status> failures;  // path or glob -> error to return
+  std::map<std::string, std::vector<std::string>> folders;  // folder -> file names
 };
 
 // Parses with RepoPresets(); fails the test (and returns an empty spec) when invalid.

@@ -1,7 +1,10 @@
 #include "farm/sweep/expand.h"
 
+#include <filesystem>
 #include <map>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "grid_plan.h"
 #include "render_builder.h"
@@ -176,9 +179,25 @@ StatusOr<ExpandedSweep> ExpandSweep(const SweepSpec& full_spec, SpecResolver& re
     models.vae_sha256 = *vae;
   }
   for (const EmbeddingSpec& embedding : spec.embeddings) {
-    auto sha256 = resolver.ResolveModel(embedding.file);
-    if (!sha256.ok()) return sha256.status().WithContext("embeddings (" + embedding.name + ")");
-    models.embeddings[embedding.name] = *sha256;
+    std::vector<std::pair<std::string, std::string>> found;  // name, sha256
+    if (!embedding.folder.empty()) {
+      auto files = resolver.ResolveFolder(embedding.folder, ".safetensors");
+      if (!files.ok()) return files.status().WithContext("embeddings (" + embedding.folder + ")");
+      for (const FolderFile& file : *files) {
+        found.emplace_back(std::filesystem::path(file.path).stem().string(), file.sha256);
+      }
+    } else {
+      auto sha256 = resolver.ResolveModel(embedding.file);
+      if (!sha256.ok()) return sha256.status().WithContext("embeddings (" + embedding.name + ")");
+      found.emplace_back(embedding.name, *sha256);
+    }
+    for (auto& [name, sha256] : found) {
+      if (models.embeddings.contains(name)) {
+        return InvalidArgument("embeddings: two embeddings are named '" + name +
+                               "' (a folder's file and another entry); expected each name once");
+      }
+      models.embeddings[name] = sha256;
+    }
   }
   auto photos = resolver.ResolvePhotoSet(spec.identity.photos);
   if (!photos.ok()) return photos.status().WithContext("identity.photos");

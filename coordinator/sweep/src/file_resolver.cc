@@ -3,6 +3,7 @@
 #include <glob.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 
 #include "farm/schemas/sha256.h"
@@ -111,6 +112,43 @@ StatusOr<std::vector<PreparePhoto>> SpecResolver::ResolvePhotos(const std::vecto
   return FailedPrecondition(
       "this resolver cannot list photo files; expected a resolver that reads the files "
       "(a spec with train: needs each photo's path and hash)");
+}
+
+StatusOr<std::vector<FolderFile>> SpecResolver::ResolveFolder(const std::string& folder, const std::string&) {
+  return FailedPrecondition("this resolver cannot list the folder '" + folder +
+                            "'; expected a resolver that reads the files, or the files listed one by one");
+}
+
+StatusOr<std::vector<FolderFile>> FileSpecResolver::ResolveFolder(const std::string& folder,
+                                                                  const std::string& extension) {
+  namespace fs = std::filesystem;
+  FARM_ASSIGN_OR_RETURN(std::string resolved, ResolvePath(folder));
+  std::error_code ec;
+  if (!fs::is_directory(resolved, ec)) return NotFound(folder + " (" + resolved + "): no such folder");
+  auto lower = [](std::string text) {
+    std::transform(text.begin(), text.end(), text.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return text;
+  };
+  std::vector<fs::path> files;
+  for (fs::recursive_directory_iterator it(resolved, fs::directory_options::follow_directory_symlink, ec), end;
+       !ec && it != end; it.increment(ec)) {
+    if (it->is_regular_file(ec) && lower(it->path().extension().string()) == lower(extension)) {
+      files.push_back(it->path());
+    }
+  }
+  if (ec) return Unavailable(folder + " (" + resolved + "): cannot list the folder: " + ec.message());
+  if (files.empty()) return NotFound(folder + " (" + resolved + "): holds no *" + extension + " file");
+  std::sort(files.begin(), files.end());
+  std::vector<FolderFile> out;
+  for (const fs::path& file : files) {
+    FolderFile found;
+    std::string inside = file.lexically_relative(resolved).generic_string();
+    found.path = folder + (folder.ends_with('/') ? "" : "/") + inside;
+    FARM_ASSIGN_OR_RETURN(found.sha256, HashFile(file.string()));
+    out.push_back(std::move(found));
+  }
+  return out;
 }
 
 StatusOr<std::vector<PreparePhoto>> FileSpecResolver::ResolvePhotos(

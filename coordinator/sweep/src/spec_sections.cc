@@ -196,6 +196,17 @@ void ReadEmbeddings(const MapEntry& entry, SweepSpec& spec, DiagnosticSink& sink
   for (const ListItem& item : *items) {
     EmbeddingSpec embedding;
     const std::size_t errors_before = sink.size();
+    const YAML::Node& node = item.node;
+    if (node.IsMap() && node["folder"]) {
+      auto entries = ReadMap(item.node, item.path, {"folder"}, sink);
+      if (!entries) continue;
+      const MapEntry* folder = FindEntry(*entries, "folder");
+      if (auto text = ReadString(folder->value, folder->path, false, sink)) {
+        embedding.folder = *text;
+        spec.embeddings.push_back(std::move(embedding));
+      }
+      continue;
+    }
     auto ref = ReadModelRef(item.node, item.path, {"name"}, sink);
     if (!ref) continue;
     embedding.file = *ref;

@@ -22,6 +22,7 @@ class FileSpecResolver : public SpecResolver {
   StatusOr<std::string> ResolveModel(const ModelRef& model) override;
   StatusOr<std::string> ResolvePhotoSet(const std::vector<std::string>& globs) override;
   StatusOr<std::vector<PreparePhoto>> ResolvePhotos(const std::vector<std::string>& globs) override;
+  StatusOr<std::vector<FolderFile>> ResolveFolder(const std::string& folder, const std::string& extension) override;
 
   // The photo files the globs match, sorted and unique (what ResolvePhotoSet hashes);
   // NotFound when none match.

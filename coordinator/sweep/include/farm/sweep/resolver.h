@@ -12,6 +12,13 @@
 
 namespace farm::sweep {
 
+// A model file found in a folder: its spec path (the folder's, then the file's path
+// inside it) and its SHA-256.
+struct FolderFile {
+  std::string path;
+  std::string sha256;
+};
+
 class SpecResolver {
  public:
   virtual ~SpecResolver() = default;
@@ -28,6 +35,11 @@ class SpecResolver {
   // "models:/", else an absolute path, and the file's sha256). The default refuses:
   // resolvers that cannot list files cannot expand a spec with train:.
   virtual StatusOr<std::vector<PreparePhoto>> ResolvePhotos(const std::vector<std::string>& globs);
+
+  // Every file under `folder` (a spec path; subfolders too) whose name ends in `extension`
+  // (any case), in path order. NotFound when the folder is missing or holds none. The
+  // default refuses: resolvers that cannot list files.
+  virtual StatusOr<std::vector<FolderFile>> ResolveFolder(const std::string& folder, const std::string& extension);
 };
 
 }  // namespace farm::sweep

@@ -35,9 +35,12 @@ struct ModelRef {
 };
 
 // A textual-inversion embedding: the word that calls it in a prompt and its file.
+// Or, with `folder` set (name and file empty), every .safetensors under that folder
+// named by its stem, as A1111's embeddings folder.
 struct EmbeddingSpec {
   std::string name;
   ModelRef file;
+  std::string folder;  // a spec path
 };
 
 struct IdentitySpec {
