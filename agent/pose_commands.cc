@@ -87,8 +87,18 @@ json BodyJson(const pose::Body& body) {
                          {"y", kp.position[1]},
                          {"position", {kp.position[0], kp.position[1]}}});
   }
+  // The same points as MoveNet's 17 COCO slots, in COCO order: null where human kept none.
+  json coco17 = json::array();
+  for (int part = 0; part < pose::kBodyParts; ++part) {
+    json slot = nullptr;
+    for (const pose::BodyKeypoint& kp : body.keypoints) {
+      if (kp.part == part) slot = {{"part", pose::BodyPartName(part)}, {"x", kp.position[0]}, {"y", kp.position[1]},
+                                   {"score", kp.score}};
+    }
+    coco17.push_back(std::move(slot));
+  }
   return {{"id", body.id}, {"score", body.score}, {"box", Box(body.box)}, {"boxRaw", Box(body.box_raw)},
-          {"keypoints", std::move(keypoints)}};
+          {"keypoints", std::move(keypoints)}, {"coco17", std::move(coco17)}};
 }
 
 json DocumentJson(const pose::OpenPoseDocument& document, const std::vector<int>& people) {

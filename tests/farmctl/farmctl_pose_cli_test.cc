@@ -80,6 +80,21 @@ TEST_F(FarmctlPoseCliTest, WritesALibraryPoseWithEveryPersonAndAPreview) {
     for (const json& kp : person["body"]["keypoints"]) {
       EXPECT_TRUE(kp.contains("part") && kp.contains("x") && kp.contains("y") && kp.contains("score"));
     }
+    // coco17: the kept keypoints again, each in its COCO slot, null elsewhere.
+    const json& coco17 = person["body"]["coco17"];
+    ASSERT_EQ(coco17.size(), 17u);
+    size_t kept = 0;
+    for (const json& slot : coco17) {
+      if (slot.is_null()) continue;
+      ++kept;
+      bool listed = false;
+      for (const json& kp : person["body"]["keypoints"]) {
+        listed = listed || (kp["part"] == slot["part"] && kp["x"] == slot["x"] && kp["y"] == slot["y"]);
+      }
+      EXPECT_TRUE(listed) << slot.dump();
+    }
+    EXPECT_EQ(kept, person["body"]["keypoints"].size());
+    EXPECT_EQ(coco17[0].is_null() ? std::string("nose") : coco17[0]["part"].get<std::string>(), "nose");
   }
   EXPECT_EQ(out["written"]["pose"], poses_ + "/group.json");
 
