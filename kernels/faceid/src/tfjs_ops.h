@@ -11,9 +11,10 @@
 
 namespace farm::faceid::internal {
 
-// tfjs conv2d filters [kh, kw, in, out] -> OIHW [out, in, kh, kw], contiguous.
+// tfjs conv2d filters [kh, kw, in, out] -> OIHW [out, in, kh, kw], in channels-last
+// memory (the layout the nets convolve in, so no per-call conversion).
 at::Tensor ConvFiltersToOihw(const at::Tensor& hwio);
-// tfjs depthwise filters [kh, kw, C, 1] -> grouped-conv weight [C, 1, kh, kw].
+// tfjs depthwise filters [kh, kw, C, 1] -> grouped-conv weight [C, 1, kh, kw], channels-last.
 at::Tensor DepthwiseFiltersToOihw(const at::Tensor& hwc1);
 // A per-channel vector [C] as [1, C, 1, 1] for broadcasting over NCHW.
 at::Tensor AsChannelVector(const at::Tensor& c);
