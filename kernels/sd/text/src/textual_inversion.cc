@@ -36,6 +36,18 @@ std::string Label(const TextualInversion& embedding) {
 
 StatusOr<TextualInversion> ReadTextualInversion(const std::string& path, std::string name) {
   auto opened = SafetensorsFile::Open(path);  // refuses pickles (.pt/.bin string_to_param files)
+  if (!opened.ok() && opened.status().message().find("unpickling") != std::string::npos) {
+    // The checkpoint conversion the generic refusal suggests does not fit A1111's
+    // {string_to_param: {"*": tensor}} dict; this one does.
+    const std::string file_name = std::filesystem::path(path).filename().string();
+    const std::string stem = std::filesystem::path(path).stem().string();
+    return InvalidArgument(
+        path + ": a pickled textual-inversion embedding (.pt/.bin); refusing to load it, because unpickling can "
+               "run arbitrary code. Convert it to .safetensors once, on a trusted machine: `python -c \"import "
+               "torch, safetensors.torch as st; d = torch.load('" + file_name + "', map_location='cpu', "
+               "weights_only=True); st.save_file({'emb_params': next(iter(d['string_to_param'].values()))"
+               ".detach().contiguous()}, '" + stem + ".safetensors')\"`");
+  }
   if (!opened.ok()) return opened.status().WithContext("textual-inversion embedding");
   const SafetensorsFile& file = **opened;
   const std::vector<TensorInfo>& tensors = file.tensors();
