@@ -4,7 +4,12 @@
 # with TensorFlow.js (pose_bench.mjs, wasm and cpu backends), one after the other on the
 # same machine, and the ratios.
 #
-#   tools/bench/pose/run.sh [--rounds N] [--build DIR]
+#   tools/bench/pose/run.sh [--rounds N] [--threads T] [--build DIR]
+#
+# --threads is libtorch's intra-op thread count for bench_pose (default 1, as tfjs-wasm
+# runs single-threaded; 0 keeps libtorch's default of one per core). On a busy 2-core
+# machine a second thread makes the nets several times slower (OpenMP threads wait on
+# each other), so the default compares one thread with one thread.
 #
 # Needs the models and photos tools/setup.sh installs ($STUDIOFARM_MODELS, default
 # ~/.cache/studiofarm/models) and Node with npm; the Node packages (pinned in
@@ -14,12 +19,14 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../../.." && pwd)"
 rounds=3
+threads=1
 build="$repo/build"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rounds) rounds="$2"; shift 2 ;;
+    --threads) threads="$2"; shift 2 ;;
     --build) build="$2"; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -41,8 +48,8 @@ cp "$here/pose_bench.mjs" "$node_dir/"
 cmake --build "$build" --target bench_pose >/dev/null
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "command: tools/bench/pose/run.sh --rounds $rounds (6 photos, 4 hand crops each)"
-cpp=$("$build/tools/bench/pose/bench_pose" --models "$models/human-models" --rounds "$rounds" "${photos[@]}")
+echo "command: tools/bench/pose/run.sh --rounds $rounds --threads $threads (6 photos, 4 hand crops each)"
+cpp=$("$build/tools/bench/pose/bench_pose" --models "$models/human-models" --rounds "$rounds" --threads "$threads" "${photos[@]}")
 wasm=$(cd "$node_dir" && node pose_bench.mjs --models "$models/human-models" --backend wasm --rounds "$rounds" "${photos[@]}" 2>/dev/null | tail -1)
 cpu=$(cd "$node_dir" && node pose_bench.mjs --models "$models/human-models" --backend cpu --rounds 1 "${photos[@]}" 2>/dev/null | tail -1)
 
