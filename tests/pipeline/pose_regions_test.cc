@@ -39,9 +39,22 @@ class PoseRegions : public ::testing::Test {
   void SetUp() override {
     if (!finder_) GTEST_SKIP() << "human-models not installed (tools/setup.sh fetches them)";
   }
-  static farm::faceid::RgbImage Photo(int n) {
-    auto decoded = farm::faceid::DecodeImageFile(ModelsRoot() + "/face-api/demo/sample" + std::to_string(n) + ".jpg");
-    return decoded.ok() ? decoded->image : farm::faceid::RgbImage{};
+  // Calls `check` with each of the first three demo photos present and the extraction of
+  // it; skips when none is installed.
+  template <typename Check>
+  void ForEachPhoto(const Check& check) {
+    int photos = 0;
+    for (int n = 1; n <= 3; ++n) {
+      auto decoded =
+          farm::faceid::DecodeImageFile(ModelsRoot() + "/face-api/demo/sample" + std::to_string(n) + ".jpg");
+      if (!decoded.ok()) continue;
+      ++photos;
+      SCOPED_TRACE("sample" + std::to_string(n));
+      auto extraction = farm::pose::ExtractPoses(decoded->image, *models_);
+      ASSERT_TRUE(extraction.ok()) << extraction.status().ToString();
+      check(decoded->image, *extraction);
+    }
+    if (photos == 0) GTEST_SKIP() << "face-api demo photos not installed";
   }
   static inline std::shared_ptr<const RegionFinder> finder_;
   static inline std::unique_ptr<farm::pose::PoseModels> models_;
@@ -52,21 +65,14 @@ bool Inside(const Region& r, double x, double y, double margin) {
 }
 
 TEST_F(PoseRegions, HandsAreTheDetectorBoxesOfTheExtraction) {
-  int photos = 0;
-  for (int n = 1; n <= 3; ++n) {
-    const farm::faceid::RgbImage photo = Photo(n);
-    if (photo.width == 0) continue;
-    ++photos;
-    SCOPED_TRACE("sample" + std::to_string(n));
-    auto extraction = farm::pose::ExtractPoses(photo, *models_);
-    ASSERT_TRUE(extraction.ok()) << extraction.status().ToString();
+  ForEachPhoto([&](const farm::faceid::RgbImage& photo, const farm::pose::PoseExtraction& extraction) {
     auto hands = finder_->Find(photo, "hands", 0.5);
     ASSERT_TRUE(hands.ok()) << hands.status().ToString();
-    ASSERT_EQ(hands->size(), extraction->hands.size());
+    ASSERT_EQ(hands->size(), extraction.hands.size());
     for (size_t i = 0; i < hands->size(); ++i) {
       EXPECT_GE((*hands)[i].score, 0.5);
       // The hand's wrist (its keypoint 0) lies in its detector box grown by half its size.
-      const auto& wrist = extraction->hands[i].keypoints.at(0);
+      const auto& wrist = extraction.hands[i].keypoints.at(0);
       const Region& r = (*hands)[i];
       EXPECT_TRUE(Inside(r, wrist[0], wrist[1], 0.5 * std::max(r.width, r.height))) << "hand " << i;
     }
@@ -75,25 +81,17 @@ TEST_F(PoseRegions, HandsAreTheDetectorBoxesOfTheExtraction) {
     ASSERT_TRUE(more.ok()) << more.status().ToString();
     EXPECT_GE(more->size(), hands->size());
     for (size_t i = 1; i < more->size(); ++i) EXPECT_GE((*more)[i - 1].score, (*more)[i].score);
-  }
-  if (photos == 0) GTEST_SKIP() << "face-api demo photos not installed";
+  });
 }
 
 TEST_F(PoseRegions, EveryBodyOfTheExtractionLiesInAPersonBox) {
-  int photos = 0;
-  for (int n = 1; n <= 3; ++n) {
-    const farm::faceid::RgbImage photo = Photo(n);
-    if (photo.width == 0) continue;
-    ++photos;
-    SCOPED_TRACE("sample" + std::to_string(n));
-    auto extraction = farm::pose::ExtractPoses(photo, *models_);
-    ASSERT_TRUE(extraction.ok()) << extraction.status().ToString();
+  ForEachPhoto([&](const farm::faceid::RgbImage& photo, const farm::pose::PoseExtraction& extraction) {
     auto people = finder_->Find(photo, "person", 0.3);
     ASSERT_TRUE(people.ok()) << people.status().ToString();
-    ASSERT_FALSE(extraction->bodies.empty());
-    EXPECT_GE(people->size(), extraction->bodies.size());
-    for (size_t b = 0; b < extraction->bodies.size(); ++b) {
-      const farm::pose::Body& body = extraction->bodies[b];
+    ASSERT_FALSE(extraction.bodies.empty());
+    EXPECT_GE(people->size(), extraction.bodies.size());
+    for (size_t b = 0; b < extraction.bodies.size(); ++b) {
+      const farm::pose::Body& body = extraction.bodies[b];
       bool found = false;
       for (const Region& r : *people) {
         int inside = 0;
@@ -102,8 +100,7 @@ TEST_F(PoseRegions, EveryBodyOfTheExtractionLiesInAPersonBox) {
       }
       EXPECT_TRUE(found) << "body " << b << " lies in no person box";
     }
-  }
-  if (photos == 0) GTEST_SKIP() << "face-api demo photos not installed";
+  });
 }
 
 TEST_F(PoseRegions, UnknownTargetsAndBadImagesAreErrors) {
