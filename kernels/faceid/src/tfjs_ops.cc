@@ -28,6 +28,15 @@ at::Tensor PadSame(const at::Tensor& x, int64_t k, int64_t stride) {
   const auto [top, bottom] = SamePadding(x.size(2), k, stride);
   const auto [left, right] = SamePadding(x.size(3), k, stride);
   if (top == 0 && bottom == 0 && left == 0 && right == 0) return x;
+  if (x.dim() == 4 && x.is_contiguous(at::MemoryFormat::ChannelsLast)) {
+    // constant_pad_nd on channels-last data copies element by element (ms per layer);
+    // in NHWC the copy is one contiguous run of W*C values per row.
+    const at::Tensor nhwc = x.permute({0, 2, 3, 1});
+    at::Tensor padded = at::zeros({x.size(0), x.size(2) + top + bottom, x.size(3) + left + right,
+                                   x.size(1)}, x.options());
+    padded.slice(1, top, top + x.size(2)).slice(2, left, left + x.size(3)).copy_(nhwc);
+    return padded.permute({0, 3, 1, 2});
+  }
   return at::constant_pad_nd(x, {left, right, top, bottom}, 0.0);
 }
 
