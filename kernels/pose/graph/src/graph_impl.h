@@ -18,7 +18,7 @@ struct GraphModel::Impl {
   std::string origin;                               // model.json path, for errors
   std::vector<at::Tensor> constants;                // per node; defined for Const nodes
   std::vector<const internal::KernelDef*> kernels;  // per node; nullptr: executor op or unknown
-  std::vector<std::vector<at::Tensor>> prepared;    // per node, from KernelDef::prepare
+  std::vector<internal::Prepared> prepared;         // per node, from KernelDef::prepare
   std::vector<std::vector<int>> consumers;          // per node, each consumer once
 };
 

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <ATen/core/ivalue.h>
+
 #include "graph_def.h"
 #include "value.h"
 
@@ -19,11 +21,17 @@ struct KernelError : std::runtime_error {
 };
 [[noreturn]] void Fail(const std::string& message);
 
+// What a kernel prepares once at load: tensors (conv filters in libtorch's layout) and
+// prepacked op contexts (XNNPACK convolutions, xnnpack_conv.h); either may be empty.
+struct Prepared {
+  std::vector<at::Tensor> tensors;
+  std::vector<c10::IValue> packed;
+};
+
 // `constants[i]` is input i's value when that input is a Const node, else undefined.
-using PrepareFn = std::vector<at::Tensor> (*)(const Node& node,
-                                              const std::vector<at::Tensor>& constants);
+using PrepareFn = Prepared (*)(const Node& node, const std::vector<at::Tensor>& constants);
 using RunFn = std::vector<Value> (*)(const Node& node, const std::vector<Value>& inputs,
-                                     const std::vector<at::Tensor>& prepared);
+                                     const Prepared& prepared);
 
 struct KernelDef {
   RunFn run = nullptr;

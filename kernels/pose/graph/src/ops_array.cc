@@ -8,7 +8,7 @@ namespace farm::pose::internal {
 namespace {
 
 using Args = std::vector<Value>;
-using Prep = std::vector<at::Tensor>;
+using Prep = Prepared;
 
 int64_t NormalizeAxis(int64_t axis, int64_t rank, const char* what) {
   if (axis < -rank || axis >= rank)

@@ -9,7 +9,7 @@ namespace farm::pose::internal {
 namespace {
 
 using Args = std::vector<Value>;
-using Prep = std::vector<at::Tensor>;
+using Prep = Prepared;
 
 struct Axis {
   std::vector<int64_t> lo, hi;

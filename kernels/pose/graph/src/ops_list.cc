@@ -6,7 +6,7 @@ namespace farm::pose::internal {
 namespace {
 
 using Args = std::vector<Value>;
-using Prep = std::vector<at::Tensor>;
+using Prep = Prepared;
 
 const TensorList& ListArg(const Args& in, size_t i) {
   if (i >= in.size() || !in[i].is_list())

@@ -17,14 +17,14 @@ at::Tensor Like(const at::Tensor& result, const at::Tensor& a) {
 
 #define BINARY(NAME, EXPR)                                             \
   std::vector<Value> NAME(const Node& n, const std::vector<Value>& in, \
-                          const std::vector<at::Tensor>&) {            \
+                          const Prepared&) {                           \
     const at::Tensor& a = A(n, in);                                    \
     const at::Tensor& b = B(n, in);                                    \
     return One(EXPR);                                                  \
   }
 #define UNARY(NAME, EXPR)                                              \
   std::vector<Value> NAME(const Node& n, const std::vector<Value>& in, \
-                          const std::vector<at::Tensor>&) {            \
+                          const Prepared&) {                           \
     const at::Tensor& x = A(n, in);                                    \
     return One(EXPR);                                                  \
   }
@@ -68,19 +68,19 @@ UNARY(LogicalNot, at::logical_not(x))
 UNARY(Softplus, at::softplus(x))
 
 std::vector<Value> LeakyRelu(const Node& n, const std::vector<Value>& in,
-                             const std::vector<at::Tensor>&) {
+                             const Prepared&) {
   return One(at::leaky_relu(A(n, in), n.Float("alpha", 0.2)));
 }
 
 std::vector<Value> AddN(const Node& n, const std::vector<Value>& in,
-                        const std::vector<at::Tensor>&) {
+                        const Prepared&) {
   at::Tensor sum = TensorArg(n, in, 0).clone();
   for (size_t i = 1; i < in.size(); ++i) sum.add_(TensorArg(n, in, i));
   return One(sum);
 }
 
 std::vector<Value> Cast(const Node& n, const std::vector<Value>& in,
-                        const std::vector<at::Tensor>&) {
+                        const Prepared&) {
   const at::ScalarType to = ToScalarType(n.Type("DstT", DataType::kFloat), n);
   const at::Tensor& x = A(n, in);
   // float -> int truncates toward zero (libtorch's conversion does the same).
@@ -88,7 +88,7 @@ std::vector<Value> Cast(const Node& n, const std::vector<Value>& in,
 }
 
 std::vector<Value> Select(const Node& n, const std::vector<Value>& in,
-                          const std::vector<at::Tensor>&) {
+                          const Prepared&) {
   at::Tensor cond = TensorArg(n, in, 0).to(at::kBool);
   const at::Tensor& x = TensorArg(n, in, 1);
   const at::Tensor& y = TensorArg(n, in, 2);
@@ -114,7 +114,7 @@ std::vector<int64_t> Axes(const at::Tensor& axes_tensor, int64_t rank) {
 }
 
 std::vector<Value> Reduce(const Node& n, const std::vector<Value>& in,
-                          const std::vector<at::Tensor>&) {
+                          const Prepared&) {
   const at::Tensor& x = A(n, in);
   const std::vector<int64_t> axes = Axes(B(n, in), x.dim());
   const bool keep = n.Bool("keep_dims", false);
@@ -148,7 +148,7 @@ std::vector<Value> Reduce(const Node& n, const std::vector<Value>& in,
 }
 
 std::vector<Value> ArgMinMax(const Node& n, const std::vector<Value>& in,
-                             const std::vector<at::Tensor>&) {
+                             const Prepared&) {
   const at::Tensor& x = A(n, in);
   int64_t axis = ScalarInt(B(n, in));
   if (axis < 0) axis += x.dim();

@@ -5,14 +5,16 @@
 #include <algorithm>
 #include <limits>
 #include <numeric>
+#include <optional>
 
 #include "kernel.h"
+#include "xnnpack_conv.h"
 
 namespace farm::pose::internal {
 namespace {
 
 using Args = std::vector<Value>;
-using Prep = std::vector<at::Tensor>;
+using Prep = Prepared;
 
 struct Window {
   int64_t stride_h = 1, stride_w = 1, dilation_h = 1, dilation_w = 1;
@@ -136,16 +138,66 @@ at::Tensor ApplyFused(const Node& n, at::Tensor y, const std::vector<at::Tensor>
   return y;
 }
 
-// prepared: [weight, bias or undefined]
+// The clamp an XNNPACK conv can fuse for these fused_ops ([], [BiasAdd], [BiasAdd, Relu],
+// [BiasAdd, Relu6]); nullopt for any other list (those keep at::conv2d + ApplyFused).
+struct Clamp {
+  std::optional<double> min, max;
+};
+std::optional<Clamp> XnnpackClamp(const std::vector<std::string>& ops) {
+  if (ops.empty() || (ops.size() == 1 && ops[0] == "BiasAdd")) return Clamp{};
+  if (ops.size() == 2 && ops[0] == "BiasAdd" && ops[1] == "Relu") return Clamp{0.0, std::nullopt};
+  if (ops.size() == 2 && ops[0] == "BiasAdd" && ops[1] == "Relu6") return Clamp{0.0, 6.0};
+  return std::nullopt;
+}
+
+// prepared.tensors: [weight, bias or undefined]. prepared.packed, for a non-depthwise conv
+// with a constant filter, no dilation and an XNNPACK-fusable fused_ops list: [the context
+// with no padding, and for 'SAME' the one with symmetric padding (k-1)/2].
 Prep PrepareConv(const Node& n, const std::vector<at::Tensor>& constants) {
-  Prep prep(2);
+  Prep prep;
+  prep.tensors.resize(2);
   if (constants.size() > 1 && constants[1].defined())
-    prep[0] = ConvWeight(constants[1], IsDepthwise(n));
+    prep.tensors[0] = ConvWeight(constants[1], IsDepthwise(n));
   const std::vector<std::string> ops = n.Strings("fused_ops");
-  if (!ops.empty() && ops[0] == "BiasAdd" && constants.size() > 2 && constants[2].defined()) {
-    prep[1] = constants[2].to(at::kFloat).contiguous();
+  const bool bias_arg = !ops.empty() && ops[0] == "BiasAdd";
+  if (bias_arg && constants.size() > 2 && constants[2].defined()) {
+    prep.tensors[1] = constants[2].to(at::kFloat).contiguous();
+  }
+  const at::Tensor& weight = prep.tensors[0];
+  const std::optional<Clamp> clamp = XnnpackClamp(ops);
+  if (!weight.defined() || IsDepthwise(n) || !clamp || (bias_arg && !prep.tensors[1].defined()) ||
+      n.String("data_format", "NHWC") != "NHWC") {
+    return prep;
+  }
+  const int64_t k_h = weight.size(2), k_w = weight.size(3);
+  const Window w = ReadWindow(n, k_h, k_w, k_h, k_w);  // strides and dilations only
+  if (w.dilation_h != 1 || w.dilation_w != 1) return prep;
+  auto pack = [&](int64_t pad_h, int64_t pad_w) {
+    return PackXnnpackConv(weight, prep.tensors[1], w.stride_h, w.stride_w, pad_h, pad_w, 1,
+                           clamp->min, clamp->max);
+  };
+  std::optional<c10::IValue> unpadded = pack(0, 0);
+  if (!unpadded) return prep;  // libtorch without XNNPACK
+  prep.packed.push_back(std::move(*unpadded));
+  if (n.String("padding", "VALID") == "SAME" && (k_h > 1 || k_w > 1)) {
+    prep.packed.push_back(*pack((k_h - 1) / 2, (k_w - 1) / 2));
   }
   return prep;
+}
+
+// The packed context for `w`'s padding: the unpadded one (the input padded first when the
+// padding is not one the contexts have), or nullptr when the conv has none.
+const c10::IValue* XnnpackContext(const Prep& prep, const Window& w, int64_t k_h, int64_t k_w,
+                                  bool& pad_input) {
+  pad_input = false;
+  if (prep.packed.empty()) return nullptr;
+  if (w.top == 0 && w.bottom == 0 && w.left == 0 && w.right == 0) return &prep.packed[0];
+  if (prep.packed.size() > 1 && w.top == w.bottom && w.left == w.right &&
+      w.top == (k_h - 1) / 2 && w.left == (k_w - 1) / 2) {
+    return &prep.packed[1];
+  }
+  pad_input = true;
+  return &prep.packed[0];
 }
 
 std::vector<Value> Conv(const Node& n, const Args& in, const Prep& prep) {
@@ -153,7 +205,8 @@ std::vector<Value> Conv(const Node& n, const Args& in, const Prep& prep) {
   const at::Tensor& filter = TensorArg(n, in, 1);
   const bool depthwise = IsDepthwise(n);
   const at::Tensor weight =
-      prep.size() > 0 && prep[0].defined() ? prep[0] : ConvWeight(filter, depthwise);
+      prep.tensors.size() > 0 && prep.tensors[0].defined() ? prep.tensors[0]
+                                                           : ConvWeight(filter, depthwise);
   if (x.dim() != 4) Fail("expects a rank-4 NHWC input");
   const int64_t channels = x.size(3);
   if (depthwise ? filter.size(2) != channels : filter.size(2) != channels) {
@@ -162,16 +215,21 @@ std::vector<Value> Conv(const Node& n, const Args& in, const Prep& prep) {
   }
   const Window w = ReadWindow(n, x.size(1), x.size(2), filter.size(0), filter.size(1));
   at::Tensor xin = NchwView(x);
+  bool pad_input = false;
+  if (const c10::IValue* packed =
+          XnnpackContext(prep, w, filter.size(0), filter.size(1), pad_input)) {
+    return One(NhwcView(RunXnnpackConv(*packed, pad_input ? PadChannelsLast(xin, w, 0.0) : xin)));
+  }
   int64_t pad_h = w.top, pad_w = w.left;
   if (w.top != w.bottom || w.left != w.right) {
     xin = PadChannelsLast(xin, w, 0.0);
     pad_h = pad_w = 0;
   }
-  const bool fused_bias = prep.size() > 1 && prep[1].defined();
+  const bool fused_bias = prep.tensors.size() > 1 && prep.tensors[1].defined();
   std::vector<at::Tensor> args;
   for (size_t i = 2; i < in.size(); ++i) args.push_back(TensorArg(n, in, i).to(at::kFloat));
   at::Tensor y =
-      at::conv2d(xin, weight, fused_bias ? prep[1] : at::Tensor(), {w.stride_h, w.stride_w},
+      at::conv2d(xin, weight, fused_bias ? prep.tensors[1] : at::Tensor(), {w.stride_h, w.stride_w},
                  {pad_h, pad_w}, {w.dilation_h, w.dilation_w}, depthwise ? channels : 1);
   y = ApplyFused(n, y, args, /*nchw=*/true, fused_bias);
   return One(NhwcView(y));
@@ -200,10 +258,11 @@ std::vector<Value> Pool(const Node& n, const Args& in, const Prep&) {
 }
 
 Prep PrepareMatMul(const Node& n, const std::vector<at::Tensor>& constants) {
-  Prep prep(1);
+  Prep prep;
+  prep.tensors.resize(1);
   if (constants.size() > 1 && constants[1].defined()) {
     at::Tensor b = constants[1].to(at::kFloat);
-    prep[0] = (n.Bool("transpose_b", false) ? b.t() : b).contiguous();
+    prep.tensors[0] = (n.Bool("transpose_b", false) ? b.t() : b).contiguous();
   }
   return prep;
 }
@@ -212,8 +271,8 @@ std::vector<Value> MatMul(const Node& n, const Args& in, const Prep& prep) {
   at::Tensor a = TensorArg(n, in, 0);
   if (n.Bool("transpose_a", false) || n.Bool("adj_x", false)) a = a.transpose(-1, -2);
   at::Tensor b;
-  if (prep.size() > 0 && prep[0].defined()) {
-    b = prep[0];
+  if (prep.tensors.size() > 0 && prep.tensors[0].defined()) {
+    b = prep.tensors[0];
   } else {
     b = TensorArg(n, in, 1);
     if (n.Bool("transpose_b", false) || n.Bool("adj_y", false)) b = b.transpose(-1, -2);
