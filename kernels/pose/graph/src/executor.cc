@@ -42,6 +42,30 @@ class Execution {
             std::map<std::string, double>* ms_by_op)
       : impl_(impl), needed_(std::move(needed)), preset_(std::move(preset)), ms_by_op_(ms_by_op) {}
 
+  // Applies the graph's ConvFusions whose intermediate values nobody asked for.
+  void UseFusions(const std::vector<InputRef>& outputs) {
+    const size_t n = impl_.graph.nodes.size();
+    fused_.assign(n, -1);
+    forward_.assign(n, -1);
+    std::vector<bool> wanted(n, false);
+    for (const InputRef& out : outputs) wanted[static_cast<size_t>(out.node)] = true;
+    for (size_t f = 0; f < impl_.fusions.size(); ++f) {
+      const ConvFusion& fu = impl_.fusions[f];
+      const auto conv = static_cast<size_t>(fu.conv), add = static_cast<size_t>(fu.add);
+      if (!needed_[conv] || !needed_[add] || wanted[conv] || preset_.count(fu.conv) ||
+          preset_.count(fu.add)) {
+        continue;
+      }
+      if (fu.act >= 0 && (!needed_[static_cast<size_t>(fu.act)] || wanted[add] ||
+                          preset_.count(fu.act))) {
+        continue;
+      }
+      fused_[conv] = static_cast<int>(f);
+      forward_[add] = fu.add_conv_input;
+      if (fu.act >= 0) forward_[static_cast<size_t>(fu.act)] = 0;
+    }
+  }
+
   void Store(int node, const std::string& ctx_id, Outputs outputs) {
     values_[Key(node, ctx_id)] = std::move(outputs);
   }
@@ -237,10 +261,22 @@ class Execution {
       return Status::Ok();
     }
     if (node.op == "NoOp") return Status::Ok();
-    const KernelDef* kernel = impl_.kernels[static_cast<size_t>(node_index)];
-    if (!kernel) return InvalidArgument(Where(node) + ": unknown op \"" + node.op + "\"");
-    std::vector<Value> results =
-        kernel->run(node, inputs, impl_.prepared[static_cast<size_t>(node_index)]);
+    if (const int slot = forward_[static_cast<size_t>(node_index)]; slot >= 0) {
+      FARM_RETURN_IF_ERROR(want_inputs(static_cast<size_t>(slot) + 1));
+      outputs = {inputs[static_cast<size_t>(slot)]};  // the fused conv did this node's work
+      return Status::Ok();
+    }
+    std::vector<Value> results;
+    if (const int f = fused_[static_cast<size_t>(node_index)]; f >= 0) {
+      const ConvFusion& fusion = impl_.fusions[static_cast<size_t>(f)];
+      const KernelDef* kernel = FindKernel(fusion.node.op);
+      inputs.push_back(Value::Of(fusion.bias));
+      results = kernel->run(fusion.node, inputs, fusion.prepared);
+    } else {
+      const KernelDef* kernel = impl_.kernels[static_cast<size_t>(node_index)];
+      if (!kernel) return InvalidArgument(Where(node) + ": unknown op \"" + node.op + "\"");
+      results = kernel->run(node, inputs, impl_.prepared[static_cast<size_t>(node_index)]);
+    }
     outputs.reserve(results.size());
     for (Value& v : results) outputs.emplace_back(std::move(v));
     return Status::Ok();
@@ -251,6 +287,8 @@ class Execution {
   std::unordered_set<int> preset_;  // fed nodes and constants: stored before the run
   std::map<std::string, double>* ms_by_op_;
   std::vector<int> remaining_;  // per node: consumer edges not yet run
+  std::vector<int> fused_;      // per node: the ConvFusion it runs as, or -1
+  std::vector<int> forward_;    // per node: the input it passes through (fused away), or -1
   std::unordered_map<std::string, Outputs> values_;
   std::unordered_set<std::string> added_;
   std::vector<std::pair<int, Context>> stack_;
@@ -304,6 +342,7 @@ StatusOr<std::vector<Value>> Execute(const GraphModel::Impl& impl,
   }
   Execution run(impl, needed, preset, ms_by_op);
   run.CountConsumers(outputs);
+  run.UseFusions(outputs);
   for (const auto& [node, value] : feeds) run.Store(node, "", {value});
   for (int n : preset) {
     if (!fed.count(n)) run.Store(n, "", {Value::Of(impl.constants[static_cast<size_t>(n)])});

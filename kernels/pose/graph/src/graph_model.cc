@@ -142,6 +142,11 @@ StatusOr<std::shared_ptr<const GraphModel>> GraphModel::Load(const std::string& 
                              "): " + e.what());
     }
   }
+  try {
+    impl->fusions = internal::FindConvFusions(*impl);
+  } catch (const std::exception& e) {
+    return InvalidArgument(model_json + ": preparing fused convs: " + e.what());
+  }
   return std::shared_ptr<const GraphModel>(new GraphModel(std::move(impl)));
 }
 
