@@ -56,7 +56,7 @@ farm::faceid::RgbImage ToRgbImage(const Image& image) {
 
 Status CheckCancelled(const StageContext& context, const std::string& where) {
   if (context.cancelled && context.cancelled()) {
-    return FailedPrecondition("render cancelled at " + where);
+    return farm::sd::RenderCancelled(where);
   }
   return Status::Ok();
 }
@@ -100,7 +100,10 @@ StatusOr<Image> RenderOne(const StageContext& context, const farm::sd::RenderReq
       context.progress(static_cast<int>(done), static_cast<int>(total));
     };
   }
-  FARM_ASSIGN_OR_RETURN(farm::sd::RenderOutput out, context.engine->Render(request, progress));
+  // The engine polls it between sampler steps, so a cancel does not wait for the call.
+  farm::sd::RenderRequest polled = request;
+  polled.cancelled = context.cancelled;
+  FARM_ASSIGN_OR_RETURN(farm::sd::RenderOutput out, context.engine->Render(polled, progress));
   if (context.model_seconds != nullptr) {
     context.model_seconds->text += out.seconds.text;
     context.model_seconds->unet += out.seconds.unet;

@@ -236,5 +236,69 @@ TEST(Samplers, DpmppSdeCallsTheModelTwicePerStepAtTheMidpointTimestep) {
   EXPECT_EQ(calls[2].second, schedule->timesteps[1]);
 }
 
+// A cancel raised while step k is reported stops every sampler before step k + 1: the
+// model is not called again, and the status names the step reached.
+TEST(Samplers, CancelRaisedInTheProgressCallbackStopsBeforeTheNextStep) {
+  constexpr int64_t kSteps = 6, kCancelAt = 2;
+  for (SamplerSpec spec : kAllSpecs) {
+    for (int64_t start : {int64_t{0}, int64_t{2}}) {  // txt2img and an img2img start
+      auto schedule = MakeSchedule(spec, kSteps);
+      ASSERT_TRUE(schedule.ok());
+      int model_calls = 0, calls_at_cancel = -1;
+      int64_t last_progress = 0;
+      bool cancel = false;
+      CfgDenoiser denoiser(
+          [&](const at::Tensor& x_in, double, double) -> StatusOr<at::Tensor> {
+            ++model_calls;
+            return x_in * 0.2;
+          },
+          7.0);
+      SeededNoise noise(8, 1);
+      at::Tensor x = *Txt2ImgStartLatent(noise, kOneLatent, *schedule, kFloat);
+      SamplerOptions options;
+      options.start_step = start;
+      options.on_progress = [&](int64_t done, int64_t) {
+        last_progress = done;
+        if (done == kCancelAt) {
+          cancel = true;
+          calls_at_cancel = model_calls;
+        }
+      };
+      options.cancelled = [&] { return cancel; };
+      auto out = Sample(spec.sampler, denoiser, *schedule, x, noise, options);
+      ASSERT_FALSE(out.ok()) << Name(spec);
+      EXPECT_TRUE(IsRenderCancelled(out.status())) << Name(spec) << ": " << out.status().ToString();
+      const std::string expected = "step " + std::to_string(kCancelAt) + "/" + std::to_string(kSteps - start);
+      EXPECT_NE(out.status().message().find(expected), std::string::npos)
+          << Name(spec) << ": " << out.status().ToString();
+      EXPECT_EQ(last_progress, kCancelAt) << Name(spec);
+      EXPECT_EQ(model_calls, calls_at_cancel) << Name(spec) << " called the model after the cancel";
+      EXPECT_GT(model_calls, 0) << Name(spec);
+    }
+  }
+}
+
+TEST(Samplers, ACheckThatNeverCancelsChangesNothing) {
+  for (SamplerSpec spec : kAllSpecs) {
+    auto schedule = MakeSchedule(spec, 5);
+    ASSERT_TRUE(schedule.ok());
+    auto run = [&](CancelledCheck cancelled) {
+      SeededNoise noise(21, 2);
+      at::Tensor x = *Txt2ImgStartLatent(noise, {2, 4, 8, 8}, *schedule, kFloat);
+      CfgDenoiser denoiser(RowwiseCfgModel(), 7.0);
+      SamplerOptions options;
+      options.cancelled = std::move(cancelled);
+      return Sample(spec.sampler, denoiser, *schedule, x, noise, options);
+    };
+    auto plain = run(nullptr);
+    auto polled = run([] { return false; });
+    ASSERT_TRUE(plain.ok() && polled.ok()) << Name(spec);
+    EXPECT_TRUE(at::equal(*plain, *polled)) << Name(spec);
+  }
+  EXPECT_FALSE(IsRenderCancelled(FailedPrecondition("database too new")));
+  EXPECT_FALSE(IsRenderCancelled(InvalidArgument("render cancelled at step 1/2")));
+  EXPECT_TRUE(IsRenderCancelled(CancelledAtStep(1, 2).WithContext("stage upscale#1")));
+}
+
 }  // namespace
 }  // namespace farm::sd

@@ -330,6 +330,7 @@ StatusOr<at::Tensor> Engine::Sample(const RenderRequest& request, const at::Tens
     steps_run = request.steps - start;
   }
   int64_t step_in_run = 0;  // advanced by the after-step hook; DPM++ SDE's midpoint call shares it
+  auto cancelled = [&request] { return request.cancelled && request.cancelled(); };
 
   EpsModel model = [&](const at::Tensor& x_in, double, double timestep) -> StatusOr<at::Tensor> {
     at::Tensor t = at::full({x_in.size(0)}, timestep, latent_options);
@@ -349,6 +350,11 @@ StatusOr<at::Tensor> Engine::Sample(const RenderRequest& request, const at::Tens
       for (size_t i = 0; i < control->down.size(); ++i) control->down[i].add_(r->down[i]);
       control->mid.add_(r->mid);
     }
+    // A ControlNet costs about what the UNet does: worth one more look.
+    if (control && cancelled()) {
+      return RenderCancelled("step " + std::to_string(step_in_run) + "/" + std::to_string(steps_run) +
+                             " (after its ControlNets)");
+    }
     const auto unet_start = std::chrono::steady_clock::now();
     FARM_ASSIGN_OR_RETURN(at::Tensor eps, unet_->Forward(x, t, context, control ? &*control : nullptr));
     out.seconds.unet += SecondsSince(unet_start);
@@ -359,6 +365,7 @@ StatusOr<at::Tensor> Engine::Sample(const RenderRequest& request, const at::Tens
   SamplerOptions sampler_options;
   sampler_options.on_progress = on_progress;
   sampler_options.start_step = start;
+  sampler_options.cancelled = request.cancelled;
   sampler_options.after_step = [&](int64_t i, const at::Tensor& latent, double) -> StatusOr<at::Tensor> {
     step_in_run = i + 1 - start;
     return latent;
@@ -369,6 +376,7 @@ StatusOr<at::Tensor> Engine::Sample(const RenderRequest& request, const at::Tens
     return farm::sd::Sample(spec.sampler, denoiser, schedule, x, noise, sampler_options);
   }
 
+  if (cancelled()) return RenderCancelled("VAE encode");
   const auto encode_start = std::chrono::steady_clock::now();
   FARM_ASSIGN_OR_RETURN(at::Tensor init_one, EncodeImage(*request.init_image));
   out.seconds.vae += SecondsSince(encode_start);
@@ -449,6 +457,7 @@ StatusOr<RenderOutput> Engine::Render(const RenderRequest& request,
     }
     FARM_ASSIGN_OR_RETURN(at::Tensor latents,
                           Sample(request, uncond, cond, controlnets, out, on_progress));
+    if (request.cancelled && request.cancelled()) return RenderCancelled("VAE decode");
     const auto decode_start = std::chrono::steady_clock::now();
     FARM_ASSIGN_OR_RETURN(at::Tensor decoded, vae_->Decode(latents / kVaeScalingFactor));
     out.seconds.vae += SecondsSince(decode_start);

@@ -42,6 +42,7 @@ StatusOr<at::Tensor> RunSteps(SamplerKind sampler, Denoiser& denoiser, const Sch
   StepperContext context{denoiser, schedule, noise, options, start};
   std::unique_ptr<Stepper> stepper = MakeStepper(sampler, context);
   for (int64_t i = start; i < steps; ++i) {
+    if (options.cancelled && options.cancelled()) return CancelledAtStep(i - start, steps - start);
     StatusOr<at::Tensor> next = stepper->Step(i, x);
     if (!next.ok()) {
       return next.status().WithContext(std::string(SamplerKindName(sampler)) + " step " +
@@ -59,7 +60,21 @@ StatusOr<at::Tensor> RunSteps(SamplerKind sampler, Denoiser& denoiser, const Sch
   return x;
 }
 
+constexpr char kCancelledPrefix[] = "render cancelled at ";
+
 }  // namespace
+
+Status RenderCancelled(const std::string& where) { return FailedPrecondition(kCancelledPrefix + where); }
+
+Status CancelledAtStep(int64_t done, int64_t total) {
+  return RenderCancelled("step " + std::to_string(done) + "/" + std::to_string(total));
+}
+
+bool IsRenderCancelled(const Status& status) {
+  // Context may be prepended ("stage upscale#1: ...: render cancelled at ...").
+  return status.code() == StatusCode::kFailedPrecondition &&
+         status.message().find(kCancelledPrefix) != std::string::npos;
+}
 
 StatusOr<at::Tensor> Sample(SamplerKind sampler, Denoiser& denoiser, const Schedule& schedule,
                             const at::Tensor& x, NoiseSource& noise, const SamplerOptions& options) {

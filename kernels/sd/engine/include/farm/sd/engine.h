@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -98,6 +99,10 @@ struct RenderRequest {
   // embeddings folder); their width must be the text encoder's.
   std::vector<TextualInversion> embeddings;
   ScheduleSemantics semantics = ScheduleSemantics::kFrontEnd;
+  // Polled before every sampler step, before the VAE encode and decode and between a
+  // step's ControlNets and its UNet; true ends the render with RenderCancelled's status
+  // ("render cancelled at step k/n", sampler.h). Empty: never cancelled.
+  std::function<bool()> cancelled;
 };
 
 // Wall seconds a render spent in each model (on CUDA, until the calls were queued).

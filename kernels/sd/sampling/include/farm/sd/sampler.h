@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 
 #include "farm/schemas/status.h"
 #include "farm/sd/denoiser.h"
@@ -35,6 +36,8 @@ using ProgressCallback = std::function<void(int64_t done, int64_t total)>;
 // latent to continue from (inpainting puts the noised original back outside the mask).
 using AfterStepCallback =
     std::function<StatusOr<at::Tensor>(int64_t step, const at::Tensor& x, double sigma)>;
+// Polled before each step; true stops the run with CancelledAtStep's status.
+using CancelledCheck = std::function<bool()>;
 
 struct SamplerOptions {
   int64_t start_step = 0;  // img2img: Img2ImgStart(); the input latent is at sigmas[start_step]
@@ -42,7 +45,14 @@ struct SamplerOptions {
   double s_noise = 1.0;    // noise multiplier (Euler a, DPM++ SDE)
   ProgressCallback on_progress;
   AfterStepCallback after_step;
+  CancelledCheck cancelled;  // empty: never cancelled
 };
+
+// FailedPrecondition "render cancelled at step <done>/<total>" (steps of this run), the
+// status a cancelled sampler or engine call returns; IsRenderCancelled recognises it.
+Status CancelledAtStep(int64_t done, int64_t total);
+Status RenderCancelled(const std::string& where);
+bool IsRenderCancelled(const Status& status);
 
 // Runs the steps start_step .. schedule.steps()-1 from latent x (float, [N, C, H, W], at
 // schedule.sigmas[start_step]) and returns the final latent to decode (times
