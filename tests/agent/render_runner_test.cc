@@ -361,5 +361,31 @@ TEST_F(RenderRunnerTest, CancelledJobStops) {
   EXPECT_EQ(outcome.status, JobStatus::kCancelled);
 }
 
+// A cancel raised while txt2img reports step 2 ends the render inside the sampler: no
+// later step is reported, the job is cancelled (not failed) and the slot renders again.
+TEST_F(RenderRunnerTest, CancelDuringTheSamplerStopsAtTheNextStepAsCancelled) {
+  auto runner = MakeRunner();
+  RenderParams params = Params(7);
+  params.steps = 6;
+  CancellationToken cancel;
+  uint32_t last_step = 0;
+  int updates_after_cancel = 0;
+  ProgressFn progress = [&](const ProgressUpdate& u) {
+    if (cancel.stop_requested()) ++updates_after_cancel;
+    if (u.stage != "txt2img") return;
+    last_step = std::max(last_step, u.step);
+    if (u.step == 2) cancel.Request(CancellationToken::Reason::kCancelled);
+  };
+  JobOutcome outcome = runner->Run(Spec(params), progress, cancel);
+  EXPECT_EQ(outcome.status, JobStatus::kCancelled) << outcome.error;
+  EXPECT_TRUE(outcome.artifacts.empty());
+  EXPECT_EQ(last_step, 2u);
+  EXPECT_EQ(updates_after_cancel, 0);
+
+  CancellationToken fresh;
+  JobOutcome again = runner->Run(Spec(params), nullptr, fresh);
+  EXPECT_EQ(again.status, JobStatus::kSucceeded) << again.error;
+}
+
 }  // namespace
 }  // namespace farm::agent
