@@ -7,7 +7,8 @@
 //   bench_pose --models DIR [--rounds N] [--crops K] [--threads T] PHOTO...
 //
 // --threads sets libtorch's intra-op threads (at::set_num_threads); without it libtorch
-// keeps its default (one per core, or OMP_NUM_THREADS). The JSON says which count ran.
+// keeps its default (omp_get_max_threads(): OMP_NUM_THREADS, else what OpenMP picks; 1 on
+// the 2-core dev machine). The JSON says which count ran.
 #include <ATen/Parallel.h>
 
 #include <algorithm>

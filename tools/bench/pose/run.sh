@@ -7,9 +7,9 @@
 #   tools/bench/pose/run.sh [--rounds N] [--threads T] [--build DIR]
 #
 # --threads is libtorch's intra-op thread count for bench_pose (default 1, as tfjs-wasm
-# runs single-threaded; 0 keeps libtorch's default of one per core). On a busy 2-core
-# machine a second thread makes the nets several times slower (OpenMP threads wait on
-# each other), so the default compares one thread with one thread.
+# runs single-threaded; 0 keeps libtorch's default, omp_get_max_threads()). On a busy
+# 2-core machine a second thread makes the nets several times slower (the threads wait
+# on each other), so the default compares one thread with one thread.
 #
 # Needs the models and photos tools/setup.sh installs ($STUDIOFARM_MODELS, default
 # ~/.cache/studiofarm/models) and Node with npm; the Node packages (pinned in

@@ -1,5 +1,6 @@
 #include "xnnpack_conv.h"
 
+#include <ATen/Parallel.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 
 #include <vector>
@@ -22,6 +23,12 @@ const XnnpackOps& Ops() {
     if (prepack && run) {
       o.prepack = *prepack;
       o.run = *run;
+      // XNNPACK runs on libtorch's pthreadpool, which starts with one thread per core
+      // whatever the intra-op thread count (OpenMP's) is; set_num_threads resizes it. With
+      // more pool threads than the process means to use, a busy machine makes every conv
+      // wait for a descheduled worker (the pose nets ran ~10x slower). The OpenMP count is
+      // set to what it already is.
+      at::set_num_threads(at::get_num_threads());
     }
     return o;
   }();

@@ -4,6 +4,7 @@
 // one pass and returns a channels-last output. On the MobileNetV2 1x1 and 3x3 convs of
 // the pose nets this is ~25% faster than at::conv2d's oneDNN kernel plus a separate
 // activation pass. A libtorch built without XNNPACK gives no contexts (callers fall back).
+// The first use sizes libtorch's pthreadpool (XNNPACK's threads) to at::get_num_threads().
 #pragma once
 
 #include <ATen/ATen.h>
