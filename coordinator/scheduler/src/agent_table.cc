@@ -48,7 +48,7 @@ const AgentRecord* AgentTable::Find(const AgentId& id) const {
 }
 
 bool AgentTable::Schedulable(const AgentRecord& a) const {
-  return a.state == AgentState::kOnline && a.free_slots > 0;
+  return a.state == AgentState::kOnline && a.free_slots > 0 && !a.paused;
 }
 
 void AgentTable::Index(const AgentRecord& a) {
@@ -91,6 +91,7 @@ void AgentTable::Activate(int handle, const AgentSpec& spec, TimeMs now, TimeMs 
   a.slot_jobs.assign(spec.slots, 0);
   a.free_slots = spec.slots;
   a.reserved_slots = 0;
+  a.paused = false;
   a.restored_jobs.clear();
   a.accrued_at_ms = now;
   a.last_heard_ms = now;
@@ -114,6 +115,14 @@ void AgentTable::SetDraining(int handle, bool draining) {
   AgentRecord& a = agents_[handle];
   Unindex(a);
   a.state = draining ? AgentState::kDraining : AgentState::kOnline;
+  Index(a);
+}
+
+void AgentTable::SetPaused(int handle, bool paused) {
+  AgentRecord& a = agents_[handle];
+  if (a.paused == paused) return;
+  Unindex(a);
+  a.paused = paused;
   Index(a);
 }
 

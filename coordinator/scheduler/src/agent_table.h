@@ -33,6 +33,8 @@ struct AgentRecord {
   std::vector<JobId> slot_jobs;  // one entry per slot; 0 = free
   int free_slots = 0;
   int reserved_slots = 0;  // of its slots, held for the gang reservation
+  // It refused an offer as busy: no offers until its next heartbeat says what it holds.
+  bool paused = false;
   TimeMs last_heard_ms = 0;
   TimeMs liveness_deadline_ms = 0;  // while online or draining
   // Leases restored for this agent while it is kAwaitingReconnect (no slots yet).
@@ -63,6 +65,7 @@ class AgentTable {
   // Offline, lost or awaiting reconnect. Precondition as for Activate.
   void Deactivate(int handle, AgentState state, TimeMs now);
   void SetDraining(int handle, bool draining);
+  void SetPaused(int handle, bool paused);
   // Takes a free slot for `job`; returns its index. Precondition: free_slots > 0.
   int Occupy(int handle, JobId job, TimeMs now);
   void Release(int handle, int slot, TimeMs now);

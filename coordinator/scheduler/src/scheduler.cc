@@ -46,9 +46,16 @@ Status Scheduler::CompleteCoordinatorJob(JobId job, bool succeeded, std::string_
 }
 
 Status Scheduler::RegisterAgent(const AgentSpec& spec) { return impl_->RegisterAgent(spec); }
+Status Scheduler::RegisterAgent(const AgentSpec& spec, std::span<const LeaseRef> held) {
+  return impl_->RegisterAgent(spec, &held);
+}
 
 Status Scheduler::Heartbeat(const AgentId& agent) { return impl_->Heartbeat(agent, nullptr); }
 
+Status Scheduler::Heartbeat(const AgentId& agent, std::span<const LeaseRef> held,
+                            std::span<const LeaseRef> in_flight) {
+  return impl_->HeartbeatHolding(agent, held, in_flight);
+}
 Status Scheduler::Heartbeat(const AgentId& agent, std::span<const LeaseRef> active) {
   return impl_->Heartbeat(agent, &active);
 }

@@ -1,4 +1,5 @@
 // Agents: registration, heartbeats, progress, cached models, drain and goodbye.
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -23,12 +24,19 @@ StatusOr<AgentRecord*> SchedulerImpl::LiveAgent(const AgentId& id) {
   return agent;
 }
 
-Status SchedulerImpl::RegisterAgent(const AgentSpec& spec) {
+Status SchedulerImpl::RegisterAgent(const AgentSpec& spec, const std::span<const LeaseRef>* held) {
   FARM_RETURN_IF_ERROR(ValidateAgentSpec(spec));
   const TimeMs now = Now();
   const int handle = agents_.Intern(spec.id);
   AgentRecord& agent = agents_.Get(handle);
-  if (agent.state == AgentState::kAwaitingReconnect) {
+  if (held != nullptr) {
+    // The agent says what it still holds: whatever its state here, the leases it lists
+    // that are current stay with it (a reconnect loses no work), the others end.
+    if (reservation_.active() && reservation_.Covers(handle)) ReleaseReservation();
+    const std::vector<JobId> kept = ReconcileHeld(handle, *held);
+    agents_.Activate(handle, spec, now, LivenessTimeoutMs(options_));
+    AdoptRestoredLeases(handle, kept);
+  } else if (agent.state == AgentState::kAwaitingReconnect) {
     // farmd restarted, the agent did not: it resumes the leases restored for it.
     const std::vector<JobId> restored = agent.restored_jobs;
     agents_.Activate(handle, spec, now, LivenessTimeoutMs(options_));
@@ -42,6 +50,47 @@ Status SchedulerImpl::RegisterAgent(const AgentSpec& spec) {
   }
   dirty_ = true;
   return Status::Ok();
+}
+
+std::vector<JobId> SchedulerImpl::ReconcileHeld(int handle, std::span<const LeaseRef> held) {
+  const AgentId id = agents_.Get(handle).id;
+  const TimeMs now = Now();
+  std::vector<JobId> kept;
+  // Its leases here (in slots, or restored after a farmd restart) against its report.
+  for (JobId job_id : agents_.Get(handle).Leases()) {
+    Lease* lease = leases_.Find(job_id);
+    if (lease == nullptr) continue;
+    const bool listed = std::any_of(held.begin(), held.end(), [&](const LeaseRef& ref) {
+      return ref.job == job_id && ref.attempt == lease->attempt;
+    });
+    if (listed) {
+      // Its slots are taken again after Activate (AdoptRestoredLeases), as after a restore.
+      for (Seat& seat : lease->seats) {
+        if (seat.agent != handle || seat.slot < 0) continue;
+        agents_.Release(handle, seat.slot, now);
+        seat.slot = -1;
+      }
+      kept.push_back(job_id);
+      continue;
+    }
+    const bool cancelling = lease->cancelling;
+    const int attempt = lease->attempt;
+    const std::string reason =
+        "agent '" + id + "' registered again without this lease among those it holds";
+    EndLease(*jobs_.Find(job_id), AttemptOutcome::kAgentLost, reason, handle);
+    if (!cancelling) RetryOrFail(*jobs_.Find(job_id), attempt, reason);
+  }
+  // Listed leases that are not (or no longer) its own: the fencing token is stale.
+  for (const LeaseRef& ref : held) {
+    const Lease* lease = leases_.Find(ref.job);
+    const bool current = lease != nullptr && lease->attempt == ref.attempt &&
+                         std::find(kept.begin(), kept.end(), ref.job) != kept.end();
+    if (!current) {
+      Emit(CancelRequest{ref.job, ref.attempt, id,
+                         "the agent reports a lease it does not hold (stale after its reconnect)"});
+    }
+  }
+  return kept;
 }
 
 void SchedulerImpl::AdoptRestoredLeases(int handle, const std::vector<JobId>& jobs) {
@@ -92,6 +141,37 @@ Status SchedulerImpl::Heartbeat(const AgentId& id, const std::span<const LeaseRe
       Emit(CancelRequest{ref.job, ref.attempt, agent->id,
                          "the agent reports a lease it does not hold"});
     }
+  }
+  return Status::Ok();
+}
+
+Status SchedulerImpl::HeartbeatHolding(const AgentId& id, std::span<const LeaseRef> held,
+                                       std::span<const LeaseRef> in_flight) {
+  FARM_RETURN_IF_ERROR(Heartbeat(id, &held));
+  AgentRecord* agent = agents_.Find(id);
+  const int handle = agent->handle;
+  auto listed = [](std::span<const LeaseRef> refs, JobId job, int attempt) {
+    return std::any_of(refs.begin(), refs.end(),
+                       [&](const LeaseRef& r) { return r.job == job && r.attempt == attempt; });
+  };
+  for (JobId job_id : agent->Leases()) {
+    const Lease* lease = leases_.Find(job_id);
+    if (lease == nullptr || listed(held, job_id, lease->attempt) ||
+        listed(in_flight, job_id, lease->attempt)) {
+      continue;
+    }
+    // The agent had received everything sent before this lease's offer... and the offer
+    // too, yet does not hold it: the offer was lost on the way.
+    const bool cancelling = lease->cancelling;
+    const int attempt = lease->attempt;
+    const std::string reason = "agent '" + id + "' does not hold the lease: its offer was lost";
+    EndLease(*jobs_.Find(job_id), AttemptOutcome::kAgentLost, reason, handle);
+    if (!cancelling) RetryOrFail(*jobs_.Find(job_id), attempt, reason);
+  }
+  // What it holds is known again: a busy pause ends.
+  if (agents_.Get(handle).paused) {
+    agents_.SetPaused(handle, false);
+    dirty_ = true;
   }
   return Status::Ok();
 }

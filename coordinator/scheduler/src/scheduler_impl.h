@@ -37,7 +37,9 @@ class SchedulerImpl {
   Status SetSweepPriority(SweepId sweep, int priority);
   std::vector<JobId> TakeCoordinatorJobs();
   Status CompleteCoordinatorJob(JobId job, bool succeeded, std::string_view reason);
-  Status RegisterAgent(const AgentSpec& spec);
+  Status RegisterAgent(const AgentSpec& spec, const std::span<const LeaseRef>* held = nullptr);
+  Status HeartbeatHolding(const AgentId& agent, std::span<const LeaseRef> held,
+                          std::span<const LeaseRef> in_flight);
   Status Heartbeat(const AgentId& agent, const std::span<const LeaseRef>* active);
   StatusOr<bool> ReportProgress(const AgentId& agent, LeaseRef lease);
   StatusOr<ResultAck> ReportResult(const AgentId& agent, const ResultReport& result);
@@ -113,6 +115,10 @@ class SchedulerImpl {
   // ---- agents (scheduler_agents.cc) ----
   StatusOr<AgentRecord*> LiveAgent(const AgentId& agent);
   void AdoptRestoredLeases(int handle, const std::vector<JobId>& jobs);
+  // Re-registration with the leases the agent reports: ends its leases it does not list,
+  // cancels listed ones that are not its own, returns the ones it keeps (slots freed, to
+  // be adopted again after Activate).
+  std::vector<JobId> ReconcileHeld(int handle, std::span<const LeaseRef> held);
 
   // ---- restore (scheduler_restore.cc) ----
   Status ValidateRestore(const RestoreInput& input) const;

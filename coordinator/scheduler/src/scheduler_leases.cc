@@ -120,9 +120,10 @@ void SchedulerImpl::EndLease(JobRecord& job, AttemptOutcome outcome, const std::
 
 void SchedulerImpl::RetryOrFail(JobRecord& job, int ended_attempt, const std::string& reason) {
   if (IsTerminal(job.state)) return;
-  if (options_.max_attempts > 0 && job.attempt_count >= options_.max_attempts) {
+  const int counted = job.attempt_count - job.uncounted_attempts;
+  if (options_.max_attempts > 0 && counted >= options_.max_attempts) {
     Finish(job, JobState::kFailed,
-           "gave up after " + std::to_string(job.attempt_count) +
+           "gave up after " + std::to_string(counted) +
                " attempts (max_attempts): " + AttemptsSummary(job));
     return;
   }

@@ -22,6 +22,7 @@ JobInfo SchedulerImpl::MakeJobInfo(const JobRecord& job) const {
   info.spec = job.spec;
   info.state = job.state;
   info.attempt_count = job.attempt_count;
+  info.uncounted_attempts = job.uncounted_attempts;
   if (const Lease* lease = leases_.Find(job.spec.id)) {
     info.lease = LeaseRef{lease->job, lease->attempt};
     info.lease_deadline_ms = lease->deadline_ms;

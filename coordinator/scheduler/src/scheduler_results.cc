@@ -82,6 +82,12 @@ StatusOr<ResultAck> SchedulerImpl::ReportResult(const AgentId& id, const ResultR
       break;
     case ResultKind::kCancelled:
     case ResultKind::kReleased:
+      if (result.kind == ResultKind::kReleased && result.busy) {
+        // Refused unrun for want of a slot: no attempt spent, and no further offer to
+        // this agent until its next heartbeat says what it holds.
+        ++job->uncounted_attempts;
+        agents_.SetPaused(agent->handle, true);
+      }
       RetryOrFail(*job, attempt,
                   "agent '" + id + "' gave the job back" +
                       (result.error.empty() ? "" : ": " + result.error));

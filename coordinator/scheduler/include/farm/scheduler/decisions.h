@@ -82,6 +82,9 @@ struct ResultReport {
   // invalid parameters), so it fails at once instead of being retried elsewhere. false:
   // transient (crash, out of memory, a problem of this agent), retried on another agent.
   bool permanent = false;
+  // For kReleased: the agent refused the offer unrun because all its slots were busy
+  // (its view of its slots and farmd's differed). Does not count as an attempt.
+  bool busy = false;
 };
 
 enum class ResultVerdict {

@@ -37,7 +37,13 @@
 //   job with attempt + 1.
 // - Liveness: an agent silent for heartbeat_interval_ms × heartbeat_liveness is lost;
 //   its leases are requeued and its gang partners get CancelRequests. An agent that
-//   registers again while online (it restarted) starts fresh: its leases are requeued.
+//   registers again while online (it restarted) starts fresh: its leases are requeued,
+//   unless it reports the leases it still holds (RegisterAgent with `held`: it only lost
+//   its connection), which stay with it. An agent that lists every lease it holds in its
+//   heartbeats has a lease it does not list (its offer was lost) requeued at once.
+// - Busy refusals: a kReleased result with ResultReport::busy (the agent had no free
+//   slot) does not count against max_attempts, and the agent gets no offer until its
+//   next heartbeat (so a busy agent is not offered the job again and again).
 // - Failures: a failure the agent marks permanent (ResultReport::permanent: a corrupt,
 //   truncated or wrong model file, invalid parameters; the job cannot succeed anywhere)
 //   fails the job at once with the agent's message, and its descendants are skipped.
@@ -103,6 +109,7 @@ struct JobInfo {
   JobSpec spec;
   JobState state = JobState::kQueued;
   int attempt_count = 0;
+  int uncounted_attempts = 0;  // of attempt_count: busy refusals, not held against max_attempts
   std::optional<LeaseRef> lease;         // the open lease, also while a cancel is draining
   TimeMs lease_deadline_ms = 0;          // of the open lease
   std::vector<AttemptRecord> attempts;   // every attempt, ascending
@@ -161,6 +168,14 @@ class Scheduler {
 
   // Registers (or re-registers, see above) an agent. InvalidArgument for a bad spec.
   Status RegisterAgent(const AgentSpec& spec);
+  // Registration of an agent that reports every lease it still holds (running, or
+  // finished with its result not yet acknowledged): a reconnect without a restart. Its
+  // leases that are still current and listed in `held` stay with it (same attempt, slots
+  // taken again, nothing requeued); its leases it does not list are requeued
+  // (kAgentLost); listed leases that are not its current ones (an old attempt, a lease
+  // that ended while it was away) get a CancelRequest. Also resumes restored leases after
+  // a farmd restart the same way. InvalidArgument for a bad spec.
+  Status RegisterAgent(const AgentSpec& spec, std::span<const LeaseRef> held);
   // Liveness, and extends every lease the agent holds. NotFound for an unknown agent;
   // FailedPrecondition for one that is not registered (lost, offline): tell it to
   // register again.
@@ -168,6 +183,14 @@ class Scheduler {
   // As Heartbeat, but extends only the current leases among `active` (those it did not
   // list run out at their deadline) and asks it to cancel listed leases it does not hold.
   Status Heartbeat(const AgentId& agent, std::span<const LeaseRef> active);
+  // As Heartbeat(agent, active), from an agent whose `held` lists every lease it holds
+  // (running or with an unacknowledged result). Each of its current leases that is
+  // neither listed nor in `in_flight` was never received (a lost offer): it ends
+  // (kAgentLost) and is requeued now. `in_flight` names leases whose offer was sent after
+  // the agent built this heartbeat (farmd tells them apart by the envelope sequence the
+  // agent acknowledges); they are judged by a later heartbeat. Also ends a busy pause.
+  Status Heartbeat(const AgentId& agent, std::span<const LeaseRef> held,
+                   std::span<const LeaseRef> in_flight);
   // true: the agent holds the lease, whose deadline was extended. false: it does not,
   // and a CancelRequest was issued. NotFound for an unknown agent or job.
   StatusOr<bool> ReportProgress(const AgentId& agent, LeaseRef lease);
