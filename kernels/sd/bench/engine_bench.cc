@@ -5,6 +5,10 @@
 //      counted from the architecture) and the fraction of the measured peak;
 //   3. a full txt2img render (default 512x768, 20 steps) in a fresh child process:
 //      wall time and that process's peak RSS.
+// With --cancel-after-step k (render mode) the render is cancelled at step k instead: the
+// cancel is raised from the progress callback when step k is reported, or, with
+// --cancel-delay f, from another thread f sampler steps later (inside step k + 1); it
+// prints the time from the request to Render returning next to one step's time.
 // See docs/BENCHMARKS.md for results and how to read them.
 #include <sys/resource.h>
 #include <unistd.h>
@@ -13,12 +17,15 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include "farm/sd/architecture.h"
 #include "farm/sd/checkpoint.h"
@@ -38,6 +45,8 @@ struct Flags {
   int threads = 0;
   int64_t width = 512, height = 768, steps = 20;
   int unet_calls = 3;
+  int64_t cancel_after_step = 0;  // 0: render to the end
+  double cancel_delay = 0;        // in sampler steps after step cancel_after_step is reported
 };
 
 double Seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
@@ -141,6 +150,54 @@ farm::Status EnsureCheckpoint(const std::string& path) {
   return farm::Status::Ok();
 }
 
+// Renders `request` cancelling it at flags.cancel_after_step (+ cancel_delay steps) and
+// reports the cancel latency: request -> Render returning.
+int RunCancelledRender(const Flags& flags, farm::sd::Engine& engine, farm::sd::RenderRequest request,
+                       Clock::time_point start) {
+  std::atomic<bool> cancel{false};
+  Clock::time_point requested{};
+  std::vector<Clock::time_point> step_ends;
+  std::thread raiser;
+  request.cancelled = [&cancel] { return cancel.load(std::memory_order_acquire); };
+  auto raise = [&] {
+    requested = Clock::now();
+    cancel.store(true, std::memory_order_release);
+  };
+  auto on_progress = [&](int64_t done, int64_t) {
+    step_ends.push_back(Clock::now());
+    if (done != flags.cancel_after_step) return;
+    if (flags.cancel_delay <= 0) return raise();
+    // One step's time: between the last two reports (the first step also encodes the prompt).
+    const double step = done >= 2 ? Seconds(step_ends[done - 2], step_ends[done - 1]) : Seconds(start, step_ends[0]);
+    raiser = std::thread([&raise, delay = flags.cancel_delay * step] {
+      std::this_thread::sleep_for(std::chrono::duration<double>(delay));
+      raise();
+    });
+  };
+  auto out = engine.Render(request, on_progress);
+  const Clock::time_point returned = Clock::now();
+  if (raiser.joinable()) raiser.join();
+  if (out.ok()) {
+    std::fprintf(stderr, "bench_engine: the render finished before the cancel (step %lld of %lld)\n",
+                 static_cast<long long>(flags.cancel_after_step), static_cast<long long>(flags.steps));
+    return 1;
+  }
+  if (!farm::sd::IsRenderCancelled(out.status())) return Fail(out.status());
+  std::string steps;
+  for (size_t i = 0; i < step_ends.size(); ++i) {
+    char one[32];
+    std::snprintf(one, sizeof(one), "%s%.2f", i ? ", " : "", Seconds(i == 0 ? start : step_ends[i - 1], step_ends[i]));
+    steps += one;
+  }
+  std::printf("txt2img %lldx%lld, Euler a, fp32, %d threads: cancel raised %.2f steps after step %lld was "
+              "reported; Render returned %.3f ms after the request (\"%s\"); step times (s, the first "
+              "with the prompt encoding): %s\n",
+              static_cast<long long>(flags.width), static_cast<long long>(flags.height), at::get_num_threads(),
+              flags.cancel_delay, static_cast<long long>(flags.cancel_after_step),
+              Seconds(requested, returned) * 1e3, out.status().message().c_str(), steps.c_str());
+  return 0;
+}
+
 int RunRender(const Flags& flags) {
   auto t0 = Clock::now();
   farm::sd::EngineOptions options;
@@ -158,6 +215,7 @@ int RunRender(const Flags& flags) {
   request.width = flags.width;
   request.height = flags.height;
   request.seed = 1;
+  if (flags.cancel_after_step > 0) return RunCancelledRender(flags, **engine, request, t1);
   auto out = (*engine)->Render(request);
   if (!out.ok()) return Fail(out.status());
   auto t2 = Clock::now();
@@ -236,6 +294,8 @@ int main(int argc, char** argv) {
     else if (arg == "--threads") flags.threads = std::stoi(value());
     else if (arg == "--steps") flags.steps = std::stoll(value());
     else if (arg == "--unet-calls") flags.unet_calls = std::stoi(value());
+    else if (arg == "--cancel-after-step") flags.cancel_after_step = std::stoll(value());
+    else if (arg == "--cancel-delay") flags.cancel_delay = std::stod(value());
     else if (arg == "--size") {
       std::string size = value();
       flags.width = std::stoll(size.substr(0, size.find('x')));
@@ -243,13 +303,14 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: bench_engine [--checkpoint PATH] [--mode all|unet] [--threads N] [--size WxH] "
-                   "[--steps N] [--unet-calls N]\n"
-                   "  --mode unet: the peaks and the UNet call only, no full render\n  (the checkpoint is generated at PATH when missing)\n");
+                   "[--steps N] [--unet-calls N] [--cancel-after-step K [--cancel-delay F]]\n"
+                   "  --mode unet: the peaks and the UNet call only, no full render\n  (the checkpoint is generated at PATH when missing)\n"
+                   "  --cancel-after-step K (render mode): cancel at step K (F steps later from another thread)\n");
       return arg == "--help" ? 0 : 2;
     }
   }
   if (flags.threads > 0) at::set_num_threads(flags.threads);
-  if (flags.mode == "render") return RunRender(flags);
   if (auto made = EnsureCheckpoint(flags.checkpoint); !made.ok()) return Fail(made);
+  if (flags.mode == "render") return RunRender(flags);
   return RunAll(flags, argv[0]);
 }

@@ -10,9 +10,10 @@
 // returns a unique_ptr; a shared_ptr takes it over). The caller loads it from
 // ModelPaths::checkpoint (the runner does not reload it; the path names the model in the
 // infotext). One runner renders one recipe at a time (the engine is not thread-safe).
-// Cancellation is FailedPrecondition "render cancelled at <stage>". Stage settings come from
-// params.stages[i].settings with the defaults documented in stages.h; an unknown key is
-// InvalidArgument naming the stage and the key.
+// Cancellation is FailedPrecondition "render cancelled at <stage>", or "... at step k/n"
+// when an engine call notices it between sampler steps (farm::sd::IsRenderCancelled).
+// Stage settings come from params.stages[i].settings with the defaults documented in
+// stages.h; an unknown key is InvalidArgument naming the stage and the key.
 #pragma once
 
 #include <functional>
