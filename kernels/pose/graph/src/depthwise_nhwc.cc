@@ -1,6 +1,8 @@
 #include "depthwise_nhwc.h"
 
+#include <ATen/EmptyTensor.h>
 #include <ATen/Parallel.h>
+#include <c10/core/CPUAllocator.h>
 #include <immintrin.h>
 
 #include <algorithm>
@@ -111,7 +113,12 @@ at::Tensor DepthwiseNhwc(const at::Tensor& x, const at::Tensor& filter, const at
                    w,
                    min ? static_cast<float>(*min) : -std::numeric_limits<float>::infinity(),
                    max ? static_cast<float>(*max) : std::numeric_limits<float>::infinity()};
-  at::Tensor y = at::empty({1, w.out_h, w.out_w, g.c}, x.options());
+  // Allocated as XNNPACK allocates (tail padding): the 1x1 conv that usually follows
+  // reads it in place instead of copying it.
+  at::Tensor y = at::detail::empty_generic({1, w.out_h, w.out_w, g.c},
+                                           c10::GetDefaultMobileCPUAllocator(),
+                                           c10::DispatchKeySet(c10::DispatchKey::CPU), at::kFloat,
+                                           c10::nullopt);
   const float* xp = x.data_ptr<float>();
   const float* fp = filter.data_ptr<float>();
   const float* bp = bias.defined() ? bias.data_ptr<float>() : nullptr;
