@@ -2,6 +2,9 @@
 // keeps them (int32 arithmetic stays int32).
 #include <algorithm>
 
+#include <ATen/EmptyTensor.h>
+#include <c10/core/CPUAllocator.h>
+
 #include "kernel.h"
 
 namespace farm::pose::internal {
@@ -29,7 +32,20 @@ at::Tensor Like(const at::Tensor& result, const at::Tensor& a) {
     return One(EXPR);                                                  \
   }
 
-BINARY(Add, Like(a + b, a))
+// Two float tensors of one shape (a residual connection) add into a tensor allocated as
+// XNNPACK allocates, so the conv that reads the sum does not copy it first.
+at::Tensor AddValues(const at::Tensor& a, const at::Tensor& b) {
+  if (a.scalar_type() != at::kFloat || b.scalar_type() != at::kFloat || a.sizes() != b.sizes() ||
+      a.dim() != 4) {
+    return Like(a + b, a);
+  }
+  at::Tensor out = at::detail::empty_generic(a.sizes(), c10::GetDefaultMobileCPUAllocator(),
+                                             c10::DispatchKeySet(c10::DispatchKey::CPU),
+                                             at::kFloat, c10::nullopt);
+  return at::add_out(out, a, b);
+}
+
+BINARY(Add, AddValues(a, b))
 BINARY(Sub, Like(a - b, a))
 BINARY(Mul, Like(a* b, a))
 BINARY(RealDiv, a.is_floating_point() ? at::div(a, b) : at::div(a, b, "trunc"))
