@@ -150,6 +150,18 @@ std::vector<float> HandLandmarkInput(const RgbView& image, const std::array<floa
   auto pixel = [&](int y, int x, int c) -> double {
     return image.rgb[(static_cast<size_t>(y) * w + x) * 3 + c];
   };
+  // The columns' source pixels and weights, the same for every row.
+  std::vector<int> lefts(size), rights(size);
+  std::vector<double> x_lerps(size);
+  std::vector<bool> inside(size);
+  for (int c = 0; c < size; ++c) {
+    const double in_x = size > 1 ? x1 * (w - 1) + c * width_scale : 0.5 * (x1 + x2) * (w - 1);
+    inside[c] = !(in_x < 0 || in_x > w - 1);
+    if (!inside[c]) continue;
+    lefts[c] = static_cast<int>(std::floor(in_x));
+    rights[c] = static_cast<int>(std::ceil(in_x));
+    x_lerps[c] = in_x - lefts[c];
+  }
   for (int r = 0; r < size; ++r) {
     const double in_y = size > 1 ? y1 * (h - 1) + r * height_scale : 0.5 * (y1 + y2) * (h - 1);
     if (in_y < 0 || in_y > h - 1) continue;  // extrapolation value 0
@@ -157,11 +169,9 @@ std::vector<float> HandLandmarkInput(const RgbView& image, const std::array<floa
     const int bottom = static_cast<int>(std::ceil(in_y));
     const double y_lerp = in_y - top;
     for (int c = 0; c < size; ++c) {
-      const double in_x = size > 1 ? x1 * (w - 1) + c * width_scale : 0.5 * (x1 + x2) * (w - 1);
-      if (in_x < 0 || in_x > w - 1) continue;
-      const int left = static_cast<int>(std::floor(in_x));
-      const int right = static_cast<int>(std::ceil(in_x));
-      const double x_lerp = in_x - left;
+      if (!inside[c]) continue;
+      const int left = lefts[c], right = rights[c];
+      const double x_lerp = x_lerps[c];
       for (int k = 0; k < 3; ++k) {
         const double tl = pixel(top, left, k), tr = pixel(top, right, k);
         const double bl = pixel(bottom, left, k), br = pixel(bottom, right, k);
