@@ -40,7 +40,12 @@ class Execution {
  public:
   Execution(const GraphModel::Impl& impl, std::vector<bool> needed, std::unordered_set<int> preset,
             std::map<std::string, double>* ms_by_op)
-      : impl_(impl), needed_(std::move(needed)), preset_(std::move(preset)), ms_by_op_(ms_by_op) {}
+      : impl_(impl),
+        needed_(std::move(needed)),
+        preset_(std::move(preset)),
+        ms_by_op_(ms_by_op),
+        root_(impl.graph.nodes.size()),
+        root_added_(impl.graph.nodes.size(), false) {}
 
   // Applies the graph's ConvFusions whose intermediate values nobody asked for.
   void UseFusions(const std::vector<InputRef>& outputs) {
@@ -67,15 +72,20 @@ class Execution {
   }
 
   void Store(int node, const std::string& ctx_id, Outputs outputs) {
-    values_[Key(node, ctx_id)] = std::move(outputs);
+    if (ctx_id.empty()) {
+      root_[static_cast<size_t>(node)] = std::move(outputs);
+    } else {
+      values_[Key(node, ctx_id)] = std::move(outputs);
+    }
   }
 
   const Outputs* Entry(int node, const Context& ctx) const {
-    for (size_t depth = ctx.size() + 1; depth-- > 0;) {
+    for (size_t depth = ctx.size(); depth > 0; --depth) {
       auto it = values_.find(Key(node, ContextId(ctx, depth)));
       if (it != values_.end()) return &it->second;
     }
-    return nullptr;
+    const std::optional<Outputs>& root = root_[static_cast<size_t>(node)];
+    return root ? &*root : nullptr;
   }
 
   const Value* Get(const InputRef& ref, const Context& ctx) const {
@@ -100,8 +110,13 @@ class Execution {
     const std::string ctx_id = ContextId(ctx, ctx.size());
     for (int c : impl_.consumers[static_cast<size_t>(node)]) {
       if (!needed_[static_cast<size_t>(c)]) continue;
-      const std::string key = Key(c, ctx_id);
-      if (added_.count(key)) continue;
+      std::string key;
+      if (ctx_id.empty()) {
+        if (root_added_[static_cast<size_t>(c)]) continue;
+      } else {
+        key = Key(c, ctx_id);
+        if (added_.count(key)) continue;
+      }
       const Node& consumer = impl_.graph.nodes[static_cast<size_t>(c)];
       bool ready;
       if (consumer.op == "Merge") {
@@ -113,7 +128,11 @@ class Execution {
         for (const InputRef& in : consumer.inputs) ready = ready && Available(in, ctx);
       }
       if (ready) {
-        added_.insert(key);
+        if (ctx_id.empty()) {
+          root_added_[static_cast<size_t>(c)] = true;
+        } else {
+          added_.insert(key);
+        }
         stack_.push_back({c, ctx});
       }
     }
@@ -180,7 +199,8 @@ class Execution {
   void Release(const Node& node) {
     for (const InputRef& in : node.inputs) {
       if (in.control || preset_.count(in.node)) continue;
-      if (--remaining_[static_cast<size_t>(in.node)] == 0) values_.erase(Key(in.node, ""));
+      if (--remaining_[static_cast<size_t>(in.node)] == 0)
+        root_[static_cast<size_t>(in.node)].reset();
     }
   }
 
@@ -289,6 +309,10 @@ class Execution {
   std::vector<int> remaining_;  // per node: consumer edges not yet run
   std::vector<int> fused_;      // per node: the ConvFusion it runs as, or -1
   std::vector<int> forward_;    // per node: the input it passes through (fused away), or -1
+  // Values and scheduled nodes of the root context by node index (most of a graph), those
+  // inside loop frames by "context|node" key.
+  std::vector<std::optional<Outputs>> root_;
+  std::vector<bool> root_added_;
   std::unordered_map<std::string, Outputs> values_;
   std::unordered_set<std::string> added_;
   std::vector<std::pair<int, Context>> stack_;
