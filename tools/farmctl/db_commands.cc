@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <system_error>
 
+#include "db_backup.h"
 #include "farm/store/store.h"
 
 namespace farmctl {
@@ -160,6 +161,7 @@ void AddDbCommands(CLI::App& app, GlobalOptions& options, int& exit_code) {
                         "Farm database file (default: $STUDIOFARM_DB or .studiofarm/farm.db)");
     command->callback([&options, &exit_code, run = verb.run] { exit_code = run(options); });
   }
+  AddDbBackupCommand(*db, options, exit_code);
 }
 
 }  // namespace farmctl

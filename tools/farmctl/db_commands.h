@@ -18,7 +18,8 @@ namespace farmctl {
 //   migrate  applies pending migrations to an existing database (NotFound if missing)
 //            and reports the versions from -> to;
 //   info     opens the database read-only (safe while farmd writes) and prints its path,
-//            schema version, journal mode, size and rows per table (JSON with --json).
+//            schema version, journal mode, size and rows per table (JSON with --json);
+//   backup   a consistent online copy (db_backup.h).
 void AddDbCommands(CLI::App& app, GlobalOptions& options, int& exit_code);
 
 }  // namespace farmctl
