@@ -126,6 +126,26 @@ TEST(ResultOutboxTest, ArtifactsWithTheSameBytesAreUploadedOnce) {
   EXPECT_EQ(sink.sent[2].job_result().artifacts_size(), 3);  // every name is still described
 }
 
+TEST(ResultOutboxTest, AResultUnackedForLongIsSentAgainAndListedUntilAcked) {
+  ResultOutbox outbox;
+  outbox.Add({7, 2}, BuildResult(Finished(7, JobStatus::kSucceeded, "pixels")));
+  FlakySink sink;
+  ASSERT_TRUE(outbox.SendUnsent(sink.Fn()).ok());
+  ASSERT_EQ(sink.sent.size(), 2u);
+  EXPECT_EQ(outbox.Leases(), (std::vector<LeaseKey>{{7, 2}}));
+  // Two heartbeats without an ack are tolerated, the third sends it again.
+  outbox.RestartUnacked(2);
+  outbox.RestartUnacked(2);
+  EXPECT_FALSE(outbox.HasUnsent());
+  outbox.RestartUnacked(2);
+  EXPECT_TRUE(outbox.HasUnsent());
+  ASSERT_TRUE(outbox.SendUnsent(sink.Fn()).ok());
+  ASSERT_EQ(sink.sent.size(), 4u);
+  EXPECT_TRUE(sink.sent[3].has_job_result());
+  EXPECT_TRUE(outbox.Ack({7, 2}));
+  EXPECT_TRUE(outbox.Leases().empty());
+}
+
 TEST(ResultOutboxTest, RestartUploadsEverythingAgainUntilAcked) {
   ResultOutbox outbox;
   outbox.Add({6, 1}, BuildResult(Finished(6, JobStatus::kSucceeded, "abc")));

@@ -174,5 +174,23 @@ TEST_F(ReconnectTest, LostOfferIsRequeuedByTheFirstHeartbeatThatShouldListIt) {
   EXPECT_EQ(Report("a", lease).verdict, ResultVerdict::kStale);
 }
 
+TEST_F(ReconnectTest, AHeldLeaseWhoseResultWasAcceptedIsNotCancelled) {
+  Register(Agent("a"));
+  Submit(Job(1));
+  testing::Out first = Schedule();
+  ASSERT_EQ(first.dispatches.size(), 1u);
+  const LeaseRef lease = first.dispatches[0].lease();
+  EXPECT_EQ(Succeed(first.dispatches[0]).verdict, ResultVerdict::kAccepted);
+  Take();
+  // The agent keeps listing it until its ack arrives: no cancel, which would make it
+  // upload the result again.
+  ASSERT_TRUE(Beat("a", {lease}).ok());
+  EXPECT_TRUE(Take().cancels.empty());
+  ASSERT_TRUE(Reregister(Agent("a"), {lease}).ok());
+  EXPECT_TRUE(Take().cancels.empty());
+  ASSERT_TRUE(Beat("a", {{1, 9}}).ok());  // a lease that never was: cancelled
+  EXPECT_EQ(Take().cancels.size(), 1u);
+}
+
 }  // namespace
 }  // namespace farm::scheduler

@@ -53,7 +53,10 @@ class Agent::Impl {
   void ReceiveAll(TimePoint now);
   void Handle(const v1::Envelope& envelope, TimePoint now);
   void HandleOffer(const v1::JobOffer& offer);
-  void Refuse(const LeaseKey& lease, v1::ResultStatus status, std::string error);
+  void Refuse(const LeaseKey& lease, v1::ResultStatus status, std::string error,
+              bool busy = false);
+  // Every lease it holds: running, or finished with the result not yet acknowledged.
+  std::vector<LeaseKey> HeldLeases() const;
   void HandleSlotEvents();
   void FlushFetches();  // the runners' download requests, while registered
   bool ShutdownStep(TimePoint now);  // true when Run may return
@@ -71,6 +74,9 @@ class Agent::Impl {
   milliseconds backoff_;
   bool registered_ = false;
   uint64_t sequence_ = 0;
+  // Envelope.sequence of the latest message from farmd on this connection (0: none yet);
+  // heartbeats carry it so that farmd can tell a lost offer from one still on its way.
+  uint64_t received_sequence_ = 0;
   TimePoint next_connect_{};
   TimePoint last_heard_{};
   TimePoint next_heartbeat_{};
@@ -93,6 +99,7 @@ void Agent::Impl::Connect(TimePoint now) {
   }
   connection_ = std::move(opened).value();
   registered_ = false;
+  received_sequence_ = 0;
   last_heard_ = now;
   SendRegister();
 }
@@ -131,6 +138,14 @@ void Agent::Impl::SendRegister() {
   held.erase(std::unique(held.begin(), held.end()), held.end());
   for (const std::string& sha : held) caps->add_cached_model_sha256(sha);
   for (v1::JobKind kind : runners_->kinds()) caps->add_job_kinds(kind);
+  // A reconnect without a restart: farmd keeps the leases listed here that are still this
+  // agent's, so nothing running is requeued (set, even empty, so farmd knows it is a list).
+  v1::HeldLeases* held_leases = reg->mutable_held_leases();
+  for (const LeaseKey& lease : HeldLeases()) {
+    v1::LeaseRef* ref = held_leases->add_leases();
+    ref->set_job_id(lease.job_id);
+    ref->set_attempt(lease.attempt);
+  }
   register_sent_ = Now();
   Status sent = Send(envelope);
   if (!sent.ok()) Log(options_.agent_id, "register: " + sent.ToString());
@@ -141,7 +156,10 @@ void Agent::Impl::SendHeartbeat(TimePoint now) {
   v1::Envelope envelope;
   v1::Heartbeat* beat = envelope.mutable_heartbeat();
   beat->set_sent_unix_ms(options_.unix_now_ms ? options_.unix_now_ms() : 0);
-  for (const LeaseKey& lease : slots_.Active()) {
+  // Every lease held, as of having handled farmd's messages up to received_sequence_:
+  // farmd requeues a lease offered before that which is not listed (a lost offer).
+  beat->set_received_sequence(received_sequence_);
+  for (const LeaseKey& lease : HeldLeases()) {
     v1::LeaseRef* ref = beat->add_active_leases();
     ref->set_job_id(lease.job_id);
     ref->set_attempt(lease.attempt);
@@ -156,9 +174,22 @@ void Agent::Impl::FlushResults() {
   if (!sent.ok()) Log(options_.agent_id, "result upload paused: " + sent.ToString());
 }
 
-void Agent::Impl::Refuse(const LeaseKey& lease, v1::ResultStatus status, std::string error) {
+void Agent::Impl::Refuse(const LeaseKey& lease, v1::ResultStatus status, std::string error,
+                         bool busy) {
   Log(options_.agent_id, LeaseText(lease) + " refused: " + error);
-  outbox_.Add(lease, BuildRefusal(lease, status, std::move(error)));
+  PendingResult refusal = BuildRefusal(lease, status, std::move(error));
+  // farmd spends no attempt on it and pauses offers to this agent until its heartbeat.
+  refusal.result.set_refused_busy(busy);
+  outbox_.Add(lease, std::move(refusal));
+}
+
+std::vector<LeaseKey> Agent::Impl::HeldLeases() const {
+  std::vector<LeaseKey> held = slots_.Active();
+  const std::vector<LeaseKey> finished = outbox_.Leases();
+  held.insert(held.end(), finished.begin(), finished.end());
+  std::sort(held.begin(), held.end());
+  held.erase(std::unique(held.begin(), held.end()), held.end());
+  return held;
 }
 
 void Agent::Impl::HandleOffer(const v1::JobOffer& offer) {
@@ -174,7 +205,8 @@ void Agent::Impl::HandleOffer(const v1::JobOffer& offer) {
   } else if (slots_.full()) {
     Refuse(lease, v1::RESULT_STATUS_RELEASED,
            "all " + std::to_string(options_.slots) + " slots of agent " + options_.agent_id +
-               " are busy");
+               " are busy",
+           /*busy=*/true);
   } else {
     JobSpec spec;
     spec.job_id = lease.job_id;
@@ -198,6 +230,9 @@ void Agent::Impl::HandleOffer(const v1::JobOffer& offer) {
 
 void Agent::Impl::Handle(const v1::Envelope& envelope, TimePoint now) {
   last_heard_ = now;
+  // Set before handling: what this message asks (an offer) is done by the time any
+  // heartbeat carrying its sequence is built (the Welcome's handler sends one).
+  if (envelope.sequence() > 0) received_sequence_ = envelope.sequence();
   switch (envelope.body_case()) {
     case v1::Envelope::kWelcome: {
       const v1::Welcome& welcome = envelope.welcome();
@@ -350,6 +385,9 @@ Status Agent::Impl::Run(const std::atomic<bool>& stop) {
     }
     if (connection_ != nullptr && registered_ && now >= next_heartbeat_) {
       SendHeartbeat(now);
+      // farmd keeps a lease the heartbeat lists: a result lost on the wire must be sent
+      // again, or its lease would never end.
+      outbox_.RestartUnacked(2 * static_cast<int>(liveness_));
       FlushResults();
     }
 

@@ -81,6 +81,13 @@ void ResultOutbox::Add(const LeaseKey& lease, PendingResult result) {
 
 bool ResultOutbox::Ack(const LeaseKey& lease) { return pending_.erase(lease) != 0; }
 
+std::vector<LeaseKey> ResultOutbox::Leases() const {
+  std::vector<LeaseKey> out;
+  out.reserve(pending_.size());
+  for (const auto& [lease, entry] : pending_) out.push_back(lease);
+  return out;
+}
+
 bool ResultOutbox::HasUnsent() const {
   for (const auto& [lease, entry] : pending_) {
     if (!entry.result_sent) return true;
@@ -99,6 +106,13 @@ void ResultOutbox::Restart(const LeaseKey& lease) {
   it->second.next_offset = 0;
   it->second.started_artifact = false;
   it->second.result_sent = false;
+}
+
+void ResultOutbox::RestartUnacked(int ticks) {
+  for (auto& [lease, entry] : pending_) {
+    if (!entry.result_sent || ++entry.ticks_since_sent <= ticks) continue;
+    Restart(lease);
+  }
 }
 
 Status ResultOutbox::SendUnsent(const SendFn& send) {
@@ -146,6 +160,7 @@ Status ResultOutbox::SendOne(Entry& entry, const SendFn& send) {
   *envelope.mutable_job_result() = result;
   FARM_RETURN_IF_ERROR(send(envelope));
   entry.result_sent = true;
+  entry.ticks_since_sent = 0;
   return Status::Ok();
 }
 

@@ -37,11 +37,17 @@ class ResultOutbox {
   // Forgets an acknowledged result; false if it was not pending.
   bool Ack(const LeaseKey& lease);
   bool empty() const { return pending_.empty(); }
+  // The leases whose results wait for their ack, ascending.
+  std::vector<LeaseKey> Leases() const;
   bool HasUnsent() const;
 
   // Marks every result (or one) to be uploaded again from its first chunk.
   void RestartAll();
   void Restart(const LeaseKey& lease);
+  // Called once per heartbeat: a result sent `ticks` calls ago and still not acknowledged
+  // was lost on the way (a dropped connection loses what was queued on it): it is sent
+  // again, from its first chunk. farmd answers a repeat with an ack (duplicate).
+  void RestartUnacked(int ticks);
 
   // Sends whatever is not yet sent, in lease order; stops at the first failed send and
   // returns its status (the upload resumes there on the next call).
@@ -54,6 +60,7 @@ class ResultOutbox {
     uint64_t next_offset = 0;
     bool started_artifact = false;
     bool result_sent = false;
+    int ticks_since_sent = 0;  // RestartUnacked calls since result_sent
   };
   Status SendOne(Entry& entry, const SendFn& send);
 

@@ -154,4 +154,17 @@ store::JobFilter JobsWhere(std::optional<std::int64_t> sweep_id,
   return filter;
 }
 
+std::vector<scheduler::LeaseRef> LeaseRefsFromWire(
+    const google::protobuf::RepeatedPtrField<studiofarm::v1::LeaseRef>& refs) {
+  std::vector<scheduler::LeaseRef> out;
+  out.reserve(refs.size());
+  for (const studiofarm::v1::LeaseRef& ref : refs) {
+    if (ref.job_id() > static_cast<std::uint64_t>(INT64_MAX) || ref.attempt() > INT32_MAX) {
+      continue;
+    }
+    out.push_back({static_cast<scheduler::JobId>(ref.job_id()), static_cast<int>(ref.attempt())});
+  }
+  return out;
+}
+
 }  // namespace farm::farmd

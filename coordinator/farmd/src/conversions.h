@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "farm.pb.h"
 #include "farm/scheduler/types.h"
@@ -20,6 +21,11 @@ store::AgentState ToStore(scheduler::AgentState state);
 studiofarm::v1::JobKind ToWire(scheduler::JobKind kind);
 // false for JOB_KIND_UNSPECIFIED or an unknown value.
 bool FromWire(studiofarm::v1::JobKind kind, scheduler::JobKind* out);
+
+// Wire lease refs as the scheduler's; refs out of the scheduler's range (job id above
+// INT64_MAX, attempt above INT32_MAX) cannot be farmd's and are left out.
+std::vector<scheduler::LeaseRef> LeaseRefsFromWire(
+    const google::protobuf::RepeatedPtrField<studiofarm::v1::LeaseRef>& refs);
 
 // A job filter by sweep and/or state (unset: any), at most `limit` rows (0: all).
 store::JobFilter JobsWhere(std::optional<std::int64_t> sweep_id,

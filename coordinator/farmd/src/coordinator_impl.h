@@ -109,6 +109,14 @@ class CoordinatorImpl {
   std::map<std::string, std::string> agent_hostnames_;
   // Offer payload per job, read from the store when it is dispatched.
   std::map<scheduler::JobId, std::string> offer_params_;
+  // The Envelope.sequence of the latest offer sent per job: its attempt and, per agent
+  // holding a seat, the sequence (lost offers, see HandleHeartbeat). Dropped when the job
+  // finishes.
+  struct OfferSent {
+    int attempt = 0;
+    std::map<std::string, std::uint64_t> sequence_by_agent;
+  };
+  std::map<scheduler::JobId, OfferSent> offers_sent_;
   // Accepted results waiting for the iteration's commit (see StorePendingResults).
   struct PendingResult {
     std::string peer;

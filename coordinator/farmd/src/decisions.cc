@@ -202,6 +202,7 @@ bool CoordinatorImpl::PersistDecision(const scheduler::Decision& decision) {
     if (d->state == scheduler::JobState::kFailed) ++counters_.jobs_failed;
     offer_params_.erase(d->job);
     last_progress_.erase(d->job);
+    offers_sent_.erase(d->job);
     return true;
   }
   return true;  // CancelRequest: nothing to write
@@ -227,9 +228,13 @@ void CoordinatorImpl::CarryOut(const scheduler::Decision& decision) {
         offer->add_gang_hosts(host == agent_hostnames_.end() ? "" : host->second);
       }
     }
+    OfferSent& sent = offers_sent_[d->job];
+    sent.attempt = d->attempt;
+    sent.sequence_by_agent.clear();
     for (const scheduler::Placement& placement : d->placements) {
       offer->set_gang_rank(static_cast<std::uint32_t>(placement.rank));
       Status status = Send(placement.agent, envelope);
+      sent.sequence_by_agent[placement.agent] = sequence_;  // Send numbered it
       if (!status.ok()) {
         spdlog::warn("agent={} job={} attempt={} offer not delivered: {}", placement.agent, d->job,
                      d->attempt, status.message());

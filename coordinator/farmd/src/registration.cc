@@ -54,12 +54,20 @@ void CoordinatorImpl::HandleRegister(const std::string& peer, const v1::Register
   }
   written_agent_states_[peer] = scheduler::AgentState::kOnline;
   agent_hostnames_[peer] = reg.hostname();
-  if (Status status = scheduler_->RegisterAgent(spec); !status.ok()) {
-    SendError(peer, v1::ERROR_CODE_MALFORMED, status.message());
+  // An agent that lists what it holds may only have lost its connection: the scheduler
+  // reconciles the list against the fencing tokens (scheduler.h, RegisterAgent).
+  std::vector<scheduler::LeaseRef> held;
+  if (reg.has_held_leases()) held = LeaseRefsFromWire(reg.held_leases().leases());
+  Status registered = reg.has_held_leases() ? scheduler_->RegisterAgent(spec, held)
+                                            : scheduler_->RegisterAgent(spec);
+  if (!registered.ok()) {
+    SendError(peer, v1::ERROR_CODE_MALFORMED, registered.message());
     return;
   }
-  spdlog::info("agent={} registered ({} slots, {})", peer, spec.slots,
-               scheduler::Name(spec.device));
+  spdlog::info("agent={} registered ({} slots, {}{})", peer, spec.slots,
+               scheduler::Name(spec.device),
+               reg.has_held_leases() ? ", reports " + std::to_string(held.size()) + " held leases"
+                                     : std::string());
   v1::Envelope welcome;
   welcome.mutable_welcome()->set_session_id(session_id_);
   welcome.mutable_welcome()->set_heartbeat_interval_ms(
@@ -72,16 +80,32 @@ void CoordinatorImpl::HandleRegister(const std::string& peer, const v1::Register
 }
 
 void CoordinatorImpl::HandleHeartbeat(const std::string& peer, const v1::Heartbeat& beat) {
-  std::vector<scheduler::LeaseRef> active;
-  active.reserve(beat.active_leases_size());
-  for (const v1::LeaseRef& lease : beat.active_leases()) {
-    if (lease.job_id() > static_cast<std::uint64_t>(INT64_MAX) || lease.attempt() > INT32_MAX) {
-      continue;  // cannot be one of ours
+  const std::vector<scheduler::LeaseRef> active = LeaseRefsFromWire(beat.active_leases());
+  // Lost offers. An agent that sets received_sequence lists every lease it holds, as of
+  // having handled farmd's messages up to that sequence. Messages to one agent travel in
+  // order, so an offer numbered at or below it reached the agent before the heartbeat was
+  // built, unless it was lost: if the lease is not listed, the scheduler requeues it now
+  // instead of waiting for the lease timeout. An offer numbered above it may still be on
+  // its way (sent after the heartbeat was built): it is judged by a later heartbeat. A
+  // sequence above any farmd sent comes from an earlier farmd process and says nothing.
+  const std::uint64_t received = beat.received_sequence();
+  Status status;
+  if (received > 0 && received <= sequence_) {
+    std::vector<scheduler::LeaseRef> in_flight;
+    if (auto agent = scheduler_->GetAgent(peer); agent.ok()) {
+      for (const scheduler::LeaseRef& lease : agent->leases) {
+        auto sent = offers_sent_.find(lease.job);
+        if (sent == offers_sent_.end() || sent->second.attempt != lease.attempt) continue;
+        auto seq = sent->second.sequence_by_agent.find(peer);
+        if (seq != sent->second.sequence_by_agent.end() && seq->second > received) {
+          in_flight.push_back(lease);
+        }
+      }
     }
-    active.push_back(
-        {static_cast<scheduler::JobId>(lease.job_id()), static_cast<int>(lease.attempt())});
+    status = scheduler_->Heartbeat(peer, active, in_flight);
+  } else {
+    status = scheduler_->Heartbeat(peer, active);
   }
-  Status status = scheduler_->Heartbeat(peer, active);
   if (!status.ok()) {
     SendError(peer, v1::ERROR_CODE_NOT_REGISTERED, "register again: " + status.message());
   }

@@ -96,6 +96,9 @@ void CoordinatorImpl::HandleResult(const std::string& peer, const v1::JobResult&
   // verified (same peer, job, attempt) are the ones that commit stores.
   v1::Envelope ack;
   ack.mutable_result_ack()->mutable_lease()->CopyFrom(result.lease());
+  // A refusal for want of a free slot spends no attempt (the agent's slots and farmd's
+  // view of them differed, e.g. around a reconnect).
+  report.busy = report.kind == scheduler::ResultKind::kReleased && result.refused_busy();
   auto verdict = scheduler_->ReportResult(peer, report);
   if (verdict.ok() && result.has_held_models()) {
     // The agent's own word on what it keeps loaded replaces the scheduler's guess.

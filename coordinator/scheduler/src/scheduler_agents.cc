@@ -14,6 +14,13 @@ bool Connected(const AgentRecord& agent) {
 
 }  // namespace
 
+bool SchedulerImpl::ResultAccepted(LeaseRef ref) const {
+  const JobRecord* job = jobs_.Find(ref.job);
+  if (job == nullptr) return false;
+  const AttemptRecord* record = job->FindAttempt(ref.attempt);
+  return record != nullptr && record->result_accepted;
+}
+
 StatusOr<AgentRecord*> SchedulerImpl::LiveAgent(const AgentId& id) {
   AgentRecord* agent = agents_.Find(id);
   if (agent == nullptr) return NotFound("unknown agent '" + id + "'");
@@ -85,7 +92,7 @@ std::vector<JobId> SchedulerImpl::ReconcileHeld(int handle, std::span<const Leas
     const Lease* lease = leases_.Find(ref.job);
     const bool current = lease != nullptr && lease->attempt == ref.attempt &&
                          std::find(kept.begin(), kept.end(), ref.job) != kept.end();
-    if (!current) {
+    if (!current && !ResultAccepted(ref)) {
       Emit(CancelRequest{ref.job, ref.attempt, id,
                          "the agent reports a lease it does not hold (stale after its reconnect)"});
     }
@@ -137,7 +144,7 @@ Status SchedulerImpl::Heartbeat(const AgentId& id, const std::span<const LeaseRe
     const Lease* lease = leases_.Find(ref.job);
     if (lease != nullptr && lease->attempt == ref.attempt && lease->HeldBy(agent->handle)) {
       leases_.Extend(ref.job, deadline);
-    } else {
+    } else if (!ResultAccepted(ref)) {  // else: only its ack is still on the way
       Emit(CancelRequest{ref.job, ref.attempt, agent->id,
                          "the agent reports a lease it does not hold"});
     }

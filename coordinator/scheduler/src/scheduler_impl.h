@@ -119,6 +119,9 @@ class SchedulerImpl {
   // cancels listed ones that are not its own, returns the ones it keeps (slots freed, to
   // be adopted again after Activate).
   std::vector<JobId> ReconcileHeld(int handle, std::span<const LeaseRef> held);
+  // true when the result of (job, attempt) was accepted: an agent listing it only waits
+  // for its ack, and is not told to cancel it.
+  bool ResultAccepted(LeaseRef ref) const;
 
   // ---- restore (scheduler_restore.cc) ----
   Status ValidateRestore(const RestoreInput& input) const;
