@@ -31,6 +31,13 @@ Status CheckShape(const HostTensor& t, const std::vector<int64_t>& shape, const 
   return Status::Ok();
 }
 
+// One graph input, moved in (a braced list would copy the image).
+std::vector<std::pair<std::string, HostTensor>> Feed(const std::string& name, HostTensor value) {
+  std::vector<std::pair<std::string, HostTensor>> feed;
+  feed.emplace_back(name, std::move(value));
+  return feed;
+}
+
 }  // namespace
 
 StatusOr<MoveNetMultipose> MoveNetMultipose::Load(const std::string& model_json) {
@@ -39,12 +46,13 @@ StatusOr<MoveNetMultipose> MoveNetMultipose::Load(const std::string& model_json)
   return net;
 }
 
-StatusOr<std::vector<float>> MoveNetMultipose::Run(const std::vector<int32_t>& input_hwc,
+StatusOr<std::vector<float>> MoveNetMultipose::Run(std::vector<int32_t> input_hwc,
                                                    int height, int width) const {
   FARM_RETURN_IF_ERROR(CheckImage(input_hwc.size(), height, width, "MoveNet"));
   FARM_ASSIGN_OR_RETURN(
       std::vector<HostTensor> out,
-      graph_->Run({{"input", HostTensor::Int({1, height, width, 3}, input_hwc)}}, {"Identity"}));
+      graph_->Run(Feed("input", HostTensor::Int({1, height, width, 3}, std::move(input_hwc))),
+                  {"Identity"}));
   FARM_RETURN_IF_ERROR(CheckShape(out[0], {1, kSlots, kSlotValues}, "MoveNet"));
   return std::move(out[0].floats);
 }
@@ -55,13 +63,14 @@ StatusOr<HandDetectorNet> HandDetectorNet::Load(const std::string& model_json) {
   return net;
 }
 
-StatusOr<HandDetectorNet::Output> HandDetectorNet::Run(const std::vector<int32_t>& input_hwc,
+StatusOr<HandDetectorNet::Output> HandDetectorNet::Run(std::vector<int32_t> input_hwc,
                                                        int height, int width) const {
   FARM_RETURN_IF_ERROR(CheckImage(input_hwc.size(), height, width, "hand detector"));
   FARM_ASSIGN_OR_RETURN(
       std::vector<HostTensor> out,
-      graph_->Run({{"input_tensor", HostTensor::Int({1, height, width, 3}, input_hwc)}},
-                  {kDetectorScores, kDetectorBoxes}));
+      graph_->Run(
+          Feed("input_tensor", HostTensor::Int({1, height, width, 3}, std::move(input_hwc))),
+          {kDetectorScores, kDetectorBoxes}));
   if (out[0].shape.size() != 3 || out[0].shape[0] != 1 || out[0].shape[2] != 7) {
     return Internal("hand detector: unexpected scores shape");
   }
@@ -79,11 +88,12 @@ StatusOr<HandLandmarkNet> HandLandmarkNet::Load(const std::string& model_json) {
   return net;
 }
 
-StatusOr<HandLandmarkNet::Output> HandLandmarkNet::Run(const std::vector<float>& input_hwc) const {
+StatusOr<HandLandmarkNet::Output> HandLandmarkNet::Run(std::vector<float> input_hwc) const {
   FARM_RETURN_IF_ERROR(CheckImage(input_hwc.size(), kInputSize, kInputSize, "hand landmarks"));
   FARM_ASSIGN_OR_RETURN(
       std::vector<HostTensor> out,
-      graph_->Run({{"input_1", HostTensor::Float({1, kInputSize, kInputSize, 3}, input_hwc)}},
+      graph_->Run(Feed("input_1",
+                       HostTensor::Float({1, kInputSize, kInputSize, 3}, std::move(input_hwc))),
                   {"Identity", "Identity_1", "Identity_2"}));
   FARM_RETURN_IF_ERROR(CheckShape(out[0], {1, 63}, "hand landmarks keypoints"));
   FARM_RETURN_IF_ERROR(CheckShape(out[1], {1, 1}, "hand landmarks hand flag"));

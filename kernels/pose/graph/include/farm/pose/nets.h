@@ -28,7 +28,7 @@ class MoveNetMultipose {
   static StatusOr<MoveNetMultipose> Load(const std::string& model_json);
 
   // `input_hwc` holds height * width * 3 values 0..255. Returns kSlots * kSlotValues floats.
-  StatusOr<std::vector<float>> Run(const std::vector<int32_t>& input_hwc, int height, int width) const;
+  StatusOr<std::vector<float>> Run(std::vector<int32_t> input_hwc, int height, int width) const;
 
  private:
   std::shared_ptr<const GraphModel> graph_;
@@ -48,7 +48,7 @@ class HandDetectorNet {
 
   static StatusOr<HandDetectorNet> Load(const std::string& model_json);
 
-  StatusOr<Output> Run(const std::vector<int32_t>& input_hwc, int height, int width) const;
+  StatusOr<Output> Run(std::vector<int32_t> input_hwc, int height, int width) const;
 
  private:
   std::shared_ptr<const GraphModel> graph_;
@@ -70,8 +70,9 @@ class HandLandmarkNet {
 
   static StatusOr<HandLandmarkNet> Load(const std::string& model_json);
 
-  // `input_hwc` holds 224 * 224 * 3 floats.
-  StatusOr<Output> Run(const std::vector<float>& input_hwc) const;
+  // `input_hwc` holds 224 * 224 * 3 floats. The Run methods take their input by value (pass
+  // a temporary or std::move it) so the image is not copied on its way into the graph.
+  StatusOr<Output> Run(std::vector<float> input_hwc) const;
 
  private:
   std::shared_ptr<const GraphModel> graph_;
