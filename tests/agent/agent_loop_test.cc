@@ -153,6 +153,33 @@ TEST_F(AgentLoopTest, ResendsUnackedResultAfterReconnect) {
   coordinator_.SendAck(kAgentId, 8, 2);
 }
 
+TEST_F(AgentLoopTest, ReconnectReportsEveryHeldLeaseAndHeartbeatsListThem) {
+  StartAgent(2);
+  std::optional<Received> first_register = coordinator_.AcceptRegistration(kWait);
+  ASSERT_TRUE(first_register.has_value());
+  EXPECT_TRUE(first_register->envelope.register_().has_held_leases());
+  EXPECT_EQ(first_register->envelope.register_().held_leases().leases_size(), 0);
+  coordinator_.SendOffer(kAgentId, 1, 3, v1::JOB_KIND_SYNTHETIC, R"({"cpu_ms": 60000})");
+  coordinator_.SendOffer(kAgentId, 2, 1, v1::JOB_KIND_SYNTHETIC, R"({"bytes": 10})");
+  ASSERT_TRUE(WaitForResult(2).has_value());
+  // Job 2 finished but is not acked: still held, listed beside the running job 1.
+  ASSERT_TRUE(WaitForActiveLeases(2)) << "a heartbeat must list unacknowledged results too";
+
+  coordinator_.set_answer_heartbeats(false);  // silence: the agent reconnects, same process
+  std::optional<Received> again = coordinator_.WaitFor(v1::Envelope::kRegister, kWait);
+  ASSERT_TRUE(again.has_value());
+  std::set<std::pair<uint64_t, uint32_t>> held;
+  for (const v1::LeaseRef& ref : again->envelope.register_().held_leases().leases()) {
+    held.insert({ref.job_id(), ref.attempt()});
+  }
+  EXPECT_EQ(held, (std::set<std::pair<uint64_t, uint32_t>>{{1, 3}, {2, 1}}));
+  coordinator_.set_answer_heartbeats(true);
+  coordinator_.SendWelcome(kAgentId);
+  coordinator_.SendAck(kAgentId, 2, 1);
+  coordinator_.SendCancel(kAgentId, 1, 3);
+  ASSERT_TRUE(WaitForResult(1).has_value());
+}
+
 TEST_F(AgentLoopTest, CancelMidJobGivesCancelledResult) {
   StartAgent();
   ASSERT_TRUE(coordinator_.AcceptRegistration(kWait).has_value());
@@ -203,6 +230,7 @@ TEST_F(AgentLoopTest, TwoSlotsRunTwoJobsAtOnceAndReleaseAThird) {
   ASSERT_TRUE(third.has_value());
   EXPECT_EQ(third->envelope.job_result().status(), v1::RESULT_STATUS_RELEASED);
   EXPECT_NE(third->envelope.job_result().error().find("busy"), std::string::npos);
+  EXPECT_TRUE(third->envelope.job_result().refused_busy()) << "farmd must not count it";
   coordinator_.SendCancel(kAgentId, 1, 1);
   coordinator_.SendCancel(kAgentId, 2, 1);
   std::set<uint64_t> cancelled;  // the two results may come in either order

@@ -8,8 +8,11 @@
 // Reliability (DESIGN.md "Reliability model"): a peer silent for interval x liveness is
 // presumed dead; the agent then opens a new socket after a back-off of
 // reconnect_initial, doubling to reconnect_max, reset by a Welcome. A result is kept and
-// resent (same lease, artifacts first) after every registration until farmd sends a
-// ResultAck for it.
+// resent (same lease, artifacts first) after every registration, and when unacknowledged
+// for two liveness windows of heartbeats, until farmd sends a ResultAck for it. Register
+// and every heartbeat list the leases the agent holds (running, or with a result not yet
+// acknowledged), so that a reconnect keeps them and farmd can requeue a lost offer; an
+// offer refused for want of a free slot is marked refused_busy (it spends no attempt).
 #pragma once
 
 #include <atomic>
