@@ -53,8 +53,7 @@ class Agent::Impl {
   void ReceiveAll(TimePoint now);
   void Handle(const v1::Envelope& envelope, TimePoint now);
   void HandleOffer(const v1::JobOffer& offer);
-  void Refuse(const LeaseKey& lease, v1::ResultStatus status, std::string error,
-              bool busy = false);
+  void Refuse(const LeaseKey& lease, v1::ResultStatus status, std::string error, bool busy = false);
   // Every lease it holds: running, or finished with the result not yet acknowledged.
   std::vector<LeaseKey> HeldLeases() const;
   void HandleSlotEvents();
