@@ -1,9 +1,11 @@
 // The graph interpreter on small hand-written tfjs graph models: control flow (a while
-// loop as TF v1 writes it, a cond), TF SAME padding, weight storage decoding, TopK ties,
+// loop as TF v1 writes it, a cond), TF SAME padding, the depthwise kernel and fused conv
+// chains against brute force, weight storage decoding, TopK ties,
 // StridedSlice masks, and the error messages for bad models.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -305,6 +307,124 @@ TEST_F(GraphInterpreterTest, SamePaddingIsAsymmetricWithStrideTwo) {
           << i << "," << j;
     }
   }
+}
+
+// Brute-force TF SAME convolution on NHWC [1,H,W,C]: a regular conv (filter [k,k,C,O]) or
+// a depthwise one (filter [k,k,C,1], O = C), with bias and an optional clamp to [0, 6].
+std::vector<float> BruteConv(const std::vector<float>& x, int h, int w, int c, const std::vector<float>& filter,
+                             int k, int out_c, int s, bool depthwise, const std::vector<float>& bias, bool relu6) {
+  const int oh = (h + s - 1) / s, ow = (w + s - 1) / s;
+  const int pad_h = std::max((oh - 1) * s + k - h, 0) / 2, pad_w = std::max((ow - 1) * s + k - w, 0) / 2;
+  std::vector<float> out(static_cast<size_t>(oh * ow * out_c));
+  for (int i = 0; i < oh; ++i) {
+    for (int j = 0; j < ow; ++j) {
+      for (int o = 0; o < out_c; ++o) {
+        double acc = bias[static_cast<size_t>(o)];
+        for (int r = 0; r < k; ++r) {
+          for (int q = 0; q < k; ++q) {
+            const int y = i * s - pad_h + r, xx = j * s - pad_w + q;
+            if (y < 0 || xx < 0 || y >= h || xx >= w) continue;
+            for (int ci = 0; ci < c; ++ci) {
+              if (depthwise && ci != o) continue;
+              const float f = depthwise ? filter[static_cast<size_t>((r * k + q) * c + ci)]
+                                        : filter[static_cast<size_t>(((r * k + q) * c + ci) * out_c + o)];
+              acc += static_cast<double>(x[static_cast<size_t>((y * w + xx) * c + ci)]) * f;
+            }
+          }
+        }
+        const float v = static_cast<float>(acc);
+        out[static_cast<size_t>((i * ow + j) * out_c + o)] = relu6 ? std::min(std::max(v, 0.0f), 6.0f) : v;
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<float> Ramp(size_t n, int mod, float scale, float offset) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<float>(static_cast<int>((i * 7 + 3) % mod)) * scale + offset;
+  return v;
+}
+
+void ExpectNear(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-4) << what << " at " << i;
+}
+
+// The direct depthwise kernel: stride 2 with asymmetric SAME padding, a channel count that
+// is not a multiple of the SIMD width, bias and the Relu6 clamp on both sides of the range.
+TEST_F(GraphInterpreterTest, DepthwiseConvsMatchBruteForce) {
+  const int h = 7, w = 6, c = 5, k = 3;
+  const std::vector<float> image = Ramp(static_cast<size_t>(h * w * c), 13, 0.9f, -4.0f);
+  const std::vector<float> filter = Ramp(static_cast<size_t>(k * k * c), 5, 0.6f, -0.9f);
+  const std::vector<float> bias = {0.5f, -1.0f, 2.0f, 0.0f, 3.0f};
+  json attr = {{"strides", IntList({1, 2, 2, 1})},
+               {"padding", Str("SAME")},
+               {"data_format", Str("NHWC")},
+               {"dilations", IntList({1, 1, 1, 1})}};
+  json fused = attr;
+  fused["fused_ops"] = {{"list", {{"s", {Base64("BiasAdd"), Base64("Relu6")}}}}};
+  fused["num_args"] = {{"i", "1"}};
+  json stride1 = attr;
+  stride1["strides"] = IntList({1, 1, 1, 1});
+  const json nodes = json::array({
+      Placeholder("x", "DT_FLOAT"),
+      FloatConst("filter", {k, k, c, 1}, filter),
+      FloatConst("bias", {c}, bias),
+      Node("plain", "DepthwiseConv2dNative", {"x", "filter"}, attr),
+      Node("fused", "FusedDepthwiseConv2dNative", {"x", "filter", "bias"}, fused),
+      Node("stride1", "DepthwiseConv2dNative", {"x", "filter"}, stride1),
+  });
+  auto g = GraphModel::Load(Write(nodes));
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  auto r = g.value()->Run({{"x", HostTensor::Float({1, h, w, c}, image)}}, {"plain", "fused", "stride1"});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const std::vector<float> zero(c, 0.0f);
+  ASSERT_EQ(r.value()[0].shape, (std::vector<int64_t>{1, 4, 3, c}));
+  ExpectNear(r.value()[0].floats, BruteConv(image, h, w, c, filter, k, c, 2, true, zero, false), "plain");
+  const std::vector<float> want_fused = BruteConv(image, h, w, c, filter, k, c, 2, true, bias, true);
+  ExpectNear(r.value()[1].floats, want_fused, "fused");
+  int clamped_low = 0, clamped_high = 0;
+  for (float v : want_fused) {
+    clamped_low += v == 0.0f;
+    clamped_high += v == 6.0f;
+  }
+  EXPECT_GT(clamped_low, 0);  // the test data reach both ends of the clamp
+  EXPECT_GT(clamped_high, 0);
+  ExpectNear(r.value()[2].floats, BruteConv(image, h, w, c, filter, k, c, 1, true, zero, false), "stride 1");
+}
+
+// A regular conv followed by a constant add and Relu6, as the landmark net is exported: run
+// fused when only the Relu6 output is asked for, unfused when an intermediate is too; both
+// equal the brute-force result.
+TEST_F(GraphInterpreterTest, ConvAddRelu6ChainsGiveTheSameResultFusedOrNot) {
+  const int h = 5, w = 6, c = 3, o = 4, k = 3;
+  const std::vector<float> image = Ramp(static_cast<size_t>(h * w * c), 11, 0.8f, -3.0f);
+  const std::vector<float> filter = Ramp(static_cast<size_t>(k * k * c * o), 7, 0.3f, -0.8f);
+  const std::vector<float> bias = {1.5f, -2.0f, 0.25f, 4.0f};
+  const json attr = {{"strides", IntList({1, 1, 1, 1})},
+                     {"padding", Str("SAME")},
+                     {"data_format", Str("NHWC")},
+                     {"dilations", IntList({1, 1, 1, 1})}};
+  const json nodes = json::array({
+      Placeholder("x", "DT_FLOAT"),
+      FloatConst("filter", {k, k, c, o}, filter),
+      FloatConst("bias", {o}, bias),
+      Node("conv", "Conv2D", {"x", "filter"}, attr),
+      Node("add", "AddV2", {"conv", "bias"}),
+      Node("act", "Relu6", {"add"}),
+  });
+  auto g = GraphModel::Load(Write(nodes));
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  const auto input = HostTensor::Float({1, h, w, c}, image);
+  auto fused = g.value()->Run({{"x", input}}, {"act"});
+  ASSERT_TRUE(fused.ok()) << fused.status().ToString();
+  auto unfused = g.value()->Run({{"x", input}}, {"act", "add"});
+  ASSERT_TRUE(unfused.ok()) << unfused.status().ToString();
+  const std::vector<float> want = BruteConv(image, h, w, c, filter, k, o, 1, false, bias, true);
+  ExpectNear(fused.value()[0].floats, want, "fused chain");
+  ExpectNear(unfused.value()[0].floats, want, "unfused chain");
+  ExpectNear(unfused.value()[1].floats, BruteConv(image, h, w, c, filter, k, o, 1, false, bias, false), "add");
 }
 
 TEST_F(GraphInterpreterTest, DecodesQuantisedAndHalfWeights) {
