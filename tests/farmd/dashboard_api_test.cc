@@ -29,7 +29,7 @@ class DashboardApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
     farm_.Open();
-    options_.token = kToken;
+    options_.tokens = {*MakeApiToken(TokenKind::kAdmin, kToken)};
   }
 
   ApiResponse Call(const std::string& method, const std::string& target, const std::string& body = "",

@@ -1,5 +1,6 @@
 // The HTTP API over loopback (port 0) with the loop running on its own thread: auth,
-// malformed JSON, body limit, submit/list/cancel, metrics format, unknown routes.
+// malformed JSON, body limit, read vs admin tokens, slow and flooding clients, submit/list/cancel,
+// metrics format, unknown routes.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -12,6 +13,7 @@
 #include <thread>
 
 #include "farm/farmd/http_server.h"
+#include "farm/schemas/sha256.h"
 #include "farmd_test_util.h"
 
 namespace farm::farmd::testing {
@@ -82,7 +84,8 @@ class HttpTest : public ::testing::Test {
     coordinator_ = std::move(*coordinator);
     HttpServerOptions http;
     http.max_body_bytes = 2048;
-    http.api.token = "sesame";
+    http.api.tokens = {*MakeApiToken(TokenKind::kAdmin, "sesame"),
+                       *MakeApiToken(TokenKind::kRead, "sha256:" + Sha256Hex("peek"))};
     http.api.spec_dir = dir_.path().string();
     auto server = HttpServer::Start(*coordinator_, http);
     ASSERT_TRUE(server.ok()) << server.status().ToString();
@@ -127,6 +130,139 @@ TEST_F(HttpTest, AuthIsRequiredExceptForHealthz) {
       401);
   EXPECT_EQ(Http(endpoint(), "GET", "/metrics").status, 401);
   EXPECT_EQ(Http(endpoint(), "GET", "/api/v1/sweeps", "", kAuth).status, 200);
+}
+
+TEST_F(HttpTest, ReadTokensMayOnlyGet) {
+  const std::string read = "Authorization: Bearer peek\r\n";
+  EXPECT_EQ(Http(endpoint(), "GET", "/api/v1/sweeps", "", read).status, 200);
+  EXPECT_EQ(Http(endpoint(), "GET", "/api/v1/agents", "", read).status, 200);
+  EXPECT_EQ(Http(endpoint(), "GET", "/metrics", "", read).status, 200);
+  json request = {{"spec", SpecYaml(1)}, {"file_name", "t.yaml"}, {"synthetic", true}};
+  Reply refused = Http(endpoint(), "POST", "/api/v1/sweeps", request.dump(), read + kJson);
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  EXPECT_EQ(refused.Json()["error"]["code"], "forbidden") << refused.body;
+  EXPECT_NE(refused.body.find("admin token"), std::string::npos) << refused.body;
+  EXPECT_EQ(Http(endpoint(), "POST", "/api/v1/jobs/1/cancel", "", read).status, 403);
+  EXPECT_EQ(Http(endpoint(), "POST", "/api/v1/sweeps/1/priority", "{}", read + kJson).status, 403);
+  // The digest itself is not a token.
+  EXPECT_EQ(Http(endpoint(), "GET", "/api/v1/sweeps", "",
+                 "Authorization: Bearer sha256:" + Sha256Hex("peek") + "\r\n")
+                .status,
+            401);
+  // The admin token writes: the same submission is accepted.
+  EXPECT_EQ(Http(endpoint(), "POST", "/api/v1/sweeps", request.dump(), kAuth + kJson).status, 201);
+}
+
+// /healthz round trip time from a fresh connection.
+std::chrono::milliseconds TimeHealthz(const std::string& endpoint) {
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(Http(endpoint, "GET", "/healthz").status, 200);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               start);
+}
+
+int Connect(const std::string& endpoint) {
+  const std::size_t colon = endpoint.rfind(':');
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(std::stoi(endpoint.substr(colon + 1))));
+  inet_pton(AF_INET, endpoint.substr(0, colon).c_str(), &address.sin_addr);
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+TEST_F(HttpTest, SlowClientsAndBadTokenFloodsDoNotStallHealthz) {
+  // A second listener on the same loop with a short I/O timeout, so that the trickling
+  // client is also seen being cut off.
+  HttpServerOptions options;
+  options.io_timeout = std::chrono::seconds(1);
+  auto quick = HttpServer::Start(*coordinator_, options);
+  ASSERT_TRUE(quick.ok()) << quick.status().ToString();
+  const std::string slow_endpoint = (*quick)->endpoint();
+
+  std::atomic<bool> done{false};
+  std::atomic<bool> slow_cut_off{false};
+  // Headers one byte every 100 ms: never a complete request before the timeout.
+  std::thread slow([&] {
+    const int fd = Connect(slow_endpoint);
+    ASSERT_GE(fd, 0);
+    const std::string request =
+        "GET /api/v1/sweeps HTTP/1.1\r\nHost: slow\r\nX-Pad: " + std::string(200, 'a') + "\r\n\r\n";
+    for (char c : request) {
+      if (done) break;
+      if (send(fd, &c, 1, MSG_NOSIGNAL) != 1) {
+        slow_cut_off = true;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    close(fd);
+  });
+  std::thread flood([&] {
+    for (int i = 0; i < 300 && !done; ++i) {
+      EXPECT_EQ(Http(endpoint(), "GET", "/api/v1/sweeps", "",
+                     "Authorization: Bearer wrong" + std::to_string(i) + "\r\n")
+                    .status,
+                401);
+    }
+  });
+  std::chrono::milliseconds worst{0};
+  for (int i = 0; i < 10; ++i) {
+    worst = std::max(worst, TimeHealthz(endpoint()));
+    worst = std::max(worst, TimeHealthz(slow_endpoint));
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  }
+  EXPECT_LT(worst.count(), 1000) << "healthz stalled behind slow or flooding clients";
+  // The trickle outlives io_timeout (1 s) by far: the server closes it (the send fails).
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  done = true;
+  slow.join();
+  flood.join();
+  EXPECT_TRUE(slow_cut_off.load()) << "a client sending headers byte by byte was never cut off";
+  (*quick)->Stop();
+}
+
+TEST(ApiTokensTest, ConstantTimeEqual) {
+  EXPECT_TRUE(ConstantTimeEqual("sesame", "sesame"));
+  EXPECT_TRUE(ConstantTimeEqual("", ""));
+  EXPECT_FALSE(ConstantTimeEqual("sesame", "sesamE"));
+  EXPECT_FALSE(ConstantTimeEqual("sesame", "sesame2"));
+  EXPECT_FALSE(ConstantTimeEqual("sesame", ""));
+}
+
+TEST(ApiTokensTest, StoredHashedAndParsed) {
+  auto plain = MakeApiToken(TokenKind::kAdmin, "sesame");
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  EXPECT_EQ(plain->sha256_hex, Sha256Hex("sesame"));
+  EXPECT_EQ(plain->sha256_hex.find("sesame"), std::string::npos);
+  auto hashed = MakeApiToken(TokenKind::kRead, "sha256:" + Sha256Hex("peek"));
+  ASSERT_TRUE(hashed.ok()) << hashed.status().ToString();
+  EXPECT_EQ(hashed->sha256_hex, Sha256Hex("peek"));
+  EXPECT_FALSE(MakeApiToken(TokenKind::kAdmin, "sha256:abc").ok());
+  EXPECT_FALSE(MakeApiToken(TokenKind::kAdmin, "").ok());
+  EXPECT_FALSE(ParseTokenKind("root").ok());
+
+  const std::vector<ApiToken> tokens = {*plain, *hashed};
+  EXPECT_EQ(FindToken(tokens, "Bearer sesame"), &tokens[0]);
+  EXPECT_EQ(FindToken(tokens, "Bearer peek"), &tokens[1]);
+  EXPECT_EQ(FindToken(tokens, "Bearer peek "), nullptr);
+  EXPECT_EQ(FindToken(tokens, "peek"), nullptr);
+  EXPECT_EQ(FindToken(tokens, ""), nullptr);
+
+  auto file = ParseTokensFile("# ci\nread sha256:" + Sha256Hex("ci") + "\n\nadmin  hunter2\r\n",
+                              "tokens.txt");
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  ASSERT_EQ(file->size(), 2u);
+  EXPECT_EQ((*file)[0].kind, TokenKind::kRead);
+  EXPECT_EQ((*file)[1].sha256_hex, Sha256Hex("hunter2"));
+  auto bad = ParseTokensFile("read sha256:" + Sha256Hex("ci") + "\nowner x\n", "tokens.txt");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("tokens.txt:2"), std::string::npos)
+      << bad.status().message();
 }
 
 TEST_F(HttpTest, MalformedJsonOversizedBodiesAndUnknownRoutes) {

@@ -37,17 +37,6 @@ ApiResponse FromStatus(const Status& status) {
   }
 }
 
-// Constant time in the length of the expected value, so the token does not leak by timing.
-bool TokenMatches(const std::string& header, const std::string& token) {
-  const std::string prefix = "Bearer ";
-  if (header.size() != prefix.size() + token.size() || header.rfind(prefix, 0) != 0) return false;
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < token.size(); ++i) {
-    diff |= static_cast<unsigned char>(header[prefix.size() + i] ^ token[i]);
-  }
-  return diff == 0;
-}
-
 std::string UrlDecode(std::string_view text) {
   std::string out;
   for (std::size_t i = 0; i < text.size(); ++i) {
@@ -330,8 +319,14 @@ ApiResponse HandleApiRequest(Coordinator& coordinator, const ApiOptions& options
   }
   // The dashboard's app shell holds no data: it loads without the token and asks for it.
   if (auto asset = ServeDashboardAsset(request.method, path)) return *asset;
-  if (!options.token.empty() && !TokenMatches(request.authorization, options.token)) {
-    return Error(401, "unauthenticated", "missing or wrong bearer token");
+  if (!options.tokens.empty()) {
+    const ApiToken* token = FindToken(options.tokens, request.authorization);
+    if (token == nullptr) return Error(401, "unauthenticated", "missing or wrong bearer token");
+    if (token->kind == TokenKind::kRead && !get) {
+      return Error(
+          403, "forbidden",
+          "a read token may only GET; " + request.method + " " + path + " needs an admin token");
+    }
   }
   if (parts == std::vector<std::string>{"metrics"}) {
     if (!get) return Error(405, "method_not_allowed", "use GET");

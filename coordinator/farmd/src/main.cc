@@ -58,14 +58,19 @@ int main(int argc, char** argv) {
   std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"farmd: the StudioFarm coordinator"};
   std::string config_path, db, artifacts, listen_agents, listen_http, token, server_key_file,
-      allow_keys_file, presets_dir, spec_dir = ".";
+      allow_keys_file, presets_dir, spec_dir = ".", read_token, tokens_file;
   bool no_curve = false, synthetic = false;
   app.add_option("--config", config_path, "farm config (e.g. farm_configs/local.yaml)");
   app.add_option("--db", db, "SQLite database (overrides store.database)");
   app.add_option("--artifacts", artifacts, "artifact root (overrides store.artifacts)");
   app.add_option("--listen-agents", listen_agents, "ZeroMQ endpoint for agents");
   app.add_option("--listen-http", listen_http, "host:port of the HTTP API");
-  app.add_option("--token", token, "bearer token the HTTP API requires");
+  app.add_option("--token", token,
+                 "admin bearer token of the HTTP API: sha256:<hex> (farmctl token new) or, "
+                 "older setups, the token itself (hashed at load)");
+  app.add_option("--read-token", read_token, "read-only (GET) bearer token, same forms");
+  app.add_option("--tokens-file", tokens_file,
+                 "file of '<admin|read> sha256:<hex>' lines (farmctl token new prints one)");
   app.add_option("--server-key-file", server_key_file, "CURVE key file with the server secret");
   app.add_option("--allow-keys-file", allow_keys_file, "admitted agent public keys");
   app.add_flag("--no-curve", no_curve, "no CURVE encryption (loopback tests only)");
@@ -138,14 +143,30 @@ int main(int argc, char** argv) {
 
   farm::farmd::HttpServerOptions http_options;
   http_options.listen = config.http_listen;
-  http_options.api.token = token;
+  for (const auto& [kind, entry] : {std::pair{farm::farmd::TokenKind::kAdmin, &token},
+                                    std::pair{farm::farmd::TokenKind::kRead, &read_token}}) {
+    if (entry->empty()) continue;
+    auto parsed = farm::farmd::MakeApiToken(kind, *entry);
+    if (!parsed.ok()) return Fail(parsed.status());
+    http_options.api.tokens.push_back(std::move(*parsed));
+    entry->assign(entry->size(), '\0');  // keep only the digest
+  }
+  if (!tokens_file.empty()) {
+    auto text = farm::sweep::ReadTextFile(tokens_file);
+    if (!text.ok()) return Fail(text.status());
+    auto parsed = farm::farmd::ParseTokensFile(*text, tokens_file);
+    if (!parsed.ok()) return Fail(parsed.status());
+    http_options.api.tokens.insert(http_options.api.tokens.end(), parsed->begin(), parsed->end());
+  }
   http_options.api.spec_dir = spec_dir;
   http_options.api.models_dir = ExpandHome(config.models_dir);
   http_options.api.submit.synthetic = synthetic;
   auto presets = LoadPresets(presets_dir);
   if (!presets.ok()) return Fail(presets.status());
   http_options.api.presets = std::move(*presets);
-  if (token.empty()) spdlog::warn("no --token: the HTTP API accepts every request");
+  if (http_options.api.tokens.empty()) {
+    spdlog::warn("no --token/--tokens-file: the HTTP API accepts every request");
+  }
   auto http = farm::farmd::HttpServer::Start(**coordinator, std::move(http_options));
   if (!http.ok()) return Fail(http.status());
 

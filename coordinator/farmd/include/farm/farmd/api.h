@@ -29,21 +29,24 @@
 //   GET  /api/v1/renders/{id}?sweep=S  one render: every column, params, results by sweep,
 //                                     stage names, reproduce line
 //   GET  /api/v1/renders/{id}/image?sweep=S|stage=NAME   the image bytes (artifact root)
-// 401 without "Authorization: Bearer <token>" (when a token is set), 400 for malformed
+// 401 without "Authorization: Bearer <token>" matching a configured token (when any is
+// set), 403 for a read token on a route that is not GET (api_tokens.h), 400 for malformed
 // JSON or parameters, 404 for unknown routes or ids, 405 for a wrong method.
 #pragma once
 
 #include <string>
+#include <vector>
 
+#include "farm/farmd/api_tokens.h"
 #include "farm/farmd/coordinator.h"
 #include "farm/sweep/presets.h"
 
 namespace farm::farmd {
 
 struct ApiOptions {
-  // Bearer token every route but /healthz requires. Empty: no authentication (only for
-  // tests and loopback-only setups).
-  std::string token;
+  // Bearer tokens (SHA-256 only) every route but /healthz and the dashboard shell
+  // requires. Empty: no authentication (only for tests and loopback-only setups).
+  std::vector<ApiToken> tokens;
   // What submitted specs may refer to: presets by name, relative paths (to spec_dir) and
   // "models:/" paths (to models_dir).
   sweep::SpecPresets presets;
