@@ -16,6 +16,7 @@
 #include <string>
 
 #include "farm/schemas/render_params.h"
+#include "farm/schemas/sha256.h"
 
 namespace {
 
@@ -63,7 +64,7 @@ TEST_F(FarmctlCliTest, VersionAndHelpSucceed) {
   EXPECT_EQ(version.exit_code, 0);
   EXPECT_NE(version.out.find("farmctl "), std::string::npos);
   for (const char* verb : {"", "sweep", "sweep validate", "sweep expand", "db", "db init", "keys", "keys gen",
-                           "db migrate", "db info", "watch"}) {
+                           "db migrate", "db info", "watch", "token", "token new"}) {
     CliRun help = Farmctl(std::string(verb) + " --help", dir_);
     EXPECT_EQ(help.exit_code, 0) << verb << ": " << help.out;
     EXPECT_NE(help.out.find("Usage"), std::string::npos) << verb;
@@ -252,6 +253,25 @@ TEST_F(FarmctlCliTest, KeysGenWritesAPairAndRefusesToOverwrite) {
   EXPECT_EQ(Farmctl("keys gen --out farmd", dir_).exit_code, 1) << "must not overwrite a key";
   EXPECT_EQ(Farmctl("keys gen --out farmd --force", dir_).exit_code, 0);
   EXPECT_EQ(Farmctl("keys gen", dir_).exit_code, 2) << "--out is required";
+}
+
+TEST_F(FarmctlCliTest, TokenNewPrintsATokenAndItsDigestLine) {
+  std::set<std::string> tokens;
+  for (const std::string kind : {"read", "admin"}) {
+    CliRun made = Farmctl("token new --json --kind " + kind, dir_, /*merge_stderr=*/false);
+    ASSERT_EQ(made.exit_code, 0) << made.out;
+    const auto json = nlohmann::json::parse(made.out, nullptr, false);
+    ASSERT_FALSE(json.is_discarded()) << made.out;
+    const std::string token = json.value("token", "");
+    EXPECT_EQ(token.size(), 64u) << made.out;  // 32 random bytes as hex
+    EXPECT_EQ(json.value("tokens_file_line", ""), kind + " sha256:" + farm::Sha256Hex(token));
+    tokens.insert(token);
+  }
+  EXPECT_EQ(tokens.size(), 2u) << "two tokens must differ";
+  CliRun plain = Farmctl("token new", dir_, /*merge_stderr=*/false);
+  EXPECT_EQ(plain.exit_code, 0);
+  EXPECT_NE(plain.out.find("admin sha256:"), std::string::npos) << plain.out;
+  EXPECT_EQ(Farmctl("token new --kind root", dir_).exit_code, 2) << "unknown kind";
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "keys_commands.h"
 
+#include <sys/random.h>
+
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
@@ -7,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <system_error>
 
+#include "farm/schemas/sha256.h"
 #include "farm/transport/curve_keys.h"
 
 namespace farmctl {
@@ -54,7 +57,43 @@ int RunGen(const GlobalOptions& options, const GenArgs& args) {
   return kExitOk;
 }
 
+// farmd keeps only the digest: the token is printed once, with the line to add to its
+// --tokens-file (docs/dashboard.md).
+int RunTokenNew(const GlobalOptions& options, const std::string& kind) {
+  unsigned char bytes[32];
+  if (getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes)) {
+    return ReportError(options, farm::Unavailable("cannot read 32 random bytes (getrandom)"));
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string token;
+  for (unsigned char b : bytes) {
+    token += kHex[b >> 4];
+    token += kHex[b & 15];
+  }
+  const std::string line = kind + " sha256:" + farm::Sha256Hex(token);
+  if (options.json) {
+    nlohmann::ordered_json out = {
+        {"ok", true}, {"kind", kind}, {"token", token}, {"tokens_file_line", line}};
+    std::cout << out.dump(2) << "\n";
+  } else {
+    std::cout << "token (shown once; farmd keeps only its hash): " << token << "\n"
+              << "add to farmd's --tokens-file: " << line << "\n";
+  }
+  return kExitOk;
+}
+
 }  // namespace
+
+void AddTokenCommands(CLI::App& app, GlobalOptions& options, int& exit_code) {
+  CLI::App* token = app.add_subcommand("token", "Make bearer tokens for farmd's HTTP API");
+  token->require_subcommand(1);
+  auto kind = std::make_shared<std::string>("admin");
+  CLI::App* make = token->add_subcommand("new", "Print a new token and its --tokens-file line");
+  make->add_option("--kind", *kind, "admin (every route) or read (GET routes only)")
+      ->check(CLI::IsMember({"admin", "read"}))
+      ->capture_default_str();
+  make->callback([&options, &exit_code, kind] { exit_code = RunTokenNew(options, *kind); });
+}
 
 void AddKeysCommands(CLI::App& app, GlobalOptions& options, int& exit_code) {
   CLI::App* keys = app.add_subcommand("keys", "Make CURVE keys for farmd and farm-agents");

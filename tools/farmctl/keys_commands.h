@@ -1,5 +1,5 @@
-// farmctl keys gen: make CURVE key pairs for farmd and farm-agents. Links farm_curve_keys
-// (libsodium only); farmctl never links ZeroMQ.
+// farmctl keys gen: make CURVE key pairs for farmd and farm-agents; farmctl token new: API
+// bearer tokens for farmd. Links farm_curve_keys (libsodium only); farmctl never links ZeroMQ.
 #pragma once
 
 #include "cli_common.h"
@@ -19,5 +19,10 @@ namespace farmctl {
 //                                (with --json: {"ok":true,"public_key":...,"key_file":...,
 //                                "public_file":...}).
 void AddKeysCommands(CLI::App& app, GlobalOptions& options, int& exit_code);
+
+// Registers the `token` verb: `token new [--kind admin|read]` prints a random token once
+// and the "<kind> sha256:<hex>" line for farmd's --tokens-file (with --json:
+// {"ok":true,"kind","token","tokens_file_line"}).
+void AddTokenCommands(CLI::App& app, GlobalOptions& options, int& exit_code);
 
 }  // namespace farmctl

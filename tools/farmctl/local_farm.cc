@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "farm/schemas/sha256.h"
 #include "farm/transport/curve_keys.h"
 
 namespace farmctl {
@@ -104,8 +105,10 @@ farm::StatusOr<std::unique_ptr<LocalFarm>> LocalFarm::Start(const LocalFarmOptio
   farm->log_dir_ = (state / "logs").string();
 
   farm::ChildOptions farmd;
+  // farmd gets only the digest: the token is not on its command line (ps) either.
+  const std::string digest = "sha256:" + farm::Sha256Hex(farm->token_);
   farmd.argv = {options.farmd_path, "--config",          config.string(),     "--token",
-                farm->token_,       "--server-key-file", server_key.string(), "--allow-keys-file",
+                digest,             "--server-key-file", server_key.string(), "--allow-keys-file",
                 allow.string(),     "--presets-dir",     options.presets_dir, "--spec-dir",
                 options.spec_dir};
   farmd.pipe_stdout = true;

@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
   farmctl::AddSweepCommands(app, options, config_dir, exit_code);
   farmctl::AddDbCommands(app, options, exit_code);
   farmctl::AddKeysCommands(app, options, exit_code);
+  farmctl::AddTokenCommands(app, options, exit_code);
   farmctl::AddRunCommands(app, options, config_dir, exit_code);
   const farmctl::ApiEnvironment environment = farmctl::ReadApiEnvironment();
   farmctl::AddRemoteCommands(app, options, config_dir, environment, exit_code);
