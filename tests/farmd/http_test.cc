@@ -179,7 +179,10 @@ TEST_F(HttpTest, SlowClientsAndBadTokenFloodsDoNotStallHealthz) {
   // A second listener on the same loop with a short I/O timeout, so that the trickling
   // client is also seen being cut off.
   HttpServerOptions options;
-  options.io_timeout = std::chrono::seconds(1);
+  // Longer than the healthz bound below, so a loop blocked by the trickle until the
+  // timeout fails the bound; the bound leaves a loaded 2-core CI machine room.
+  options.io_timeout = std::chrono::seconds(4);
+  const auto start = std::chrono::steady_clock::now();
   auto quick = HttpServer::Start(*coordinator_, options);
   ASSERT_TRUE(quick.ok()) << quick.status().ToString();
   const std::string slow_endpoint = (*quick)->endpoint();
@@ -216,9 +219,9 @@ TEST_F(HttpTest, SlowClientsAndBadTokenFloodsDoNotStallHealthz) {
     worst = std::max(worst, TimeHealthz(slow_endpoint));
     std::this_thread::sleep_for(std::chrono::milliseconds(150));
   }
-  EXPECT_LT(worst.count(), 1000) << "healthz stalled behind slow or flooding clients";
-  // The trickle outlives io_timeout (1 s) by far: the server closes it (the send fails).
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_LT(worst.count(), 2000) << "healthz stalled behind slow or flooding clients";
+  // The trickle (24 s) outlives io_timeout (4 s) by far: the server closes it (the send fails).
+  std::this_thread::sleep_until(start + std::chrono::milliseconds(5500));
   done = true;
   slow.join();
   flood.join();
