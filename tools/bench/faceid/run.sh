@@ -57,7 +57,7 @@ out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== bench_faceid (threads ${threads:-default}, sweep $sweep on $workers workers)"
-build/tools/bench/faceid/bench_faceid --models "$models" --rounds "$rounds" --sweep "$sweep" \
+build/kernels/faceid/bench/bench_faceid --models "$models" --rounds "$rounds" --sweep "$sweep" \
     --workers "$workers" --threads "$threads" | tee "$out/ours"
 echo "== face-api 1.7.15, tfjs wasm backend"
 NODE_PATH="$node_dir/node_modules" node tools/bench/faceid/faceapi_bench.js \

@@ -49,7 +49,7 @@ cmake --build "$build" --target bench_pose >/dev/null
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "command: tools/bench/pose/run.sh --rounds $rounds --threads $threads (6 photos, 4 hand crops each)"
-cpp=$("$build/tools/bench/pose/bench_pose" --models "$models/human-models" --rounds "$rounds" --threads "$threads" "${photos[@]}")
+cpp=$("$build/kernels/pose/bench/bench_pose" --models "$models/human-models" --rounds "$rounds" --threads "$threads" "${photos[@]}")
 wasm=$(cd "$node_dir" && node pose_bench.mjs --models "$models/human-models" --backend wasm --rounds "$rounds" "${photos[@]}" 2>/dev/null | tail -1)
 cpu=$(cd "$node_dir" && node pose_bench.mjs --models "$models/human-models" --backend cpu --rounds 1 "${photos[@]}" 2>/dev/null | tail -1)
 
