@@ -28,12 +28,8 @@ class TinyLoraTest : public ::testing::Test {
     auto dir = testing::FindSd15ReferenceDir();
     if (!dir) GTEST_SKIP() << "sd15 reference data not found (set FARM_SD_REFERENCE)";
     dir_ = *dir;
-    auto weights = LoadCheckpoint(dir_ + "/tiny_ldm.safetensors");
-    ASSERT_TRUE(weights.ok()) << weights.status().ToString();
-    weights_ = std::move(weights).value();
-    auto lora = ReadLoraFile(dir_ + "/tiny_lora.safetensors");
-    ASSERT_TRUE(lora.ok()) << lora.status().ToString();
-    lora_ = std::move(lora).value();
+    testing::LoadTinyModelAndLora(dir_, &weights_, &lora_);
+    if (HasFatalFailure()) return;
     multiplier_ = testing::ScalarFromFile(dir_ + "/tiny_io.safetensors", "lora_multiplier");
   }
 

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string>
 
+#include "farm/sd/checkpoint.h"
 #include "farm/sd/json.h"
 #include "farm/sd/lora.h"
 #include "farm/sd/safetensors.h"
@@ -75,6 +76,17 @@ inline float ScalarFromFile(const std::string& path, const std::string& name) {
   auto tensor = (*file)->Load(name);
   EXPECT_TRUE(tensor.ok()) << tensor.status().ToString();
   return tensor.ok() ? tensor->to(at::kFloat).item<float>() : 0;
+}
+
+// The reference set's tiny checkpoint and kohya LoRA from `dir` (a failed load is a fatal
+// test failure: callers check HasFatalFailure()).
+inline void LoadTinyModelAndLora(const std::string& dir, SdWeights* weights, LoraFile* lora) {
+  auto loaded_weights = LoadCheckpoint(dir + "/tiny_ldm.safetensors");
+  ASSERT_TRUE(loaded_weights.ok()) << loaded_weights.status().ToString();
+  *weights = std::move(loaded_weights).value();
+  auto loaded_lora = ReadLoraFile(dir + "/tiny_lora.safetensors");
+  ASSERT_TRUE(loaded_lora.ok()) << loaded_lora.status().ToString();
+  *lora = std::move(loaded_lora).value();
 }
 
 }  // namespace farm::sd::testing
