@@ -24,6 +24,9 @@ StatusOr<FarmConfig> ParseFarmConfig(const std::string& yaml_text, const std::st
     const YAML::Node coordinator = root["coordinator"];
     Read(coordinator, "agent_endpoint", &config.agent_endpoint);
     Read(coordinator, "http_listen", &config.http_listen);
+    Read(coordinator, "http_tls", &config.http_tls);
+    Read(coordinator, "tls_cert", &config.tls_cert);
+    Read(coordinator, "tls_key", &config.tls_key);
     Read(coordinator, "heartbeat_interval_ms", &config.heartbeat_interval_ms);
     Read(coordinator, "heartbeat_liveness", &config.heartbeat_liveness);
     Read(coordinator, "lease_timeout_ms", &config.lease_timeout_ms);
@@ -36,6 +39,9 @@ StatusOr<FarmConfig> ParseFarmConfig(const std::string& yaml_text, const std::st
   }
   if (config.curve != "generate" && config.curve != "on" && config.curve != "off") {
     return InvalidArgument(file_name + ": coordinator.curve must be generate, on or off");
+  }
+  if (config.http_tls != "auto" && config.http_tls != "on" && config.http_tls != "off") {
+    return InvalidArgument(file_name + ": coordinator.http_tls must be auto, on or off");
   }
   return config;
 }

@@ -14,6 +14,9 @@ struct FarmConfig {
   std::string artifacts = ".studiofarm/artifacts";
   std::string agent_endpoint = "tcp://127.0.0.1:0";
   std::string http_listen = "127.0.0.1:0";
+  std::string http_tls = "auto";  // "on", "off", or "auto": HTTPS unless bound to loopback
+  std::string tls_cert;           // empty: <database folder>/tls/farmd.crt
+  std::string tls_key;            // empty: <database folder>/tls/farmd.key
   std::int64_t heartbeat_interval_ms = 1000;
   int heartbeat_liveness = 3;
   std::int64_t lease_timeout_ms = 30000;

@@ -20,6 +20,7 @@
 #include "farm/transport/curve_keys.h"
 #include "farm/transport/zmq_agent_link.h"
 #include "farm_config.h"
+#include "http_setup.h"
 
 namespace {
 namespace fs = std::filesystem;
@@ -58,19 +59,32 @@ int main(int argc, char** argv) {
   std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"farmd: the StudioFarm coordinator"};
   std::string config_path, db, artifacts, listen_agents, listen_http, token, server_key_file,
-      allow_keys_file, presets_dir, spec_dir = ".", read_token, tokens_file;
-  bool no_curve = false, synthetic = false;
+      allow_keys_file, presets_dir, spec_dir = ".", read_token, tokens_file, http_tls, tls_cert,
+      tls_key;
+  bool no_curve = false, synthetic = false, allow_plain_http = false;
   app.add_option("--config", config_path, "farm config (e.g. farm_configs/local.yaml)");
   app.add_option("--db", db, "SQLite database (overrides store.database)");
   app.add_option("--artifacts", artifacts, "artifact root (overrides store.artifacts)");
   app.add_option("--listen-agents", listen_agents, "ZeroMQ endpoint for agents");
   app.add_option("--listen-http", listen_http, "host:port of the HTTP API");
   app.add_option("--token", token,
-                 "admin bearer token of the HTTP API: sha256:<hex> (farmctl token new) or, "
-                 "older setups, the token itself (hashed at load)");
+                 "admin bearer token of the HTTP API: sha256:<hex> (farmctl token new). A plain "
+                 "token is accepted with a warning (ps shows it): prefer --tokens-file or "
+                 "$FARMD_TOKEN");
   app.add_option("--read-token", read_token, "read-only (GET) bearer token, same forms");
   app.add_option("--tokens-file", tokens_file,
-                 "file of '<admin|read> sha256:<hex>' lines (farmctl token new prints one)");
+                 "file of '<admin|read> sha256:<hex>' lines (farmctl token new prints one); "
+                 "'-' reads them from stdin");
+  app.add_option("--http-tls", http_tls,
+                 "HTTPS for the HTTP API: on, off, or auto (default: HTTPS unless the listen "
+                 "address is loopback; overrides coordinator.http_tls)")
+      ->check(CLI::IsMember({"on", "off", "auto"}));
+  app.add_flag("--allow-plain-http", allow_plain_http,
+               "allow plain HTTP on a non-loopback listen address (logged as a warning)");
+  app.add_option("--tls-cert", tls_cert,
+                 "HTTPS certificate (PEM; default <database folder>/tls/farmd.crt, made at "
+                 "first start)");
+  app.add_option("--tls-key", tls_key, "its private key (default <database folder>/tls/farmd.key)");
   app.add_option("--server-key-file", server_key_file, "CURVE key file with the server secret");
   app.add_option("--allow-keys-file", allow_keys_file, "admitted agent public keys");
   app.add_flag("--no-curve", no_curve, "no CURVE encryption (loopback tests only)");
@@ -79,6 +93,7 @@ int main(int argc, char** argv) {
   app.add_flag("--synthetic", synthetic, "submissions run as synthetic stand-ins by default");
   app.set_version_flag("--version", FARM_VERSION);
   CLI11_PARSE(app, argc, argv);
+  farm::farmd::ScrubTokenArgs(argc, argv);
 
   farm::farmd::FarmConfig config;
   if (!config_path.empty()) {
@@ -94,6 +109,9 @@ int main(int argc, char** argv) {
   if (!listen_agents.empty()) config.agent_endpoint = listen_agents;
   if (!listen_http.empty()) config.http_listen = listen_http;
   if (no_curve) config.curve = "off";
+  if (!http_tls.empty()) config.http_tls = http_tls;
+  if (!tls_cert.empty()) config.tls_cert = tls_cert;
+  if (!tls_key.empty()) config.tls_key = tls_key;
 
   farm::transport::ZmqLinkOptions link_options;
   link_options.endpoint = config.agent_endpoint;
@@ -143,21 +161,12 @@ int main(int argc, char** argv) {
 
   farm::farmd::HttpServerOptions http_options;
   http_options.listen = config.http_listen;
-  for (const auto& [kind, entry] : {std::pair{farm::farmd::TokenKind::kAdmin, &token},
-                                    std::pair{farm::farmd::TokenKind::kRead, &read_token}}) {
-    if (entry->empty()) continue;
-    auto parsed = farm::farmd::MakeApiToken(kind, *entry);
-    if (!parsed.ok()) return Fail(parsed.status());
-    http_options.api.tokens.push_back(std::move(*parsed));
-    entry->assign(entry->size(), '\0');  // keep only the digest
-  }
-  if (!tokens_file.empty()) {
-    auto text = farm::sweep::ReadTextFile(tokens_file);
-    if (!text.ok()) return Fail(text.status());
-    auto parsed = farm::farmd::ParseTokensFile(*text, tokens_file);
-    if (!parsed.ok()) return Fail(parsed.status());
-    http_options.api.tokens.insert(http_options.api.tokens.end(), parsed->begin(), parsed->end());
-  }
+  auto tokens = farm::farmd::LoadApiTokens({token, read_token, tokens_file});
+  if (!tokens.ok()) return Fail(tokens.status());
+  http_options.api.tokens = std::move(*tokens);
+  auto tls = farm::farmd::ChooseHttpTls(config, allow_plain_http);
+  if (!tls.ok()) return Fail(tls.status());
+  http_options.tls = std::move(tls->tls);
   http_options.api.spec_dir = spec_dir;
   http_options.api.models_dir = ExpandHome(config.models_dir);
   http_options.api.submit.synthetic = synthetic;
@@ -165,7 +174,7 @@ int main(int argc, char** argv) {
   if (!presets.ok()) return Fail(presets.status());
   http_options.api.presets = std::move(*presets);
   if (http_options.api.tokens.empty()) {
-    spdlog::warn("no --token/--tokens-file: the HTTP API accepts every request");
+    spdlog::warn("no --tokens-file, $FARMD_TOKEN or --token: the HTTP API accepts every request");
   }
   auto http = farm::farmd::HttpServer::Start(**coordinator, std::move(http_options));
   if (!http.ok()) return Fail(http.status());
@@ -174,6 +183,9 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, OnSignal);
   nlohmann::json ready = {{"agent_endpoint", (*link)->endpoint()},
                           {"http", (*http)->endpoint()},
+                          {"http_url", ((*http)->tls() ? "https://" : "http://") +
+                                           (*http)->endpoint()},
+                          {"tls_fingerprint", tls->fingerprint},
                           {"session_id", (*coordinator)->session_id()},
                           {"database", config.database},
                           {"artifacts", config.artifacts},
