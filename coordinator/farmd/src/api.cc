@@ -280,6 +280,7 @@ ApiResponse ListAgents(Coordinator& coordinator) {
                   {"cores", a.cores},
                   {"version", a.version},
                   {"state", store::Name(a.state)},
+                  {"drain_requested", a.drain_requested},
                   {"last_seen_at_ms", a.last_seen_at_ms}};
     if (auto info = coordinator.scheduler().GetAgent(a.id); info.ok()) {
       agent["state"] = scheduler::Name(info->state);
@@ -291,6 +292,20 @@ ApiResponse ListAgents(Coordinator& coordinator) {
     out.push_back(std::move(agent));
   }
   return Json(200, {{"agents", out}});
+}
+
+// POST /api/v1/agents/{id}/drain or /resume: the agent's row afterwards, so `farmctl
+// agents drain --wait` can watch its busy slots fall to zero.
+ApiResponse SetDraining(Coordinator& coordinator, const std::string& agent_id, bool draining) {
+  Status status = coordinator.SetAgentDraining(agent_id, draining);
+  if (!status.ok()) return FromStatus(status);
+  json agent = {{"id", agent_id}, {"drain_requested", draining}, {"state", "offline"},
+                {"busy_slots", 0}};
+  if (auto info = coordinator.scheduler().GetAgent(agent_id); info.ok()) {
+    agent["state"] = scheduler::Name(info->state);
+    agent["busy_slots"] = info->busy_slots;
+  }
+  return Json(200, agent);
 }
 
 ApiResponse Cancel(Coordinator& coordinator, bool sweep, std::int64_t id) {
@@ -374,6 +389,10 @@ ApiResponse HandleApiRequest(Coordinator& coordinator, const ApiOptions& options
     if (noun == "agents" && parts.size() == 3) {
       if (!get) return Error(405, "method_not_allowed", "use GET");
       return ListAgents(coordinator);
+    }
+    if (noun == "agents" && parts.size() == 5 && (parts[4] == "drain" || parts[4] == "resume")) {
+      if (!post) return Error(405, "method_not_allowed", "use POST");
+      return SetDraining(coordinator, parts[3], parts[4] == "drain");
     }
   } catch (const std::exception& e) {  // nlohmann or std failures: never take farmd down
     return Error(500, "internal", e.what());

@@ -64,6 +64,11 @@ class CoordinatorImpl {
   void RunCoordinatorJobs();
   StatusOr<store::NewScore> ComputeScore(scheduler::JobId job);
 
+  // Drain requests (agent_drain.cc): kept by agent id, applied whenever it registers.
+  Status SetAgentDraining(const std::string& agent_id, bool draining);
+  void ApplyDrainRequest(const std::string& agent_id);
+  std::set<std::string> drain_requested_;
+
   void SendHeartbeats();
   void SyncAgentStates();  // writes scheduler agent state changes to the agents table
   Status Restore();

@@ -135,6 +135,7 @@ Status CoordinatorImpl::Restore() {
   // Agents are offline until they register with this farmd.
   FARM_ASSIGN_OR_RETURN(std::vector<store::AgentRecord> agents, store_.ListAgents());
   for (const store::AgentRecord& agent : agents) {
+    if (agent.drain_requested) drain_requested_.insert(agent.id);
     if (agent.state == store::AgentState::kOnline || agent.state == store::AgentState::kDraining) {
       (void)store_.SetAgentState(agent.id, store::AgentState::kOffline);
     }

@@ -64,6 +64,7 @@ void CoordinatorImpl::HandleRegister(const std::string& peer, const v1::Register
     SendError(peer, v1::ERROR_CODE_MALFORMED, registered.message());
     return;
   }
+  ApplyDrainRequest(peer);
   spdlog::info("agent={} registered ({} slots, {}{})", peer, spec.slots,
                scheduler::Name(spec.device),
                reg.has_held_leases() ? ", reports " + std::to_string(held.size()) + " held leases"

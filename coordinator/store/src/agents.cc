@@ -9,7 +9,7 @@ namespace {
 
 constexpr char kAgentColumns[] =
     "SELECT id, hostname, device_kind, memory_bytes, cores, version, state, first_seen_at, "
-    "last_seen_at FROM agents";
+    "last_seen_at, drain_requested FROM agents";
 
 AgentRecord ReadAgent(SQLite::Statement& row) {
   AgentRecord agent;
@@ -22,6 +22,7 @@ AgentRecord ReadAgent(SQLite::Statement& row) {
   agent.state = ValueOrCorrupt(ParseAgentState(row.getColumn(6).getText()), "agent " + agent.id);
   agent.first_seen_at_ms = row.getColumn(7).getInt64();
   agent.last_seen_at_ms = row.getColumn(8).getInt64();
+  agent.drain_requested = row.getColumn(9).getInt() != 0;
   return agent;
 }
 
@@ -56,6 +57,17 @@ Status Store::SetAgentState(const std::string& agent_id, AgentState state) {
   return Guarded(*impl_, "set agent state", [&]() -> Status {
     auto update = impl_->Prepare("UPDATE agents SET state = ? WHERE id = ?");
     update->bind(1, Name(state));
+    update->bind(2, agent_id);
+    if (update->exec() == 0) return impl_->NotFoundError("agent '" + agent_id + "'");
+    return Status::Ok();
+  });
+}
+
+Status Store::SetAgentDrainRequested(const std::string& agent_id, bool requested) {
+  FARM_RETURN_IF_ERROR(impl_->CheckWritable("set agent drain request"));
+  return Guarded(*impl_, "set agent drain request", [&]() -> Status {
+    auto update = impl_->Prepare("UPDATE agents SET drain_requested = ? WHERE id = ?");
+    update->bind(1, requested ? 1 : 0);
     update->bind(2, agent_id);
     if (update->exec() == 0) return impl_->NotFoundError("agent '" + agent_id + "'");
     return Status::Ok();

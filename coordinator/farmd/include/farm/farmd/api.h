@@ -20,7 +20,11 @@
 //   GET  /api/v1/jobs?sweep=ID&state=S&limit=N&after=ID   (a queued job no online agent
 //                                     may take carries "waiting_reason")
 //   POST /api/v1/jobs/{id}/cancel
-//   GET  /api/v1/agents               with slots, busy_slots and "models" (sha256 held)
+//   GET  /api/v1/agents               with slots, busy_slots, drain_requested and "models"
+//                                     (sha256 held)
+//   POST /api/v1/agents/{id}/drain    no new work for the agent (it finishes its leases);
+//   POST /api/v1/agents/{id}/resume   kept across reconnects and restarts until resumed;
+//                                     answers {id, drain_requested, state, busy_slots}
 //   GET  /api/v1/renders?where=EXPR&order_by=..&sweep=ID[,ID]&columns=a,b&limit=N&offset=N
 //                                     render results through the query language of
 //                                     `farmctl renders` (bound parameters); {columns,

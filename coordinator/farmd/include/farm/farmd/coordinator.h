@@ -148,6 +148,11 @@ class Coordinator {
   // Stores the sweep's new priority (the sweep row and its unfinished jobs, so a restart
   // keeps it) and reorders its queued jobs in the scheduler. NotFound for an unknown sweep.
   Status SetSweepPriority(std::int64_t sweep_id, int priority);
+  // Drains (true) or resumes (false) an agent: a draining agent keeps and finishes its
+  // leases and gets no new work. The request outlives the agent's reconnects and
+  // restarts and farmd's restarts (agent_drain.cc) until it is resumed. NotFound for an
+  // agent the database does not know.
+  Status SetAgentDraining(const std::string& agent_id, bool draining);
 
   // Thread-safe: queues `task` for the loop thread. Tasks still queued when Run stops
   // are run then (so no caller waits forever).

@@ -381,6 +381,8 @@ struct AgentRecord {
   AgentState state = AgentState::kOnline;
   std::int64_t first_seen_at_ms = 0;
   std::int64_t last_seen_at_ms = 0;
+  // An operator asked for no new work (0010_agent_drain.sql); not written by UpsertAgent.
+  bool drain_requested = false;
 };
 
 }  // namespace farm::store

@@ -270,6 +270,8 @@ class Store {
   // Inserts or updates by id; keeps first_seen, sets last_seen to now.
   Status UpsertAgent(const AgentRecord& agent);
   Status SetAgentState(const std::string& agent_id, AgentState state);
+  // NotFound for an unknown agent.
+  Status SetAgentDrainRequested(const std::string& agent_id, bool requested);
   StatusOr<AgentRecord> GetAgent(const std::string& agent_id);
   StatusOr<std::vector<AgentRecord>> ListAgents();  // by id
 
