@@ -1,5 +1,7 @@
-// A small synchronous HTTP/1.1 client for farmd's API (Boost.Beast lives only in
-// http_client.cc). One connection per request; the timeout covers connect, write and read.
+// A small synchronous HTTP/1.1 client for farmd's API (Boost.Beast and OpenSSL live only in
+// http_client.cc). One connection per request; the timeout covers connect, TLS handshake,
+// write and read. HTTPS trusts farmd's self-signed certificate by its pinned SHA-256
+// fingerprint (tls_cert.h), not through a CA chain.
 #pragma once
 
 #include <chrono>
@@ -21,11 +23,17 @@ struct HttpRequest {
   std::string token;           // sent as "Authorization: Bearer <token>" when not empty
   std::string body;            // sent as application/json when not empty
   std::chrono::milliseconds timeout{10000};
+  // For https:// endpoints: the certificate's "sha256:<hex>" (any form
+  // NormalizeFingerprint reads). Checked after the handshake, before the token is sent.
+  std::string fingerprint;
 };
 
-// `endpoint` is HOST:PORT. Unavailable when nothing answers (the message names the
-// endpoint), TimedOut past the timeout, InvalidArgument for a malformed endpoint. Any
-// HTTP status is a success here.
+// `endpoint` is HOST:PORT or http://HOST:PORT (plain HTTP), or https://HOST:PORT (TLS 1.2+,
+// the peer's certificate must match request.fingerprint). Unavailable when nothing answers
+// or the TLS handshake fails (the message names the endpoint), TimedOut past the timeout,
+// InvalidArgument for a malformed endpoint or an https:// endpoint without a fingerprint,
+// FailedPrecondition when the certificate does not match the pin (both fingerprints in the
+// message). Any HTTP status is a success here.
 farm::StatusOr<HttpResponse> SendHttp(const std::string& endpoint, const HttpRequest& request);
 
 // farmd's JSON API on top of SendHttp: 2xx answers parsed as JSON; others become a
@@ -34,8 +42,12 @@ farm::StatusOr<HttpResponse> SendHttp(const std::string& endpoint, const HttpReq
 class ApiClient {
  public:
   ApiClient(std::string endpoint, std::string token,
-            std::chrono::milliseconds timeout = std::chrono::seconds(10))
-      : endpoint_(std::move(endpoint)), token_(std::move(token)), timeout_(timeout) {}
+            std::chrono::milliseconds timeout = std::chrono::seconds(10),
+            std::string fingerprint = "")
+      : endpoint_(std::move(endpoint)),
+        token_(std::move(token)),
+        timeout_(timeout),
+        fingerprint_(std::move(fingerprint)) {}
 
   farm::StatusOr<nlohmann::json> Get(const std::string& target) const;
   farm::StatusOr<nlohmann::json> Post(const std::string& target, const nlohmann::json& body) const;
@@ -49,6 +61,10 @@ class ApiClient {
   std::string endpoint_;
   std::string token_;
   std::chrono::milliseconds timeout_;
+  std::string fingerprint_;
 };
+
+// True for an "https://" endpoint.
+bool IsHttpsEndpoint(const std::string& endpoint);
 
 }  // namespace farmctl

@@ -24,6 +24,7 @@
 #include "score_command.h"
 #include "show_command.h"
 #include "sweep_commands.h"
+#include "tls_commands.h"
 #include "top_command.h"
 #include "train_command.h"
 #include "watch_command.h"
@@ -74,6 +75,7 @@ int main(int argc, char** argv) {
   const farmctl::ApiEnvironment environment = farmctl::ReadApiEnvironment();
   farmctl::AddRemoteCommands(app, options, config_dir, environment, exit_code);
   farmctl::AddWatchCommand(app, options, environment, exit_code);
+  farmctl::AddTlsCommands(app, options, environment, exit_code);
   farmctl::AddFacesCommands(app, options, exit_code);
   farmctl::AddPoseCommands(app, options, exit_code);
   farmctl::AddIdentityCommands(app, options, exit_code);

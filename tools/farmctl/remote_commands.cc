@@ -1,12 +1,14 @@
 #include "remote_commands.h"
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "http_client.h"
+#include "known_farms.h"
 #include "progress_bar.h"
 #include "spec_check.h"
 #include "sweep_counts.h"
@@ -19,6 +21,8 @@ using nlohmann::json;
 struct RemoteArgs {
   std::string endpoint;
   std::string token;
+  std::string fingerprint;  // pin of an https:// endpoint
+  std::string known_farms;  // where pins are looked up when --fingerprint is not given
   std::int64_t sweep_id = 0;
   std::int64_t job_id = 0;
   std::string state;
@@ -52,7 +56,8 @@ farm::StatusOr<ApiClient> Client(const RemoteArgs& args) {
     return farm::InvalidArgument(
         "no farmd endpoint: pass --endpoint HOST:PORT or set $STUDIOFARM_ENDPOINT");
   }
-  return ApiClient(args.endpoint, args.token);
+  FARM_ASSIGN_OR_RETURN(std::string pin, PinFor(args.endpoint, args.fingerprint, args.known_farms));
+  return ApiClient(args.endpoint, args.token, std::chrono::seconds(10), pin);
 }
 
 // Runs `call` against the API and prints its answer: raw with --json, else via `print`.
@@ -117,7 +122,11 @@ int Submit(const GlobalOptions& options, const std::string& config_dir, const Re
 
 void AddConnectionOptions(CLI::App* command, RemoteArgs& args) {
   command->add_option("--endpoint", args.endpoint,
-                      "farmd's HTTP API, HOST:PORT (default: $STUDIOFARM_ENDPOINT)");
+                      "farmd's HTTP API, https://HOST:PORT, or HOST:PORT for plain HTTP on "
+                      "loopback (default: $STUDIOFARM_ENDPOINT)");
+  command->add_option("--fingerprint", args.fingerprint,
+                      "sha256:<hex> of farmd's certificate for https:// (default: "
+                      "$STUDIOFARM_FINGERPRINT, else the known farms file)");
   command->add_option("--token", args.token, "API bearer token (default: $STUDIOFARM_TOKEN)");
 }
 
@@ -129,6 +138,8 @@ void AddRemoteCommands(CLI::App& app, GlobalOptions& options, const std::string&
     auto args = std::make_shared<RemoteArgs>();
     args->endpoint = environment.endpoint;
     args->token = environment.token;
+    args->fingerprint = environment.fingerprint;
+    args->known_farms = environment.known_farms;
     return args;
   };
 

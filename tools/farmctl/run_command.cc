@@ -430,6 +430,17 @@ ApiEnvironment ReadApiEnvironment() {
   ApiEnvironment environment;
   if (const char* endpoint = std::getenv("STUDIOFARM_ENDPOINT")) environment.endpoint = endpoint;
   if (const char* token = std::getenv("STUDIOFARM_TOKEN")) environment.token = token;
+  if (const char* pin = std::getenv("STUDIOFARM_FINGERPRINT")) environment.fingerprint = pin;
+  const char* known = std::getenv("STUDIOFARM_KNOWN_FARMS");
+  const char* config_home = std::getenv("XDG_CONFIG_HOME");
+  const char* home = std::getenv("HOME");
+  if (known && *known) {
+    environment.known_farms = known;
+  } else if (config_home && *config_home) {
+    environment.known_farms = std::string(config_home) + "/studiofarm/known_farms";
+  } else {
+    environment.known_farms = std::string(home ? home : ".") + "/.config/studiofarm/known_farms";
+  }
   return environment;
 }
 

@@ -24,12 +24,15 @@ inline constexpr int kExitInterrupted = 130;  // 128 + SIGINT, as shells report 
 
 // Where the query verbs find a running farmd by default.
 struct ApiEnvironment {
-  std::string endpoint;  // $STUDIOFARM_ENDPOINT, HOST:PORT
-  std::string token;     // $STUDIOFARM_TOKEN
+  std::string endpoint;     // $STUDIOFARM_ENDPOINT, HOST:PORT or https://HOST:PORT
+  std::string token;        // $STUDIOFARM_TOKEN
+  std::string fingerprint;  // $STUDIOFARM_FINGERPRINT, the pin for an https endpoint
+  // $STUDIOFARM_KNOWN_FARMS, else $XDG_CONFIG_HOME or ~/.config, + /studiofarm/known_farms
+  std::string known_farms;
 };
 
-// Reads $STUDIOFARM_ENDPOINT and $STUDIOFARM_TOKEN (main calls this; nothing else
-// reads the environment).
+// Reads $STUDIOFARM_ENDPOINT, $STUDIOFARM_TOKEN, $STUDIOFARM_FINGERPRINT and the known
+// farms path (main calls this; nothing else reads the environment).
 ApiEnvironment ReadApiEnvironment();
 
 struct RunArgs {

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "http_client.h"
+#include "known_farms.h"
 #include "progress_bar.h"
 #include "sweep_counts.h"
 
@@ -29,6 +30,8 @@ constexpr int kMaxFailedPolls = 3;
 struct WatchArgs {
   std::string endpoint;
   std::string token;
+  std::string fingerprint;
+  std::string known_farms;
   std::int64_t sweep_id = 0;
   int interval_ms = 500;
 };
@@ -122,7 +125,9 @@ int Watch(const GlobalOptions& options, const WatchArgs& args) {
     return WatchError(options, farm::InvalidArgument("no farmd endpoint: pass --endpoint "
                                                      "HOST:PORT or set $STUDIOFARM_ENDPOINT"));
   }
-  const ApiClient api(args.endpoint, args.token);
+  farm::StatusOr<std::string> pin = PinFor(args.endpoint, args.fingerprint, args.known_farms);
+  if (!pin.ok()) return WatchError(options, pin.status());
+  const ApiClient api(args.endpoint, args.token, std::chrono::seconds(10), *pin);
   farm::StatusOr<std::int64_t> sweep_id = ResolveSweep(api, args.sweep_id);
   if (!sweep_id.ok()) return WatchError(options, sweep_id.status());
   const std::string target = "/api/v1/sweeps/" + std::to_string(*sweep_id);
@@ -222,6 +227,8 @@ void AddWatchCommand(CLI::App& app, GlobalOptions& options, const ApiEnvironment
   auto args = std::make_shared<WatchArgs>();
   args->endpoint = environment.endpoint;
   args->token = environment.token;
+  args->fingerprint = environment.fingerprint;
+  args->known_farms = environment.known_farms;
   CLI::App* watch = app.add_subcommand(
       "watch",
       "Follow a sweep on a running farmd until every job is finished: done, failed, running "
@@ -236,7 +243,11 @@ void AddWatchCommand(CLI::App& app, GlobalOptions& options, const ApiEnvironment
       ->check(CLI::Range(50, 60000))
       ->capture_default_str();
   watch->add_option("--endpoint", args->endpoint,
-                    "farmd's HTTP API, HOST:PORT (default: $STUDIOFARM_ENDPOINT)");
+                    "farmd's HTTP API, https://HOST:PORT, or HOST:PORT for plain HTTP on "
+                    "loopback (default: $STUDIOFARM_ENDPOINT)");
+  watch->add_option("--fingerprint", args->fingerprint,
+                    "sha256:<hex> of farmd's certificate for https:// (default: "
+                    "$STUDIOFARM_FINGERPRINT, else the known farms file)");
   watch->add_option("--token", args->token, "API bearer token (default: $STUDIOFARM_TOKEN)");
   watch->callback([&options, &exit_code, args] { exit_code = Watch(options, *args); });
 }
