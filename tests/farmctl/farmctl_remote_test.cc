@@ -265,4 +265,30 @@ TEST_F(FarmctlRemoteTest, AgentsListsAConnectedAgentWhileItWorks) {
   for (const json& job : done) EXPECT_EQ(job.value("attempt_count", 0), 1) << job.dump();
 }
 
+TEST_F(FarmctlRemoteTest, AgentsDrainWaitsForAnIdleAgentAndResumeEndsIt) {
+  ASSERT_TRUE(StartFarmd());
+  StartAgent("remote-1");
+  json agents;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (agents.empty() && std::chrono::steady_clock::now() < deadline) {
+    agents = FarmctlJson("agents").value("agents", json::array());
+    if (agents.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(agents.size(), 1u) << FarmdLog();
+
+  const json drained = FarmctlJson("agents drain remote-1 --wait --timeout 20");
+  EXPECT_EQ(drained.value("state", ""), "draining") << drained.dump();
+  EXPECT_TRUE(drained.value("drain_requested", false)) << drained.dump();
+  agents = FarmctlJson("agents").value("agents", json::array());
+  ASSERT_EQ(agents.size(), 1u);
+  EXPECT_EQ(agents[0].value("state", ""), "draining") << agents.dump();
+  EXPECT_TRUE(agents[0].value("drain_requested", false)) << agents.dump();
+
+  const json resumed = FarmctlJson("agents resume remote-1");
+  EXPECT_EQ(resumed.value("state", ""), "online") << resumed.dump();
+  CliRun unknown = Farmctl("agents drain nobody");
+  EXPECT_EQ(unknown.exit_code, 1) << unknown.out;
+  EXPECT_NE(unknown.out.find("nobody"), std::string::npos) << unknown.out;
+}
+
 }  // namespace

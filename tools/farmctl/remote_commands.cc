@@ -6,6 +6,7 @@
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "http_client.h"
 #include "known_farms.h"
@@ -29,6 +30,9 @@ struct RemoteArgs {
   std::int64_t limit = 100;
   std::string spec;
   bool synthetic = false;
+  std::string agent_id;
+  bool wait = false;
+  double timeout_s = 0;
 };
 
 // Missing keys show as "-" rather than aborting the table.
@@ -120,6 +124,59 @@ int Submit(const GlobalOptions& options, const std::string& config_dir, const Re
       });
 }
 
+// The agent's row in GET /api/v1/agents; null when farmd does not list it.
+json FindAgent(const json& answer, const std::string& id) {
+  if (answer.contains("agents") && answer["agents"].is_array()) {
+    for (const json& agent : answer["agents"]) {
+      if (agent.value("id", "") == id) return agent;
+    }
+  }
+  return nullptr;
+}
+
+// `agents drain|resume AGENT_ID`; with --wait, polls once a second until the drained
+// agent runs nothing (or is offline), a status line on stderr, failing after --timeout.
+int SetDraining(const GlobalOptions& options, const RemoteArgs& args, bool drain) {
+  const std::string target =
+      "/api/v1/agents/" + Escape(args.agent_id) + (drain ? "/drain" : "/resume");
+  const int posted = Remote(
+      options, args, [&](const ApiClient& api) { return api.Post(target, json::object()); },
+      [&](const json& answer) {
+        std::cout << "agent " << args.agent_id << ": " << Field(answer, "state") << ", "
+                  << Field(answer, "busy_slots") << " busy slots"
+                  << (drain ? " (no new work until `farmctl agents resume`)" : "") << "\n";
+      });
+  if (posted != kExitOk || !drain || !args.wait) return posted;
+  auto client = Client(args);
+  if (!client.ok()) return ReportError(options, client.status());
+  const auto start = std::chrono::steady_clock::now();
+  while (true) {
+    farm::StatusOr<json> answer = client->Get("/api/v1/agents");
+    if (!answer.ok()) return ReportError(options, answer.status());
+    const json agent = FindAgent(*answer, args.agent_id);
+    if (agent.is_null()) {
+      return ReportError(options, farm::NotFound("farmd no longer lists agent '" + args.agent_id + "'"));
+    }
+    const std::string state = agent.value("state", "");
+    const int busy = agent.value("busy_slots", 0);
+    if (busy == 0 || state == "offline" || state == "lost") {
+      std::cerr << "agent " << args.agent_id << ": drained (" << state << ", nothing running)\n";
+      return kExitOk;
+    }
+    const double waited =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (args.timeout_s > 0 && waited >= args.timeout_s) {
+      return ReportError(options, farm::Status(farm::StatusCode::kTimedOut, 
+                                      "agent '" + args.agent_id + "' still runs " +
+                                      std::to_string(busy) + " jobs after " +
+                                      std::to_string(static_cast<int>(waited)) + " s"));
+    }
+    std::cerr << "\ragent " << args.agent_id << ": " << state << ", " << busy
+              << " jobs still running (" << static_cast<int>(waited) << " s)" << std::flush;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+}
+
 void AddConnectionOptions(CLI::App* command, RemoteArgs& args) {
   command->add_option("--endpoint", args.endpoint,
                       "farmd's HTTP API, https://HOST:PORT, or HOST:PORT for plain HTTP on "
@@ -191,12 +248,35 @@ void AddRemoteCommands(CLI::App& app, GlobalOptions& options, const std::string&
   auto agents = make_args();
   CLI::App* agents_cmd = app.add_subcommand("agents", "Agents known to a running farmd");
   AddConnectionOptions(agents_cmd, *agents);
-  agents_cmd->callback([&options, &exit_code, agents] {
+  for (const bool drain : {true, false}) {
+    auto args = make_args();
+    CLI::App* command =
+        drain ? agents_cmd->add_subcommand(
+                    "drain",
+                    "No new work for an agent: it finishes its running jobs. Kept across its "
+                    "reconnects and restarts and farmd's restarts until `agents resume`")
+              : agents_cmd->add_subcommand("resume", "End an agent's drain: it gets new work");
+    command->add_option("AGENT_ID", args->agent_id, "Agent id (as `farmctl agents` lists)")
+        ->required();
+    if (drain) {
+      command->add_flag("--wait", args->wait,
+                        "Wait until the agent runs nothing (then stop or upgrade it safely)");
+      command->add_option("--timeout", args->timeout_s,
+                          "With --wait: fail after this many seconds (0: wait as long as it takes)")
+          ->check(CLI::NonNegativeNumber);
+    }
+    AddConnectionOptions(command, *args);
+    command->callback([&options, &exit_code, args, drain] {
+      exit_code = SetDraining(options, *args, drain);
+    });
+  }
+  agents_cmd->callback([&options, &exit_code, agents, agents_cmd] {
+    if (!agents_cmd->get_subcommands().empty()) return;  // drain or resume ran
     exit_code = Remote(
         options, *agents, [](const ApiClient& api) { return api.Get("/api/v1/agents"); },
         [](const json& answer) {
-          PrintList(answer, "agents",
-                    {"id", "hostname", "state", "slots", "busy_slots", "device", "version"});
+          PrintList(answer, "agents", {"id", "hostname", "state", "drain_requested", "slots",
+                                      "busy_slots", "device", "version"});
         });
   });
 

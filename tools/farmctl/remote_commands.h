@@ -1,5 +1,6 @@
 // Verbs against a running farmd's HTTP API: `status [SWEEP_ID]`, `jobs --sweep ID`,
-// `agents`, `cancel SWEEP_ID | --job ID`, `submit SPEC.yaml`. Each takes --endpoint
+// `agents`, `agents drain|resume AGENT_ID [--wait]`, `cancel SWEEP_ID | --job ID`,
+// `submit SPEC.yaml`. Each takes --endpoint
 // HOST:PORT and --token T (defaults from ApiEnvironment). Tables for people; with --json
 // the API's JSON is printed as it came.
 #pragma once
