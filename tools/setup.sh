@@ -46,6 +46,7 @@ readonly PACKAGES=(
   clang libclang-rt-14-dev                         # tests/fuzz: the libFuzzer target (CI runs the replay test)
   sqlite3 curl                                     # tests/farmctl: read the farm database, call farmd's HTTP API
   chromium                                         # tools/browser: headless checks of farmctl report and the dashboard
+  iproute2 nftables                                # tests/netns: network namespaces, packet loss and partitions
 )
 
 models_dir="${STUDIOFARM_MODELS:-$HOME/.cache/studiofarm/models}"

@@ -5,7 +5,8 @@
 // - a suite in which every test that ran was skipped exits 77, which ctest reports as
 //   "Skipped" (SKIP_RETURN_CODE) instead of "Passed";
 // - with CI=true a skip is a failure, unless its reason says the machine lacks a GPU
-//   (kGpuSkipPrefix, see farm/testing/skip.h): set-up provides everything else.
+//   (kGpuSkipPrefix, see farm/testing/skip.h) or that its kernel refuses network namespaces
+//   (kNetnsSkipPrefix): set-up provides everything else.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -106,7 +107,10 @@ int main(int argc, char** argv) {
   if (UnderCi()) {
     int forbidden = 0;
     for (const Skip& skip : skips) {
-      if (skip.reason.starts_with(farm::testing::kGpuSkipPrefix)) continue;
+      if (skip.reason.starts_with(farm::testing::kGpuSkipPrefix) ||
+          skip.reason.starts_with(farm::testing::kNetnsSkipPrefix)) {
+        continue;
+      }
       std::cout << "error: " << skip.test << " was skipped under CI (" << skip.reason
                 << "): set-up should provide what it needs\n";
       ++forbidden;

@@ -13,6 +13,9 @@ namespace farm::testing {
 inline constexpr int kSkipExitCode = 77;
 
 inline constexpr std::string_view kGpuSkipPrefix = "needs a GPU";
+// A kernel (or a sandbox without CAP_SYS_ADMIN) that refuses network namespaces: no set-up
+// script can give a machine that, so CI allows it too (tests/netns).
+inline constexpr std::string_view kNetnsSkipPrefix = "needs network namespaces";
 
 }  // namespace farm::testing
 
