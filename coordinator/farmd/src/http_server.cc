@@ -270,9 +270,6 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     response_.set("X-Content-Type-Options", "nosniff");
     response_.set("X-Frame-Options", "DENY");
     response_.set(http::field::cache_control, "no-store");
-    if constexpr (kTls) {
-      response_.set(http::field::strict_transport_security, "max-age=31536000");
-    }
     response_.keep_alive(keep_alive);
     response_.body() = std::move(api.body);
     response_.prepare_payload();
