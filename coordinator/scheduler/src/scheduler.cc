@@ -92,6 +92,13 @@ StatusOr<TimeMs> Scheduler::AgentBusyMs(const AgentId& agent) const {
   return impl_->AgentBusyMs(agent);
 }
 StatusOr<JobInfo> Scheduler::GetJob(JobId job) const { return impl_->GetJob(job); }
+const JobSpec* Scheduler::FindJobSpec(JobId job) const { return impl_->FindJobSpec(job); }
+std::optional<JobState> Scheduler::FindJobState(JobId job) const {
+  return impl_->FindJobState(job);
+}
+bool Scheduler::HoldsLease(const AgentId& agent, LeaseRef lease) const {
+  return impl_->HoldsLease(agent, lease);
+}
 std::vector<UnrunnableJob> Scheduler::UnrunnableJobs(std::optional<SweepId> sweep) const {
   return impl_->UnrunnableJobs(sweep);
 }

@@ -56,6 +56,9 @@ class SchedulerImpl {
   StateCounts CountsByState() const { return jobs_.counts(); }
   StatusOr<TimeMs> AgentBusyMs(const AgentId& agent) const;
   StatusOr<JobInfo> GetJob(JobId job) const;
+  const JobSpec* FindJobSpec(JobId job) const;
+  std::optional<JobState> FindJobState(JobId job) const;
+  bool HoldsLease(const AgentId& agent, LeaseRef lease) const;
   std::vector<UnrunnableJob> UnrunnableJobs(std::optional<SweepId> sweep) const;
   StatusOr<AgentInfo> GetAgent(const AgentId& agent) const;
   std::vector<AgentInfo> Agents() const;

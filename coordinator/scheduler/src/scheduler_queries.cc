@@ -61,6 +61,24 @@ StatusOr<JobInfo> SchedulerImpl::GetJob(JobId id) const {
   return MakeJobInfo(*job);
 }
 
+const JobSpec* SchedulerImpl::FindJobSpec(JobId id) const {
+  const JobRecord* job = jobs_.Find(id);
+  return job == nullptr ? nullptr : &job->spec;
+}
+
+std::optional<JobState> SchedulerImpl::FindJobState(JobId id) const {
+  const JobRecord* job = jobs_.Find(id);
+  if (job == nullptr) return std::nullopt;
+  return job->state;
+}
+
+bool SchedulerImpl::HoldsLease(const AgentId& id, LeaseRef ref) const {
+  const Lease* lease = leases_.Find(ref.job);
+  if (lease == nullptr || lease->attempt != ref.attempt) return false;
+  const AgentRecord* agent = agents_.Find(id);
+  return agent != nullptr && lease->HeldBy(agent->handle);
+}
+
 StatusOr<AgentInfo> SchedulerImpl::GetAgent(const AgentId& id) const {
   const AgentRecord* agent = agents_.Find(id);
   if (agent == nullptr) return NotFound("unknown agent '" + id + "'");

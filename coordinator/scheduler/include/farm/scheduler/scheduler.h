@@ -88,6 +88,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -244,6 +245,14 @@ class Scheduler {
   // Slot-milliseconds the agent's slots held leases (cumulative, up to now).
   StatusOr<TimeMs> AgentBusyMs(const AgentId& agent) const;
   StatusOr<JobInfo> GetJob(JobId job) const;
+  // Views for the event loop's hot path, without GetJob's copy of the whole record. The
+  // pointer stays valid until the next call that changes the scheduler; null (nullopt)
+  // for an unknown job.
+  const JobSpec* FindJobSpec(JobId job) const;
+  std::optional<JobState> FindJobState(JobId job) const;
+  // true when `agent` holds a seat of `lease` and it is the job's open lease (also while
+  // a cancel drains it): its chunks and results may be taken.
+  bool HoldsLease(const AgentId& agent, LeaseRef lease) const;
   // Queued jobs no online agent may take, in queue order, with the reason (of `sweep`
   // only, when given). Not cheap (see Complexity): for status queries, not every loop.
   std::vector<UnrunnableJob> UnrunnableJobs(std::optional<SweepId> sweep = std::nullopt) const;

@@ -165,6 +165,33 @@ class Store {
   // NotFound for an unknown attempt.
   Status SetAttemptMetrics(std::int64_t job_id, int attempt, const std::string& metrics_json);
   StatusOr<std::vector<Attempt>> ListAttempts(std::int64_t job_id);  // by attempt
+  // Batches for farmd's group commit (lease_batches.cc): the same checks and writes as
+  // StartAttempt, FinishAttempt and SetJobArtifact row by row, but one multi-row statement
+  // per table (in chunks) and one savepoint per call; all rows or none. A row that fails
+  // a check fails the call (FailedPrecondition for a job not queued or a stale lease,
+  // InvalidArgument for an unknown agent): call the row methods to find which. A job
+  // appears at most once per call.
+  struct NewLease {
+    std::int64_t job_id = 0;
+    int attempt = 0;  // must be the job's attempt_count + 1
+    std::string agent_id;
+    std::int64_t deadline_ms = 0;
+  };
+  Status StartAttempts(const std::vector<NewLease>& leases);
+  struct EndedLease {
+    std::int64_t job_id = 0;
+    int attempt = 0;
+    AttemptOutcome outcome = AttemptOutcome::kExpired;
+    std::string error;
+    JobState next_state = JobState::kQueued;
+  };
+  Status FinishAttempts(const std::vector<EndedLease>& ended);
+  struct JobArtifactLink {
+    std::int64_t job_id = 0;
+    std::string name;
+    std::int64_t artifact_id = 0;
+  };
+  Status SetJobArtifacts(const std::vector<JobArtifactLink>& links);
   StatusOr<std::vector<Attempt>> ListOpenAttempts();                 // by deadline
 
   // ---- renders and artifacts (renders.cc, artifacts.cc) ----

@@ -1,0 +1,178 @@
+// Store methods for farmd's group commit: many leases started or ended, and many named
+// job outputs, each with one multi-row statement per table (in chunks), instead of two
+// or three statements and a savepoint per row.
+#include <string>
+#include <vector>
+
+#include "farm/store/store.h"
+#include "store_impl.h"
+
+namespace farm::store {
+namespace {
+
+// Rows per statement. A chunk is split into power-of-two sizes below this, so at most
+// eight statement texts per kind are prepared and cached.
+constexpr std::size_t kMaxRowsPerStatement = 64;
+
+std::size_t NextChunk(std::size_t left) {
+  std::size_t size = kMaxRowsPerStatement;
+  while (size > left) size /= 2;
+  return size;
+}
+
+// "(?, ?, ?), (?, ?, ?)" for `rows` rows of `columns` parameters.
+std::string ValuesList(std::size_t rows, int columns) {
+  std::string row = "(";
+  for (int c = 0; c < columns; ++c) row += c == 0 ? "?" : ", ?";
+  row += ")";
+  std::string out;
+  for (std::size_t r = 0; r < rows; ++r) {
+    if (r > 0) out += ", ";
+    out += row;
+  }
+  return out;
+}
+
+// Thrown inside the write scope when a row fails a check: the scope rolls back and the
+// Status comes out of Guarded unchanged.
+struct RowRefused {
+  Status status;
+};
+
+template <typename Fn>
+Status GuardedRows(StoreImpl& impl, std::string_view operation, Fn&& fn) {
+  try {
+    return Guarded(impl, operation, [&]() -> Status {
+      WriteScope scope(impl);
+      fn();
+      scope.Commit();
+      return Status::Ok();
+    });
+  } catch (const RowRefused& refused) {
+    return refused.status;
+  }
+}
+
+}  // namespace
+
+Status Store::StartAttempts(const std::vector<NewLease>& leases) {
+  FARM_RETURN_IF_ERROR(impl_->CheckWritable("start attempts"));
+  if (leases.empty()) return Status::Ok();
+  const std::int64_t now = impl_->NowMs();
+  return GuardedRows(*impl_, "start attempts", [&] {
+    for (std::size_t begin = 0; begin < leases.size();) {
+      const std::size_t n = NextChunk(leases.size() - begin);
+      {
+        // Fencing as in StartAttempt: the job must be queued and the lease its next attempt.
+        auto update = impl_->Prepare(
+            "UPDATE jobs SET state = 'leased', attempt_count = v.column2, updated_at = ? FROM "
+            "(VALUES " + ValuesList(n, 2) + ") AS v WHERE jobs.id = v.column1 AND "
+            "jobs.state = 'queued' AND jobs.attempt_count + 1 = v.column2");
+        int p = 1;
+        update->bind(p++, static_cast<int64_t>(now));
+        for (std::size_t i = begin; i < begin + n; ++i) {
+          update->bind(p++, static_cast<int64_t>(leases[i].job_id));
+          update->bind(p++, leases[i].attempt);
+        }
+        if (static_cast<std::size_t>(update->exec()) != n) {
+          throw RowRefused{FailedPrecondition(
+              impl_->path() + ": start attempts: a job of jobs " +
+              std::to_string(leases[begin].job_id) + ".." + std::to_string(leases[begin + n - 1].job_id) +
+              " is not queued or its attempt is not the next one")};
+        }
+      }
+      {
+        // The agents foreign key refuses an unknown agent (InvalidArgument).
+        auto insert = impl_->Prepare(
+            "INSERT INTO attempts (job_id, attempt, agent_id, leased_at, deadline) VALUES " +
+            ValuesList(n, 5));
+        int p = 1;
+        for (std::size_t i = begin; i < begin + n; ++i) {
+          insert->bind(p++, static_cast<int64_t>(leases[i].job_id));
+          insert->bind(p++, leases[i].attempt);
+          insert->bind(p++, leases[i].agent_id);
+          insert->bind(p++, static_cast<int64_t>(now));
+          insert->bind(p++, static_cast<int64_t>(leases[i].deadline_ms));
+        }
+        insert->exec();
+      }
+      begin += n;
+    }
+  });
+}
+
+Status Store::FinishAttempts(const std::vector<EndedLease>& ended) {
+  FARM_RETURN_IF_ERROR(impl_->CheckWritable("finish attempts"));
+  if (ended.empty()) return Status::Ok();
+  const std::int64_t now = impl_->NowMs();
+  return GuardedRows(*impl_, "finish attempts", [&] {
+    for (std::size_t begin = 0; begin < ended.size();) {
+      const std::size_t n = NextChunk(ended.size() - begin);
+      {
+        // Fencing as in FinishAttempt: open, and the job's newest attempt.
+        auto close = impl_->Prepare(
+            "UPDATE attempts SET outcome = v.column3, finished_at = ?, error = v.column4 FROM "
+            "(VALUES " + ValuesList(n, 4) + ") AS v WHERE attempts.job_id = v.column1 AND "
+            "attempts.attempt = v.column2 AND attempts.outcome IS NULL AND "
+            "v.column2 = (SELECT attempt_count FROM jobs WHERE jobs.id = v.column1)");
+        int p = 1;
+        close->bind(p++, static_cast<int64_t>(now));
+        for (std::size_t i = begin; i < begin + n; ++i) {
+          close->bind(p++, static_cast<int64_t>(ended[i].job_id));
+          close->bind(p++, ended[i].attempt);
+          close->bind(p++, Name(ended[i].outcome));
+          BindTextOrNull(*close, p++, ended[i].error);
+        }
+        if (static_cast<std::size_t>(close->exec()) != n) {
+          throw RowRefused{FailedPrecondition(
+              impl_->path() + ": finish attempts: an attempt of jobs " +
+              std::to_string(ended[begin].job_id) + ".." + std::to_string(ended[begin + n - 1].job_id) +
+              " is unknown, already finished or superseded (stale lease)")};
+        }
+      }
+      {
+        auto update = impl_->Prepare(
+            "UPDATE jobs SET state = v.column2, last_error = COALESCE(v.column3, last_error), "
+            "updated_at = ? FROM (VALUES " + ValuesList(n, 3) + ") AS v WHERE jobs.id = v.column1");
+        int p = 1;
+        update->bind(p++, static_cast<int64_t>(now));
+        for (std::size_t i = begin; i < begin + n; ++i) {
+          update->bind(p++, static_cast<int64_t>(ended[i].job_id));
+          update->bind(p++, Name(ended[i].next_state));
+          BindTextOrNull(*update, p++, ended[i].error);
+        }
+        update->exec();
+      }
+      begin += n;
+    }
+  });
+}
+
+Status Store::SetJobArtifacts(const std::vector<JobArtifactLink>& links) {
+  FARM_RETURN_IF_ERROR(impl_->CheckWritable("set job artifacts"));
+  for (const JobArtifactLink& link : links) {
+    if (link.name.empty()) {
+      return InvalidArgument(impl_->path() + ": set job artifacts: job " +
+                             std::to_string(link.job_id) + ": the artifact name is empty");
+    }
+  }
+  if (links.empty()) return Status::Ok();
+  return GuardedRows(*impl_, "set job artifacts", [&] {
+    for (std::size_t begin = 0; begin < links.size();) {
+      const std::size_t n = NextChunk(links.size() - begin);
+      auto insert = impl_->Prepare(
+          "INSERT OR REPLACE INTO job_artifacts (job_id, name, artifact_id) VALUES " +
+          ValuesList(n, 3));
+      int p = 1;
+      for (std::size_t i = begin; i < begin + n; ++i) {
+        insert->bind(p++, static_cast<int64_t>(links[i].job_id));
+        insert->bind(p++, links[i].name);
+        insert->bind(p++, static_cast<int64_t>(links[i].artifact_id));
+      }
+      insert->exec();
+      begin += n;
+    }
+  });
+}
+
+}  // namespace farm::store
