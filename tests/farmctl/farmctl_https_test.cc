@@ -132,6 +132,23 @@ TEST_F(FarmctlHttpsTest, InitPinsTheCertificateFarmdReusesAndVerbsCheck) {
   // From the known farms file written by init.
   CliRun known_pin = Farmctl("agents --endpoint " + url + token + " --json");
   EXPECT_EQ(known_pin.exit_code, 0) << known_pin.out;
+  // An entry for HOST:PORT wins over one for HOST; a malformed line is named.
+  const std::string host_port = ready.value("http", "");
+  const std::string wrong_pin = "sha256:" + std::string(64, 'f');
+  std::ofstream(KnownFarms(), std::ios::trunc) << "127.0.0.1 " << wrong_pin << "\n"
+                                               << host_port << " " << fingerprint << "\n";
+  EXPECT_EQ(Farmctl("status --endpoint " + url + token).exit_code, 0);
+  std::ofstream(KnownFarms(), std::ios::trunc) << "127.0.0.1 " << fingerprint << "\n"
+                                               << host_port << " " << wrong_pin << "\n";
+  CliRun by_port = Farmctl("status --endpoint " + url + token);
+  EXPECT_EQ(by_port.exit_code, 1) << by_port.out;
+  EXPECT_NE(by_port.out.find(wrong_pin), std::string::npos) << by_port.out;
+  std::ofstream(KnownFarms(), std::ios::trunc) << "# pins\n127.0.0.1\n";
+  CliRun malformed = Farmctl("status --endpoint " + url + token);
+  EXPECT_EQ(malformed.exit_code, 1) << malformed.out;
+  EXPECT_NE(malformed.out.find(KnownFarms() + ":2"), std::string::npos) << malformed.out;
+  std::ofstream(KnownFarms(), std::ios::trunc) << known;
+
   CliRun watched = Farmctl("watch --endpoint " + url + token);  // no sweeps yet: says so
   EXPECT_NE(watched.out.find("no sweeps"), std::string::npos) << watched.out;
 

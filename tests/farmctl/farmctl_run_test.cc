@@ -225,6 +225,15 @@ TEST_F(FarmctlRunTest, InterruptCancelsTheSweepStopsTheFarmAndExits130) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ASSERT_GE(done, 5) << Shell("cat '" + log + "'").out;
+  // The run's API token (printed with the dashboard address) is on no command line that
+  // `ps` shows: farmd was given its digest.
+  const std::string printed = farmctl_test::FileBytes(log);
+  const std::size_t at = printed.find("#token=");
+  ASSERT_NE(at, std::string::npos) << printed;
+  const std::string token = printed.substr(at + 7, 64);
+  EXPECT_EQ(token.size(), 64u) << printed;
+  EXPECT_GE(ProcessesMentioning((dir_ / "state").string()), 1) << "no farm processes to look at";
+  EXPECT_EQ(ProcessesMentioning(token), 0) << "the API token is on a command line";
   ASSERT_EQ(::kill(pid, SIGINT), 0);
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
