@@ -97,6 +97,38 @@ TEST_F(ZmqCurveTest, UnknownKeyGetsNothingAndIsLoggedOnce) {
   EXPECT_EQ(got[0].peer, "agent-1");
 }
 
+TEST_F(ZmqCurveTest, AReplacedAllowListAdmitsNewKeysAndCutsOffRemovedOnes) {
+  ZmqTestAgent old_agent(context_, link_->endpoint(), "agent-1", CurveClient(allowed_));
+  ASSERT_TRUE(old_agent.Send(Numbered(1)).ok());
+  ASSERT_EQ(ReceiveAtLeast(*link_, 1).size(), 1u);
+
+  const CurveKeyPair newcomer = NewKeys();
+  ASSERT_TRUE(link_->ReplaceAllowedClientKeys({newcomer.public_key}).ok());
+  ZmqTestAgent new_agent(context_, link_->endpoint(), "agent-2", CurveClient(newcomer));
+  ASSERT_TRUE(new_agent.Send(Numbered(2)).ok());
+  auto got = ReceiveAtLeast(*link_, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].peer, "agent-2");
+
+  // agent-1 is still connected, but its key is gone: dropped, counted, logged once.
+  const std::uint64_t refused_before = link_->stats().auth_refused;
+  ASSERT_TRUE(old_agent.Send(Numbered(3)).ok());
+  ASSERT_TRUE(old_agent.Send(Numbered(4)).ok());
+  auto dropped = link_->Receive(milliseconds(2 * kQuiet.count()), 10);
+  ASSERT_TRUE(dropped.ok());
+  EXPECT_TRUE(dropped->empty()) << "a removed key's message was delivered";
+  EXPECT_EQ(link_->stats().auth_refused, refused_before + 2);
+  EXPECT_EQ(LogLinesMentioning(allowed_.public_key + ": no longer on the allow-list"), 1u);
+
+  // A bad list changes nothing.
+  EXPECT_EQ(link_->ReplaceAllowedClientKeys({}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(link_->ReplaceAllowedClientKeys({"not-a-key"}).code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE(new_agent.Send(Numbered(5)).ok());
+  got = ReceiveAtLeast(*link_, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].peer, "agent-2");
+}
+
 TEST_F(ZmqCurveTest, WrongServerKeyGetsNothing) {
   DealerOptions options = CurveClient(allowed_);
   options.server_public_key = NewKeys().public_key;

@@ -52,7 +52,7 @@ class Agent::Impl {
   void FlushResults();
   void ReceiveAll(TimePoint now);
   void Handle(const v1::Envelope& envelope, TimePoint now);
-  void HandleOffer(const v1::JobOffer& offer);
+  void HandleOffer(const v1::JobOffer& offer);  // the caller flushes the refusals
   void Refuse(const LeaseKey& lease, v1::ResultStatus status, std::string error, bool busy = false);
   // Every lease it holds: running, or finished with the result not yet acknowledged.
   std::vector<LeaseKey> HeldLeases() const;
@@ -72,6 +72,8 @@ class Agent::Impl {
   uint32_t liveness_;
   milliseconds backoff_;
   bool registered_ = false;
+  // The farmd of this session takes result batches with inline artifacts (Welcome.batches).
+  bool farmd_batches_ = false;
   uint64_t sequence_ = 0;
   // Envelope.sequence of the latest message from farmd on this connection (0: none yet);
   // heartbeats carry it so that farmd can tell a lost offer from one still on its way.
@@ -98,6 +100,7 @@ void Agent::Impl::Connect(TimePoint now) {
   }
   connection_ = std::move(opened).value();
   registered_ = false;
+  farmd_batches_ = false;  // until this session's Welcome says
   received_sequence_ = 0;
   last_heard_ = now;
   SendRegister();
@@ -123,6 +126,7 @@ void Agent::Impl::SendRegister() {
   reg->set_agent_id(options_.agent_id);
   reg->set_agent_version(FARM_AGENT_VERSION);
   reg->set_protocol_version(kProtocolVersion);
+  reg->set_batches(true);
   reg->set_hostname(options_.hostname);
   v1::Capabilities* caps = reg->mutable_capabilities();
   caps->set_device_kind(options_.device_kind);
@@ -168,7 +172,8 @@ void Agent::Impl::SendHeartbeat(TimePoint now) {
 
 void Agent::Impl::FlushResults() {
   if (connection_ == nullptr || !registered_) return;
-  Status sent = outbox_.SendUnsent([this](v1::Envelope& e) { return Send(e); });
+  auto send = [this](v1::Envelope& e) { return Send(e); };
+  Status sent = farmd_batches_ ? outbox_.SendUnsentBatched(send) : outbox_.SendUnsent(send);
   // A full queue is retried on the next heartbeat tick, resuming where it stopped.
   if (!sent.ok()) Log(options_.agent_id, "result upload paused: " + sent.ToString());
 }
@@ -224,7 +229,6 @@ void Agent::Impl::HandleOffer(const v1::JobOffer& offer) {
       Log(options_.agent_id, LeaseText(lease) + " started " + v1::JobKind_Name(offer.kind()));
     }
   }
-  FlushResults();
 }
 
 void Agent::Impl::Handle(const v1::Envelope& envelope, TimePoint now) {
@@ -241,6 +245,7 @@ void Agent::Impl::Handle(const v1::Envelope& envelope, TimePoint now) {
         interval_ = milliseconds(welcome.heartbeat_interval_ms());
       }
       if (welcome.heartbeat_liveness() > 0) liveness_ = welcome.heartbeat_liveness();
+      farmd_batches_ = welcome.batches();
       Log(options_.agent_id, "registered, session " + welcome.session_id());
       SendHeartbeat(now);
       outbox_.RestartAll();
@@ -251,6 +256,21 @@ void Agent::Impl::Handle(const v1::Envelope& envelope, TimePoint now) {
       return;
     case v1::Envelope::kJobOffer:
       HandleOffer(envelope.job_offer());
+      FlushResults();
+      return;
+    case v1::Envelope::kJobOfferBatch:
+      for (const v1::JobOffer& offer : envelope.job_offer_batch().offers()) HandleOffer(offer);
+      FlushResults();
+      return;
+    case v1::Envelope::kResultAckBatch:
+      // As single acks: each result is stored, so the agent forgets it.
+      for (const v1::ResultAck& ack : envelope.result_ack_batch().acks()) {
+        const LeaseKey lease = KeyOf(ack.lease());
+        if (outbox_.Ack(lease)) {
+          Log(options_.agent_id, LeaseText(lease) + " result acked (" +
+                                     (ack.accepted() ? "accepted" : "not accepted") + ")");
+        }
+      }
       return;
     case v1::Envelope::kCancel: {
       const LeaseKey lease = KeyOf(envelope.cancel().lease());

@@ -15,9 +15,12 @@ JobSlots::JobSlots(uint32_t capacity)
 
 JobSlots::~JobSlots() {
   StopAll(CancellationToken::Reason::kReleased);
-  for (auto& [lease, job] : running_) {
-    if (job.thread.joinable()) job.thread.join();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closing_ = true;  // workers finish the jobs they hold, then leave
   }
+  queued_cv_.notify_all();
+  for (std::thread& worker : workers_) worker.join();
   if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 
@@ -32,40 +35,71 @@ Status JobSlots::Start(const JobSpec& spec, JobRunner* runner) {
   if (full()) return FailedPrecondition("every slot is busy");
   if (Contains(lease)) return FailedPrecondition("the lease is already running");
   auto token = std::make_shared<CancellationToken>();
-  std::thread thread;
-  try {
-    thread = std::thread([this, spec, runner, token, lease] {
-      const auto start = std::chrono::steady_clock::now();
-      ProgressFn progress = [this, lease](const ProgressUpdate& update) {
-        {
-          std::lock_guard<std::mutex> lock(mutex_);
-          progress_[lease] = update;
-        }
-        const uint64_t one = 1;
-        (void)!::write(wake_fd_, &one, sizeof(one));
-      };
-      SlotEvent event;
-      event.lease = lease;
-      event.finished = true;
-      try {
-        event.outcome = runner->Run(spec, progress, *token);
-      } catch (const std::exception& e) {  // a runner bug must not take the agent down
-        event.outcome = JobOutcome{};
-        event.outcome.error = std::string("runner threw: ") + e.what();
-      }
-      for (const OutputArtifact& artifact : event.outcome.artifacts) {
-        event.artifact_sha256.push_back(Sha256Hex(artifact.bytes));
-      }
-      event.stop_reason = token->reason();
-      event.run_time = std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::steady_clock::now() - start);
-      Push(std::move(event));
-    });
-  } catch (const std::system_error& e) {
-    return Unavailable(std::string("cannot start a job thread: ") + e.what());
+  bool need_worker = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    // Every running job holds a worker, so a worker is idle for this one or may be added.
+    need_worker = idle_workers_ <= static_cast<int>(queued_.size());
   }
-  running_.emplace(lease, Running{std::move(token), std::move(thread)});
+  if (need_worker && workers_.size() < capacity_) {
+    try {
+      workers_.emplace_back([this] { WorkerLoop(); });
+    } catch (const std::system_error& e) {
+      if (workers_.empty()) return Unavailable(std::string("cannot start a job thread: ") + e.what());
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    queued_.push_back(Queued{spec, runner, token});
+  }
+  queued_cv_.notify_one();
+  running_.emplace(lease, Running{std::move(token)});
   return Status::Ok();
+}
+
+void JobSlots::WorkerLoop() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (true) {
+    ++idle_workers_;
+    queued_cv_.wait(lock, [this] { return closing_ || !queued_.empty(); });
+    --idle_workers_;
+    if (queued_.empty()) return;  // closing
+    Queued job = std::move(queued_.front());
+    queued_.pop_front();
+    lock.unlock();
+    SlotEvent event = RunJob(job);
+    Push(std::move(event));
+    lock.lock();
+  }
+}
+
+SlotEvent JobSlots::RunJob(const Queued& job) {
+  const LeaseKey lease{job.spec.job_id, job.spec.attempt};
+  const auto start = std::chrono::steady_clock::now();
+  ProgressFn progress = [this, lease](const ProgressUpdate& update) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      progress_[lease] = update;
+    }
+    const uint64_t one = 1;
+    (void)!::write(wake_fd_, &one, sizeof(one));
+  };
+  SlotEvent event;
+  event.lease = lease;
+  event.finished = true;
+  try {
+    event.outcome = job.runner->Run(job.spec, progress, *job.token);
+  } catch (const std::exception& e) {  // a runner bug must not take the agent down
+    event.outcome = JobOutcome{};
+    event.outcome.error = std::string("runner threw: ") + e.what();
+  }
+  for (const OutputArtifact& artifact : event.outcome.artifacts) {
+    event.artifact_sha256.push_back(Sha256Hex(artifact.bytes));
+  }
+  event.stop_reason = job.token->reason();
+  event.run_time = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+  return event;
 }
 
 void JobSlots::Wake() {
@@ -112,11 +146,7 @@ std::vector<SlotEvent> JobSlots::Drain() {
     }
   }
   for (const SlotEvent& event : events) {
-    if (!event.finished) continue;
-    auto it = running_.find(event.lease);
-    if (it == running_.end()) continue;
-    it->second.thread.join();
-    running_.erase(it);
+    if (event.finished) running_.erase(event.lease);  // its worker waits for the next job
   }
   return events;
 }

@@ -1,13 +1,15 @@
-// Runs jobs, one thread each, up to a fixed number of slots, and hands their progress and
-// outcomes back to the socket thread.
+// Runs jobs on up to a fixed number of slots, and hands their progress and outcomes back
+// to the socket thread. Each slot's thread is started with its first job and kept for the
+// next ones (a thread per job cost more than a short job itself).
 //
 // Threading: every method is called from the socket thread only; job threads touch only
-// the event queue (mutex-guarded) and the wake fd. The destructor releases and joins
-// every job still running.
+// the job and event queues (mutex-guarded) and the wake fd. The destructor releases every
+// job still running and joins the threads.
 #pragma once
 
 #include <chrono>
 #include <compare>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -71,13 +73,25 @@ class JobSlots {
  private:
   struct Running {
     std::shared_ptr<CancellationToken> token;
-    std::thread thread;
+  };
+  struct Queued {
+    JobSpec spec;
+    JobRunner* runner = nullptr;
+    std::shared_ptr<CancellationToken> token;
   };
   void Push(SlotEvent event);
+  void WorkerLoop();
+  SlotEvent RunJob(const Queued& job);
 
   const uint32_t capacity_;
   int wake_fd_ = -1;
   std::map<LeaseKey, Running> running_;  // socket thread only
+  std::vector<std::thread> workers_;     // socket thread only; at most capacity_
+
+  std::condition_variable queued_cv_;
+  std::deque<Queued> queued_;  // guarded by mutex_: started, not yet taken by a worker
+  int idle_workers_ = 0;       // guarded by mutex_
+  bool closing_ = false;       // guarded by mutex_
 
   std::mutex mutex_;
   std::map<LeaseKey, ProgressUpdate> progress_;  // guarded by mutex_; coalesced

@@ -123,6 +123,54 @@ Status ResultOutbox::SendUnsent(const SendFn& send) {
   return Status::Ok();
 }
 
+Status ResultOutbox::SendUnsentBatched(const SendFn& send) {
+  v1::Envelope batch;
+  std::vector<Entry*> in_batch;
+  std::size_t batch_bytes = 0;
+  auto flush = [&]() -> Status {
+    if (in_batch.empty()) return Status::Ok();
+    FARM_RETURN_IF_ERROR(send(batch));
+    for (Entry* entry : in_batch) {
+      entry->result_sent = true;
+      entry->ticks_since_sent = 0;
+    }
+    in_batch.clear();
+    batch.Clear();
+    batch_bytes = 0;
+    return Status::Ok();
+  };
+  for (auto& [lease, entry] : pending_) {
+    if (entry.result_sent) continue;
+    const v1::JobResult& result = entry.pending.result;
+    bool small = entry.next_artifact == 0 && !entry.started_artifact;  // no upload begun
+    std::size_t bytes = 0;
+    for (const std::string& artifact : entry.pending.artifact_bytes) {
+      small = small && artifact.size() <= kInlineArtifactBytes;
+      bytes += artifact.size();
+    }
+    if (!small) {
+      FARM_RETURN_IF_ERROR(flush());
+      FARM_RETURN_IF_ERROR(SendOne(entry, send));
+      continue;
+    }
+    if (!in_batch.empty() && (batch_bytes + bytes > kResultBatchBytes ||
+                              static_cast<int>(in_batch.size()) >= kResultBatchResults)) {
+      FARM_RETURN_IF_ERROR(flush());
+    }
+    v1::JobResult* out = batch.mutable_job_result_batch()->add_results();
+    *out = result;
+    for (int i = 0; i < result.artifacts_size(); ++i) {
+      if (SentBefore(result, i)) continue;  // the same bytes once
+      v1::InlineArtifact* inline_artifact = out->add_inline_artifacts();
+      inline_artifact->set_sha256(result.artifacts(i).sha256());
+      inline_artifact->set_data(entry.pending.artifact_bytes[i]);
+    }
+    in_batch.push_back(&entry);
+    batch_bytes += bytes + 256;
+  }
+  return flush();
+}
+
 Status ResultOutbox::SendOne(Entry& entry, const SendFn& send) {
   const v1::JobResult& result = entry.pending.result;
   while (entry.next_artifact < result.artifacts_size()) {

@@ -28,6 +28,12 @@ PendingResult BuildResult(SlotEvent finished);
 PendingResult BuildRefusal(const LeaseKey& lease, studiofarm::v1::ResultStatus status,
                            std::string error);
 
+// Largest artifact sent inline in a result (JobResult.inline_artifacts), and about the
+// most bytes and results one JobResultBatch carries.
+inline constexpr std::size_t kInlineArtifactBytes = 64u << 10;
+inline constexpr std::size_t kResultBatchBytes = 1u << 20;
+inline constexpr int kResultBatchResults = 256;
+
 class ResultOutbox {
  public:
   using SendFn = std::function<Status(studiofarm::v1::Envelope&)>;
@@ -52,6 +58,10 @@ class ResultOutbox {
   // Sends whatever is not yet sent, in lease order; stops at the first failed send and
   // returns its status (the upload resumes there on the next call).
   Status SendUnsent(const SendFn& send);
+  // As SendUnsent, to a farmd that takes batches (Welcome.batches): results whose
+  // artifacts are each at most kInlineArtifactBytes go in JobResultBatch messages with
+  // their artifacts inline; the others as SendUnsent sends them.
+  Status SendUnsentBatched(const SendFn& send);
 
  private:
   struct Entry {

@@ -1,5 +1,7 @@
 #include "conversions.h"
 
+#include <nlohmann/json.hpp>
+
 namespace farm::farmd {
 
 scheduler::JobKind ToScheduler(store::JobKind kind) {
@@ -143,6 +145,16 @@ bool FromWire(studiofarm::v1::JobKind kind, scheduler::JobKind* out) {
     default:
       return false;
   }
+}
+
+std::string OfferParams(const store::Job& job) {
+  if (job.kind != store::JobKind::kSynthetic) return job.params_json;
+  nlohmann::json params = nlohmann::json::parse(job.params_json, nullptr, false);
+  if (!params.is_object() || !params.contains("stand_in_for")) return job.params_json;
+  params.erase("stand_in_for");
+  params["seed"] = job.id;
+  params["fail"] = false;
+  return params.dump();
 }
 
 store::JobFilter JobsWhere(std::optional<std::int64_t> sweep_id,

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "farm.pb.h"
@@ -26,6 +27,10 @@ bool FromWire(studiofarm::v1::JobKind kind, scheduler::JobKind* out);
 // INT64_MAX, attempt above INT32_MAX) cannot be farmd's and are left out.
 std::vector<scheduler::LeaseRef> LeaseRefsFromWire(
     const google::protobuf::RepeatedPtrField<studiofarm::v1::LeaseRef>& refs);
+
+// The payload an agent gets for `job`. A synthetic stand-in's stored record says what it
+// stands in for; the agent gets the synthetic workload's own params, seeded by the job id.
+std::string OfferParams(const store::Job& job);
 
 // A job filter by sweep and/or state (unset: any), at most `limit` rows (0: all).
 store::JobFilter JobsWhere(std::optional<std::int64_t> sweep_id,

@@ -153,6 +153,9 @@ void CoordinatorImpl::HandleEnvelope(const std::string& peer, const v1::Envelope
     case v1::Envelope::kJobResult:
       HandleResult(peer, envelope.job_result());
       return;
+    case v1::Envelope::kJobResultBatch:
+      HandleResultBatch(peer, envelope.job_result_batch());
+      return;
     case v1::Envelope::kArtifactResolve:
       HandleArtifactResolve(peer, envelope.artifact_resolve());
       return;
@@ -178,15 +181,7 @@ bool CoordinatorImpl::HasPendingResult(const std::string& peer, scheduler::Lease
 }
 
 bool CoordinatorImpl::HoldsLease(const std::string& peer, scheduler::LeaseRef lease) const {
-  auto job = scheduler_->GetJob(lease.job);
-  if (!job.ok() || !job->lease || !(*job->lease == lease)) return false;
-  for (const scheduler::AttemptRecord& attempt : job->attempts) {
-    if (attempt.attempt != lease.attempt) continue;
-    for (const auto& agent : attempt.agents) {
-      if (agent == peer) return true;
-    }
-  }
-  return false;
+  return scheduler_->HoldsLease(peer, lease);
 }
 
 Status CoordinatorImpl::Send(const std::string& peer, v1::Envelope envelope) {

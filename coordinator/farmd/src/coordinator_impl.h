@@ -42,6 +42,12 @@ class CoordinatorImpl {
   void HandleProgress(const std::string& peer, const studiofarm::v1::Progress& progress);
   void HandleChunk(const std::string& peer, const studiofarm::v1::ArtifactChunk& chunk);
   void HandleResult(const std::string& peer, const studiofarm::v1::JobResult& result);
+  // Results of a JobResultBatch, each handled as its own JobResult.
+  void HandleResultBatch(const std::string& peer, const studiofarm::v1::JobResultBatch& batch);
+  // Takes a result's inline artifacts as complete uploads (verified like chunks); false
+  // when one was refused (the agent got an Error, the result is judged without it).
+  bool TakeInlineArtifacts(const std::string& peer, scheduler::LeaseRef lease,
+                           const studiofarm::v1::JobResult& result);
   // Artifact downloads (artifact_fetch.cc): resolve answers at once, reads are queued
   // and served by ServeArtifactReads within a byte budget per iteration.
   void HandleArtifactResolve(const std::string& peer, const studiofarm::v1::ArtifactResolve& request);
@@ -57,7 +63,14 @@ class CoordinatorImpl {
   void AckPendingResults();
   // Persists one decision inside the open transaction; false: do not carry it out.
   bool PersistDecision(const scheduler::Decision& decision);
-  void CarryOut(const scheduler::Decision& decision);
+  // `state_written`: the job's terminal state was stored with its attempt's end.
+  bool PersistJobFinished(const scheduler::JobFinished& finished, bool state_written);
+  // Offers to batch peers are collected per agent (one JobOfferBatch envelope each) and
+  // sent by SendOffers after the others; a cancel to an agent sends its batch first.
+  using OfferBatches = std::map<std::string, studiofarm::v1::Envelope>;
+  void CarryOut(const scheduler::Decision& decision, OfferBatches& batches);
+  void SendOffers(const std::string& agent, studiofarm::v1::Envelope& batch);
+  void OfferNotDelivered(const std::string& agent, const Status& status);
 
   // Jobs farmd completes itself (score_jobs.cc): takes the runnable ones from the
   // scheduler, completes them, and stores their rows with the decisions.
@@ -112,8 +125,29 @@ class CoordinatorImpl {
   std::map<scheduler::JobId, JobProgress> last_progress_;
   // The hostname each agent registered with: a gang offer lists its seats' hosts.
   std::map<std::string, std::string> agent_hostnames_;
-  // Offer payload per job, read from the store when it is dispatched.
+  // Offer payload per job: a synthetic stand-in's (a few bytes) is kept from submit, so
+  // that its dispatch reads nothing from the store; any other job's is read from its row
+  // when it is dispatched (a render costs seconds, one row read is noise).
   std::map<scheduler::JobId, std::string> offer_params_;
+  // Agents whose Register set `batches`: offers and acks go to them in batches.
+  std::set<std::string> batch_peers_;
+  // Acks waiting to be sent after the commit, per agent (one ResultAckBatch each).
+  std::map<std::string, studiofarm::v1::ResultAckBatch> acks_out_;
+  // Queues an ack for `peer` (batched for a batch peer) and sends everything queued.
+  void QueueAck(const std::string& peer, studiofarm::v1::Envelope ack);
+  void FlushAcks();
+  // Leases and attempt ends of one decision batch, written with one multi-row statement
+  // per table (Store::StartAttempts, FinishAttempts); a job appears at most once, so a
+  // job's later decision in the same batch flushes them first.
+  struct BatchWrites {
+    std::vector<store::Store::NewLease> starts;
+    std::vector<std::size_t> start_decisions;  // index of each start's Dispatch decision
+    std::vector<store::Store::EndedLease> ends;
+    std::set<scheduler::JobId> jobs;
+  };
+  void FlushBatchWrites(BatchWrites& writes, std::vector<bool>& carry);
+  // Persists a Dispatch into `writes` (the offer params and the sweep's start now).
+  bool PrepareDispatch(const scheduler::Dispatch& d, BatchWrites& writes, std::size_t index);
   // The Envelope.sequence of the latest offer sent per job: its attempt and, per agent
   // holding a seat, the sequence (lost offers, see HandleHeartbeat). Dropped when the job
   // finishes.

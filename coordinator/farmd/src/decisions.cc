@@ -18,16 +18,10 @@ namespace {
 // sweep's finished jobs (SQLite's jobs_sweep index), milliseconds for a big sweep.
 constexpr scheduler::TimeMs kSweepCheckIntervalMs = 1000;
 
-// The payload an agent gets. A synthetic stand-in's stored record says what it stands in
-// for; the agent gets the synthetic workload's own params, seeded by the job id.
-std::string OfferParams(const store::Job& job) {
-  if (job.kind != store::JobKind::kSynthetic) return job.params_json;
-  nlohmann::json params = nlohmann::json::parse(job.params_json, nullptr, false);
-  if (!params.is_object() || !params.contains("stand_in_for")) return job.params_json;
-  params.erase("stand_in_for");
-  params["seed"] = job.id;
-  params["fail"] = false;
-  return params.dump();
+// The codes StoreError halts on: the store itself failed, not one row.
+bool IsStoreFailure(const Status& status) {
+  return status.code() == StatusCode::kUnavailable || status.code() == StatusCode::kDataLoss ||
+         status.code() == StatusCode::kInternal;
 }
 
 }  // namespace
@@ -58,13 +52,39 @@ void CoordinatorImpl::ProcessDecisions(const std::function<Status()>& extra) {
   }
   if (!halted()) StorePendingResults();
   std::vector<bool> carry(decisions.size(), false);
+  // Leases started and ended go into one multi-row statement per table; a job's terminal
+  // state written by its attempt's end is not written again by its JobFinished.
+  BatchWrites writes;
+  std::map<scheduler::JobId, store::JobState> ended_in;  // state FinishAttempt wrote
   for (std::size_t i = 0; i < decisions.size() && !halted(); ++i) {
-    carry[i] = PersistDecision(decisions[i]);
-    if (const auto* done = std::get_if<scheduler::JobFinished>(&decisions[i])) {
-      auto job = scheduler_->GetJob(done->job);
-      if (job.ok() && job->spec.sweep_id > 0) sweeps_to_check_.insert(job->spec.sweep_id);
+    const scheduler::Decision& decision = decisions[i];
+    if (const auto* d = std::get_if<scheduler::Dispatch>(&decision)) {
+      if (writes.jobs.count(d->job)) FlushBatchWrites(writes, carry);  // keeps the order
+      carry[i] = PrepareDispatch(*d, writes, i);
+    } else if (const auto* d = std::get_if<scheduler::AttemptEnded>(&decision)) {
+      if (writes.jobs.count(d->job)) FlushBatchWrites(writes, carry);
+      // The attempt ended; the job is terminal now or back in the queue (a re-dispatch in
+      // this same batch comes later and starts from queued).
+      const std::optional<scheduler::JobState> state = scheduler_->FindJobState(d->job);
+      store::JobState next = store::JobState::kQueued;
+      if (state && scheduler::IsTerminal(*state)) next = ToStore(*state);
+      writes.ends.push_back({d->job, d->attempt, ToStore(d->outcome), d->error, next});
+      writes.jobs.insert(d->job);
+      ended_in[d->job] = next;
+      carry[i] = true;
+    } else if (const auto* d = std::get_if<scheduler::JobFinished>(&decision)) {
+      auto ended = ended_in.find(d->job);
+      const bool state_written = ended != ended_in.end() && ended->second == ToStore(d->state);
+      if (!state_written) FlushBatchWrites(writes, carry);
+      carry[i] = PersistJobFinished(*d, state_written);
+      const scheduler::JobSpec* spec = scheduler_->FindJobSpec(d->job);
+      if (spec != nullptr && spec->sweep_id > 0) sweeps_to_check_.insert(spec->sweep_id);
+    } else {
+      FlushBatchWrites(writes, carry);
+      carry[i] = PersistDecision(decision);
     }
   }
+  FlushBatchWrites(writes, carry);
   std::set<std::int64_t> finished_sweeps;
   if (!halted() && sweep_check_due()) {
     finished_sweeps.swap(sweeps_to_check_);
@@ -105,10 +125,81 @@ void CoordinatorImpl::ProcessDecisions(const std::function<Status()>& extra) {
   if (Status status = txn->Commit(); !status.ok()) {
     return Halt(status, "commit " + DescribeBatch(decisions));
   }
+  OfferBatches offers;
   for (std::size_t i = 0; i < decisions.size(); ++i) {
-    if (carry[i]) CarryOut(decisions[i]);
+    if (carry[i]) CarryOut(decisions[i], offers);
   }
+  for (auto& [agent, batch] : offers) SendOffers(agent, batch);
   AckPendingResults();
+}
+
+void CoordinatorImpl::FlushBatchWrites(BatchWrites& writes, std::vector<bool>& carry) {
+  if (halted()) return;
+  if (!writes.starts.empty()) {
+    Status status = store_.StartAttempts(writes.starts);
+    if (!status.ok() && !IsStoreFailure(status)) {
+      // A row was refused: each on its own, so that only that one is not carried out.
+      status = Status::Ok();
+      for (std::size_t k = 0; k < writes.starts.size() && !halted(); ++k) {
+        const store::Store::NewLease& lease = writes.starts[k];
+        auto attempt = store_.StartAttempt(lease.job_id, lease.agent_id, lease.deadline_ms);
+        if (!attempt.ok()) {
+          StoreError(attempt.status(), "start attempt of job " + std::to_string(lease.job_id));
+          carry[writes.start_decisions[k]] = false;
+        } else if (attempt->attempt != lease.attempt) {
+          spdlog::error("job={} scheduler attempt {} but store attempt {}", lease.job_id,
+                        lease.attempt, attempt->attempt);
+        }
+      }
+    }
+    if (!status.ok()) StoreError(status, "start " + std::to_string(writes.starts.size()) + " attempts");
+  }
+  if (!writes.ends.empty() && !halted()) {
+    Status status = store_.FinishAttempts(writes.ends);
+    if (!status.ok() && !IsStoreFailure(status)) {
+      status = Status::Ok();
+      for (const store::Store::EndedLease& end : writes.ends) {
+        if (halted()) break;
+        Status one = store_.FinishAttempt(end.job_id, end.attempt, end.outcome, end.error,
+                                          end.next_state);
+        if (!one.ok()) StoreError(one, "finish attempt of job " + std::to_string(end.job_id));
+      }
+    }
+    if (!status.ok()) StoreError(status, "finish " + std::to_string(writes.ends.size()) + " attempts");
+  }
+  writes = BatchWrites{};
+}
+
+bool CoordinatorImpl::PrepareDispatch(const scheduler::Dispatch& d, BatchWrites& writes,
+                                      std::size_t index) {
+  const scheduler::JobSpec* spec = scheduler_->FindJobSpec(d.job);
+  const std::int64_t sweep_id = spec == nullptr ? 0 : spec->sweep_id;
+  if (!offer_params_.count(d.job)) {
+    // Not a synthetic stand-in submitted by this farmd: read the row.
+    auto job = store_.GetJob(d.job);
+    if (!job.ok()) {
+      StoreError(job.status(), "dispatch job " + std::to_string(d.job));
+      return false;
+    }
+    offer_params_[d.job] = OfferParams(*job);
+  }
+  // The attempts table has one agent column: a gang's lease is recorded under rank 0.
+  writes.starts.push_back({d.job, d.attempt, d.placements.at(0).agent, d.deadline_ms});
+  writes.start_decisions.push_back(index);
+  writes.jobs.insert(d.job);
+  // A sweep read as past queued never returns to it: one read per sweep, not per job.
+  if (sweep_id > 0 && !started_sweeps_.count(sweep_id)) {
+    auto sweep = store_.GetSweep(sweep_id);
+    if (sweep.ok() && sweep->state == store::SweepState::kQueued) {
+      if (Status status = store_.SetSweepState(sweep_id, store::SweepState::kRunning);
+          !status.ok()) {
+        StoreError(status, "start sweep " + std::to_string(sweep_id));
+      }
+    } else if (sweep.ok()) {
+      started_sweeps_.insert(sweep_id);
+    }
+  }
+  return true;
 }
 
 std::string CoordinatorImpl::DescribeBatch(
@@ -143,55 +234,27 @@ std::string CoordinatorImpl::DescribeBatch(
 }
 
 bool CoordinatorImpl::PersistDecision(const scheduler::Decision& decision) {
-  if (const auto* d = std::get_if<scheduler::Dispatch>(&decision)) {
-    auto job = store_.GetJob(d->job);
-    if (!job.ok()) {
-      StoreError(job.status(), "dispatch job " + std::to_string(d->job));
-      return false;
-    }
-    offer_params_[d->job] = OfferParams(*job);
-    // The attempts table has one agent column: a gang's lease is recorded under rank 0.
-    auto attempt = store_.StartAttempt(d->job, d->placements.at(0).agent, d->deadline_ms);
-    if (!attempt.ok()) {
-      StoreError(attempt.status(), "start attempt of job " + std::to_string(d->job));
-      return false;
-    }
-    if (attempt->attempt != d->attempt) {
-      spdlog::error("job={} scheduler attempt {} but store attempt {}", d->job, d->attempt,
-                    attempt->attempt);
-    }
-    // A sweep read as past queued never returns to it: one read per sweep, not per job.
-    if (job->sweep_id > 0 && !started_sweeps_.count(job->sweep_id)) {
-      auto sweep = store_.GetSweep(job->sweep_id);
-      if (sweep.ok() && sweep->state == store::SweepState::kQueued) {
-        if (Status status = store_.SetSweepState(job->sweep_id, store::SweepState::kRunning);
-            !status.ok()) {
-          StoreError(status, "start sweep " + std::to_string(job->sweep_id));
-        }
-      } else if (sweep.ok()) {
-        started_sweeps_.insert(job->sweep_id);
-      }
-    }
-    return true;
-  }
-  if (const auto* d = std::get_if<scheduler::AttemptEnded>(&decision)) {
-    // The attempt ended; the job is terminal now or back in the queue (a re-dispatch in
-    // this same batch comes later and starts from queued).
-    auto job = scheduler_->GetJob(d->job);
-    store::JobState next = store::JobState::kQueued;
-    if (job.ok() && scheduler::IsTerminal(job->state)) next = ToStore(job->state);
-    Status status = store_.FinishAttempt(d->job, d->attempt, ToStore(d->outcome), d->error, next);
-    if (!status.ok()) StoreError(status, "finish attempt of job " + std::to_string(d->job));
-    return true;
-  }
+  // Dispatch and AttemptEnded are batched (PrepareDispatch, FlushBatchWrites).
   if (const auto* d = std::get_if<scheduler::Requeue>(&decision)) {
     Status status = store_.SetJobState(d->job, store::JobState::kQueued);
     if (!status.ok()) StoreError(status, "requeue job " + std::to_string(d->job));
     return true;
   }
   if (const auto* d = std::get_if<scheduler::JobFinished>(&decision)) {
-    Status status = store_.SetJobState(d->job, ToStore(d->state));
-    if (!status.ok()) StoreError(status, "finish job " + std::to_string(d->job));
+    return PersistJobFinished(*d, /*state_written=*/false);
+  }
+  return true;  // CancelRequest: nothing to write
+}
+
+bool CoordinatorImpl::PersistJobFinished(const scheduler::JobFinished& finished,
+                                         bool state_written) {
+  const scheduler::JobFinished* d = &finished;
+  {
+    // Written already when its attempt's end moved the job to this state.
+    if (!state_written) {
+      Status status = store_.SetJobState(d->job, ToStore(d->state));
+      if (!status.ok()) StoreError(status, "finish job " + std::to_string(d->job));
+    }
     if (d->state == scheduler::JobState::kFailed && coordinator_failures_.erase(d->job) > 0) {
       // A job farmd ran itself has no attempt to carry the error: keep it on the job.
       if (Status e = store_.SetJobError(d->job, d->reason); !e.ok()) {
@@ -205,52 +268,73 @@ bool CoordinatorImpl::PersistDecision(const scheduler::Decision& decision) {
     offers_sent_.erase(d->job);
     return true;
   }
-  return true;  // CancelRequest: nothing to write
 }
 
-void CoordinatorImpl::CarryOut(const scheduler::Decision& decision) {
+void CoordinatorImpl::CarryOut(const scheduler::Decision& decision, OfferBatches& batches) {
   if (const auto* d = std::get_if<scheduler::Dispatch>(&decision)) {
-    auto job = scheduler_->GetJob(d->job);
-    if (!job.ok()) return;
-    v1::Envelope envelope;
-    v1::JobOffer* offer = envelope.mutable_job_offer();
-    offer->mutable_lease()->set_job_id(static_cast<std::uint64_t>(d->job));
-    offer->mutable_lease()->set_attempt(static_cast<std::uint32_t>(d->attempt));
-    offer->set_lease_deadline_unix_ms(static_cast<std::uint64_t>(d->deadline_ms));
-    offer->set_kind(ToWire(job->spec.kind));
-    offer->set_param_hash(job->spec.param_hash);
-    offer->set_params_json(offer_params_[d->job]);
-    for (const auto& model : job->spec.required_models) offer->add_required_model_sha256(model);
-    offer->set_gang_size(static_cast<std::uint32_t>(d->placements.size()));
+    const scheduler::JobSpec* spec = scheduler_->FindJobSpec(d->job);
+    if (spec == nullptr) return;
+    v1::JobOffer offer;
+    offer.mutable_lease()->set_job_id(static_cast<std::uint64_t>(d->job));
+    offer.mutable_lease()->set_attempt(static_cast<std::uint32_t>(d->attempt));
+    offer.set_lease_deadline_unix_ms(static_cast<std::uint64_t>(d->deadline_ms));
+    offer.set_kind(ToWire(spec->kind));
+    offer.set_param_hash(spec->param_hash);
+    offer.set_params_json(offer_params_[d->job]);
+    for (const auto& model : spec->required_models) offer.add_required_model_sha256(model);
+    offer.set_gang_size(static_cast<std::uint32_t>(d->placements.size()));
     if (d->placements.size() > 1) {
       for (const scheduler::Placement& placement : d->placements) {
         auto host = agent_hostnames_.find(placement.agent);
-        offer->add_gang_hosts(host == agent_hostnames_.end() ? "" : host->second);
+        offer.add_gang_hosts(host == agent_hostnames_.end() ? "" : host->second);
       }
     }
     OfferSent& sent = offers_sent_[d->job];
     sent.attempt = d->attempt;
     sent.sequence_by_agent.clear();
     for (const scheduler::Placement& placement : d->placements) {
-      offer->set_gang_rank(static_cast<std::uint32_t>(placement.rank));
-      Status status = Send(placement.agent, envelope);
-      sent.sequence_by_agent[placement.agent] = sequence_;  // Send numbered it
-      if (!status.ok()) {
-        spdlog::warn("agent={} job={} attempt={} offer not delivered: {}", placement.agent, d->job,
-                     d->attempt, status.message());
-        // The lease cannot run: the scheduler requeues it with the agent's other work.
-        (void)scheduler_->DeregisterAgent(placement.agent, "unreachable: " + status.message());
+      offer.set_gang_rank(static_cast<std::uint32_t>(placement.rank));
+      if (batch_peers_.count(placement.agent)) {
+        // Sent with the agent's other offers of this batch (SendOffers numbers them).
+        *batches[placement.agent].mutable_job_offer_batch()->add_offers() = offer;
+        continue;
       }
+      v1::Envelope envelope;
+      *envelope.mutable_job_offer() = offer;
+      Status status = Send(placement.agent, std::move(envelope));
+      sent.sequence_by_agent[placement.agent] = sequence_;  // Send numbered it
+      if (!status.ok()) OfferNotDelivered(placement.agent, status);
     }
     return;
   }
   if (const auto* d = std::get_if<scheduler::CancelRequest>(&decision)) {
+    // Offers made earlier in this batch reach the agent before the cancel.
+    if (auto queued = batches.find(d->agent); queued != batches.end()) {
+      SendOffers(d->agent, queued->second);
+      batches.erase(queued);
+    }
     v1::Envelope envelope;
     envelope.mutable_cancel()->mutable_lease()->set_job_id(static_cast<std::uint64_t>(d->job));
     envelope.mutable_cancel()->mutable_lease()->set_attempt(static_cast<std::uint32_t>(d->attempt));
     envelope.mutable_cancel()->set_reason(d->reason);
     (void)Send(d->agent, std::move(envelope));  // a gone agent is declared lost by liveness
   }
+}
+
+void CoordinatorImpl::SendOffers(const std::string& agent, v1::Envelope& batch) {
+  Status status = Send(agent, batch);
+  // One sequence for the whole batch: the lost-offer rule judges each offer by it.
+  for (const v1::JobOffer& offer : batch.job_offer_batch().offers()) {
+    auto sent = offers_sent_.find(static_cast<scheduler::JobId>(offer.lease().job_id()));
+    if (sent != offers_sent_.end()) sent->second.sequence_by_agent[agent] = sequence_;
+  }
+  if (!status.ok()) OfferNotDelivered(agent, status);
+}
+
+void CoordinatorImpl::OfferNotDelivered(const std::string& agent, const Status& status) {
+  spdlog::warn("agent={} offers not delivered: {}", agent, status.message());
+  // The leases cannot run: the scheduler requeues them with the agent's other work.
+  (void)scheduler_->DeregisterAgent(agent, "unreachable: " + status.message());
 }
 
 }  // namespace farm::farmd

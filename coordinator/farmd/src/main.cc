@@ -19,6 +19,7 @@
 #include "farm/sweep/preset_files.h"
 #include "farm/transport/curve_keys.h"
 #include "farm/transport/zmq_agent_link.h"
+#include "allow_list_reload.h"
 #include "farm_config.h"
 #include "http_setup.h"
 
@@ -194,7 +195,13 @@ int main(int argc, char** argv) {
                           {"pid", static_cast<long>(::getpid())}};
   std::cout << ready.dump() << std::endl;
 
+  std::unique_ptr<farm::farmd::AllowListReloader> reloader;
+  if (link_options.curve) {
+    reloader = std::make_unique<farm::farmd::AllowListReloader>(allow_keys_file, **coordinator,
+                                                                **link);
+  }
   farm::Status status = (*coordinator)->Run(g_stop);
+  reloader.reset();
   (*http)->Stop();
   if (!status.ok()) return Fail(status);
   // Close in dependency order: the loop's users first, then the link, then the store.

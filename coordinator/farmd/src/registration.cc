@@ -53,6 +53,12 @@ void CoordinatorImpl::HandleRegister(const std::string& peer, const v1::Register
     return;
   }
   written_agent_states_[peer] = scheduler::AgentState::kOnline;
+  // Batched offers and acks only for an agent that says it takes them.
+  if (reg.batches()) {
+    batch_peers_.insert(peer);
+  } else {
+    batch_peers_.erase(peer);
+  }
   agent_hostnames_[peer] = reg.hostname();
   // An agent that lists what it holds may only have lost its connection: the scheduler
   // reconciles the list against the fencing tokens (scheduler.h, RegisterAgent).
@@ -75,6 +81,7 @@ void CoordinatorImpl::HandleRegister(const std::string& peer, const v1::Register
       static_cast<std::uint32_t>(options_.scheduler.heartbeat_interval_ms));
   welcome.mutable_welcome()->set_heartbeat_liveness(
       static_cast<std::uint32_t>(options_.scheduler.heartbeat_liveness));
+  welcome.mutable_welcome()->set_batches(true);
   if (!Send(peer, std::move(welcome)).ok()) {
     (void)scheduler_->DeregisterAgent(peer, "unreachable after registration");
   }

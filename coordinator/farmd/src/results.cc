@@ -70,6 +70,43 @@ void CoordinatorImpl::HandleChunk(const std::string& peer, const v1::ArtifactChu
   }
 }
 
+void CoordinatorImpl::HandleResultBatch(const std::string& peer, const v1::JobResultBatch& batch) {
+  for (const v1::JobResult& result : batch.results()) {
+    if (halted()) return;  // the rest stays in the agent's outbox
+    HandleResult(peer, result);
+  }
+}
+
+bool CoordinatorImpl::TakeInlineArtifacts(const std::string& peer, scheduler::LeaseRef lease,
+                                          const v1::JobResult& result) {
+  for (const v1::InlineArtifact& inline_artifact : result.inline_artifacts()) {
+    // Taken as an upload of one chunk: the same size and digest checks as chunks get.
+    v1::ArtifactChunk chunk;
+    *chunk.mutable_lease() = result.lease();
+    chunk.set_sha256(inline_artifact.sha256());
+    chunk.set_offset(0);
+    chunk.set_data(inline_artifact.data());
+    chunk.set_last(true);
+    Status status = uploads_.AddChunk(peer, lease, chunk);
+    if (status.code() == StatusCode::kInternal) {
+      Halt(status, "inline artifact " + inline_artifact.sha256() + " of job " +
+                       std::to_string(lease.job) + " attempt " + std::to_string(lease.attempt) +
+                       " from agent " + peer);
+      return false;
+    }
+    if (!status.ok()) {
+      ++counters_.artifacts_rejected;
+      SendError(peer,
+                status.code() == StatusCode::kDataLoss ? v1::ERROR_CODE_ARTIFACT_MISMATCH
+                                                       : v1::ERROR_CODE_MALFORMED,
+                "job " + std::to_string(lease.job) + " attempt " + std::to_string(lease.attempt) +
+                    ": inline artifact: " + status.message());
+      return false;
+    }
+  }
+  return true;
+}
+
 void CoordinatorImpl::HandleResult(const std::string& peer, const v1::JobResult& result) {
   scheduler::LeaseRef lease;
   scheduler::ResultReport report;
@@ -84,6 +121,9 @@ void CoordinatorImpl::HandleResult(const std::string& peer, const v1::JobResult&
   // A success is only a success if every artifact arrived intact; otherwise the attempt
   // failed (the job is retried) and nothing of it is stored.
   if (report.kind == scheduler::ResultKind::kSucceeded && HoldsLease(peer, lease)) {
+    // A refused inline artifact is missing from the uploads: Verify fails the attempt.
+    if (result.inline_artifacts_size() > 0) (void)TakeInlineArtifacts(peer, lease, result);
+    if (halted()) return;
     if (Status verified = uploads_.Verify(peer, lease, result.artifacts()); !verified.ok()) {
       ++counters_.artifacts_rejected;
       SendError(peer, v1::ERROR_CODE_ARTIFACT_MISMATCH, verified.message());
@@ -150,14 +190,14 @@ void CoordinatorImpl::HandleResult(const std::string& peer, const v1::JobResult&
     return;
   }
   ++counters_.results_accepted;
-  auto job = scheduler_->GetJob(lease.job);
+  const scheduler::JobSpec* spec = scheduler_->FindJobSpec(lease.job);
   PendingResult pending;
   pending.peer = peer;
   pending.lease = lease;
   pending.succeeded = report.kind == scheduler::ResultKind::kSucceeded;
-  pending.is_render = job.ok() && job->spec.kind == scheduler::JobKind::kRender;
-  pending.is_train = job.ok() && job->spec.kind == scheduler::JobKind::kTrain;
-  if (job.ok()) pending.param_hash = job->spec.param_hash;
+  pending.is_render = spec != nullptr && spec->kind == scheduler::JobKind::kRender;
+  pending.is_train = spec != nullptr && spec->kind == scheduler::JobKind::kTrain;
+  if (spec != nullptr) pending.param_hash = spec->param_hash;
   if (pending.succeeded) {
     pending.artifacts.assign(result.artifacts().begin(), result.artifacts().end());
   }
@@ -173,8 +213,14 @@ void CoordinatorImpl::HandleResult(const std::string& peer, const v1::JobResult&
 }
 
 void CoordinatorImpl::StorePendingResults() {
+  // Named outputs of every result: one multi-row statement after the loop.
+  std::vector<store::Store::JobArtifactLink> links;
+  // Artifacts stored in this batch by digest: many results with the same bytes (an empty
+  // file) need one row.
+  std::map<std::string, std::int64_t> stored_in_batch;
   for (const PendingResult& r : pending_results_) {
     if (halted()) return;  // the batch rolls back: no further write may run
+    std::vector<store::Store::JobArtifactLink> own_links;
     std::map<std::string, std::int64_t> by_name;  // artifact name -> id
     store::RenderResultUpdate render_result;       // a render's image, faces, agent, time
     render_result.job_id = r.lease.job;
@@ -186,18 +232,25 @@ void CoordinatorImpl::StorePendingResults() {
         std::int64_t artifact_id = known == stored.end() ? 0 : known->second;
         if (artifact_id == 0) {
           FARM_ASSIGN_OR_RETURN(std::string path, uploads_.Commit(r.peer, r.lease, d.sha256()));
-          store::NewArtifact artifact;
-          artifact.sha256 = d.sha256();
-          artifact.size = static_cast<std::int64_t>(d.size_bytes());
-          artifact.path = path;
-          artifact.media_type = d.media_type().empty() ? "application/octet-stream" : d.media_type();
-          FARM_ASSIGN_OR_RETURN(artifact_id, store_.InsertArtifact(artifact));
+          auto batch_known = stored_in_batch.find(d.sha256());
+          if (batch_known != stored_in_batch.end()) {
+            artifact_id = batch_known->second;  // its row is in this transaction already
+          } else {
+            store::NewArtifact artifact;
+            artifact.sha256 = d.sha256();
+            artifact.size = static_cast<std::int64_t>(d.size_bytes());
+            artifact.path = path;
+            artifact.media_type =
+                d.media_type().empty() ? "application/octet-stream" : d.media_type();
+            FARM_ASSIGN_OR_RETURN(artifact_id, store_.InsertArtifact(artifact));
+            stored_in_batch.emplace(d.sha256(), artifact_id);
+          }
           stored.emplace(d.sha256(), artifact_id);
           ++counters_.artifacts_stored;
         }
         // By name too: agents fetch "the artifact N of the job with param_hash H".
         if (!d.name().empty()) {
-          FARM_RETURN_IF_ERROR(store_.SetJobArtifact(r.lease.job, d.name(), artifact_id));
+          own_links.push_back({r.lease.job, d.name(), artifact_id});
           by_name[d.name()] = artifact_id;
         }
         constexpr std::string_view kStagePrefix = "stage/";
@@ -230,15 +283,34 @@ void CoordinatorImpl::StorePendingResults() {
                              std::to_string(r.lease.attempt) + " from agent " + r.peer);
       if (halted()) return;
     } else if (r.is_train && r.succeeded) {
-      if (Status status = StoreTrainRun(r, by_name); !status.ok()) {
+      // A training run's rows may read the job's named outputs: stored first, row by row.
+      Status status = store_.SetJobArtifacts(own_links);
+      if (status.ok()) status = StoreTrainRun(r, by_name);
+      if (!status.ok()) {
         StoreError(status, "training run of job " + std::to_string(r.lease.job));
         if (halted()) return;
       }
+    } else {
+      links.insert(links.end(), own_links.begin(), own_links.end());
     }
     if (!r.metrics_json.empty()) {
       if (Status status = store_.SetAttemptMetrics(r.lease.job, r.lease.attempt, r.metrics_json);
           !status.ok()) {
         StoreError(status, "metrics of job " + std::to_string(r.lease.job));
+      }
+    }
+  }
+  if (halted() || links.empty()) return;
+  if (Status status = store_.SetJobArtifacts(links); !status.ok()) {
+    if (status.code() == StatusCode::kUnavailable || status.code() == StatusCode::kDataLoss ||
+        status.code() == StatusCode::kInternal) {
+      return StoreError(status, "named outputs of " + std::to_string(links.size()) + " artifacts");
+    }
+    // A row was refused: each on its own, so that only that one is missing.
+    for (const store::Store::JobArtifactLink& link : links) {
+      if (halted()) return;
+      if (Status one = store_.SetJobArtifact(link.job_id, link.name, link.artifact_id); !one.ok()) {
+        StoreError(one, "output '" + link.name + "' of job " + std::to_string(link.job_id));
       }
     }
   }
@@ -261,11 +333,30 @@ void CoordinatorImpl::AckPendingResults() {
   pending.swap(pending_results_);
   for (PendingResult& r : pending) {
     uploads_.Drop(r.peer, r.lease);
-    (void)Send(r.peer, std::move(r.ack));
+    QueueAck(r.peer, std::move(r.ack));
   }
   std::vector<std::pair<std::string, v1::Envelope>> repeats;
   repeats.swap(acks_after_commit_);
-  for (auto& [peer, ack] : repeats) (void)Send(peer, std::move(ack));
+  for (auto& [peer, ack] : repeats) QueueAck(peer, std::move(ack));
+  FlushAcks();
+}
+
+void CoordinatorImpl::QueueAck(const std::string& peer, v1::Envelope ack) {
+  if (!batch_peers_.count(peer)) {
+    (void)Send(peer, std::move(ack));
+    return;
+  }
+  *acks_out_[peer].add_acks() = std::move(*ack.mutable_result_ack());
+}
+
+void CoordinatorImpl::FlushAcks() {
+  std::map<std::string, v1::ResultAckBatch> out;
+  out.swap(acks_out_);
+  for (auto& [peer, acks] : out) {
+    v1::Envelope envelope;
+    *envelope.mutable_result_ack_batch() = std::move(acks);
+    (void)Send(peer, std::move(envelope));  // a lost ack: the agent resends, farmd acks again
+  }
 }
 
 }  // namespace farm::farmd

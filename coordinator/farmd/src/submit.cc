@@ -98,6 +98,10 @@ StatusOr<SubmitResult> CoordinatorImpl::SubmitSweep(std::string_view yaml,
     if (row == own_by_id.end() || !submitted.insert(ids[i]).second) continue;
     scheduler::JobSpec job;
     job.id = ids[i];
+    // A stand-in's offer is a few bytes: kept now, so its dispatch reads no row.
+    if (row->second->kind == store::JobKind::kSynthetic) {
+      offer_params_[job.id] = OfferParams(*row->second);
+    }
     job.sweep_id = created.sweep_id;
     job.kind = ToScheduler(row->second->kind);
     job.priority = row->second->priority;

@@ -46,6 +46,16 @@ StatusOr<std::unique_ptr<ZapHandler>> ZapHandler::Bind(zmq::context_t& context,
   }
 }
 
+void ZapHandler::ReplaceAllowedKeys(std::set<std::string> keys) {
+  std::lock_guard<std::mutex> lock(keys_mutex_);
+  allowed_keys_ = std::move(keys);
+}
+
+bool ZapHandler::Allows(const std::string& key) const {
+  std::lock_guard<std::mutex> lock(keys_mutex_);
+  return allowed_keys_.count(key) > 0;
+}
+
 Status ZapHandler::Start(const std::string& monitor_endpoint) {
   try {
     monitor_ = zmq::socket_t(context_, zmq::socket_type::pair);
@@ -102,7 +112,7 @@ void ZapHandler::HandleZapRequest() {
            "mechanism:" + mechanism);
   } else {
     auto key = Z85Encode(request[6].to_string());
-    if (key.ok() && allowed_keys_.count(*key)) {
+    if (key.ok() && Allows(*key)) {
       status = "200";
       text = "OK";
       user_id = *key;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -37,6 +38,11 @@ class ZapHandler {
 
   ~ZapHandler();  // stops and joins the thread; its sockets close on it
 
+  // Thread-safe: the keys admitted from the next handshake on, and the check the link
+  // makes on every message (a key removed later is refused at once).
+  void ReplaceAllowedKeys(std::set<std::string> keys);
+  bool Allows(const std::string& key) const;
+
  private:
   ZapHandler(zmq::context_t& context, std::set<std::string> allowed_keys, LogFn log,
              std::atomic<std::uint64_t>* refused);
@@ -49,7 +55,8 @@ class ZapHandler {
   zmq::context_t& context_;
   zmq::socket_t zap_;
   zmq::socket_t monitor_;
-  const std::set<std::string> allowed_keys_;  // Z85
+  mutable std::mutex keys_mutex_;
+  std::set<std::string> allowed_keys_;  // Z85, under keys_mutex_
   const LogFn log_;
   std::atomic<std::uint64_t>* const refused_;
   std::set<std::string> logged_;  // keys / reasons already logged; only the thread uses it

@@ -43,6 +43,7 @@ class ZmqAgentLink final : public AgentLink {
                                          std::size_t max_messages) override;
   Status Send(const std::string& peer, const studiofarm::v1::Envelope& envelope) override;
   std::string endpoint() const override { return endpoint_; }
+  Status ReplaceAllowedClientKeys(const std::vector<std::string>& keys) override;
   LinkStats stats() const override {
     LinkStats s = stats_;
     s.auth_refused = auth_refused_.load();
@@ -52,6 +53,9 @@ class ZmqAgentLink final : public AgentLink {
  private:
   // Reads one whole message (all its parts). False when none is queued.
   bool ReadOne(std::vector<Inbound>* out);
+  // With CURVE: false (and logged once per key) when the key the message's connection
+  // authenticated with is no longer on the allow-list.
+  bool SenderStillAllowed(zmq::message_t& payload);
 
   const ZmqLinkOptions options_;
   zmq::context_t context_{1};
@@ -59,6 +63,7 @@ class ZmqAgentLink final : public AgentLink {
   std::unique_ptr<internal::ZapHandler> zap_;
   std::string endpoint_;
   LinkStats stats_;  // auth_refused lives in auth_refused_ (written by the ZAP thread)
+  std::set<std::string> logged_revoked_;  // keys whose dropped messages were logged
   std::atomic<std::uint64_t> auth_refused_{0};
 };
 
@@ -127,6 +132,10 @@ bool ZmqAgentLink::ReadOne(std::vector<Inbound>* out) {
     (void)router_.recv(part, zmq::recv_flags::none);  // later parts are already queued
     if (++parts == 2) payload = std::move(part);
   }
+  if (parts == 2 && zap_ && !SenderStillAllowed(payload)) {
+    ++auth_refused_;
+    return true;
+  }
   Inbound in;
   if (parts != 2 ||
       !DecodeAgentFrame(std::string_view(static_cast<const char*>(payload.data()), payload.size()),
@@ -139,6 +148,34 @@ bool ZmqAgentLink::ReadOne(std::vector<Inbound>* out) {
   out->push_back(std::move(in));
   ++stats_.received;
   return true;
+}
+
+bool ZmqAgentLink::SenderStillAllowed(zmq::message_t& payload) {
+  std::string key;
+  try {
+    key = payload.gets("User-Id");  // what the ZAP handler answered for this connection
+  } catch (const zmq::error_t&) {
+    return false;  // a CURVE connection always has one; without it, refuse
+  }
+  if (zap_->Allows(key)) return true;
+  if (logged_revoked_.insert(key).second && options_.log) {
+    options_.log(LinkLogLevel::kWarning,
+                 "dropping messages of agent key " + key + ": no longer on the allow-list");
+  }
+  return false;
+}
+
+Status ZmqAgentLink::ReplaceAllowedClientKeys(const std::vector<std::string>& keys) {
+  if (!zap_) return FailedPrecondition("this agent link has no allow-list (CURVE is off)");
+  if (keys.empty()) {
+    return InvalidArgument("an empty allow-list would refuse every agent; list at least one key");
+  }
+  for (const std::string& key : keys) {
+    if (!IsValidCurveKey(key)) return InvalidArgument("invalid allowed agent key '" + key + "'");
+  }
+  zap_->ReplaceAllowedKeys(std::set<std::string>(keys.begin(), keys.end()));
+  logged_revoked_.clear();  // a key removed again is logged again
+  return Status::Ok();
 }
 
 StatusOr<std::vector<Inbound>> ZmqAgentLink::Receive(std::chrono::milliseconds timeout,

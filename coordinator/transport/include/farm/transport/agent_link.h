@@ -58,6 +58,12 @@ class AgentLink {
   virtual std::string endpoint() const = 0;
 
   virtual LinkStats stats() const = 0;
+
+  // Replaces the Z85 public keys admitted from now on (farmd re-reads its allow-list on
+  // SIGHUP). An agent already connected whose key is no longer listed is cut off too: its
+  // messages are dropped and counted in auth_refused. FailedPrecondition for a link that
+  // has no allow-list (no CURVE); InvalidArgument for a malformed or empty list.
+  virtual Status ReplaceAllowedClientKeys(const std::vector<std::string>& keys);
 };
 
 }  // namespace farm::transport
