@@ -1,9 +1,11 @@
 // farm-agent's connection loop: registers with farmd over a ZeroMQ DEALER socket, keeps
 // heartbeats both ways, runs offered jobs in slots and reports their results.
 //
-// Threading: Run() owns the socket and must be called on one thread; it starts one
-// thread per running job and joins them all before returning. Only that thread touches
-// the socket; jobs hand results back through a queue.
+// Threading: Run() owns the socket and must be called on one thread; jobs run on up to
+// `slots` threads, each started with its slot's first job and kept for the next ones,
+// all joined before returning. Only the socket thread touches the socket; jobs hand
+// results back through a queue. With a farmd that takes batches (Welcome.batches),
+// results finished together go in one JobResultBatch, small artifacts inline.
 //
 // Reliability (DESIGN.md "Reliability model"): a peer silent for interval x liveness is
 // presumed dead; the agent then opens a new socket after a back-off of
