@@ -49,9 +49,10 @@ class FarmctlHttpsTest : public testing::Test {
 
   // farmctl ARGS with the test's database and known farms file; stderr merged.
   CliRun Farmctl(const std::string& args) const {
-    return Shell("cd '" + dir_.string() + "' && STUDIOFARM_ENDPOINT= STUDIOFARM_FINGERPRINT= "
-                 "STUDIOFARM_KNOWN_FARMS='" + KnownFarms() + "' '" FARMCTL_PATH "' " + args +
-                 " --db '" + Db() + "' 2>&1");
+    return Shell("cd '" + dir_.string() +
+                 "' && STUDIOFARM_ENDPOINT= STUDIOFARM_FINGERPRINT= "
+                 "STUDIOFARM_KNOWN_FARMS='" +
+                 KnownFarms() + "' '" FARMCTL_PATH "' " + args + " --db '" + Db() + "' 2>&1");
   }
 
   // Runs `command` (a shell line ending in farmd's invocation, exec'd) and reads farmd's
@@ -70,8 +71,8 @@ class FarmctlHttpsTest : public testing::Test {
     while (pid > 0 && ::read(fds[0], &ch, 1) == 1 && ch != '\n') line += ch;
     ::close(fds[0]);
     json ready = json::parse(line, nullptr, false);
-    EXPECT_TRUE(ready.is_object() && ready.contains("http")) << "no ready line: '" << line
-                                                             << "'\n" << FarmdLog();
+    EXPECT_TRUE(ready.is_object() && ready.contains("http")) << "no ready line: '" << line << "'\n"
+                                                             << FarmdLog();
     return ready.is_object() ? ready : json();
   }
 
@@ -116,8 +117,8 @@ TEST_F(FarmctlHttpsTest, InitPinsTheCertificateFarmdReusesAndVerbsCheck) {
   EXPECT_NE(known.find("127.0.0.1 " + fingerprint), std::string::npos) << known;
 
   // The admin token from the environment: nothing secret on farmd's command line.
-  const json ready = StartFarmd("FARMD_TOKEN=" + std::string(kToken) + " " +
-                                FarmdCommand("--http-tls on"));
+  const json ready =
+      StartFarmd("FARMD_TOKEN=" + std::string(kToken) + " " + FarmdCommand("--http-tls on"));
   ASSERT_TRUE(ready.is_object());
   EXPECT_EQ(ready.value("tls_fingerprint", ""), fingerprint) << "farmd made a new certificate";
   const std::string url = ready.value("http_url", "");
@@ -163,15 +164,18 @@ TEST_F(FarmctlHttpsTest, InitPinsTheCertificateFarmdReusesAndVerbsCheck) {
   EXPECT_NE(plain.out.find("serves HTTPS"), std::string::npos) << plain.out;
 
   CliRun unpinned = Shell("STUDIOFARM_KNOWN_FARMS='" + (dir_ / "none").string() +
-                          "' STUDIOFARM_FINGERPRINT= '" FARMCTL_PATH "' status --endpoint " +
-                          url + token + " 2>&1");
+                          "' STUDIOFARM_FINGERPRINT= '" FARMCTL_PATH "' status --endpoint " + url +
+                          token + " 2>&1");
   EXPECT_EQ(unpinned.exit_code, 1) << unpinned.out;
   EXPECT_NE(unpinned.out.find("--fingerprint"), std::string::npos) << unpinned.out;
 }
 
 TEST_F(FarmctlHttpsTest, TokensFromStdinAndAPlainTokenFlagIsScrubbedAndWarned) {
-  std::ofstream(dir_ / "tokens") << "admin sha256:" << farmctl_test::Shell(
-      "printf %s " + std::string(kToken) + " | sha256sum | cut -c1-64").out.substr(0, 64) << "\n";
+  std::ofstream(dir_ / "tokens") << "admin sha256:"
+                                 << farmctl_test::Shell("printf %s " + std::string(kToken) +
+                                                        " | sha256sum | cut -c1-64")
+                                        .out.substr(0, 64)
+                                 << "\n";
   json ready = StartFarmd(FarmdCommand("--tokens-file - < '" + (dir_ / "tokens").string() + "'"));
   ASSERT_TRUE(ready.is_object());
   // Loopback and --http-tls auto: plain HTTP, as before.
@@ -186,8 +190,8 @@ TEST_F(FarmctlHttpsTest, TokensFromStdinAndAPlainTokenFlagIsScrubbedAndWarned) {
   ASSERT_TRUE(ready.is_object());
   EXPECT_EQ(Cmdline().find(secret), std::string::npos) << Cmdline();
   EXPECT_NE(farmctl_test::FileBytes(Log()).find("read it in ps"), std::string::npos) << FarmdLog();
-  EXPECT_EQ(Farmctl("status --endpoint " + ready.value("http", "") + " --token " + secret).exit_code,
-            0);
+  EXPECT_EQ(
+      Farmctl("status --endpoint " + ready.value("http", "") + " --token " + secret).exit_code, 0);
 }
 
 TEST_F(FarmctlHttpsTest, PlainHttpOffLoopbackNeedsTheExplicitFlag) {

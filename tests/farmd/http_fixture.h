@@ -35,7 +35,8 @@ class HttpFixture : public ::testing::Test {
 };
 
 // A connected TCP socket to "HOST:PORT" (IPv4) with a receive timeout; -1 on failure.
-int ConnectTcp(const std::string& endpoint, std::chrono::seconds receive_timeout = std::chrono::seconds(10));
+int ConnectTcp(const std::string& endpoint,
+               std::chrono::seconds receive_timeout = std::chrono::seconds(10));
 
 // Sends `request` whole and reads until the server closes (or the receive timeout).
 std::string Exchange(int fd, const std::string& request);

@@ -27,7 +27,8 @@ class HttpsTest : public HttpFixture {
     pair_ = *pair;
   }
 
-  std::unique_ptr<HttpServer> ServeTls(std::chrono::seconds header_timeout = std::chrono::seconds(10)) {
+  std::unique_ptr<HttpServer> ServeTls(
+      std::chrono::seconds header_timeout = std::chrono::seconds(10)) {
     HttpServerOptions options;
     options.tls = {true, pair_.cert_pem, pair_.key_pem};
     options.header_timeout = header_timeout;
@@ -148,14 +149,16 @@ TEST(TlsCertTest, MadeOnceThenReusedKeyPrivateAndMismatchesRefused) {
   auto first = LoadOrCreateCertificate(cert, key, RequestForHost("127.0.0.1", {"farm.example"}));
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   EXPECT_TRUE(first->generated);
-  struct stat key_stat {}, dir_stat {};
+  struct stat key_stat {
+  }, dir_stat{};
   ASSERT_EQ(stat(key.c_str(), &key_stat), 0);
   EXPECT_EQ(key_stat.st_mode & 0777, 0600u);
   ASSERT_EQ(stat((dir.path() / "tls").c_str(), &dir_stat), 0);
   EXPECT_EQ(dir_stat.st_mode & 077, 0u) << "the tls folder is open to others";
   // No temp files left behind.
   int files = 0;
-  for (const auto& entry : fs::directory_iterator(dir.path() / "tls")) files += entry.is_regular_file();
+  for (const auto& entry : fs::directory_iterator(dir.path() / "tls"))
+    files += entry.is_regular_file();
   EXPECT_EQ(files, 2);
 
   auto second = LoadOrCreateCertificate(cert, key, RequestForHost("127.0.0.1"));

@@ -108,9 +108,10 @@ TEST_F(SlowClientsTest, HeaderDeadlineCutsATrickleButNotASlowBody) {
   const int body = ConnectTcp(server->endpoint());
   ASSERT_GE(body, 0);
   const std::string payload(10, 'x');
-  const std::string head = "POST /api/v1/sweeps HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
-                           "Content-Type: application/json\r\nContent-Length: " +
-                           std::to_string(payload.size()) + "\r\n\r\n";
+  const std::string head =
+      "POST /api/v1/sweeps HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+      "Content-Type: application/json\r\nContent-Length: " +
+      std::to_string(payload.size()) + "\r\n\r\n";
   ASSERT_EQ(send(body, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
   for (std::size_t i = 0; i + 1 < payload.size(); ++i) {
     ASSERT_EQ(send(body, &payload[i], 1, MSG_NOSIGNAL), 1) << "cut off after " << i << " bytes";

@@ -80,9 +80,10 @@ farm::StatusOr<HttpResponse> SendHttp(const std::string& endpoint, const HttpReq
   if (target.tls) {
     if (request.fingerprint.empty()) {
       return farm::InvalidArgument(
-          where + ": no certificate fingerprint to check it against: pass --fingerprint "
-                  "sha256:<hex> (`farmctl cert show` on the farmd host prints it) or add the "
-                  "farm to the known farms file (`farmctl init`)");
+          where +
+          ": no certificate fingerprint to check it against: pass --fingerprint "
+          "sha256:<hex> (`farmctl cert show` on the farmd host prints it) or add the "
+          "farm to the known farms file (`farmctl init`)");
     }
     FARM_ASSIGN_OR_RETURN(pin, farm::farmd::NormalizeFingerprint(request.fingerprint));
   }

@@ -107,9 +107,11 @@ farm::StatusOr<std::string> PinFor(const std::string& endpoint, const std::strin
   FARM_ASSIGN_OR_RETURN(std::string known, FindKnownFingerprint(known_farms_path, endpoint));
   if (known.empty()) {
     return farm::InvalidArgument(
-        "no certificate fingerprint for " + endpoint + ": pass --fingerprint sha256:<hex> (or "
+        "no certificate fingerprint for " + endpoint +
+        ": pass --fingerprint sha256:<hex> (or "
         "$STUDIOFARM_FINGERPRINT; `farmctl cert show` on the farmd host prints it), or list the "
-        "host in " + known_farms_path + " (`farmctl init` writes it)");
+        "host in " +
+        known_farms_path + " (`farmctl init` writes it)");
   }
   return known;
 }

@@ -44,14 +44,13 @@ std::pair<std::string, std::string> SplitListen(const std::string& listen) {
   return {host, port};
 }
 
-int RunInit(const GlobalOptions& options, const ApiEnvironment& environment,
-            const InitArgs& args) {
+int RunInit(const GlobalOptions& options, const ApiEnvironment& environment, const InitArgs& args) {
   const std::string state = StateDir(options);
   const std::string cert = farm::farmd::DefaultCertPath(state);
   const std::string key = farm::farmd::DefaultKeyPath(state);
   const auto [host, port] = SplitListen(args.listen);
-  auto pair = farm::farmd::LoadOrCreateCertificate(
-      cert, key, farm::farmd::RequestForHost(host, args.names));
+  auto pair = farm::farmd::LoadOrCreateCertificate(cert, key,
+                                                   farm::farmd::RequestForHost(host, args.names));
   if (!pair.ok()) return ReportError(options, pair.status());
 
   // How clients will name this farm: the given names, this host, a specific listen host.
@@ -59,7 +58,8 @@ int RunInit(const GlobalOptions& options, const ApiEnvironment& environment,
   auto add = [&](const std::string& name) {
     if (name.empty() || name == "0.0.0.0" || name == "::") return;
     const std::string entry =
-        port.empty() ? name : (name.find(':') != std::string::npos ? "[" + name + "]" : name) + ":" + port;
+        port.empty() ? name
+                     : (name.find(':') != std::string::npos ? "[" + name + "]" : name) + ":" + port;
     if (std::find(remembered.begin(), remembered.end(), entry) == remembered.end())
       remembered.push_back(entry);
   };
@@ -147,7 +147,8 @@ void AddTlsCommands(CLI::App& app, GlobalOptions& options, const ApiEnvironment&
       "show", "Print the certificate's fingerprint (sha256:<hex>), the pin for --fingerprint");
   show->add_option("--cert", *cert_path,
                    "Certificate file (default: <state folder>/tls/farmd.crt)");
-  show->callback([&options, &exit_code, cert_path] { exit_code = RunCertShow(options, *cert_path); });
+  show->callback(
+      [&options, &exit_code, cert_path] { exit_code = RunCertShow(options, *cert_path); });
 }
 
 }  // namespace farmctl

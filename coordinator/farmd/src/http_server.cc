@@ -156,13 +156,13 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         AnswerPlainHttp();
         return;
       }
-      stream_.async_handshake(ssl::stream_base::server, buffer_.data(),
-                              [self = this->shared_from_this()](beast::error_code hec,
-                                                                std::size_t used) {
-                                if (hec) return;  // stalled (deadline), refused or garbage
-                                self->buffer_.consume(used);
-                                self->ReadHeader();
-                              });
+      stream_.async_handshake(
+          ssl::stream_base::server, buffer_.data(),
+          [self = this->shared_from_this()](beast::error_code hec, std::size_t used) {
+            if (hec) return;  // stalled (deadline), refused or garbage
+            self->buffer_.consume(used);
+            self->ReadHeader();
+          });
     }
   }
 
@@ -274,17 +274,17 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     response_.body() = std::move(api.body);
     response_.prepare_payload();
     Lowest().expires_after(server_.options_.io_timeout);
-    http::async_write(stream_, response_,
-                      [self = this->shared_from_this(), keep_alive](beast::error_code ec,
-                                                                    std::size_t) {
-                        if (ec) return;
-                        if (keep_alive) {
-                          self->Lowest().expires_after(self->server_.header_timeout());
-                          self->ReadHeader();
-                        } else {
-                          self->Finish();
-                        }
-                      });
+    http::async_write(
+        stream_, response_,
+        [self = this->shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+          if (ec) return;
+          if (keep_alive) {
+            self->Lowest().expires_after(self->server_.header_timeout());
+            self->ReadHeader();
+          } else {
+            self->Finish();
+          }
+        });
   }
 
   // After the last answer: TLS sends its close_notify first; then as FinishPlain.

@@ -19,7 +19,9 @@ namespace fs = std::filesystem;
 
 constexpr std::string_view kDigestPrefix = "sha256:";
 
-bool IsDigest(std::string_view entry) { return entry.substr(0, kDigestPrefix.size()) == kDigestPrefix; }
+bool IsDigest(std::string_view entry) {
+  return entry.substr(0, kDigestPrefix.size()) == kDigestPrefix;
+}
 
 std::string HostOf(const std::string& listen) {
   const std::size_t colon = listen.rfind(':');
@@ -57,9 +59,10 @@ StatusOr<HttpTlsChoice> ChooseHttpTls(const FarmConfig& config, bool allow_plain
             "Use --http-tls auto|on (HTTPS), bind to 127.0.0.1, or pass --allow-plain-http "
             "(e.g. behind a TLS-terminating proxy on this host)");
       }
-      spdlog::warn("plain HTTP on {} (--allow-plain-http): API tokens and results cross the "
-                   "network in clear text",
-                   config.http_listen);
+      spdlog::warn(
+          "plain HTTP on {} (--allow-plain-http): API tokens and results cross the "
+          "network in clear text",
+          config.http_listen);
     }
     return choice;
   }
@@ -98,9 +101,10 @@ StatusOr<std::vector<ApiToken>> LoadApiTokens(const TokenSources& sources) {
                              Entry{TokenKind::kRead, &env_read, "FARMD_READ_TOKEN", false}}) {
     if (entry.value->empty()) continue;
     if (entry.on_command_line && !IsDigest(*entry.value)) {
-      spdlog::warn("{} with a plain token: other users of this host can read it in ps; give "
-                   "farmd the 'sha256:' form (farmctl token new), --tokens-file or $FARMD_TOKEN",
-                   entry.from);
+      spdlog::warn(
+          "{} with a plain token: other users of this host can read it in ps; give "
+          "farmd the 'sha256:' form (farmctl token new), --tokens-file or $FARMD_TOKEN",
+          entry.from);
     }
     auto parsed = MakeApiToken(entry.kind, *entry.value);
     if (!parsed.ok()) return parsed.status().WithContext(entry.from);

@@ -15,9 +15,9 @@ namespace farm::farmd {
 bool IsLoopbackHost(const std::string& host);
 
 struct HttpTlsChoice {
-  HttpTlsOptions tls;        // enabled with the PEM pair, or disabled
-  std::string fingerprint;   // "sha256:<hex>" when enabled
-  std::string cert_path;     // when enabled
+  HttpTlsOptions tls;       // enabled with the PEM pair, or disabled
+  std::string fingerprint;  // "sha256:<hex>" when enabled
+  std::string cert_path;    // when enabled
 };
 
 // Decides HTTPS from config.http_tls ("on", "off", "auto" = unless http_listen is loopback)

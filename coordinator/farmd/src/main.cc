@@ -14,12 +14,12 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "allow_list_reload.h"
 #include "farm/farmd/coordinator.h"
 #include "farm/farmd/http_server.h"
 #include "farm/sweep/preset_files.h"
 #include "farm/transport/curve_keys.h"
 #include "farm/transport/zmq_agent_link.h"
-#include "allow_list_reload.h"
 #include "farm_config.h"
 #include "http_setup.h"
 
@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
   CLI::App app{"farmd: the StudioFarm coordinator"};
   std::string config_path, db, artifacts, listen_agents, listen_http, token, server_key_file,
       allow_keys_file, presets_dir, spec_dir = ".", read_token, tokens_file, http_tls, tls_cert,
-      tls_key;
+                                    tls_key;
   bool no_curve = false, synthetic = false, allow_plain_http = false;
   app.add_option("--config", config_path, "farm config (e.g. farm_configs/local.yaml)");
   app.add_option("--db", db, "SQLite database (overrides store.database)");
@@ -182,23 +182,23 @@ int main(int argc, char** argv) {
 
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
-  nlohmann::json ready = {{"agent_endpoint", (*link)->endpoint()},
-                          {"http", (*http)->endpoint()},
-                          {"http_url", ((*http)->tls() ? "https://" : "http://") +
-                                           (*http)->endpoint()},
-                          {"tls_fingerprint", tls->fingerprint},
-                          {"session_id", (*coordinator)->session_id()},
-                          {"database", config.database},
-                          {"artifacts", config.artifacts},
-                          {"curve", link_options.curve},
-                          {"server_public_key", server_public_key},
-                          {"pid", static_cast<long>(::getpid())}};
+  nlohmann::json ready = {
+      {"agent_endpoint", (*link)->endpoint()},
+      {"http", (*http)->endpoint()},
+      {"http_url", ((*http)->tls() ? "https://" : "http://") + (*http)->endpoint()},
+      {"tls_fingerprint", tls->fingerprint},
+      {"session_id", (*coordinator)->session_id()},
+      {"database", config.database},
+      {"artifacts", config.artifacts},
+      {"curve", link_options.curve},
+      {"server_public_key", server_public_key},
+      {"pid", static_cast<long>(::getpid())}};
   std::cout << ready.dump() << std::endl;
 
   std::unique_ptr<farm::farmd::AllowListReloader> reloader;
   if (link_options.curve) {
-    reloader = std::make_unique<farm::farmd::AllowListReloader>(allow_keys_file, **coordinator,
-                                                                **link);
+    reloader =
+        std::make_unique<farm::farmd::AllowListReloader>(allow_keys_file, **coordinator, **link);
   }
   farm::Status status = (*coordinator)->Run(g_stop);
   reloader.reset();

@@ -73,15 +73,16 @@ std::string DerFingerprint(X509* cert) {
   unsigned char* der = nullptr;
   const int size = i2d_X509(cert, &der);
   if (size <= 0) return "";
-  std::string fingerprint =
-      FingerprintOfDer(std::string_view(reinterpret_cast<char*>(der), static_cast<std::size_t>(size)));
+  std::string fingerprint = FingerprintOfDer(
+      std::string_view(reinterpret_cast<char*>(der), static_cast<std::size_t>(size)));
   OPENSSL_free(der);
   return fingerprint;
 }
 
 bool IsIpAddress(const std::string& text) {
   unsigned char buffer[16];
-  return inet_pton(AF_INET, text.c_str(), buffer) == 1 || inet_pton(AF_INET6, text.c_str(), buffer) == 1;
+  return inet_pton(AF_INET, text.c_str(), buffer) == 1 ||
+         inet_pton(AF_INET6, text.c_str(), buffer) == 1;
 }
 
 Status AddExtension(X509* cert, int nid, const std::string& value) {
@@ -120,7 +121,8 @@ Status WriteAtomically(const fs::path& path, const std::string& text, mode_t mod
   if (::rename(temp.c_str(), path.c_str()) != 0) {
     const std::string error = std::strerror(errno);
     ::unlink(temp.c_str());
-    return Unavailable("cannot rename '" + temp.string() + "' to '" + path.string() + "': " + error);
+    return Unavailable("cannot rename '" + temp.string() + "' to '" + path.string() +
+                       "': " + error);
   }
   const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
   const int dir = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -181,7 +183,8 @@ StatusOr<CertificatePair> GenerateSelfSignedCertificate(const CertificateRequest
   std::string san;
   for (const std::string& dns : request.dns_names) san += (san.empty() ? "" : ",") + ("DNS:" + dns);
   for (const std::string& ip : request.ip_addresses) {
-    if (!IsIpAddress(ip)) return InvalidArgument("certificate IP address '" + ip + "': not an address");
+    if (!IsIpAddress(ip))
+      return InvalidArgument("certificate IP address '" + ip + "': not an address");
     san += (san.empty() ? "" : ",") + ("IP:" + ip);
   }
   // A server (leaf) certificate; clients trust it as itself: a pinned fingerprint, or
@@ -216,7 +219,8 @@ Status WriteCertificatePair(const CertificatePair& pair, const std::string& cert
     if (!path.has_parent_path() || fs::exists(path.parent_path())) continue;
     std::error_code ec;
     fs::create_directories(path.parent_path(), ec);
-    if (ec) return Unavailable("cannot create '" + path.parent_path().string() + "': " + ec.message());
+    if (ec)
+      return Unavailable("cannot create '" + path.parent_path().string() + "': " + ec.message());
     fs::permissions(path.parent_path(), fs::perms::owner_all, fs::perm_options::replace, ec);
   }
   // The key first: a certificate on disk always has its key beside it.
@@ -237,8 +241,9 @@ StatusOr<CertificatePair> LoadOrCreateCertificate(const std::string& cert_path,
   }
   if (have_cert != have_key) {
     return FailedPrecondition(
-        "TLS " + std::string(have_cert ? "certificate '" + cert_path + "' has no key '" + key_path
-                                       : "key '" + key_path + "' has no certificate '" + cert_path) +
+        "TLS " +
+        std::string(have_cert ? "certificate '" + cert_path + "' has no key '" + key_path
+                              : "key '" + key_path + "' has no certificate '" + cert_path) +
         "': restore the missing file, or remove the other one to make a new pair (clients must "
         "then pin the new fingerprint)");
   }
@@ -248,7 +253,8 @@ StatusOr<CertificatePair> LoadOrCreateCertificate(const std::string& cert_path,
   X509Ptr cert = ParseCertificate(pair.cert_pem);
   if (!cert) return DataLoss(OpenSslError("'" + cert_path + "': not a PEM certificate"));
   BioPtr key_bio = ReadBio(pair.key_pem);
-  PkeyPtr key(key_bio ? PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  PkeyPtr key(key_bio ? PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr)
+                      : nullptr);
   if (!key) return DataLoss(OpenSslError("'" + key_path + "': not a PEM private key"));
   if (X509_check_private_key(cert.get(), key.get()) != 1) {
     ERR_clear_error();
@@ -267,7 +273,8 @@ StatusOr<std::string> CertificateFingerprint(std::string_view cert_pem) {
 
 StatusOr<std::string> NormalizeFingerprint(std::string_view text) {
   std::string_view rest = text;
-  for (std::string_view prefix : {"sha256:", "SHA256:", "sha256 fingerprint=", "SHA256 Fingerprint="}) {
+  for (std::string_view prefix :
+       {"sha256:", "SHA256:", "sha256 fingerprint=", "SHA256 Fingerprint="}) {
     if (rest.substr(0, prefix.size()) == prefix) {
       rest.remove_prefix(prefix.size());
       break;
@@ -319,7 +326,8 @@ CertificateRequest RequestForHost(const std::string& bind_host,
                     sizeof text);
         } else if (family == AF_INET6) {
           const auto* v6 = reinterpret_cast<sockaddr_in6*>(entry->ifa_addr);
-          if (IN6_IS_ADDR_LINKLOCAL(&v6->sin6_addr)) continue;  // needs a zone id; unusable in a SAN
+          if (IN6_IS_ADDR_LINKLOCAL(&v6->sin6_addr))
+            continue;  // needs a zone id; unusable in a SAN
           inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text);
         } else {
           continue;
