@@ -210,7 +210,10 @@ farm::Status NetnsFarm::StartFarmd() {
                           std::to_string(agent_port_) + ", database " + database_ +
                           " and CURVE on: " + *line);
   }
-  http_endpoint_ = ready["http"].get<std::string>();
+  // HTTPS when the config listens off loopback (as the document's does), pinned to the
+  // certificate farmd reports, as `farmctl --fingerprint` does.
+  http_endpoint_ = ready.value("http_url", ready["http"].get<std::string>());
+  tls_fingerprint_ = ready.value("tls_fingerprint", "");
   if (options_.proxy_delay && !proxy_) {
     DelayProxyOptions proxy;
     proxy.netns = lab_.farmd_ns();
@@ -297,7 +300,7 @@ farm::StatusOr<std::int64_t> NetnsFarm::SubmitSweep(int jobs, int cpu_ms, int by
       "  sampler: Euler\n  seeds: {base: 1, count: " +
       std::to_string(jobs) + "}\n";
   FARM_ASSIGN_OR_RETURN(auto inside, ScopedNetns::Enter(lab_.farmd_ns()));
-  farmctl::ApiClient api(http_endpoint_, token_, std::chrono::seconds(30));
+  farmctl::ApiClient api(http_endpoint_, token_, std::chrono::seconds(30), tls_fingerprint_);
   FARM_ASSIGN_OR_RETURN(json answer, api.Post("/api/v1/sweeps", {{"spec", spec},
                                                                  {"file_name", "netns.yaml"},
                                                                  {"synthetic", true},
@@ -313,7 +316,7 @@ farm::StatusOr<std::int64_t> NetnsFarm::SubmitSweep(int jobs, int cpu_ms, int by
 
 farm::StatusOr<json> NetnsFarm::ApiGet(const std::string& target) const {
   FARM_ASSIGN_OR_RETURN(auto inside, ScopedNetns::Enter(lab_.farmd_ns()));
-  farmctl::ApiClient api(http_endpoint_, token_, std::chrono::seconds(10));
+  farmctl::ApiClient api(http_endpoint_, token_, std::chrono::seconds(10), tls_fingerprint_);
   return api.Get(target);
 }
 
@@ -340,6 +343,7 @@ farm::StatusOr<std::string> NetnsFarm::Metrics() const {
   farmctl::HttpRequest request;
   request.target = "/metrics";
   request.token = token_;
+  request.fingerprint = tls_fingerprint_;
   FARM_ASSIGN_OR_RETURN(farmctl::HttpResponse response, farmctl::SendHttp(http_endpoint_, request));
   if (response.status != 200) {
     return farm::Unavailable("/metrics answered " + std::to_string(response.status));

@@ -4,8 +4,8 @@
 // farm_configs/cluster.example.yaml (paths moved under the test's folder, heartbeats and
 // leases shortened), agents `node01`..`nodeNN` started with the farm-agent unit's flags, each
 // `ip netns exec`'d in its own namespace and connecting to farmd over the lab's network with
-// CURVE on. The test talks to farmd's HTTP API (127.0.0.1 inside farmd's namespace) from a
-// thread that enters that namespace for the call.
+// CURVE on. The test talks to farmd's HTTP API (HTTPS with the certificate pinned, when the
+// config listens off loopback) from a thread that enters farmd's namespace for the call.
 #pragma once
 
 #include <chrono>
@@ -92,7 +92,8 @@ class NetnsFarm {
   std::string database_;
   std::filesystem::path artifacts_;
   int agent_port_ = 0;
-  std::string http_endpoint_;  // inside farmd's namespace
+  std::string http_endpoint_;     // inside farmd's namespace: http:// or https://
+  std::string tls_fingerprint_;  // of farmd's certificate, when HTTPS
   std::unique_ptr<farm::ChildProcess> farmd_;
   std::map<int, farm::ChildProcess> agents_;
   std::unique_ptr<DelayProxy> proxy_;
