@@ -214,21 +214,31 @@ TEST_F(StoreRenderResultsTest, SelectBindsValuesAndRefusesWritesAndSecondStateme
 
 TEST_F(StoreRenderResultsTest, MigrationBackfillsExistingSweeps) {
   // A database at schema 7 with a rendered, scored render: 0008 gives its sweep a row.
-  CreatedSweep sweep = Sweep({RenderJob(0), ScoreJob(0)});
-  const std::int64_t render = sweep.jobs.render_ids[0];
-  const std::int64_t image = Artifact("png-7");
-  ASSERT_TRUE(store_->SetRenderArtifact(render, image).ok());
-  Score(render, sweep.jobs.job_ids[1], 0.42);
   store_.reset();
-  const std::string path = dir_.File("farm.db");
-  RawSql(path, "DELETE FROM render_results; DROP TABLE nightly_runs; DROP TABLE render_results; "
-               "DELETE FROM schema_version WHERE version = 8");
-  store_ = OpenOrDie(path);  // migrates 7 -> 8
+  const std::string path = dir_.File("old.db");
+  testing_util::CreateDatabaseAtVersion(path, 7);
+  const std::string image_sha = Sha256Hex("png-7");
+  RawSql(path,
+         "INSERT INTO sweeps (id, name, spec_yaml, spec_sha256, created_at, updated_at) "
+         "VALUES (1, 'old', 'name: old', printf('%064d', 1), 1, 1);"
+         "INSERT INTO identities (id, name, instance_token, photos_sha256, created_at) "
+         "VALUES (1, 'ana', 'sks person', printf('%064d', 2), 1);"
+         "INSERT INTO artifacts (id, sha256, size, path, media_type, created_at) "
+         "VALUES (1, '" + image_sha + "', 5, 'png/7.png', 'image/png', 1);"
+         "INSERT INTO jobs (id, sweep_id, kind, param_hash, params_json, state, created_at, "
+         "updated_at) VALUES (1, 1, 'render', printf('%064d', 4), '{}', 'succeeded', 1, 1), "
+         "(2, 1, 'score', printf('%064d', 5), '{}', 'succeeded', 1, 1);" +
+         testing_util::OldRenderInsertSql(1, testing_util::SampleRender(0), 1, 1) +
+         "INSERT INTO sweep_renders (sweep_id, render_id) VALUES (1, 1);"
+         "INSERT INTO scores (render_id, identity_id, job_id, metric, model_version, similarity, "
+         "faces_found, created_at) VALUES (1, 1, 2, 'cosine', 'v1', 0.42, 1, 1);");
+  store_ = OpenOrDie(path);  // migrates 7 -> latest
   ASSERT_NE(store_, nullptr);
-  auto row = store_->GetRenderResult(sweep.sweep_id, render);
+  EXPECT_EQ(store_->migration_at_open().from_version, 7);
+  auto row = store_->GetRenderResult(1, 1);
   ASSERT_TRUE(row.ok()) << row.status().ToString();
-  EXPECT_EQ(row->artifact_id, image);
-  EXPECT_EQ(row->image_sha256, Sha256Hex("png-7"));
+  EXPECT_EQ(row->artifact_id, 1);
+  EXPECT_EQ(row->image_sha256, image_sha);
   EXPECT_DOUBLE_EQ(row->score.value_or(-1), 0.42);
 }
 

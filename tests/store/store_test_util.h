@@ -10,7 +10,9 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 
+#include "farm/schemas/migrations.h"
 #include "farm/schemas/render_params.h"
 #include "farm/schemas/sha256.h"
 #include "farm/store/store.h"
@@ -101,6 +103,82 @@ inline std::string RawSql(const std::string& path, const std::string& sql) {
   }
   sqlite3_close(db);
   return result;
+}
+
+// Creates `path` as a database at schema `version`: migrations 1..version applied and
+// recorded as the store does, for tests that migrate an older database.
+inline void CreateDatabaseAtVersion(const std::string& path, int version) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+      SQLITE_OK) {
+    ADD_FAILURE() << "cannot create " << path << ": " << sqlite3_errmsg(db);
+    sqlite3_close(db);
+    return;
+  }
+  std::string sql =
+      "PRAGMA foreign_keys = ON; BEGIN; CREATE TABLE schema_version (version INTEGER PRIMARY "
+      "KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL);";
+  for (const Migration& migration : Migrations()) {
+    if (migration.version > version) break;
+    sql += std::string(migration.sql) + ";\nINSERT INTO schema_version VALUES (" +
+           std::to_string(migration.version) + ", '" + std::string(migration.name) + "', 0);";
+  }
+  sql += "COMMIT;";
+  char* error = nullptr;
+  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+    ADD_FAILURE() << "schema up to version " << version << ": " << (error ? error : "?");
+    sqlite3_free(error);
+  }
+  sqlite3_close(db);
+}
+
+// `text` as a SQL string literal.
+inline std::string SqlQuote(std::string_view text) {
+  std::string quoted = "'";
+  for (char c : text) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+  return quoted + "'";
+}
+
+// An INSERT of a render row as the store wrote it before 0009_renders_slim.sql (prompts
+// stored as columns too), for databases made by CreateDatabaseAtVersion(path, 8 or less).
+// `job_id` and `artifact_id` 0 leave the columns NULL.
+inline std::string OldRenderInsertSql(std::int64_t id, const RenderParams& params,
+                                      std::int64_t job_id = 0, std::int64_t artifact_id = 0) {
+  auto json = ToCanonicalJson(params);
+  EXPECT_TRUE(json.ok()) << json.status().ToString();
+  const std::string text = json.ok() ? *json : "{}";
+  auto id_or_null = [](std::int64_t value) {
+    return value == 0 ? std::string("NULL") : std::to_string(value);
+  };
+  auto text_or_null = [](const std::string& value) {
+    return value.empty() ? std::string("NULL") : SqlQuote(value);
+  };
+  const bool lora = !params.loras.empty();
+  return "INSERT INTO renders (id, param_hash, params_json, job_id, seed, sampler, scheduler, "
+         "steps, cfg, clip_skip, width, height, pose, tone, denoise, lora_ref, lora_weight, "
+         "checkpoint_sha256, prompt, negative_prompt, artifact_id, rendered_at, created_at) "
+         "VALUES (" +
+         std::to_string(id) + ", " + SqlQuote(Sha256Hex(text)) + ", " + SqlQuote(text) + ", " +
+         id_or_null(job_id) + ", " + std::to_string(static_cast<std::int64_t>(params.seed)) +
+         ", " + SqlQuote(params.sampler) + ", " + SqlQuote(params.scheduler) + ", " +
+         std::to_string(params.steps) + ", " + std::to_string(params.cfg) + ", " +
+         std::to_string(params.clip_skip) + ", " + std::to_string(params.width) + ", " +
+         std::to_string(params.height) + ", " + text_or_null(params.pose) + ", " +
+         text_or_null(params.tone) + ", " + std::to_string(params.denoise) + ", " +
+         (lora ? SqlQuote(params.loras[0].ref) : "NULL") + ", " +
+         (lora ? std::to_string(params.loras[0].weight) : "NULL") + ", " +
+         SqlQuote(params.checkpoint_sha256) + ", " + SqlQuote(params.prompt) + ", " +
+         SqlQuote(params.negative_prompt) + ", " + id_or_null(artifact_id) + ", " +
+         (artifact_id == 0 ? "NULL" : "1700000000500") + ", " + std::to_string(1700000000000 + id) +
+         ");";
+}
+
+// The version of the migration named `name` (e.g. "renders_slim"); 0 when none is.
+inline int MigrationVersion(std::string_view name) {
+  for (const Migration& migration : Migrations()) {
+    if (migration.name == name) return migration.version;
+  }
+  return 0;
 }
 
 }  // namespace farm::store::testing_util

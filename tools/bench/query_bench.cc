@@ -112,7 +112,7 @@ std::string PopulateSql(const Args& args) {
          "'{}', 'succeeded', 1796083200000 + i, 1796083200000 + i FROM a;\n";
   sql += base + ", a AS (" + attrs + ") INSERT INTO renders (id, param_hash, params_json, job_id, "
          "seed, sampler, scheduler, steps, cfg, clip_skip, width, height, pose, tone, denoise, "
-         "lora_ref, lora_weight, checkpoint_sha256, prompt, negative_prompt, created_at) "
+         "lora_ref, lora_weight, checkpoint_sha256, created_at) "
          "SELECT i, param_hash, json_object('cfg', cfg, 'checkpoint_sha256', printf('%064d', 7), "
          "'clip_skip', 2, 'controlnets', json_array(), 'denoise', 1.0, 'engine', "
          "'studiofarm-sd/1', 'height', 768, 'loras', json_array(json_object('ref', "
@@ -122,7 +122,6 @@ std::string PopulateSql(const Args& args) {
          "'stages', json_array(), 'steps', steps, 'tone', tone, 'version', 1, 'width', 512), "
          "i, seed, sampler, 'karras', steps, cfg, 2, 512, 768, pose, tone, 1.0, "
          "'train:' || printf('%064d', 3) || '@1600', 0.8, printf('%064d', 7), "
-         "'studio portrait of sks person, ' || tone || ' light', 'blurry, lowres', "
          "1796083200000 + i FROM a;\n";
   sql += base + "INSERT INTO render_results (id, sweep_id, render_id, job_id, image_sha256, "
          "agent_id, agent_version, seconds, identity_id, score, faces_found, created_at) "

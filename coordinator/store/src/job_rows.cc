@@ -94,7 +94,7 @@ InsertedJobs WriteJobs(StoreImpl& impl, std::int64_t sweep_id, const std::vector
     std::int64_t job_id = 0;
     if (job.kind == JobKind::kRender) {
       const CanonicalRender& record = *canonical[i];
-      const std::optional<ExistingRender> existing = FindRender(impl, record.param_hash);
+      const std::optional<ExistingRender> existing = FindRender(impl, record.param_hash());
       if (existing && (existing->rendered || existing->job_live) && !job.rerender) {
         // Done or on its way: share it, no second job (the farm renders a record once).
         result.job_ids[i] = existing->job_id.value_or(0);
@@ -103,8 +103,9 @@ InsertedJobs WriteJobs(StoreImpl& impl, std::int64_t sweep_id, const std::vector
         renders.LinkToSweep(sweep_id, existing->id, now);
         continue;
       }
-      job_id = InsertJobRow(impl, sweep_id, job.kind, record.param_hash, record.params_json,
+      job_id = InsertJobRow(impl, sweep_id, job.kind, record.param_hash(), record.params_json(),
                             job.priority, now);
+      bool created = false;
       if (existing) {
         // Its earlier job failed or was cancelled, or the sweep asked to render it again:
         // this job renders it (again). Earlier sweeps keep their results.
@@ -114,10 +115,16 @@ InsertedJobs WriteJobs(StoreImpl& impl, std::int64_t sweep_id, const std::vector
         update->exec();
         result.render_ids[i] = existing->id;
       } else {
-        result.render_ids[i] = renders.Upsert(*job.render, record, job_id, now).id;
+        const RenderInsert inserted = renders.Upsert(*job.render, record, job_id, now);
+        result.render_ids[i] = inserted.id;
+        created = inserted.created;
         ++result.renders_created;
       }
-      renders.LinkToSweep(sweep_id, result.render_ids[i], now);
+      if (created) {
+        renders.LinkNewToSweep(sweep_id, result.render_ids[i], job_id, now);
+      } else {
+        renders.LinkToSweep(sweep_id, result.render_ids[i], now);
+      }
     } else {
       job_id = InsertJobRow(impl, sweep_id, job.kind, job.param_hash, job.params_json, job.priority,
                             now);

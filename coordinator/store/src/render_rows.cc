@@ -8,9 +8,14 @@ namespace {
 constexpr char kInsertRender[] =
     "INSERT INTO renders (param_hash, params_json, job_id, seed, sampler, scheduler, steps, "
     "cfg, clip_skip, width, height, pose, tone, denoise, lora_ref, lora_weight, "
-    "checkpoint_sha256, prompt, negative_prompt, created_at) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
-    "?19, ?20) ON CONFLICT (param_hash) DO NOTHING";
+    "checkpoint_sha256, created_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) "
+    "ON CONFLICT (param_hash) DO NOTHING";
+
+// A new render's result row: its job (if any) has not run, so there is nothing to copy.
+constexpr char kInsertNewResult[] =
+    "INSERT INTO render_results (sweep_id, render_id, job_id, created_at) "
+    "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (sweep_id, render_id) DO NOTHING";
 
 // A sweep's result row for a render; copies the result of the render's job when it has
 // one (see LinkToSweep).
@@ -43,36 +48,32 @@ void BindTextNoCopyOrNull(SQLite::Statement& statement, int index, const std::st
 
 }  // namespace
 
-StatusOr<CanonicalRender> Canonicalize(const RenderParams& params, std::string params_json,
-                                       std::string param_hash) {
-  CanonicalRender canonical;
+StatusOr<CanonicalRender> Canonicalize(const RenderParams& params, const std::string& params_json,
+                                       const std::string& param_hash) {
   if (params_json.empty()) {
-    FARM_ASSIGN_OR_RETURN(canonical.params_json, ToCanonicalJson(params));
-    canonical.param_hash = Sha256Hex(canonical.params_json);
-    return canonical;
+    FARM_ASSIGN_OR_RETURN(std::string json, ToCanonicalJson(params));
+    std::string hash = Sha256Hex(json);
+    return CanonicalRender::Own(std::move(json), std::move(hash));
   }
   if (!IsSha256Hex(param_hash)) {
     return InvalidArgument("param_hash '" + param_hash + "' is not 64 lower-case hex digits");
   }
-  canonical.params_json = std::move(params_json);
-  canonical.param_hash = std::move(param_hash);
-  return canonical;
+  return CanonicalRender::Borrow(params_json, param_hash);
 }
 
 RenderWriter::RenderWriter(StoreImpl& impl)
     : impl_(impl),
       insert_(impl.Prepare(kInsertRender)),
       find_(impl.Prepare("SELECT id FROM renders WHERE param_hash = ?")),
-      link_(impl.Prepare("INSERT INTO sweep_renders (sweep_id, render_id) VALUES (?, ?) "
-                         "ON CONFLICT DO NOTHING")),
-      result_(impl.Prepare(kInsertResult)) {}
+      result_(impl.Prepare(kInsertResult)),
+      new_result_(impl.Prepare(kInsertNewResult)) {}
 
 RenderInsert RenderWriter::Upsert(const RenderParams& params, const CanonicalRender& canonical,
                                   std::int64_t job_id, std::int64_t now_ms) {
   SQLite::Statement& insert = *insert_;
   insert.reset();  // every parameter is bound again below
-  insert.bindNoCopy(1, canonical.param_hash);
-  insert.bindNoCopy(2, canonical.params_json);
+  insert.bindNoCopy(1, canonical.param_hash());
+  insert.bindNoCopy(2, canonical.params_json());
   BindIdOrNull(insert, 3, job_id);
   // Seeds >= 2^63 wrap to negative (documented in 0001_initial.sql).
   insert.bind(4, static_cast<int64_t>(params.seed));
@@ -94,18 +95,17 @@ RenderInsert RenderWriter::Upsert(const RenderParams& params, const CanonicalRen
     insert.bind(16, params.loras.front().weight);
   }
   insert.bindNoCopy(17, params.checkpoint_sha256);
-  insert.bindNoCopy(18, params.prompt);
-  insert.bindNoCopy(19, params.negative_prompt);
-  insert.bind(20, static_cast<int64_t>(now_ms));
+  // prompt and negative_prompt are read from params_json (0009_renders_slim.sql).
+  insert.bind(18, static_cast<int64_t>(now_ms));
   const bool created = insert.exec() == 1;
   insert.reset();  // release the bound strings before the caller's records go away
   if (created) return {impl_.db().getLastInsertRowid(), true};
 
   SQLite::Statement& find = *find_;
   find.reset();
-  find.bindNoCopy(1, canonical.param_hash);
+  find.bindNoCopy(1, canonical.param_hash());
   if (!find.executeStep()) {
-    throw CorruptRow("render " + canonical.param_hash + " was neither inserted nor found");
+    throw CorruptRow("render " + canonical.param_hash() + " was neither inserted nor found");
   }
   const RenderInsert existing{find.getColumn(0).getInt64(), false};
   find.reset();
@@ -114,20 +114,27 @@ RenderInsert RenderWriter::Upsert(const RenderParams& params, const CanonicalRen
 
 void RenderWriter::LinkToSweep(std::int64_t sweep_id, std::int64_t render_id,
                                std::int64_t now_ms) {
-  SQLite::Statement& link = *link_;
-  link.reset();
-  link.bind(1, static_cast<int64_t>(sweep_id));
-  link.bind(2, static_cast<int64_t>(render_id));
-  link.exec();
-  // The sweep's result row serves from the render's current job. When that job already
-  // rendered (a shared render), the row starts with its result: another row served by
-  // the job, or the render's own columns for a render without job rows (stored before
-  // 0008, or inserted without a job).
+  // The sweep's result row (also its link: sweep_renders is a view of render_results)
+  // serves from the render's current job. When that job already rendered (a shared
+  // render), the row starts with its result: another row served by the job, or the
+  // render's own columns for a render without job rows (stored before 0008, or inserted
+  // without a job).
   SQLite::Statement& result = *result_;
   result.reset();
   result.bind(1, static_cast<int64_t>(sweep_id));
   result.bind(2, static_cast<int64_t>(render_id));
   result.bind(3, static_cast<int64_t>(now_ms));
+  result.exec();
+}
+
+void RenderWriter::LinkNewToSweep(std::int64_t sweep_id, std::int64_t render_id,
+                                  std::int64_t job_id, std::int64_t now_ms) {
+  SQLite::Statement& result = *new_result_;
+  result.reset();
+  result.bind(1, static_cast<int64_t>(sweep_id));
+  result.bind(2, static_cast<int64_t>(render_id));
+  BindIdOrNull(result, 3, job_id);
+  result.bind(4, static_cast<int64_t>(now_ms));
   result.exec();
 }
 

@@ -52,7 +52,12 @@ StatusOr<std::vector<RenderInsert>> Store::InsertRenders(const std::vector<NewRe
       for (std::size_t i = 0; i < renders.size(); ++i) {
         const NewRender& render = renders[i];
         results.push_back(writer.Upsert(render.params, canonical[i], render.job_id, now));
-        if (render.sweep_id != 0) writer.LinkToSweep(render.sweep_id, results.back().id, now);
+        if (render.sweep_id == 0) continue;
+        if (results.back().created) {
+          writer.LinkNewToSweep(render.sweep_id, results.back().id, render.job_id, now);
+        } else {
+          writer.LinkToSweep(render.sweep_id, results.back().id, now);
+        }
       }
     }
     scope.Commit();
@@ -81,10 +86,10 @@ StatusOr<Render> Store::GetRenderByHash(const std::string& param_hash) {
 StatusOr<std::vector<Render>> Store::ListRenders(const RenderFilter& filter) {
   // One cached statement per combination of filters; the values are bound.
   std::string sql = kRenderColumns;
-  // Within a sweep, walking sweep_renders' primary key yields render ids in order, so the
-  // ORDER BY names its column and LIMIT needs no sort of the whole sweep.
+  // Within a sweep, walking render_results' (sweep_id, render_id) key yields render ids in
+  // order, so the ORDER BY names its column and LIMIT needs no sort of the whole sweep.
   const char* id_column = filter.sweep_id ? "sr.render_id" : "r.id";
-  if (filter.sweep_id) sql += " JOIN sweep_renders sr ON sr.render_id = r.id AND sr.sweep_id = ?";
+  if (filter.sweep_id) sql += " JOIN render_results sr ON sr.render_id = r.id AND sr.sweep_id = ?";
   sql += std::string(" WHERE ") + id_column + " > ?";
   if (filter.sampler) sql += " AND r.sampler = ?";
   if (filter.pose) sql += " AND r.pose IS ?";

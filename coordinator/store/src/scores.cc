@@ -99,7 +99,7 @@ StatusOr<std::vector<Score>> Store::ListScoresForSweep(std::int64_t sweep_id) {
     auto rows = impl_->Prepare(
         "SELECT s.id, s.render_id, s.identity_id, s.job_id, s.metric, s.model_version, "
         "s.similarity, s.faces_found, s.reason, s.created_at FROM scores s "
-        "JOIN sweep_renders sr ON sr.render_id = s.render_id AND sr.sweep_id = ? "
+        "JOIN render_results sr ON sr.render_id = s.render_id AND sr.sweep_id = ? "
         "ORDER BY s.render_id, s.id");
     rows->bind(1, static_cast<int64_t>(sweep_id));
     std::vector<Score> scores;

@@ -17,7 +17,7 @@ namespace {
 // Main tables in the order `farmctl db info` lists them.
 constexpr const char* kTables[] = {
     "sweeps",           "jobs",      "job_deps",   "attempts",        "renders",
-    "sweep_renders",    "artifacts", "identities", "identity_photos", "loras",
+    "render_results",   "artifacts", "identities", "identity_photos", "loras",
     "lora_checkpoints", "scores",    "agents",     "job_artifacts"};
 
 constexpr int kPageSize = 16384;
