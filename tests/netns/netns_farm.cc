@@ -93,7 +93,8 @@ farm::Status NetnsFarm::MakeKeysAndToken() {
   // The document's commands as an operator runs them, with farmctl of this build first on
   // PATH and /etc/studiofarm under the test's folder.
   const std::string farmctl_dir = fs::path(FARMCTL_PATH).parent_path().string();
-  const std::string path = farmctl_dir + ":" + (std::getenv("PATH") ? std::getenv("PATH") : "");
+  const std::string path = farmctl_dir + ":" + (std::getenv("PATH") ? std::getenv("PATH") : "") +
+                           ":/usr/sbin:/usr/bin:/sbin:/bin";
   std::vector<std::string> commands = doc_.key_commands;
   // More agents than the document makes keys for: one more pair each, as it says.
   for (int i = 1; i <= lab_.agents(); ++i) {
@@ -105,7 +106,7 @@ farm::Status NetnsFarm::MakeKeysAndToken() {
   commands.push_back(doc_.allow_list_command);
   for (const std::string& command : commands) {
     FARM_ASSIGN_OR_RETURN(CommandResult result,
-                          RunCommand({"env", "PATH=" + path, "sh", "-ec", Mapped(command)}));
+                          RunCommand({"env", "PATH=" + path, FindProgram("sh"), "-ec", Mapped(command)}));
     if (result.exit_code != 0) {
       return farm::Internal("docs/operations.md's command failed (exit " +
                             std::to_string(result.exit_code) + "): " + command + "\n" +

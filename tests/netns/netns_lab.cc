@@ -169,6 +169,7 @@ void RemoveLeftoverNamespaces() {
 }
 
 std::vector<std::string> NetnsLab::In(const std::string& ns, std::vector<std::string> argv) {
+  if (!argv.empty()) argv[0] = FindProgram(argv[0]);  // ip's own PATH search may lack sbin
   argv.insert(argv.begin(), {FindProgram("ip"), "netns", "exec", ns});
   return argv;
 }
