@@ -55,6 +55,18 @@ TEST_F(SlowClientsTest, AFullTableOfSlowHeadersDoesNotLockOutHealthz) {
     EXPECT_LT(Since(start).count(), 2000) << "healthz waited behind slow clients";
   }
   EXPECT_GE(server->evicted_connections(), 1u);
+  // ... and /metrics says so.
+  const int metrics = ConnectTcp(server->endpoint());
+  ASSERT_GE(metrics, 0);
+  const std::string text = Exchange(metrics,
+                                    "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+                                    "Authorization: Bearer sesame\r\n\r\n");
+  close(metrics);
+  const std::string evicted = "\nfarm_http_connections_evicted_total ";
+  const std::size_t at = text.find(evicted);
+  ASSERT_NE(at, std::string::npos) << text;
+  EXPECT_GE(std::stoi(text.substr(at + evicted.size())), 1) << text;
+  EXPECT_NE(text.find("\nfarm_http_connections "), std::string::npos) << text;
   // The oldest trickle made room first: it is closed, the newest still open.
   EXPECT_LT(TimeUntilClosed(slow.front(), milliseconds(2000)).count(), 2000);
   EXPECT_EQ(TimeUntilClosed(slow.back(), milliseconds(300)).count(), 300);

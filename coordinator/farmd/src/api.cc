@@ -345,7 +345,9 @@ ApiResponse HandleApiRequest(Coordinator& coordinator, const ApiOptions& options
   }
   if (parts == std::vector<std::string>{"metrics"}) {
     if (!get) return Error(405, "method_not_allowed", "use GET");
-    return {200, "text/plain; version=0.0.4", coordinator.MetricsText()};
+    std::string text = coordinator.MetricsText();
+    if (options.extra_metrics) text += options.extra_metrics();
+    return {200, "text/plain; version=0.0.4", std::move(text)};
   }
   if (parts.size() < 3 || parts[0] != "api" || parts[1] != "v1") {
     return Error(404, "not_found", "no route " + path);

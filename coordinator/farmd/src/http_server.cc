@@ -34,6 +34,30 @@ struct IoHandle {
   net::io_context* io = nullptr;  // guarded by mutex; null once stopped
 };
 
+// The listener's counters for /metrics: read on the loop thread, so atomics; shared with
+// the API options, which posted loop tasks may hold after the server is gone.
+struct HttpCounters {
+  std::atomic<std::size_t> open{0};
+  std::atomic<std::uint64_t> evicted{0};
+  std::atomic<std::uint64_t> refused{0};
+
+  std::string Text() const {
+    return "# HELP farm_http_connections Open connections of the HTTP API.\n"
+           "# TYPE farm_http_connections gauge\nfarm_http_connections " +
+           std::to_string(open.load()) +
+           "\n# HELP farm_http_connections_evicted_total Connections closed to make room for "
+           "new ones (handshake or headers pending, or idle).\n"
+           "# TYPE farm_http_connections_evicted_total counter\n"
+           "farm_http_connections_evicted_total " +
+           std::to_string(evicted.load()) +
+           "\n# HELP farm_http_connections_refused_total Connections refused because every "
+           "open one had a request in hand.\n"
+           "# TYPE farm_http_connections_refused_total counter\n"
+           "farm_http_connections_refused_total " +
+           std::to_string(refused.load()) + "\n";
+  }
+};
+
 // What a connection is doing, for choosing which one to close when the table is full.
 enum class Phase {
   kHandshake,  // TLS detection and handshake
@@ -68,12 +92,20 @@ class HttpServerImpl {
     return std::min(options_.header_timeout, options_.io_timeout);
   }
 
+  std::shared_ptr<const ApiOptions> MakeApiOptions() const {
+    auto api = std::make_shared<ApiOptions>(options_.api);
+    api->extra_metrics = [counters = counters_, previous = api->extra_metrics] {
+      return (previous ? previous() : std::string()) + counters->Text();
+    };
+    return api;
+  }
+
   Coordinator& coordinator_;
   HttpServerOptions options_;
+  std::shared_ptr<HttpCounters> counters_ = std::make_shared<HttpCounters>();
   // Shared with posted loop tasks, which may outlive the server.
-  std::shared_ptr<const ApiOptions> api_ = std::make_shared<const ApiOptions>(options_.api);
+  std::shared_ptr<const ApiOptions> api_ = MakeApiOptions();
   std::shared_ptr<IoHandle> handle_ = std::make_shared<IoHandle>();
-  std::atomic<std::size_t> evicted_{0};
   // Every open session (io thread only). Declared before io_: sessions whose handlers the
   // io_context destroys unregister themselves here.
   std::list<SessionBase*> sessions_;
@@ -103,10 +135,12 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       : stream_(MakeStream(std::move(socket), server)), server_(server) {
     server_.sessions_.push_back(this);
     entry_ = std::prev(server_.sessions_.end());
+    ++server_.counters_->open;
   }
   ~Session() override {
     if (phase_ == Phase::kClosed) --server_.closed_;
     server_.sessions_.erase(entry_);
+    --server_.counters_->open;
   }
 
   void Start() {
@@ -402,7 +436,7 @@ bool HttpServerImpl::MakeRoom() {
   }
   if (oldest == nullptr) return false;
   oldest->Close();
-  ++evicted_;
+  ++counters_->evicted;
   return true;
 }
 
@@ -413,6 +447,7 @@ void HttpServerImpl::Accept() {
       if (!MakeRoom()) {
         beast::error_code ignored;
         socket.close(ignored);  // every slot busy with a request: refuse rather than queue
+        ++counters_->refused;
       } else if (ssl_) {
         std::make_shared<Session<TlsStream>>(std::move(socket), *this)->Start();
       } else {
@@ -450,7 +485,7 @@ HttpServer::HttpServer(std::unique_ptr<HttpServerImpl> impl) : impl_(std::move(i
 HttpServer::~HttpServer() { Stop(); }
 std::string HttpServer::endpoint() const { return impl_->endpoint_; }
 bool HttpServer::tls() const { return impl_->ssl_.has_value(); }
-std::size_t HttpServer::evicted_connections() const { return impl_->evicted_.load(); }
+std::size_t HttpServer::evicted_connections() const { return impl_->counters_->evicted.load(); }
 void HttpServer::Stop() { impl_->Stop(); }
 
 }  // namespace farm::farmd

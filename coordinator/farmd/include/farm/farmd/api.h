@@ -38,6 +38,7 @@
 // JSON or parameters, 404 for unknown routes or ids, 405 for a wrong method.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,9 @@ struct ApiOptions {
   std::string models_dir;
   // Defaults for submissions that do not say (the JSON body's "synthetic" overrides).
   SubmitOptions submit;
+  // More Prometheus text appended to /metrics (the HTTP listener's own counters); called
+  // on the loop thread, so it reads only thread-safe state.
+  std::function<std::string()> extra_metrics;
 };
 
 struct ApiRequest {
