@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <set>
@@ -87,6 +88,21 @@ inline std::set<Lease> OpenAttempts(const farm_faults::FarmDb& db, std::int64_t 
     for (const auto& row : *rows) open.insert({std::stoll(row[0]), std::stoll(row[1])});
   }
   return open;
+}
+
+// How long ago, in ms, `agent`'s newest open attempt of the sweep was leased (farmd's clock,
+// the same machine's); -1 when it holds none.
+inline std::int64_t NewestOpenLeaseAgeMs(const farm_faults::FarmDb& db, std::int64_t sweep,
+                                         const std::string& agent) {
+  auto newest = db.Count(
+      "SELECT coalesce(max(a.leased_at), -1) FROM attempts a JOIN jobs j ON a.job_id = j.id"
+      " WHERE a.outcome IS NULL AND j.sweep_id = " + std::to_string(sweep) +
+      " AND a.agent_id = '" + agent + "'");
+  if (!newest.ok() || *newest < 0) return -1;
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  return now - *newest;
 }
 
 // The outcome of one attempt on disk ("open" while unfinished, "" when there is no such row).

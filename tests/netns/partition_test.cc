@@ -14,9 +14,11 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 constexpr int kAgents = 2;
-constexpr int kJobs = 300;
-// Long enough that the agent is inside jobs when its link goes, so it finishes them cut off.
-constexpr int kJobCpuMs = 100;
+constexpr int kJobs = 240;
+// Long enough that a job leased just before the link goes is finished after it, cut off.
+constexpr int kJobCpuMs = 150;
+// The link goes down at most this long after node01 was given a job.
+constexpr int kFreshLeaseMs = 40;
 
 using PartitionTest = NetnsTest;
 
@@ -30,12 +32,15 @@ TEST_F(PartitionTest, CutOffAgentsJobsRunElsewhereAndItsLateResultsAreRefused) {
   const std::string cut = NetnsFarm::agent_id(1);
   const std::string other = NetnsFarm::agent_id(2);
 
-  // A fifth into the sweep, at a moment node01 holds leases.
+  // A fifth into the sweep, just after node01 was given a job (so that it is still running
+  // it, not sending its result, when the link goes).
   std::set<Lease> held;
   ASSERT_TRUE(farm_faults::WaitUntil(
       [&] {
         auto done = (*db)->SucceededJobs(*sweep);
         if (!done.ok() || done->size() < kJobs / 5) return false;
+        const std::int64_t age = NewestOpenLeaseAgeMs(**db, *sweep, cut);
+        if (age < 0 || age > kFreshLeaseMs) return false;
         held = OpenAttempts(**db, *sweep, cut);
         return !held.empty();
       },
