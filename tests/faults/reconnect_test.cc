@@ -123,6 +123,7 @@ TEST(ReconnectFaultTest, BusyRefusalsSpendNoAttempt) {
   auto a = farm.Join("a", 1);
   const auto sweep = farm.Submit(1);
   // Four refusals as busy: more than max_attempts, yet the job is not failed.
+  std::int64_t job = 0;
   for (int i = 0; i < 4; ++i) {
     auto offer = farm.Await(*a, v1::Envelope::kJobOffer);
     ASSERT_TRUE(offer.has_value()) << "refusal " << i;
@@ -136,7 +137,17 @@ TEST(ReconnectFaultTest, BusyRefusalsSpendNoAttempt) {
     // Paused until its heartbeat: no offer before.
     EXPECT_FALSE(farm.Await(*a, v1::Envelope::kJobOffer, 5).has_value());
     ASSERT_TRUE(a->Send(Beat(offer->sequence(), {})).ok());
+    job = static_cast<std::int64_t>(offer->job_offer().lease().job_id());
   }
+  // A restarted farmd reads them back as uncounted (attempts.counted) and still does not
+  // fail the job.
+  farm.Crash();
+  farm.Open();
+  auto restored = farm.coordinator().scheduler().GetJob(job);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  EXPECT_EQ(restored->attempt_count, 4);
+  EXPECT_EQ(restored->uncounted_attempts, 4);
+  a = farm.Join("a", 1);
   auto offer = farm.Await(*a, v1::Envelope::kJobOffer);
   ASSERT_TRUE(offer.has_value());
   EXPECT_EQ(offer->job_offer().lease().attempt(), 5u);

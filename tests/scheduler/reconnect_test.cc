@@ -133,6 +133,39 @@ TEST_F(ReconnectTest, BusyRefusalsSpendNoAttemptAndPauseTheAgentUntilItsHeartbea
   EXPECT_EQ(StateOf(1), JobState::kSucceeded);
 }
 
+TEST_F(ReconnectTest, FreeAttemptsAreCappedSoARefusingAgentCannotRequeueAJobForever) {
+  Register(Agent("a"));
+  Submit(Job(1));
+  // max_attempts is 2: kMaxUncountedAttempts refusals are forgiven, the next two count.
+  for (int i = 1; i <= kMaxUncountedAttempts + 2; ++i) {
+    testing::Out out = Schedule();
+    ASSERT_EQ(out.dispatches.size(), 1u) << "round " << i;
+    RefuseBusy("a", out.dispatches[0].lease());
+    if (i <= kMaxUncountedAttempts + 1) EXPECT_EQ(StateOf(1), JobState::kQueued) << "round " << i;
+    ASSERT_TRUE(Beat("a", {}).ok());
+  }
+  EXPECT_EQ(StateOf(1), JobState::kFailed);
+}
+
+TEST_F(ReconnectTest, UncountedAttemptsSurviveARestore) {
+  RestoredJob job;
+  job.spec = Job(1);
+  job.state = JobState::kQueued;
+  job.attempt_count = 3;
+  job.uncounted_attempts = 3;  // three busy refusals before farmd restarted
+  RestoreInput input;
+  input.jobs.push_back(job);
+  ASSERT_TRUE(s().Restore(input).ok());
+  EXPECT_EQ(InfoOf(1).uncounted_attempts, 3);
+  Register(Agent("a"));
+  testing::Out out = Schedule();
+  ASSERT_EQ(out.dispatches.size(), 1u);
+  EXPECT_EQ(out.dispatches[0].attempt, 4);
+  // A counted attempt: 1 of max_attempts 2, so the job is tried again.
+  Report("a", out.dispatches[0].lease(), ResultKind::kReleased, "shutting down");
+  EXPECT_EQ(StateOf(1), JobState::kQueued);
+}
+
 TEST_F(ReconnectTest, PlainReleasesStillCountAgainstMaxAttempts) {
   Register(Agent("a"));
   Submit(Job(1));
@@ -165,6 +198,8 @@ TEST_F(ReconnectTest, LostOfferIsRequeuedByTheFirstHeartbeatThatShouldListIt) {
   ASSERT_EQ(out.ended.size(), 1u);
   EXPECT_EQ(out.ended[0].outcome, AttemptOutcome::kAgentLost);
   EXPECT_NE(out.ended[0].error.find("offer was lost"), std::string::npos) << out.ended[0].error;
+  EXPECT_FALSE(out.ended[0].counted) << "the wire lost the offer, not the job";
+  EXPECT_EQ(InfoOf(1).uncounted_attempts, 1);
   ASSERT_EQ(out.requeues.size(), 1u);
   EXPECT_TRUE(out.cancels.empty()) << "the agent never had the lease: nothing to cancel";
   testing::Out again = Schedule();

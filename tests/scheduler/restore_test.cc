@@ -55,6 +55,17 @@ TEST_F(RestoreTest, RebuildsStatesAndResumesLeasesOfReconnectingAgents) {
   EXPECT_EQ(Schedule().DispatchedJobs(), (std::vector<JobId>{4}));
 }
 
+TEST_F(RestoreTest, MoreUncountedAttemptsThanAttemptsIsRefused) {
+  RestoredJob job = Restored(Job(1), JobState::kQueued);
+  job.attempt_count = 2;
+  job.uncounted_attempts = 3;
+  RestoreInput input;
+  input.jobs.push_back(job);
+  Status status = s().Restore(input);
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("uncounted_attempts"), std::string::npos) << status.message();
+}
+
 TEST_F(RestoreTest, LeasePastItsDeadlineIsRequeuedAtOnce) {
   RestoreInput input;
   input.jobs.push_back(Leased(1, "a", 2, clock_.NowMs() - 1));

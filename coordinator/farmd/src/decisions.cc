@@ -68,7 +68,7 @@ void CoordinatorImpl::ProcessDecisions(const std::function<Status()>& extra) {
       const std::optional<scheduler::JobState> state = scheduler_->FindJobState(d->job);
       store::JobState next = store::JobState::kQueued;
       if (state && scheduler::IsTerminal(*state)) next = ToStore(*state);
-      writes.ends.push_back({d->job, d->attempt, ToStore(d->outcome), d->error, next});
+      writes.ends.push_back({d->job, d->attempt, ToStore(d->outcome), d->error, next, d->counted});
       writes.jobs.insert(d->job);
       ended_in[d->job] = next;
       carry[i] = true;

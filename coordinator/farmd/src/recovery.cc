@@ -87,6 +87,7 @@ Status CoordinatorImpl::Restore() {
     FARM_ASSIGN_OR_RETURN(std::vector<store::Attempt> attempts, store_.ListAttempts(id));
     for (const store::Attempt& a : attempts) {
       if (!a.outcome) continue;
+      if (!a.counted) ++job.uncounted_attempts;
       scheduler::AttemptRecord record;
       record.attempt = a.attempt;
       record.agents = {a.agent_id};

@@ -18,7 +18,7 @@ struct JobRecord {
   JobState state = JobState::kBlocked;
   std::uint64_t seq = 0;  // submission order
   int attempt_count = 0;  // attempt number of the newest lease
-  int uncounted_attempts = 0;  // busy refusals: not counted against max_attempts
+  int uncounted_attempts = 0;  // refused busy or offer lost: not counted against max_attempts
   int unmet_parents = 0;  // parents not (yet) succeeded
   std::vector<JobId> children;
   std::vector<AttemptRecord> attempts;  // ascending attempt

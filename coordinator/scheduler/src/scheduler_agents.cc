@@ -172,7 +172,8 @@ Status SchedulerImpl::HeartbeatHolding(const AgentId& id, std::span<const LeaseR
     const bool cancelling = lease->cancelling;
     const int attempt = lease->attempt;
     const std::string reason = "agent '" + id + "' does not hold the lease: its offer was lost";
-    EndLease(*jobs_.Find(job_id), AttemptOutcome::kAgentLost, reason, handle);
+    EndLease(*jobs_.Find(job_id), AttemptOutcome::kAgentLost, reason, handle,
+             /*counted=*/false);  // the wire lost it, not the job
     if (!cancelling) RetryOrFail(*jobs_.Find(job_id), attempt, reason);
   }
   // What it holds is known again: a busy pause ends.

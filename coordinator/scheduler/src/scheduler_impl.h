@@ -97,7 +97,10 @@ class SchedulerImpl {
   void DispatchJob(JobRecord& job, const std::vector<int>& agents);
   // Closes the job's open lease: frees its slots, records the attempt, reports it, and
   // sends CancelRequests to the other holders unless it succeeded.
-  void EndLease(JobRecord& job, AttemptOutcome outcome, const std::string& error, int reporter);
+  // `counted` false: the attempt is not held against max_attempts (refused busy, offer
+  // lost), up to kMaxUncountedAttempts per job.
+  void EndLease(JobRecord& job, AttemptOutcome outcome, const std::string& error, int reporter,
+                bool counted = true);
   // After a lease ended without success: queue again, or fail past max_attempts.
   void RetryOrFail(JobRecord& job, int ended_attempt, const std::string& reason);
   // After `agent` reported a failure: exclude it; fail the job once enough distinct

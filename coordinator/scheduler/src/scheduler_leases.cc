@@ -67,7 +67,7 @@ void SchedulerImpl::SendCancels(const Lease& lease, int skip_agent, const std::s
 }
 
 void SchedulerImpl::EndLease(JobRecord& job, AttemptOutcome outcome, const std::string& error,
-                             int reporter) {
+                             int reporter, bool counted) {
   Lease* open = leases_.Find(job.spec.id);
   if (open == nullptr) return;
   const TimeMs now = Now();
@@ -99,7 +99,8 @@ void SchedulerImpl::EndLease(JobRecord& job, AttemptOutcome outcome, const std::
     record->error = error;
     record->deadline_ms = lease.deadline_ms;
   }
-  Emit(AttemptEnded{job.spec.id, lease.attempt, outcome, error, lease.cancelling, now});
+  if (!counted) ++job.uncounted_attempts;
+  Emit(AttemptEnded{job.spec.id, lease.attempt, outcome, error, lease.cancelling, now, counted});
   if (outcome != AttemptOutcome::kSucceeded && job.spec.kind == JobKind::kRender) {
     // The render in flight did not produce a result: its duplicates queue again.
     DedupIndex::Group* group = dedup_.Find(job.spec.param_hash);
@@ -120,7 +121,10 @@ void SchedulerImpl::EndLease(JobRecord& job, AttemptOutcome outcome, const std::
 
 void SchedulerImpl::RetryOrFail(JobRecord& job, int ended_attempt, const std::string& reason) {
   if (IsTerminal(job.state)) return;
-  const int counted = job.attempt_count - job.uncounted_attempts;
+  // Free attempts are capped, so an agent that keeps losing or refusing one job's offers
+  // cannot requeue it forever.
+  const int counted =
+      job.attempt_count - std::min(job.uncounted_attempts, kMaxUncountedAttempts);
   if (options_.max_attempts > 0 && counted >= options_.max_attempts) {
     Finish(job, JobState::kFailed,
            "gave up after " + std::to_string(counted) +

@@ -22,6 +22,9 @@ Status SchedulerImpl::ValidateRestore(const RestoreInput& input) const {
   for (const RestoredJob& rj : input.jobs) {
     const std::string where = "restore: job " + std::to_string(rj.spec.id);
     if (rj.attempt_count < 0) return InvalidArgument(where + ": negative attempt_count");
+    if (rj.uncounted_attempts < 0 || rj.uncounted_attempts > rj.attempt_count) {
+      return InvalidArgument(where + ": uncounted_attempts outside 0..attempt_count");
+    }
     if (rj.state == JobState::kLeased) {
       if (!rj.lease) return InvalidArgument(where + ": leased without a lease");
       if (rj.lease->attempt < 1) return InvalidArgument(where + ": lease attempt < 1");
@@ -119,6 +122,7 @@ Status SchedulerImpl::Restore(RestoreInput input) {
     std::sort(rj.attempts.begin(), rj.attempts.end(),
               [](const AttemptRecord& a, const AttemptRecord& b) { return a.attempt < b.attempt; });
     job.attempt_count = rj.attempt_count;
+    job.uncounted_attempts = rj.uncounted_attempts;
     for (AttemptRecord& rec : rj.attempts) {
       if (!job.attempts.empty() && job.attempts.back().attempt == rec.attempt) continue;
       job.attempt_count = std::max(job.attempt_count, rec.attempt);

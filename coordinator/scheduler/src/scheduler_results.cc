@@ -61,7 +61,9 @@ StatusOr<ResultAck> SchedulerImpl::ReportResult(const AgentId& id, const ResultR
     record->reported_by = id;
   }
   const AttemptOutcome outcome = OutcomeOf(result.kind);
-  EndLease(*job, outcome, result.error, agent->handle);
+  // Refused unrun for want of a slot: no attempt spent.
+  const bool refused_busy = result.kind == ResultKind::kReleased && result.busy;
+  EndLease(*job, outcome, result.error, agent->handle, /*counted=*/!refused_busy);
   const ResultAck accepted{ResultVerdict::kAccepted, after_cancel, ""};
   if (after_cancel) {
     // Kept, not counted: the job stays cancelled, but a finished render is a result that
@@ -82,10 +84,8 @@ StatusOr<ResultAck> SchedulerImpl::ReportResult(const AgentId& id, const ResultR
       break;
     case ResultKind::kCancelled:
     case ResultKind::kReleased:
-      if (result.kind == ResultKind::kReleased && result.busy) {
-        // Refused unrun for want of a slot: no attempt spent, and no further offer to
-        // this agent until its next heartbeat says what it holds.
-        ++job->uncounted_attempts;
+      if (refused_busy) {
+        // No further offer to this agent until its next heartbeat says what it holds.
         agents_.SetPaused(agent->handle, true);
       }
       RetryOrFail(*job, attempt,

@@ -9,7 +9,7 @@ namespace {
 
 constexpr char kAttemptColumns[] =
     "SELECT id, job_id, attempt, agent_id, leased_at, deadline, finished_at, outcome, error, "
-    "metrics_json FROM attempts";
+    "metrics_json, counted FROM attempts";
 
 Attempt ReadAttempt(SQLite::Statement& row) {
   Attempt attempt;
@@ -26,6 +26,7 @@ Attempt ReadAttempt(SQLite::Statement& row) {
   }
   attempt.error = TextOrEmpty(row.getColumn(8));
   attempt.metrics_json = TextOrEmpty(row.getColumn(9));
+  attempt.counted = row.getColumn(10).getInt() != 0;
   return attempt;
 }
 

@@ -111,8 +111,9 @@ Status Store::FinishAttempts(const std::vector<EndedLease>& ended) {
       {
         // Fencing as in FinishAttempt: open, and the job's newest attempt.
         auto close = impl_->Prepare(
-            "UPDATE attempts SET outcome = v.column3, finished_at = ?, error = v.column4 FROM "
-            "(VALUES " + ValuesList(n, 4) + ") AS v WHERE attempts.job_id = v.column1 AND "
+            "UPDATE attempts SET outcome = v.column3, finished_at = ?, error = v.column4, "
+            "counted = v.column5 FROM "
+            "(VALUES " + ValuesList(n, 5) + ") AS v WHERE attempts.job_id = v.column1 AND "
             "attempts.attempt = v.column2 AND attempts.outcome IS NULL AND "
             "v.column2 = (SELECT attempt_count FROM jobs WHERE jobs.id = v.column1)");
         int p = 1;
@@ -122,6 +123,7 @@ Status Store::FinishAttempts(const std::vector<EndedLease>& ended) {
           close->bind(p++, ended[i].attempt);
           close->bind(p++, Name(ended[i].outcome));
           BindTextOrNull(*close, p++, ended[i].error);
+          close->bind(p++, ended[i].counted ? 1 : 0);
         }
         if (static_cast<std::size_t>(close->exec()) != n) {
           throw RowRefused{FailedPrecondition(

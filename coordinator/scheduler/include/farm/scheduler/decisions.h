@@ -48,6 +48,8 @@ struct AttemptEnded {
   std::string error;          // the holder's error, or why the lease ended
   bool after_cancel = false;  // the job had already been cancelled or skipped
   TimeMs at_ms = 0;
+  // false: not held against max_attempts (refused busy, offer lost on the wire)
+  bool counted = true;
 };
 
 // The job goes back to the queue (state queued); its next dispatch is attempt + 1.

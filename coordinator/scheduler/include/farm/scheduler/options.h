@@ -9,6 +9,11 @@
 
 namespace farm::scheduler {
 
+// Attempts a job may spend without counting against max_attempts (offers refused because
+// the agent was busy, offers lost on the wire); past this many they count like any other,
+// so an agent that keeps refusing or losing one job cannot requeue it forever.
+inline constexpr int kMaxUncountedAttempts = 16;
+
 struct SchedulerOptions {
   // How often agents heartbeat (farmd sends it to them in Welcome). Default 1000 ms.
   TimeMs heartbeat_interval_ms = 1000;

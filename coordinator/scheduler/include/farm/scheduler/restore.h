@@ -25,6 +25,7 @@ struct RestoredJob {
   // that was still draining (its late result is then accepted with after_cancel).
   JobState state = JobState::kQueued;
   int attempt_count = 0;
+  int uncounted_attempts = 0;  // of attempt_count: not held against max_attempts
   // Closed attempts, any order. Failed ones rebuild the job's excluded agents (the agent
   // in reported_by, or the first holder when it is empty).
   std::vector<AttemptRecord> attempts;

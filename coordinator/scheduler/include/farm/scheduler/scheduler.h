@@ -110,7 +110,9 @@ struct JobInfo {
   JobSpec spec;
   JobState state = JobState::kQueued;
   int attempt_count = 0;
-  int uncounted_attempts = 0;  // of attempt_count: busy refusals, not held against max_attempts
+  // Of attempt_count: refused busy or offer lost, not held against max_attempts (at most
+  // kMaxUncountedAttempts of them are forgiven).
+  int uncounted_attempts = 0;
   std::optional<LeaseRef> lease;         // the open lease, also while a cancel is draining
   TimeMs lease_deadline_ms = 0;          // of the open lease
   std::vector<AttemptRecord> attempts;   // every attempt, ascending

@@ -126,6 +126,8 @@ struct Attempt {
   std::optional<AttemptOutcome> outcome;
   std::string error;
   std::string metrics_json;  // the agent's metrics as a JSON object; empty when none
+  // false: not held against max_attempts (refused busy, offer lost; 0011_uncounted_attempts)
+  bool counted = true;
 };
 
 // ---- renders and artifacts -------------------------------------------------------------

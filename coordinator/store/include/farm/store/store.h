@@ -184,6 +184,7 @@ class Store {
     AttemptOutcome outcome = AttemptOutcome::kExpired;
     std::string error;
     JobState next_state = JobState::kQueued;
+    bool counted = true;  // false: not held against max_attempts (Attempt::counted)
   };
   Status FinishAttempts(const std::vector<EndedLease>& ended);
   struct JobArtifactLink {
