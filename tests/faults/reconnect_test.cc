@@ -77,6 +77,9 @@ TEST(ReconnectFaultTest, ReconnectWithoutRestartKeepsLeasesAndRunsNothingTwice) 
   // Nothing requeued: no new offer, no cancel.
   EXPECT_FALSE(farm.Await(*second, v1::Envelope::kJobOffer, 5).has_value());
   EXPECT_FALSE(farm.Await(*second, v1::Envelope::kCancel, 0).has_value());
+  EXPECT_EQ(farm.coordinator().counters().leases_kept_on_register, 2u);
+  EXPECT_NE(farm.coordinator().MetricsText().find("farm_leases_kept_on_reconnect_total 2"),
+            std::string::npos);
   for (const v1::LeaseRef& lease : leases) {
     EXPECT_EQ(lease.attempt(), 1u);
     farm.Report(*second, lease, v1::RESULT_STATUS_SUCCEEDED, Output(lease));
@@ -139,6 +142,9 @@ TEST(ReconnectFaultTest, BusyRefusalsSpendNoAttempt) {
     ASSERT_TRUE(a->Send(Beat(offer->sequence(), {})).ok());
     job = static_cast<std::int64_t>(offer->job_offer().lease().job_id());
   }
+  EXPECT_EQ(farm.coordinator().counters().busy_refusals, 4u);
+  EXPECT_NE(farm.coordinator().MetricsText().find("farm_attempts_uncounted_total{reason=\"busy\"} 4"),
+            std::string::npos);
   // A restarted farmd reads them back as uncounted (attempts.counted) and still does not
   // fail the job.
   farm.Crash();
@@ -195,6 +201,7 @@ TEST(ReconnectFaultTest, OfferDroppedOnTheWireIsRequeuedWithinOneHeartbeat) {
   ASSERT_TRUE(moved.has_value()) << "the lost offer was not requeued to b";
   EXPECT_EQ(moved->job_offer().lease().job_id(), dropped->job_offer().lease().job_id());
   EXPECT_EQ(moved->job_offer().lease().attempt(), 2u);
+  EXPECT_EQ(farm.coordinator().counters().offers_lost, 1u);
   farm.Report(*b, moved->job_offer().lease(), v1::RESULT_STATUS_SUCCEEDED,
               Output(moved->job_offer().lease()));
   ASSERT_TRUE(farm.Await(*b, v1::Envelope::kResultAck).has_value());

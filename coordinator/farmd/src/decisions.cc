@@ -69,6 +69,10 @@ void CoordinatorImpl::ProcessDecisions(const std::function<Status()>& extra) {
       store::JobState next = store::JobState::kQueued;
       if (state && scheduler::IsTerminal(*state)) next = ToStore(*state);
       writes.ends.push_back({d->job, d->attempt, ToStore(d->outcome), d->error, next, d->counted});
+      if (!d->counted) {
+        ++(d->outcome == scheduler::AttemptOutcome::kAgentLost ? counters_.offers_lost
+                                                               : counters_.busy_refusals);
+      }
       writes.jobs.insert(d->job);
       ended_in[d->job] = next;
       carry[i] = true;

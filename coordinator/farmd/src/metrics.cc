@@ -48,6 +48,14 @@ std::string CoordinatorImpl::MetricsText() const {
          static_cast<double>(counters_.results_accepted));
   Metric(out, "farm_results_ignored_total", "counter", "Stale or duplicate results acknowledged.",
          static_cast<double>(counters_.results_ignored));
+  Metric(out, "farm_leases_kept_on_reconnect_total", "counter",
+         "Leases an agent reported holding when it registered again, kept running.",
+         static_cast<double>(counters_.leases_kept_on_register));
+  out << "# HELP farm_attempts_uncounted_total Attempts not held against max_attempts.\n"
+         "# TYPE farm_attempts_uncounted_total counter\n"
+      << "farm_attempts_uncounted_total{reason=\"busy\"} " << counters_.busy_refusals << '\n'
+      << "farm_attempts_uncounted_total{reason=\"offer_lost\"} " << counters_.offers_lost
+      << '\n';
   Metric(out, "farm_artifacts_stored_total", "counter", "Verified artifacts stored.",
          static_cast<double>(counters_.artifacts_stored));
   Metric(out, "farm_artifacts_rejected_total", "counter",

@@ -70,6 +70,12 @@ void CoordinatorImpl::HandleRegister(const std::string& peer, const v1::Register
     SendError(peer, v1::ERROR_CODE_MALFORMED, registered.message());
     return;
   }
+  if (reg.has_held_leases()) {
+    // A fresh registration holds nothing else: its busy slots are the leases it kept.
+    if (auto info = scheduler_->GetAgent(peer); info.ok()) {
+      counters_.leases_kept_on_register += static_cast<std::uint64_t>(info->busy_slots);
+    }
+  }
   ApplyDrainRequest(peer);
   spdlog::info("agent={} registered ({} slots, {}{})", peer, spec.slots,
                scheduler::Name(spec.device),

@@ -99,6 +99,10 @@ struct LoopCounters {
   std::uint64_t jobs_failed = 0;
   std::uint64_t send_failures = 0;
   std::uint64_t store_errors = 0;
+  // Reconnects and wasted offers (issue: an agent's link drops, an offer is lost):
+  std::uint64_t leases_kept_on_register = 0;  // held leases an agent reported and kept
+  std::uint64_t busy_refusals = 0;            // offers refused unrun: all slots busy
+  std::uint64_t offers_lost = 0;              // offers the agent's heartbeat showed never arrived
 };
 
 // The latest progress message of a running job (what `farmctl watch` shows of a train
