@@ -152,6 +152,11 @@ farm::StatusOr<std::unique_ptr<DelayProxy>> DelayProxy::Start(const DelayProxyOp
   });
   farm::StatusOr<int> fd = listened.get();
   if (!fd.ok()) return fd.status().WithContext("delay proxy");  // the thread has returned
+  sockaddr_in bound{};
+  socklen_t length = sizeof(bound);
+  if (::getsockname(*fd, reinterpret_cast<sockaddr*>(&bound), &length) == 0) {
+    proxy->port_ = ntohs(bound.sin_port);
+  }
   return proxy;
 }
 

@@ -35,6 +35,7 @@ class DelayProxy {
   DelayProxy(const DelayProxy&) = delete;
   DelayProxy& operator=(const DelayProxy&) = delete;
 
+  int port() const { return port_; }  // the listening port (listen_port 0 picks one)
   int connections_accepted() const { return accepted_.load(); }
   std::int64_t bytes_forwarded() const { return forwarded_.load(); }
 
@@ -44,6 +45,7 @@ class DelayProxy {
 
   DelayProxyOptions options_;
   int wake_[2] = {-1, -1};  // a pipe: a byte on it stops the thread
+  int port_ = 0;
   std::thread thread_;
   std::atomic<int> accepted_{0};
   std::atomic<std::int64_t> forwarded_{0};
