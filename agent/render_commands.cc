@@ -7,6 +7,7 @@
 #include "farm/agent/model_index.h"
 #include "farm/agent/render_runner.h"
 #include "farm/image/png_io.h"
+#include "farm/schemas/data_dir.h"
 #include "farm/schemas/render_params.h"
 #include "farm/schemas/sha256.h"
 
@@ -69,9 +70,12 @@ StatusOr<RenderRunnerOptions> MakeOptions() {
   options.keep_stage_images = g_flags.keep_stage_images;
   options.face_models_dir = models.face_models_dir;
   options.pose_models_dir = models.pose_models_dir;
-  const std::string config = g_flags.config_dir.empty() ? FARM_DEFAULT_CONFIG_DIR : g_flags.config_dir;
+  const std::string config = g_flags.config_dir.empty()
+                                 ? DataDir("farm_configs", FARM_DEFAULT_CONFIG_DIR)
+                                 : g_flags.config_dir;
   if (!config.empty()) options.tones_yaml = (fs::path(config) / "tones.yaml").string();
-  options.poses_dir = g_flags.poses_dir.empty() ? FARM_DEFAULT_POSES_DIR : g_flags.poses_dir;
+  options.poses_dir =
+      g_flags.poses_dir.empty() ? DataDir("poses", FARM_DEFAULT_POSES_DIR) : g_flags.poses_dir;
   return options;
 }
 

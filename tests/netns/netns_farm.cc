@@ -65,8 +65,10 @@ std::string NetnsFarm::Mapped(const std::string& text) const {
                            {"/var/lib/studiofarm", root + "/var/lib/studiofarm"},
                            {"/var/cache/studiofarm", root + "/var/cache/studiofarm"},
                            {"/srv/studiofarm", root + "/srv/studiofarm"},
-                           {"/opt/studiofarm/share/farm_configs", FARM_SOURCE_DIR "/farm_configs"},
-                           {"/opt/studiofarm/share/poses", FARM_SOURCE_DIR "/experiments/poses"}});
+                           {"/opt/studiofarm/share/studiofarm/farm_configs",
+                            FARM_SOURCE_DIR "/farm_configs"},
+                           {"/opt/studiofarm/share/studiofarm/poses",
+                            FARM_SOURCE_DIR "/experiments/poses"}});
 }
 
 farm::StatusOr<std::unique_ptr<NetnsFarm>> NetnsFarm::Create(NetnsLab& lab, const fs::path& dir,

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli_common.h"
+#include "farm/schemas/data_dir.h"
 #include "compare_command.h"
 #include "db_commands.h"
 #include "effects_command.h"
@@ -46,7 +47,8 @@ int main(int argc, char** argv) {
   farmctl::GlobalOptions options;
   options.default_db_path = EnvOr("STUDIOFARM_DB", ".studiofarm/farm.db");
   options.models_dir = DefaultModelsDir();
-  std::string config_dir = EnvOr("STUDIOFARM_CONFIG_DIR", FARM_DEFAULT_CONFIG_DIR);
+  std::string config_dir =
+      EnvOr("STUDIOFARM_CONFIG_DIR", farm::DataDir("farm_configs", FARM_DEFAULT_CONFIG_DIR));
 
   CLI::App app{
       "farmctl - StudioFarm command line: validate and expand sweep specs, manage the farm "

@@ -8,6 +8,7 @@
 #include <regex>
 
 #include "agent_call.h"
+#include "farm/schemas/data_dir.h"
 #include "program_path.h"
 
 #ifndef FARMCTL_DEFAULT_POSES_DIR
@@ -25,7 +26,7 @@ struct PoseArgs {
   std::string name;
   int person = -1;
   bool force = false;
-  std::string poses_dir = FARMCTL_DEFAULT_POSES_DIR;
+  std::string poses_dir = farm::DataDir("poses", FARMCTL_DEFAULT_POSES_DIR);
   std::string agent_path;
 };
 
