@@ -226,6 +226,9 @@ int main(int argc, char** argv) {
   }
 #endif
 
+  std::fprintf(stderr, "farm-agent %s: %u slots, %u threads per job, farmd at %s\n",
+               options.agent_id.c_str(), static_cast<unsigned>(options.slots),
+               static_cast<unsigned>(options.compute_threads), options.endpoint.c_str());
   farm::StatusOr<std::unique_ptr<farm::agent::Agent>> agent =
       farm::agent::Agent::Create(std::move(options), &runners);
   if (!agent.ok()) return Fail(agent.status());

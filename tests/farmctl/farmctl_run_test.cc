@@ -159,13 +159,16 @@ TEST_F(FarmctlRunTest, QueryVerbsAgainstADeadEndpointExplainAndExitOne) {
 TEST_F(FarmctlRunTest, AgentCountDefaultsToTheFarmConfig) {
   // A config folder of its own: local.yaml asks for three agents, no presets.
   fs::create_directories(dir_ / "configs");
-  std::ofstream(dir_ / "configs" / "local.yaml") << "agents:\n  count: 3\n  slots: 1\n";
+  std::ofstream(dir_ / "configs" / "local.yaml")
+      << "agents:\n  count: 3\n  slots: 1\n  device: cpu\n  threads: 2\n";
   CliRun run = Farmctl("run --synthetic '" + WriteSpec("tiny.yaml") + "' " + Db() + " --config-dir '" +
                            (dir_ / "configs").string() + "' --json",
                        false);
   ASSERT_EQ(run.exit_code, 0) << run.out;
   EXPECT_TRUE(fs::exists(dir_ / "state" / "logs" / "agent-3.log"));
   EXPECT_FALSE(fs::exists(dir_ / "state" / "logs" / "agent-4.log"));
+  const std::string log = Shell("cat '" + (dir_ / "state" / "logs" / "agent-1.log").string() + "'").out;
+  EXPECT_NE(log.find("1 slots, 2 threads per job"), std::string::npos) << log;
 }
 
 TEST_F(FarmctlRunTest, ABadAgentCountInTheFarmConfigNamesFileLineAndExpectedValue) {
@@ -180,6 +183,14 @@ TEST_F(FarmctlRunTest, ABadAgentCountInTheFarmConfigNamesFileLineAndExpectedValu
     EXPECT_NE(run.out.find(config + ":3: agents.count"), std::string::npos) << run.out;
     EXPECT_NE(run.out.find("expected an integer from 1 to 256"), std::string::npos) << run.out;
     EXPECT_FALSE(fs::exists(dir_ / "state")) << "a process or key was made for a bad config";
+  }
+  for (const char* value : {"gpu", "cuda:x", "[cpu]"}) {
+    std::ofstream(config) << "# local farm\nagents:\n  device: " << value << "\n";
+    CliRun run = Farmctl("run --synthetic '" + spec + "' " + Db() + " --config-dir '" +
+                         (dir_ / "configs").string() + "'");
+    EXPECT_EQ(run.exit_code, 1) << value << ": " << run.out;
+    EXPECT_NE(run.out.find(config + ":3: agents.device"), std::string::npos) << run.out;
+    EXPECT_NE(run.out.find("expected cpu, cuda or cuda:N"), std::string::npos) << run.out;
   }
   // The shipped config is valid.
   const std::string shipped = std::string(FARM_SOURCE_DIR) + "/farm_configs";

@@ -33,6 +33,24 @@ farm::Status ReadCount(const YAML::Node& agents, const std::string& path, const 
   return farm::Status::Ok();
 }
 
+// `agents.device`: cpu, cuda or cuda:N (what farm-agent --device takes).
+farm::Status ReadDevice(const YAML::Node& agents, const std::string& path, std::string* out) {
+  const YAML::Node node = agents["device"];
+  if (!node || node.IsNull()) return farm::Status::Ok();
+  const std::string where = path + ":" + std::to_string(node.Mark().line + 1);
+  const std::string value = node.IsScalar() ? node.Scalar() : "";
+  bool valid = value == "cpu" || value == "cuda";
+  if (!valid && value.rfind("cuda:", 0) == 0 && value.size() > 5 && value.size() <= 8) {
+    valid = value.find_first_not_of("0123456789", 5) == std::string::npos;
+  }
+  if (!valid) {
+    return farm::InvalidArgument(where + ": agents.device is '" + value +
+                                 "'; expected cpu, cuda or cuda:N");
+  }
+  *out = value;
+  return farm::Status::Ok();
+}
+
 }  // namespace
 
 farm::StatusOr<LocalFarmDefaults> ReadLocalFarmDefaults(const std::string& path) {
@@ -51,6 +69,8 @@ farm::StatusOr<LocalFarmDefaults> ReadLocalFarmDefaults(const std::string& path)
     }
     FARM_RETURN_IF_ERROR(ReadCount(agents, path, "count", kMaxLocalAgents, &defaults.agents));
     FARM_RETURN_IF_ERROR(ReadCount(agents, path, "slots", kMaxAgentSlots, &defaults.slots));
+    FARM_RETURN_IF_ERROR(ReadCount(agents, path, "threads", kMaxAgentThreads, &defaults.threads));
+    FARM_RETURN_IF_ERROR(ReadDevice(agents, path, &defaults.device));
   } catch (const YAML::Exception& e) {
     return farm::InvalidArgument(path + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
   }

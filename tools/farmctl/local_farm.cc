@@ -158,6 +158,8 @@ farm::StatusOr<std::unique_ptr<LocalFarm>> LocalFarm::Start(const LocalFarmOptio
                   "local-" + std::to_string(i),
                   "--slots",
                   std::to_string(options.slots),
+                  "--threads",
+                  std::to_string(options.threads),
                   "--server-key",
                   server_public,
                   "--key-file",
@@ -170,6 +172,8 @@ farm::StatusOr<std::unique_ptr<LocalFarm>> LocalFarm::Start(const LocalFarmOptio
                   // the cache is safe to share (files appear only by rename once verified).
                   "--cache-dir",
                   (state / "agent-cache").string()};
+    // cpu is farm-agent's default; an agent built without the render engine has no --device.
+    if (options.device != "cpu") agent.argv.insert(agent.argv.end(), {"--device", options.device});
     // Render jobs find models by sha256 in the same folder the spec's 'models:/' names.
     if (!options.models_dir.empty()) {
       agent.argv.insert(agent.argv.end(), {"--models-dir", options.models_dir});

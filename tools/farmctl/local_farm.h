@@ -25,6 +25,8 @@ struct LocalFarmOptions {
   std::string models_dir;   // where 'models:/' paths point
   int agents = 2;
   int slots = 1;  // jobs per agent at once
+  std::string device = "cpu";  // each agent's --device
+  int threads = 1;             // each agent's --threads
   int model_cache_mb = 0;  // agents' budget of loaded models; 0: farm-agent's default
   bool stage_images = false;  // agents also upload each recipe stage's image
   std::chrono::milliseconds ready_timeout{30000};

@@ -322,6 +322,8 @@ int RunSweep(const GlobalOptions& options, const std::string& config_dir, const 
   farm_options.models_dir = options.models_dir;
   farm_options.agents = args.agents > 0 ? args.agents : defaults->agents;
   farm_options.slots = args.slots > 0 ? args.slots : defaults->slots;
+  farm_options.device = defaults->device;
+  farm_options.threads = defaults->threads;
   farm_options.model_cache_mb = args.model_cache_mb;
   farm_options.stage_images = args.stage_images;
 
