@@ -106,15 +106,15 @@ TEST_F(StoreLeaseBatchesTest, OneRefusedRowWritesNothing) {
   EXPECT_EQ(store_->ListOpenAttempts()->size(), 1u);
 
   // Fencing: a stale attempt among current ones ends none of them.
-  ASSERT_TRUE(store_->StartAttempts({{jobs_[0], 1, "a1", 1'800'000'000'000},
-                                     {jobs_[1], 1, "a1", 1'800'000'000'000}})
+  ASSERT_TRUE(store_
+                  ->StartAttempts({{jobs_[0], 1, "a1", 1'800'000'000'000},
+                                   {jobs_[1], 1, "a1", 1'800'000'000'000}})
                   .ok());
-  ASSERT_TRUE(store_->FinishAttempt(jobs_[1], 1, AttemptOutcome::kExpired, "lost",
-                                    JobState::kQueued)
-                  .ok());
-  Status finished = store_->FinishAttempts(
-      {{jobs_[0], 1, AttemptOutcome::kSucceeded, "", JobState::kSucceeded},
-       {jobs_[1], 1, AttemptOutcome::kSucceeded, "", JobState::kSucceeded}});
+  ASSERT_TRUE(
+      store_->FinishAttempt(jobs_[1], 1, AttemptOutcome::kExpired, "lost", JobState::kQueued).ok());
+  Status finished =
+      store_->FinishAttempts({{jobs_[0], 1, AttemptOutcome::kSucceeded, "", JobState::kSucceeded},
+                              {jobs_[1], 1, AttemptOutcome::kSucceeded, "", JobState::kSucceeded}});
   EXPECT_EQ(finished.code(), StatusCode::kFailedPrecondition);
   EXPECT_THAT(finished.message(), HasSubstr("stale lease"));
   EXPECT_EQ(store_->GetJob(jobs_[0])->state, JobState::kLeased);

@@ -93,8 +93,8 @@ class JobCounter {
 };
 
 struct Run {
-  double submit_s = 0;     // POST until farmd answered (CreateSweep of J jobs)
-  double dispatch_s = 0;   // answer until every job's result was committed
+  double submit_s = 0;    // POST until farmd answered (CreateSweep of J jobs)
+  double dispatch_s = 0;  // answer until every job's result was committed
   double submit_cpu_s = 0;
   double dispatch_cpu_s = 0;
   long long succeeded = 0;
@@ -116,11 +116,20 @@ Run RunOnce(const std::string& farmd_path, const std::string& agent_path, int ag
   std::ofstream(dir / "photos" / "a.jpg") << "not a photo";  // the spec's identity
   const std::string db = (dir / "farm.db").string();
   farm::ChildOptions farmd_options;
-  farmd_options.argv = {farmd_path,        "--no-curve",      "--db",
-                        db,                "--artifacts",     (dir / "artifacts").string(),
-                        "--listen-agents", "tcp://127.0.0.1:0", "--listen-http",
-                        "127.0.0.1:0",     "--token",         "bench",
-                        "--spec-dir",      dir.string()};
+  farmd_options.argv = {farmd_path,
+                        "--no-curve",
+                        "--db",
+                        db,
+                        "--artifacts",
+                        (dir / "artifacts").string(),
+                        "--listen-agents",
+                        "tcp://127.0.0.1:0",
+                        "--listen-http",
+                        "127.0.0.1:0",
+                        "--token",
+                        "bench",
+                        "--spec-dir",
+                        dir.string()};
   farmd_options.pipe_stdout = true;
   farmd_options.log_path = (dir / "farmd.log").string();
   auto farmd = farm::ChildProcess::Start(farmd_options);
@@ -138,9 +147,15 @@ Run RunOnce(const std::string& farmd_path, const std::string& agent_path, int ag
   std::vector<farm::ChildProcess> workers;
   for (int i = 0; i < agents; ++i) {
     farm::ChildOptions agent;
-    agent.argv = {agent_path, "--connect", ready.value("agent_endpoint", ""), "--id",
-                  "bench-" + std::to_string(i), "--slots", std::to_string(slots),
-                  "--shutdown-grace-ms", "0"};
+    agent.argv = {agent_path,
+                  "--connect",
+                  ready.value("agent_endpoint", ""),
+                  "--id",
+                  "bench-" + std::to_string(i),
+                  "--slots",
+                  std::to_string(slots),
+                  "--shutdown-grace-ms",
+                  "0"};
     agent.log_path = (dir / ("agent-" + std::to_string(i) + ".log")).string();
     auto child = farm::ChildProcess::Start(agent);
     if (child.ok()) workers.push_back(std::move(*child));
@@ -149,14 +164,17 @@ Run RunOnce(const std::string& farmd_path, const std::string& agent_path, int ag
   // Every agent registered before the clock starts.
   for (int i = 0; i < 300; ++i) {
     auto listed = api.Get("/api/v1/agents");
-    if (listed.ok() && static_cast<int>(listed->value("agents", nlohmann::json::array()).size()) >= agents)
+    if (listed.ok() &&
+        static_cast<int>(listed->value("agents", nlohmann::json::array()).size()) >= agents)
       break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   const std::string spec =
       "name: dispatch-bench\n"
       "identity: {name: b, photos: photos/*.jpg, token: sks person}\n"
-      "checkpoint: {path: none.safetensors, sha256: " + std::string(64, 'a') + "}\n"
+      "checkpoint: {path: none.safetensors, sha256: " +
+      std::string(64, 'a') +
+      "}\n"
       "render: {prompt: \"photo of {token}\", sampler: Euler, seeds: {base: 1, count: " +
       std::to_string(jobs) + "}}\n";
   const nlohmann::json body = {{"spec", spec},
@@ -180,7 +198,8 @@ Run RunOnce(const std::string& farmd_path, const std::string& agent_path, int ag
   }
   while (reader.Count().finished < jobs) {
     if (!farmd->Running()) {
-      std::fprintf(stderr, "farmd died:\n%s\n", farm::TailOfFile(farmd_options.log_path, 10).c_str());
+      std::fprintf(stderr, "farmd died:\n%s\n",
+                   farm::TailOfFile(farmd_options.log_path, 10).c_str());
       return run;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -206,9 +225,8 @@ void Print(const char* label, int agents, int slots, long long jobs, const Run& 
       "CPU %.1f us/job; end to end %.0f jobs/s; %lld succeeded, %lld successful attempts%s\n",
       label, agents, slots, jobs, Seconds(r.submit_s).c_str(), Seconds(r.submit_cpu_s).c_str(),
       Seconds(r.dispatch_s).c_str(), r.dispatch_s > 0 ? jobs / r.dispatch_s : 0.0,
-      r.dispatch_cpu_s * 1e6 / static_cast<double>(jobs),
-      jobs / (r.submit_s + r.dispatch_s), r.succeeded, r.attempts_ok,
-      r.ok ? "" : "  ** NOT ALL RESULTS COMMITTED **");
+      r.dispatch_cpu_s * 1e6 / static_cast<double>(jobs), jobs / (r.submit_s + r.dispatch_s),
+      r.succeeded, r.attempts_ok, r.ok ? "" : "  ** NOT ALL RESULTS COMMITTED **");
   std::fflush(stdout);
 }
 

@@ -57,7 +57,7 @@ class Agent::Impl {
   // Every lease it holds: running, or finished with the result not yet acknowledged.
   std::vector<LeaseKey> HeldLeases() const;
   void HandleSlotEvents();
-  void FlushFetches();  // the runners' download requests, while registered
+  void FlushFetches();               // the runners' download requests, while registered
   bool ShutdownStep(TimePoint now);  // true when Run may return
 
   AgentOptions options_;
@@ -286,9 +286,9 @@ void Agent::Impl::Handle(const v1::Envelope& envelope, TimePoint now) {
       // farmd acks a result only once it is stored: from here on this agent forgets it.
       const LeaseKey lease = KeyOf(envelope.result_ack().lease());
       if (outbox_.Ack(lease)) {
-        Log(options_.agent_id, LeaseText(lease) + " result acked (" +
-                                   (envelope.result_ack().accepted() ? "accepted" : "not accepted") +
-                                   ")");
+        Log(options_.agent_id,
+            LeaseText(lease) + " result acked (" +
+                (envelope.result_ack().accepted() ? "accepted" : "not accepted") + ")");
       }
       return;
     }

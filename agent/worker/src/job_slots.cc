@@ -45,7 +45,8 @@ Status JobSlots::Start(const JobSpec& spec, JobRunner* runner) {
     try {
       workers_.emplace_back([this] { WorkerLoop(); });
     } catch (const std::system_error& e) {
-      if (workers_.empty()) return Unavailable(std::string("cannot start a job thread: ") + e.what());
+      if (workers_.empty())
+        return Unavailable(std::string("cannot start a job thread: ") + e.what());
     }
   }
   {

@@ -102,8 +102,7 @@ void CoordinatorImpl::ProcessDecisions(const std::function<Status()>& extra) {
     if (!open.ok() || !leased.ok() || !open->empty() || !leased->empty()) continue;
     auto failed = store_.ListJobs(JobsWhere(sweep, store::JobState::kFailed, 1));
     auto current = store_.GetSweep(sweep);
-    if (!failed.ok() || !current.ok() || current->state == store::SweepState::kCancelled)
-      continue;
+    if (!failed.ok() || !current.ok() || current->state == store::SweepState::kCancelled) continue;
     // A search (spec's search:) goes on with its next rung, in this same transaction.
     if (IsSearchSpec(current->spec_yaml)) {
       auto step = AdvanceSearch(store_, *scheduler_, sweep);
@@ -116,8 +115,8 @@ void CoordinatorImpl::ProcessDecisions(const std::function<Status()>& extra) {
     }
     // Not ignored: after an I/O error SQLite may have rolled the batch back, and a
     // further write would commit on its own.
-    if (Status status = store_.SetSweepState(sweep, failed->empty() ? store::SweepState::kSucceeded
-                                                                    : store::SweepState::kFailed);
+    if (Status status = store_.SetSweepState(
+            sweep, failed->empty() ? store::SweepState::kSucceeded : store::SweepState::kFailed);
         !status.ok()) {
       StoreError(status, "finish sweep " + std::to_string(sweep));
     }
@@ -156,7 +155,8 @@ void CoordinatorImpl::FlushBatchWrites(BatchWrites& writes, std::vector<bool>& c
         }
       }
     }
-    if (!status.ok()) StoreError(status, "start " + std::to_string(writes.starts.size()) + " attempts");
+    if (!status.ok())
+      StoreError(status, "start " + std::to_string(writes.starts.size()) + " attempts");
   }
   if (!writes.ends.empty() && !halted()) {
     Status status = store_.FinishAttempts(writes.ends);
@@ -164,12 +164,13 @@ void CoordinatorImpl::FlushBatchWrites(BatchWrites& writes, std::vector<bool>& c
       status = Status::Ok();
       for (const store::Store::EndedLease& end : writes.ends) {
         if (halted()) break;
-        Status one = store_.FinishAttempt(end.job_id, end.attempt, end.outcome, end.error,
-                                          end.next_state);
+        Status one =
+            store_.FinishAttempt(end.job_id, end.attempt, end.outcome, end.error, end.next_state);
         if (!one.ok()) StoreError(one, "finish attempt of job " + std::to_string(end.job_id));
       }
     }
-    if (!status.ok()) StoreError(status, "finish " + std::to_string(writes.ends.size()) + " attempts");
+    if (!status.ok())
+      StoreError(status, "finish " + std::to_string(writes.ends.size()) + " attempts");
   }
   writes = BatchWrites{};
 }

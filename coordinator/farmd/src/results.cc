@@ -222,7 +222,7 @@ void CoordinatorImpl::StorePendingResults() {
     if (halted()) return;  // the batch rolls back: no further write may run
     std::vector<store::Store::JobArtifactLink> own_links;
     std::map<std::string, std::int64_t> by_name;  // artifact name -> id
-    store::RenderResultUpdate render_result;       // a render's image, faces, agent, time
+    store::RenderResultUpdate render_result;      // a render's image, faces, agent, time
     render_result.job_id = r.lease.job;
     auto store_artifacts = [&]() -> Status {
       // Artifacts with the same bytes (a stage that changed nothing) were uploaded once.
@@ -256,8 +256,8 @@ void CoordinatorImpl::StorePendingResults() {
         constexpr std::string_view kStagePrefix = "stage/";
         if (r.is_render && d.name().rfind(kStagePrefix, 0) == 0) {
           FARM_ASSIGN_OR_RETURN(store::Render render, store_.GetRenderByHash(r.param_hash));
-          FARM_RETURN_IF_ERROR(
-              store_.SetRenderStageImage(render.id, d.name().substr(kStagePrefix.size()), artifact_id));
+          FARM_RETURN_IF_ERROR(store_.SetRenderStageImage(
+              render.id, d.name().substr(kStagePrefix.size()), artifact_id));
         } else if (r.is_render && d.name() == "record") {
           FARM_ASSIGN_OR_RETURN(store::Render render, store_.GetRenderByHash(r.param_hash));
           FARM_RETURN_IF_ERROR(store_.SetRenderRecordArtifact(render.id, artifact_id));

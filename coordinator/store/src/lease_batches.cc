@@ -66,7 +66,9 @@ Status Store::StartAttempts(const std::vector<NewLease>& leases) {
         // Fencing as in StartAttempt: the job must be queued and the lease its next attempt.
         auto update = impl_->Prepare(
             "UPDATE jobs SET state = 'leased', attempt_count = v.column2, updated_at = ? FROM "
-            "(VALUES " + ValuesList(n, 2) + ") AS v WHERE jobs.id = v.column1 AND "
+            "(VALUES " +
+            ValuesList(n, 2) +
+            ") AS v WHERE jobs.id = v.column1 AND "
             "jobs.state = 'queued' AND jobs.attempt_count + 1 = v.column2");
         int p = 1;
         update->bind(p++, static_cast<int64_t>(now));
@@ -75,10 +77,10 @@ Status Store::StartAttempts(const std::vector<NewLease>& leases) {
           update->bind(p++, leases[i].attempt);
         }
         if (static_cast<std::size_t>(update->exec()) != n) {
-          throw RowRefused{FailedPrecondition(
-              impl_->path() + ": start attempts: a job of jobs " +
-              std::to_string(leases[begin].job_id) + ".." + std::to_string(leases[begin + n - 1].job_id) +
-              " is not queued or its attempt is not the next one")};
+          throw RowRefused{FailedPrecondition(impl_->path() + ": start attempts: a job of jobs " +
+                                              std::to_string(leases[begin].job_id) + ".." +
+                                              std::to_string(leases[begin + n - 1].job_id) +
+                                              " is not queued or its attempt is not the next one")};
         }
       }
       {
@@ -113,7 +115,9 @@ Status Store::FinishAttempts(const std::vector<EndedLease>& ended) {
         auto close = impl_->Prepare(
             "UPDATE attempts SET outcome = v.column3, finished_at = ?, error = v.column4, "
             "counted = v.column5 FROM "
-            "(VALUES " + ValuesList(n, 5) + ") AS v WHERE attempts.job_id = v.column1 AND "
+            "(VALUES " +
+            ValuesList(n, 5) +
+            ") AS v WHERE attempts.job_id = v.column1 AND "
             "attempts.attempt = v.column2 AND attempts.outcome IS NULL AND "
             "v.column2 = (SELECT attempt_count FROM jobs WHERE jobs.id = v.column1)");
         int p = 1;
@@ -126,16 +130,18 @@ Status Store::FinishAttempts(const std::vector<EndedLease>& ended) {
           close->bind(p++, ended[i].counted ? 1 : 0);
         }
         if (static_cast<std::size_t>(close->exec()) != n) {
-          throw RowRefused{FailedPrecondition(
-              impl_->path() + ": finish attempts: an attempt of jobs " +
-              std::to_string(ended[begin].job_id) + ".." + std::to_string(ended[begin + n - 1].job_id) +
-              " is unknown, already finished or superseded (stale lease)")};
+          throw RowRefused{
+              FailedPrecondition(impl_->path() + ": finish attempts: an attempt of jobs " +
+                                 std::to_string(ended[begin].job_id) + ".." +
+                                 std::to_string(ended[begin + n - 1].job_id) +
+                                 " is unknown, already finished or superseded (stale lease)")};
         }
       }
       {
         auto update = impl_->Prepare(
             "UPDATE jobs SET state = v.column2, last_error = COALESCE(v.column3, last_error), "
-            "updated_at = ? FROM (VALUES " + ValuesList(n, 3) + ") AS v WHERE jobs.id = v.column1");
+            "updated_at = ? FROM (VALUES " +
+            ValuesList(n, 3) + ") AS v WHERE jobs.id = v.column1");
         int p = 1;
         update->bind(p++, static_cast<int64_t>(now));
         for (std::size_t i = begin; i < begin + n; ++i) {
