@@ -184,5 +184,37 @@ TEST_F(BatchesTest, LostAckBatchResultsAreResentAndStoredOnce) {
   EXPECT_EQ(CountFiles(farm_.artifact_root()), 2);  // each output stored once
 }
 
+TEST_F(BatchesTest, ARefusedRowInTheBatchKeepsTheOthersAndTheJobState) {
+  farm_.Submit(2);
+  auto agent = JoinBatched("a1", 2);
+  const std::vector<v1::JobOffer> offers = AwaitOffers(*agent);
+  ASSERT_EQ(offers.size(), 2u);
+  // Behind farmd's back the first lease's row is closed, so the multi-row end of both
+  // attempts is refused: farmd writes them one by one, and the refused one's job still
+  // gets its state.
+  const auto closed = static_cast<std::int64_t>(offers[0].lease().job_id());
+  ASSERT_TRUE(farm_.store()
+                  .FinishAttempt(closed, static_cast<int>(offers[0].lease().attempt()),
+                                 store::AttemptOutcome::kExpired, "closed outside farmd",
+                                 store::JobState::kLeased)
+                  .ok());
+  v1::Envelope results;
+  for (int i = 0; i < 2; ++i) {
+    *results.mutable_job_result_batch()->add_results() =
+        Succeeded(offers[i].lease(), "output " + std::to_string(i));
+  }
+  ASSERT_TRUE(agent->Send(results).ok());
+  auto acks = farm_.Await(*agent, v1::Envelope::kResultAckBatch);
+  ASSERT_TRUE(acks.has_value());
+  EXPECT_EQ(acks->result_ack_batch().acks_size(), 2);
+  EXPECT_TRUE(farm_.coordinator().RunOnce().ok());  // a refused row does not halt farmd
+  EXPECT_GE(farm_.coordinator().counters().store_errors, 1u);
+  EXPECT_EQ(farm_.store().GetJob(closed)->state, store::JobState::kSucceeded);
+  EXPECT_EQ(CountAttempts(farm_.store(), closed, store::AttemptOutcome::kExpired), 1);
+  const auto other = static_cast<std::int64_t>(offers[1].lease().job_id());
+  EXPECT_EQ(farm_.store().GetJob(other)->state, store::JobState::kSucceeded);
+  EXPECT_EQ(CountAttempts(farm_.store(), other, store::AttemptOutcome::kSucceeded), 1);
+}
+
 }  // namespace
 }  // namespace farm::farmd::testing

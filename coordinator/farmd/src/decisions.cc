@@ -166,7 +166,15 @@ void CoordinatorImpl::FlushBatchWrites(BatchWrites& writes, std::vector<bool>& c
         if (halted()) break;
         Status one =
             store_.FinishAttempt(end.job_id, end.attempt, end.outcome, end.error, end.next_state);
-        if (!one.ok()) StoreError(one, "finish attempt of job " + std::to_string(end.job_id));
+        if (one.ok()) continue;
+        StoreError(one, "finish attempt of job " + std::to_string(end.job_id));
+        // Its JobFinished left the terminal state to this write (as before batches, the
+        // job's state is written even when its attempt row was refused).
+        if (!halted() && end.next_state != store::JobState::kQueued) {
+          if (Status state = store_.SetJobState(end.job_id, end.next_state); !state.ok()) {
+            StoreError(state, "finish job " + std::to_string(end.job_id));
+          }
+        }
       }
     }
     if (!status.ok())
