@@ -254,10 +254,12 @@ TEST_F(StoreJobsTest, LeasesAreFenced) {
             StatusCode::kFailedPrecondition);
   ASSERT_EQ(store_->ListOpenAttempts()->size(), 1u);
 
-  // The lease expires; the job is requeued and leased again.
-  ASSERT_TRUE(
-      store_->FinishAttempt(job, 1, AttemptOutcome::kExpired, "deadline passed", JobState::kQueued)
-          .ok());
+  // The lease expires (not held against the job: counted false); the job is requeued and
+  // leased again.
+  ASSERT_TRUE(store_
+                  ->FinishAttempt(job, 1, AttemptOutcome::kExpired, "deadline passed",
+                                  JobState::kQueued, /*counted=*/false)
+                  .ok());
   auto second = store_->StartAttempt(job, "agent-b", 1'700'000'200'000);
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(second->attempt, 2);
@@ -286,6 +288,8 @@ TEST_F(StoreJobsTest, LeasesAreFenced) {
   auto attempts = store_->ListAttempts(job);
   ASSERT_TRUE(attempts.ok());
   ASSERT_EQ(attempts->size(), 2u);
+  EXPECT_FALSE((*attempts)[0].counted);
+  EXPECT_TRUE((*attempts)[1].counted);
   EXPECT_EQ((*attempts)[0].agent_id, "agent-a");
   EXPECT_EQ((*attempts)[0].outcome, AttemptOutcome::kExpired);
   EXPECT_EQ((*attempts)[0].error, "deadline passed");

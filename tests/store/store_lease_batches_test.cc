@@ -63,8 +63,10 @@ TEST_F(StoreLeaseBatchesTest, StartAndFinishManyLeasesAsRowByRow) {
   std::vector<Store::EndedLease> ended;
   for (int i = 0; i < kJobs; ++i) {
     const bool ok = i % 2 == 0;
+    // Every fourth expired one is not held against its job (counted false).
     ended.push_back({jobs_[i], 1, ok ? AttemptOutcome::kSucceeded : AttemptOutcome::kExpired,
-                     ok ? "" : "deadline passed", ok ? JobState::kSucceeded : JobState::kQueued});
+                     ok ? "" : "deadline passed", ok ? JobState::kSucceeded : JobState::kQueued,
+                     /*counted=*/i % 4 != 1});
   }
   ASSERT_TRUE(store_->FinishAttempts(ended).ok());
   EXPECT_TRUE(store_->ListOpenAttempts()->empty());
@@ -81,6 +83,8 @@ TEST_F(StoreLeaseBatchesTest, StartAndFinishManyLeasesAsRowByRow) {
   EXPECT_EQ((*attempts)[0].error, "deadline passed");
   EXPECT_EQ((*attempts)[0].deadline_ms, 1'800'000'000'000);
   EXPECT_TRUE((*attempts)[0].finished_at_ms.has_value());
+  EXPECT_FALSE((*attempts)[0].counted);
+  EXPECT_TRUE((*store_->ListAttempts(jobs_[3]))[0].counted);
   // The requeued one is leased again as attempt 2.
   ASSERT_TRUE(store_->StartAttempts({{jobs_[1], 2, "a1", 1'800'000'000'000}}).ok());
   EXPECT_EQ(store_->GetJob(jobs_[1])->attempt_count, 2);

@@ -165,7 +165,8 @@ void CoordinatorImpl::FlushBatchWrites(BatchWrites& writes, std::vector<bool>& c
       for (const store::Store::EndedLease& end : writes.ends) {
         if (halted()) break;
         Status one =
-            store_.FinishAttempt(end.job_id, end.attempt, end.outcome, end.error, end.next_state);
+            store_.FinishAttempt(end.job_id, end.attempt, end.outcome, end.error, end.next_state,
+                                 end.counted);
         if (one.ok()) continue;
         StoreError(one, "finish attempt of job " + std::to_string(end.job_id));
         // Its JobFinished left the terminal state to this write (as before batches, the

@@ -85,7 +85,7 @@ StatusOr<Attempt> Store::StartAttempt(std::int64_t job_id, const std::string& ag
 }
 
 Status Store::FinishAttempt(std::int64_t job_id, int attempt, AttemptOutcome outcome,
-                            const std::string& error, JobState next_state) {
+                            const std::string& error, JobState next_state, bool counted) {
   FARM_RETURN_IF_ERROR(impl_->CheckWritable("finish attempt"));
   const std::string what =
       "finish attempt " + std::to_string(attempt) + " of job " + std::to_string(job_id);
@@ -113,13 +113,14 @@ Status Store::FinishAttempt(std::int64_t job_id, int attempt, AttemptOutcome out
     const std::int64_t now = impl_->NowMs();
     {
       auto close = impl_->Prepare(
-          "UPDATE attempts SET outcome = ?, finished_at = ?, error = ? "
+          "UPDATE attempts SET outcome = ?, finished_at = ?, error = ?, counted = ? "
           "WHERE job_id = ? AND attempt = ?");
       close->bind(1, Name(outcome));
       close->bind(2, static_cast<int64_t>(now));
       BindTextOrNull(*close, 3, error);
-      close->bind(4, static_cast<int64_t>(job_id));
-      close->bind(5, attempt);
+      close->bind(4, counted ? 1 : 0);
+      close->bind(5, static_cast<int64_t>(job_id));
+      close->bind(6, attempt);
       close->exec();
     }
     {

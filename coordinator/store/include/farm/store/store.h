@@ -159,8 +159,9 @@ class Store {
   // Closes the job's current lease and moves the job to `next_state` (error, if any,
   // becomes last_error). Fencing: FailedPrecondition if `attempt` is not the job's newest
   // attempt or is already closed, so a late or duplicate result changes nothing.
+  // `counted` false: not held against max_attempts (Attempt::counted).
   Status FinishAttempt(std::int64_t job_id, int attempt, AttemptOutcome outcome,
-                       const std::string& error, JobState next_state);
+                       const std::string& error, JobState next_state, bool counted = true);
   // Records what the agent measured during the attempt (a JSON object), once it reported.
   // NotFound for an unknown attempt.
   Status SetAttemptMetrics(std::int64_t job_id, int attempt, const std::string& metrics_json);
