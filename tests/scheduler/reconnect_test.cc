@@ -141,7 +141,9 @@ TEST_F(ReconnectTest, FreeAttemptsAreCappedSoARefusingAgentCannotRequeueAJobFore
     testing::Out out = Schedule();
     ASSERT_EQ(out.dispatches.size(), 1u) << "round " << i;
     RefuseBusy("a", out.dispatches[0].lease());
-    if (i <= kMaxUncountedAttempts + 1) EXPECT_EQ(StateOf(1), JobState::kQueued) << "round " << i;
+    if (i <= kMaxUncountedAttempts + 1) {
+      EXPECT_EQ(StateOf(1), JobState::kQueued) << "round " << i;
+    }
     ASSERT_TRUE(Beat("a", {}).ok());
   }
   EXPECT_EQ(StateOf(1), JobState::kFailed);
