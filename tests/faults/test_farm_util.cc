@@ -251,17 +251,30 @@ farm::StatusOr<std::string> TestFarm::Metrics() const {
 farm::StatusOr<SweepCounts> TestFarm::WaitForSweep(
     std::int64_t sweep_id, std::chrono::milliseconds limit,
     const std::function<void(const SweepCounts&)>& tick, std::chrono::milliseconds period) {
+  return PollUntilSweepDone(
+      sweep_id, limit, [this] { return FarmdRunning(); }, [&] { return Counts(sweep_id); }, tick,
+      period, [this] { return LogTails(); });
+}
+
+std::string TestFarm::LogTails(int lines) const { return TailsOfLogs(dir_ / "logs", lines); }
+
+farm::StatusOr<SweepCounts> PollUntilSweepDone(
+    std::int64_t sweep_id, std::chrono::milliseconds limit,
+    const std::function<bool()>& running,
+    const std::function<farm::StatusOr<SweepCounts>()>& counts,
+    const std::function<void(const SweepCounts&)>& tick, std::chrono::milliseconds period,
+    const std::function<std::string()>& log_tails) {
   const auto deadline = Clock::now() + limit;
   SweepCounts last;
   std::string last_error = "never answered";
   while (Clock::now() < deadline) {
-    if (FarmdRunning()) {
-      auto counts = Counts(sweep_id);
-      if (counts.ok()) {
-        last = *counts;
+    if (running()) {
+      auto now = counts();
+      if (now.ok()) {
+        last = *now;
         if (last.total > 0 && last.queued == 0 && last.leased == 0) return last;
       } else {
-        last_error = counts.status().ToString();
+        last_error = now.status().ToString();
       }
     }
     if (tick) tick(last);
@@ -270,13 +283,13 @@ farm::StatusOr<SweepCounts> TestFarm::WaitForSweep(
   return farm::Status(farm::StatusCode::kTimedOut,
                       "sweep " + std::to_string(sweep_id) + " unfinished: " +
                           std::to_string(last.finished()) + " of " + std::to_string(last.total) +
-                          " finished (last API error: " + last_error + ")\n" + LogTails());
+                          " finished (last API error: " + last_error + ")\n" + log_tails());
 }
 
-std::string TestFarm::LogTails(int lines) const {
+std::string TailsOfLogs(const std::filesystem::path& logs_dir, int lines) {
   std::string out;
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir_ / "logs", ec)) {
+  for (const auto& entry : fs::directory_iterator(logs_dir, ec)) {
     out += entry.path().filename().string() + ":\n" +
            farm::TailOfFile(entry.path().string(), lines);
   }

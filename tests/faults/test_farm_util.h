@@ -122,6 +122,20 @@ class TestFarm {
   std::map<std::string, farm::ChildProcess> agents_;
 };
 
+// The loop behind TestFarm::WaitForSweep, shared with other farms of processes (the netns
+// harness): polls `counts` every `period` while `running()` until the sweep has jobs and
+// none is queued or leased, calling `tick` (if set) between polls. TimedOut after `limit`,
+// naming the last counts and API error, followed by `log_tails()`.
+farm::StatusOr<SweepCounts> PollUntilSweepDone(
+    std::int64_t sweep_id, std::chrono::milliseconds limit,
+    const std::function<bool()>& running,
+    const std::function<farm::StatusOr<SweepCounts>()>& counts,
+    const std::function<void(const SweepCounts&)>& tick, std::chrono::milliseconds period,
+    const std::function<std::string()>& log_tails);
+
+// The last `lines` lines of every log file in `logs_dir`, each under its file name.
+std::string TailsOfLogs(const std::filesystem::path& logs_dir, int lines);
+
 // Polls `done` every `period` until it returns true; false once `limit` passed (the limit
 // only keeps a broken farm from hanging the test).
 bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds limit,

@@ -15,7 +15,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-using Clock = std::chrono::steady_clock;
 
 farm::Status WriteText(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::trunc);
@@ -358,35 +357,13 @@ farm::StatusOr<farm_faults::SweepCounts> NetnsFarm::WaitForSweep(
     std::int64_t sweep_id, std::chrono::milliseconds limit,
     const std::function<void(const farm_faults::SweepCounts&)>& tick,
     std::chrono::milliseconds period) {
-  const auto deadline = Clock::now() + limit;
-  farm_faults::SweepCounts last;
-  std::string last_error = "never answered";
-  while (Clock::now() < deadline) {
-    if (FarmdRunning()) {
-      auto counts = Counts(sweep_id);
-      if (counts.ok()) {
-        last = *counts;
-        if (last.total > 0 && last.queued == 0 && last.leased == 0) return last;
-      } else {
-        last_error = counts.status().ToString();
-      }
-    }
-    if (tick) tick(last);
-    std::this_thread::sleep_for(period);
-  }
-  return farm::Status(farm::StatusCode::kTimedOut,
-                      "sweep " + std::to_string(sweep_id) + " unfinished: " +
-                          std::to_string(last.finished()) + " of " + std::to_string(last.total) +
-                          " finished (last API error: " + last_error + ")\n" + LogTails());
+  return farm_faults::PollUntilSweepDone(
+      sweep_id, limit, [this] { return FarmdRunning(); }, [&] { return Counts(sweep_id); }, tick,
+      period, [this] { return LogTails(); });
 }
 
 std::string NetnsFarm::LogTails(int lines) const {
-  std::string out;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir_ / "logs", ec)) {
-    out += entry.path().filename().string() + ":\n" + farm::TailOfFile(entry.path().string(), lines);
-  }
-  return out;
+  return farm_faults::TailsOfLogs(dir_ / "logs", lines);
 }
 
 }  // namespace farm_netns

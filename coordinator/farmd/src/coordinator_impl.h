@@ -95,6 +95,10 @@ class CoordinatorImpl {
   Status Send(const std::string& peer, studiofarm::v1::Envelope envelope);
   void SendError(const std::string& peer, studiofarm::v1::ErrorCode code,
                  const std::string& message);
+  // An artifact chunk or inline artifact that failed its checks: counted and answered
+  // with ARTIFACT_MISMATCH (size or digest) or MALFORMED; `what` prefixes the message.
+  void RefuseArtifact(const std::string& peer, scheduler::LeaseRef lease, const Status& status,
+                      const std::string& what);
   // Logs a failed store call; one that means the store itself failed (I/O error, disk or
   // file-size limit full, corruption, an artifact file not written) halts farmd.
   void StoreError(const Status& status, const std::string& what);

@@ -60,14 +60,17 @@ void CoordinatorImpl::HandleChunk(const std::string& peer, const v1::ArtifactChu
                             std::to_string(lease.job) + " attempt " +
                             std::to_string(lease.attempt) + " from agent " + peer);
   }
-  if (!status.ok()) {
-    ++counters_.artifacts_rejected;
-    SendError(peer,
-              status.code() == StatusCode::kDataLoss ? v1::ERROR_CODE_ARTIFACT_MISMATCH
-                                                     : v1::ERROR_CODE_MALFORMED,
-              "job " + std::to_string(lease.job) + " attempt " + std::to_string(lease.attempt) +
-                  ": " + status.message());
-  }
+  if (!status.ok()) RefuseArtifact(peer, lease, status, "");
+}
+
+void CoordinatorImpl::RefuseArtifact(const std::string& peer, scheduler::LeaseRef lease,
+                                     const Status& status, const std::string& what) {
+  ++counters_.artifacts_rejected;
+  SendError(peer,
+            status.code() == StatusCode::kDataLoss ? v1::ERROR_CODE_ARTIFACT_MISMATCH
+                                                   : v1::ERROR_CODE_MALFORMED,
+            "job " + std::to_string(lease.job) + " attempt " + std::to_string(lease.attempt) +
+                ": " + what + status.message());
 }
 
 void CoordinatorImpl::HandleResultBatch(const std::string& peer, const v1::JobResultBatch& batch) {
@@ -95,12 +98,7 @@ bool CoordinatorImpl::TakeInlineArtifacts(const std::string& peer, scheduler::Le
       return false;
     }
     if (!status.ok()) {
-      ++counters_.artifacts_rejected;
-      SendError(peer,
-                status.code() == StatusCode::kDataLoss ? v1::ERROR_CODE_ARTIFACT_MISMATCH
-                                                       : v1::ERROR_CODE_MALFORMED,
-                "job " + std::to_string(lease.job) + " attempt " + std::to_string(lease.attempt) +
-                    ": inline artifact: " + status.message());
+      RefuseArtifact(peer, lease, status, "inline artifact: ");
       return false;
     }
   }
