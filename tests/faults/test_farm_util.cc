@@ -220,6 +220,10 @@ farm::StatusOr<json> TestFarm::ApiGet(const std::string& target) const {
 
 farm::StatusOr<SweepCounts> TestFarm::Counts(std::int64_t sweep_id) const {
   FARM_ASSIGN_OR_RETURN(json sweep, ApiGet("/api/v1/sweeps/" + std::to_string(sweep_id)));
+  return SweepCountsOf(sweep);
+}
+
+farm::StatusOr<SweepCounts> SweepCountsOf(const nlohmann::json& sweep) {
   SweepCounts counts;
   try {
     const json& jobs = sweep.at("jobs");

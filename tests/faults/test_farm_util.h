@@ -122,6 +122,9 @@ class TestFarm {
   std::map<std::string, farm::ChildProcess> agents_;
 };
 
+// The counts of GET /api/v1/sweeps/{id}'s answer; DataLoss when a field is missing.
+farm::StatusOr<SweepCounts> SweepCountsOf(const nlohmann::json& sweep);
+
 // The loop behind TestFarm::WaitForSweep, shared with other farms of processes (the netns
 // harness): polls `counts` every `period` while `running()` until the sweep has jobs and
 // none is queued or leased, calling `tick` (if set) between polls. TimedOut after `limit`,

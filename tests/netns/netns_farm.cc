@@ -324,20 +324,7 @@ farm::StatusOr<json> NetnsFarm::ApiGet(const std::string& target) const {
 
 farm::StatusOr<farm_faults::SweepCounts> NetnsFarm::Counts(std::int64_t sweep_id) const {
   FARM_ASSIGN_OR_RETURN(json sweep, ApiGet("/api/v1/sweeps/" + std::to_string(sweep_id)));
-  farm_faults::SweepCounts counts;
-  try {
-    const json& jobs = sweep.at("jobs");
-    counts.total = sweep.at("jobs_total").get<int>();
-    counts.queued = jobs.at("queued").get<int>();
-    counts.leased = jobs.at("leased").get<int>();
-    counts.succeeded = jobs.at("succeeded").get<int>();
-    counts.failed = jobs.at("failed").get<int>();
-    counts.cancelled = jobs.at("cancelled").get<int>();
-    counts.skipped = jobs.at("skipped").get<int>();
-  } catch (const json::exception& e) {
-    return farm::DataLoss(std::string("malformed sweep answer: ") + e.what());
-  }
-  return counts;
+  return farm_faults::SweepCountsOf(sweep);
 }
 
 farm::StatusOr<std::string> NetnsFarm::Metrics() const {
