@@ -106,6 +106,28 @@ TEST(StoreOpenTest, ReadOnlyRefusesOlderDatabase) {
   EXPECT_EQ(RawSql(path, "SELECT count(*) FROM schema_version"), std::to_string(older));
 }
 
+TEST(StoreOpenTest, ReadOlderSchemaOpensAnOlderDatabaseReadOnlyButNeverANewerOne) {
+  TempDir dir;
+  const std::string path = dir.File("farm.db");
+  ASSERT_NE(OpenOrDie(path), nullptr);
+  RawSql(path,
+         "DELETE FROM schema_version WHERE version = " + std::to_string(LatestSchemaVersion()));
+  StoreOptions options;
+  options.read_older_schema = true;
+  auto older = Store::Open(path, OpenMode::kReadOnly, options);
+  ASSERT_TRUE(older.ok()) << older.status().ToString();
+  auto counts = (*older)->CountJobsByState();
+  ASSERT_TRUE(counts.ok()) << counts.status().ToString();
+  EXPECT_TRUE(counts->empty());
+  older->reset();
+
+  RawSql(path, "INSERT INTO schema_version (version, name, applied_at) VALUES (" +
+                   std::to_string(LatestSchemaVersion() + 6) + ", 'from_the_future', 0)");
+  auto newer = Store::Open(path, OpenMode::kReadOnly, options);
+  ASSERT_FALSE(newer.ok());
+  EXPECT_THAT(newer.status().message(), HasSubstr("is newer than this binary supports"));
+}
+
 TEST(StoreOpenTest, ReadWriteMissingFileWithoutCreateIsNotFound) {
   TempDir dir;
   const std::string path = dir.File("absent.db");

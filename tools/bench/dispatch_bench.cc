@@ -5,7 +5,6 @@
 // farmd binary in the same run, and the ratio.
 //
 //   bench_dispatch --agents 1,8,64 --jobs 50000 --slots 4 [--compare /tmp/farmd-before]
-#include <sqlite3.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -21,6 +20,7 @@
 #include <vector>
 
 #include "farm/schemas/child_process.h"
+#include "farm/store/store.h"
 #include "http_client.h"
 
 namespace {
@@ -44,10 +44,9 @@ double CpuSeconds(pid_t pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-// Job counts through a read-only SQLite connection (farmd's CPU is not charged for it);
-// -1 when the database cannot be read yet. Plain SQL on the jobs and attempts columns every
-// schema version has, not farm::store: the farmd of --compare may be older, and the store
-// refuses to read a schema older than its own.
+// Job counts through a read-only store connection (farmd's CPU is not charged for it).
+// It also reads an older schema (the farmd of --compare may be older): jobs and attempts
+// are the same in every version.
 struct JobCounts {
   long long finished = -1, succeeded = -1, attempts_succeeded = -1;
 };
@@ -55,48 +54,49 @@ struct JobCounts {
 class JobCounter {
  public:
   explicit JobCounter(const std::string& path) {
-    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-      sqlite3_close(db_);
-      db_ = nullptr;
-      return;
+    farm::store::StoreOptions options;
+    options.read_older_schema = true;
+    options.busy_timeout_ms = 1000;
+    auto store = farm::store::Store::Open(path, farm::store::OpenMode::kReadOnly, options);
+    if (store.ok()) {
+      store_ = std::move(*store);
+    } else {
+      std::fprintf(stderr, "%s\n", store.status().ToString().c_str());
     }
-    sqlite3_busy_timeout(db_, 1000);
   }
-  ~JobCounter() { sqlite3_close(db_); }
-  bool ok() const { return db_ != nullptr; }
+  bool ok() const { return store_ != nullptr; }
 
-  // Jobs not yet finished, polled while the sweep runs: a range of the jobs_state_priority
-  // index that shrinks as jobs finish, so the poll costs the system under test little
-  // (counting finished jobs and successful attempts walks a growing range and a table).
-  long long Unfinished() {
-    return Scalar("SELECT count(*) FROM jobs WHERE state IN ('queued', 'leased')");
+  // Polled while the sweep runs: a queued or a leased job, if any (one row each through
+  // the state index, so the poll costs the system under test little; counting finished
+  // jobs walks a range that grows with every result). Errors count as unfinished.
+  bool AnyUnfinished() {
+    for (farm::store::JobState state : {farm::store::JobState::kQueued, farm::store::JobState::kLeased}) {
+      farm::store::JobFilter filter;
+      filter.state = state;
+      filter.limit = 1;
+      auto jobs = store_->ListJobs(filter);
+      if (!jobs.ok() || !jobs->empty()) return true;
+    }
+    return false;
   }
 
   JobCounts Count() {
     JobCounts counts;
-    const long long succeeded = Scalar("SELECT count(*) FROM jobs WHERE state = 'succeeded'");
-    const long long failed = Scalar("SELECT count(*) FROM jobs WHERE state = 'failed'");
-    const long long attempts = Scalar("SELECT count(*) FROM attempts WHERE outcome = 'succeeded'");
-    if (succeeded < 0 || failed < 0 || attempts < 0) return counts;
-    counts.succeeded = succeeded;
-    counts.finished = succeeded + failed;
-    counts.attempts_succeeded = attempts;
+    auto by_state = store_->CountJobsByState();
+    auto attempts = store_->CountAttempts(farm::store::AttemptOutcome::kSucceeded);
+    if (!by_state.ok() || !attempts.ok()) return counts;
+    auto of = [&](farm::store::JobState state) {
+      auto it = by_state->find(state);
+      return it == by_state->end() ? 0LL : static_cast<long long>(it->second);
+    };
+    counts.succeeded = of(farm::store::JobState::kSucceeded);
+    counts.finished = counts.succeeded + of(farm::store::JobState::kFailed);
+    counts.attempts_succeeded = *attempts;
     return counts;
   }
 
  private:
-  long long Scalar(const char* sql) {
-    if (db_ == nullptr) return -1;
-    sqlite3_stmt* statement = nullptr;
-    long long value = -1;
-    if (sqlite3_prepare_v2(db_, sql, -1, &statement, nullptr) == SQLITE_OK &&
-        sqlite3_step(statement) == SQLITE_ROW) {
-      value = sqlite3_column_int64(statement, 0);
-    }
-    sqlite3_finalize(statement);
-    return value;
-  }
-  sqlite3* db_ = nullptr;
+  std::unique_ptr<farm::store::Store> store_;
 };
 
 struct Run {
@@ -203,7 +203,7 @@ Run RunOnce(const std::string& farmd_path, const std::string& agent_path, int ag
     std::fprintf(stderr, "cannot open %s read-only\n", db.c_str());
     return run;
   }
-  while (reader.Unfinished() != 0) {
+  while (reader.AnyUnfinished()) {
     if (!farmd->Running()) {
       std::fprintf(stderr, "farmd died:\n%s\n",
                    farm::TailOfFile(farmd_options.log_path, 10).c_str());

@@ -50,6 +50,7 @@ Status CheckSchemaVersion(const StoreImpl& impl, int version) {
                               "); upgrade StudioFarm");
   }
   if (!impl.read_only() || version == latest) return Status::Ok();
+  if (version > 0 && impl.options().read_older_schema) return Status::Ok();
   if (version == 0) {
     return FailedPrecondition(impl.path() +
                               ": not an initialised StudioFarm database (no schema yet); run "

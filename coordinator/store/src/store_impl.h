@@ -29,6 +29,7 @@ class StoreImpl {
   SQLite::Database& db() { return *db_; }
   const std::string& path() const { return path_; }
   bool read_only() const { return read_only_; }
+  const StoreOptions& options() const { return options_; }
   std::int64_t NowMs() const;
 
   // A cached prepared statement, unbound and reset. Reset again when the lease ends so

@@ -48,6 +48,11 @@ enum class OpenMode {
 struct StoreOptions {
   // kReadWrite only: false makes a missing file NotFound (farmctl db migrate).
   bool create_if_missing = true;
+  // kReadOnly only: also open a database whose schema is older than this binary's (never
+  // a newer one). For readers that use only what every schema version has, such as job
+  // and attempt counts (bench_dispatch against an older farmd's database); the caller
+  // answers for its queries.
+  bool read_older_schema = false;
   // How long a statement waits for another connection's lock before Unavailable.
   int busy_timeout_ms = 5000;
   // Page cache per connection (SQLite's default is 2 MiB; bulk inserts into the
