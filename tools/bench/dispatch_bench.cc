@@ -70,7 +70,8 @@ class JobCounter {
   // the state index, so the poll costs the system under test little; counting finished
   // jobs walks a range that grows with every result). Errors count as unfinished.
   bool AnyUnfinished() {
-    for (farm::store::JobState state : {farm::store::JobState::kQueued, farm::store::JobState::kLeased}) {
+    using farm::store::JobState;
+    for (JobState state : {JobState::kQueued, JobState::kLeased}) {
       farm::store::JobFilter filter;
       filter.state = state;
       filter.limit = 1;
