@@ -1,6 +1,5 @@
 #include "training_jobs.h"
 
-#include <limits.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,6 +9,7 @@
 
 #include "farm/agent/prepare_runner.h"
 #include "farm/agent/train_launch.h"
+#include "farm/schemas/data_dir.h"
 
 namespace farm::agent {
 namespace {
@@ -22,9 +22,8 @@ struct TrainingFlags {
 TrainingFlags g_training;
 
 std::string SelfDir() {
-  char buffer[PATH_MAX] = {};
-  const ssize_t n = ::readlink("/proc/self/exe", buffer, sizeof(buffer) - 1);
-  return n > 0 ? fs::path(std::string(buffer, static_cast<size_t>(n))).parent_path().string() : "";
+  const std::string self = SelfExecutable();
+  return self.empty() ? "" : fs::path(self).parent_path().string();
 }
 
 bool IsExecutable(const fs::path& path) {

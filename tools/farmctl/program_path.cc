@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <system_error>
 
+#include "farm/schemas/data_dir.h"
+
 #ifndef FARMCTL_AGENT_PATH
 #define FARMCTL_AGENT_PATH ""
 #endif
@@ -15,8 +17,10 @@ std::string FindProgram(const std::string& flag, const char* built, const char* 
   if (!flag.empty()) return flag;
   std::error_code ec;
   if (*built && fs::exists(built, ec)) return built;
-  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec && fs::exists(self.parent_path() / name, ec)) return (self.parent_path() / name).string();
+  const fs::path self = farm::SelfExecutable();
+  if (!self.empty() && fs::exists(self.parent_path() / name, ec)) {
+    return (self.parent_path() / name).string();
+  }
   return *built ? built : name;
 }
 

@@ -7,6 +7,9 @@
 
 namespace farm {
 
+// This process's executable (/proc/self/exe); "" when it cannot be read.
+std::string SelfExecutable();
+
 // <dir of `self_exe`>/../share/studiofarm/<name> when that folder exists, else `built_in`
 // (the source tree's folder compiled in; may be ""). `self_exe` defaults to this process's
 // executable (/proc/self/exe).
