@@ -1,7 +1,5 @@
 #include "keys_commands.h"
 
-#include <sys/random.h>
-
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
@@ -9,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <system_error>
 
+#include "api_token.h"
 #include "farm/schemas/sha256.h"
 #include "farm/transport/curve_keys.h"
 
@@ -60,16 +59,9 @@ int RunGen(const GlobalOptions& options, const GenArgs& args) {
 // farmd keeps only the digest: the token is printed once, with the line to add to its
 // --tokens-file (docs/dashboard.md).
 int RunTokenNew(const GlobalOptions& options, const std::string& kind) {
-  unsigned char bytes[32];
-  if (getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes)) {
-    return ReportError(options, farm::Unavailable("cannot read 32 random bytes (getrandom)"));
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string token;
-  for (unsigned char b : bytes) {
-    token += kHex[b >> 4];
-    token += kHex[b & 15];
-  }
+  farm::StatusOr<std::string> made = NewApiToken();
+  if (!made.ok()) return ReportError(options, made.status());
+  const std::string& token = *made;
   const std::string line = kind + " sha256:" + farm::Sha256Hex(token);
   if (options.json) {
     nlohmann::ordered_json out = {

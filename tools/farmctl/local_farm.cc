@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "api_token.h"
 #include "farm/schemas/sha256.h"
 #include "farm/transport/curve_keys.h"
 
@@ -24,22 +25,6 @@ farm::Status MakePrivateDir(const fs::path& dir) {
   fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
   if (ec) return farm::Unavailable("cannot chmod '" + dir.string() + "': " + ec.message());
   return farm::Status::Ok();
-}
-
-// 32 random bytes from the kernel as hex: the API token of this run.
-farm::StatusOr<std::string> RandomToken() {
-  std::ifstream random("/dev/urandom", std::ios::binary);
-  unsigned char bytes[32];
-  if (!random.read(reinterpret_cast<char*>(bytes), sizeof(bytes))) {
-    return farm::Unavailable("cannot read /dev/urandom");
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string token;
-  for (unsigned char b : bytes) {
-    token += kHex[b >> 4];
-    token += kHex[b & 15];
-  }
-  return token;
 }
 
 farm::Status WritePrivateFile(const fs::path& path, const std::string& text) {
@@ -101,7 +86,7 @@ farm::StatusOr<std::unique_ptr<LocalFarm>> LocalFarm::Start(const LocalFarmOptio
           Quote(options.models_dir) + "\n"));
 
   std::unique_ptr<LocalFarm> farm(new LocalFarm());
-  FARM_ASSIGN_OR_RETURN(farm->token_, RandomToken());
+  FARM_ASSIGN_OR_RETURN(farm->token_, NewApiToken());
   farm->log_dir_ = (state / "logs").string();
 
   farm::ChildOptions farmd;
