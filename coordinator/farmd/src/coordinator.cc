@@ -201,17 +201,21 @@ void CoordinatorImpl::SendError(const std::string& peer, v1::ErrorCode code,
   (void)Send(peer, std::move(envelope));  // an unreachable agent re-registers anyway
 }
 
-void CoordinatorImpl::StoreError(const Status& status, const std::string& what) {
-  ++counters_.store_errors;
+bool IsStoreFailure(const Status& status) {
   switch (status.code()) {
     case StatusCode::kUnavailable:  // I/O error, disk full, file-size limit, lock held
     case StatusCode::kDataLoss:     // corrupt or truncated database
     case StatusCode::kInternal:     // an artifact file not written, or a store bug
-      Halt(status, what);
-      return;
+      return true;
     default:  // this one row was refused (constraint, stale lease): the others go on
-      spdlog::error("store: {}: {}", what, status.ToString());
+      return false;
   }
+}
+
+void CoordinatorImpl::StoreError(const Status& status, const std::string& what) {
+  ++counters_.store_errors;
+  if (IsStoreFailure(status)) return Halt(status, what);
+  spdlog::error("store: {}: {}", what, status.ToString());
 }
 
 void CoordinatorImpl::Halt(const Status& status, const std::string& what) {

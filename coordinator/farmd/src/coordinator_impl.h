@@ -20,6 +20,10 @@
 
 namespace farm::farmd {
 
+// The store itself failed (I/O, corruption, an artifact file not written), not one row:
+// StoreError halts farmd on these.
+bool IsStoreFailure(const Status& status);
+
 class CoordinatorImpl {
  public:
   CoordinatorImpl(CoordinatorOptions options, store::Store& store, transport::AgentLink& link,

@@ -18,12 +18,6 @@ namespace {
 // sweep's finished jobs (SQLite's jobs_sweep index), milliseconds for a big sweep.
 constexpr scheduler::TimeMs kSweepCheckIntervalMs = 1000;
 
-// The codes StoreError halts on: the store itself failed, not one row.
-bool IsStoreFailure(const Status& status) {
-  return status.code() == StatusCode::kUnavailable || status.code() == StatusCode::kDataLoss ||
-         status.code() == StatusCode::kInternal;
-}
-
 }  // namespace
 
 void CoordinatorImpl::ProcessDecisions(const std::function<Status()>& extra) {
@@ -260,28 +254,24 @@ bool CoordinatorImpl::PersistDecision(const scheduler::Decision& decision) {
   return true;  // CancelRequest: nothing to write
 }
 
-bool CoordinatorImpl::PersistJobFinished(const scheduler::JobFinished& finished,
-                                         bool state_written) {
-  const scheduler::JobFinished* d = &finished;
-  {
-    // Written already when its attempt's end moved the job to this state.
-    if (!state_written) {
-      Status status = store_.SetJobState(d->job, ToStore(d->state));
-      if (!status.ok()) StoreError(status, "finish job " + std::to_string(d->job));
-    }
-    if (d->state == scheduler::JobState::kFailed && coordinator_failures_.erase(d->job) > 0) {
-      // A job farmd ran itself has no attempt to carry the error: keep it on the job.
-      if (Status e = store_.SetJobError(d->job, d->reason); !e.ok()) {
-        StoreError(e, "record error of job " + std::to_string(d->job));
-      }
-    }
-    if (d->state == scheduler::JobState::kSucceeded) ++counters_.jobs_succeeded;
-    if (d->state == scheduler::JobState::kFailed) ++counters_.jobs_failed;
-    offer_params_.erase(d->job);
-    last_progress_.erase(d->job);
-    offers_sent_.erase(d->job);
-    return true;
+bool CoordinatorImpl::PersistJobFinished(const scheduler::JobFinished& d, bool state_written) {
+  // Written already when its attempt's end moved the job to this state.
+  if (!state_written) {
+    Status status = store_.SetJobState(d.job, ToStore(d.state));
+    if (!status.ok()) StoreError(status, "finish job " + std::to_string(d.job));
   }
+  if (d.state == scheduler::JobState::kFailed && coordinator_failures_.erase(d.job) > 0) {
+    // A job farmd ran itself has no attempt to carry the error: keep it on the job.
+    if (Status e = store_.SetJobError(d.job, d.reason); !e.ok()) {
+      StoreError(e, "record error of job " + std::to_string(d.job));
+    }
+  }
+  if (d.state == scheduler::JobState::kSucceeded) ++counters_.jobs_succeeded;
+  if (d.state == scheduler::JobState::kFailed) ++counters_.jobs_failed;
+  offer_params_.erase(d.job);
+  last_progress_.erase(d.job);
+  offers_sent_.erase(d.job);
+  return true;
 }
 
 void CoordinatorImpl::CarryOut(const scheduler::Decision& decision, OfferBatches& batches) {

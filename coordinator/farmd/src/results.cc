@@ -300,8 +300,7 @@ void CoordinatorImpl::StorePendingResults() {
   }
   if (halted() || links.empty()) return;
   if (Status status = store_.SetJobArtifacts(links); !status.ok()) {
-    if (status.code() == StatusCode::kUnavailable || status.code() == StatusCode::kDataLoss ||
-        status.code() == StatusCode::kInternal) {
+    if (IsStoreFailure(status)) {
       return StoreError(status, "named outputs of " + std::to_string(links.size()) + " artifacts");
     }
     // A row was refused: each on its own, so that only that one is missing.
