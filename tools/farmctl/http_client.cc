@@ -59,13 +59,8 @@ farm::StatusOr<Target> ParseEndpoint(std::string endpoint) {
 std::string PeerFingerprint(SSL* ssl) {
   X509* cert = SSL_get1_peer_certificate(ssl);
   if (cert == nullptr) return "";
-  unsigned char* der = nullptr;
-  const int size = i2d_X509(cert, &der);
+  std::string fingerprint = farm::farmd::FingerprintOfCertificate(cert);
   X509_free(cert);
-  if (size <= 0) return "";
-  std::string fingerprint = farm::farmd::FingerprintOfDer(
-      std::string_view(reinterpret_cast<char*>(der), static_cast<std::size_t>(size)));
-  OPENSSL_free(der);
   return fingerprint;
 }
 

@@ -69,16 +69,6 @@ X509Ptr ParseCertificate(std::string_view pem) {
   return X509Ptr(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
 }
 
-std::string DerFingerprint(X509* cert) {
-  unsigned char* der = nullptr;
-  const int size = i2d_X509(cert, &der);
-  if (size <= 0) return "";
-  std::string fingerprint = FingerprintOfDer(
-      std::string_view(reinterpret_cast<char*>(der), static_cast<std::size_t>(size)));
-  OPENSSL_free(der);
-  return fingerprint;
-}
-
 bool IsIpAddress(const std::string& text) {
   unsigned char buffer[16];
   return inet_pton(AF_INET, text.c_str(), buffer) == 1 ||
@@ -150,6 +140,16 @@ void AddUnique(std::vector<std::string>& list, const std::string& value) {
 
 std::string FingerprintOfDer(std::string_view der) { return "sha256:" + Sha256Hex(der); }
 
+std::string FingerprintOfCertificate(X509* cert) {
+  unsigned char* der = nullptr;
+  const int size = i2d_X509(cert, &der);
+  if (size <= 0) return "";
+  std::string fingerprint = FingerprintOfDer(
+      std::string_view(reinterpret_cast<char*>(der), static_cast<std::size_t>(size)));
+  OPENSSL_free(der);
+  return fingerprint;
+}
+
 StatusOr<CertificatePair> GenerateSelfSignedCertificate(const CertificateRequest& request) {
   PkeyCtxPtr key_ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
   EVP_PKEY* raw_key = nullptr;
@@ -208,7 +208,7 @@ StatusOr<CertificatePair> GenerateSelfSignedCertificate(const CertificateRequest
   CertificatePair pair;
   pair.cert_pem = BioText(cert_bio.get());
   pair.key_pem = BioText(key_bio.get());
-  pair.fingerprint = DerFingerprint(cert.get());
+  pair.fingerprint = FingerprintOfCertificate(cert.get());
   pair.generated = true;
   return pair;
 }
@@ -261,14 +261,14 @@ StatusOr<CertificatePair> LoadOrCreateCertificate(const std::string& cert_path,
     return FailedPrecondition("TLS key '" + key_path + "' does not belong to certificate '" +
                               cert_path + "'");
   }
-  pair.fingerprint = DerFingerprint(cert.get());
+  pair.fingerprint = FingerprintOfCertificate(cert.get());
   return pair;
 }
 
 StatusOr<std::string> CertificateFingerprint(std::string_view cert_pem) {
   X509Ptr cert = ParseCertificate(cert_pem);
   if (!cert) return DataLoss(OpenSslError("not a PEM certificate"));
-  return DerFingerprint(cert.get());
+  return FingerprintOfCertificate(cert.get());
 }
 
 StatusOr<std::string> NormalizeFingerprint(std::string_view text) {

@@ -4,6 +4,8 @@
 // through a CA chain. OpenSSL stays inside tls_cert.cc.
 #pragma once
 
+#include <openssl/types.h>
+
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +49,8 @@ StatusOr<std::string> CertificateFingerprint(std::string_view cert_pem);
 
 // "sha256:<hex>" of DER bytes (what a TLS client sees of the peer).
 std::string FingerprintOfDer(std::string_view der);
+// FingerprintOfDer of `cert` (e.g. the peer's after a handshake); "" when it has no DER.
+std::string FingerprintOfCertificate(X509* cert);
 
 // A pin as people paste it: "sha256:<hex>", "SHA256 Fingerprint=AB:CD:..." (openssl x509
 // -fingerprint), bare hex, with or without colons, any case. Returns "sha256:<lower hex>";
