@@ -6,7 +6,6 @@
 
 #include <fstream>
 
-#include "farm/transport/curve_keys.h"
 #include "fault_test.h"
 #include "test_farm_util.h"
 
@@ -24,27 +23,15 @@ TEST_F(AllowListReloadTest, SighupAdmitsANewlyListedAgentAndABrokenListChangesNo
   ASSERT_TRUE(farm.ok()) << farm.status().ToString();
   TestFarm& f = **farm;
   ASSERT_TRUE(f.StartFarmd().ok());
-  auto key_file = f.WriteUnknownKey("newcomer");
-  ASSERT_TRUE(key_file.ok()) << key_file.status().ToString();
-  auto keys = farm::transport::ReadCurveKeyFile(*key_file);
-  ASSERT_TRUE(keys.ok()) << keys.status().ToString();
-  ASSERT_TRUE(f.StartAgentWith("newcomer", {"--id", "newcomer", "--slots", "2", "--server-key",
-                                            f.server_public_key(), "--key-file", *key_file})
-                  .ok());
+  auto newcomer_key = f.StartAgentWithUnknownKey("newcomer", 2);
+  ASSERT_TRUE(newcomer_key.ok()) << newcomer_key.status().ToString();
   auto sweep = f.SubmitSweep(kJobs, 1);
   ASSERT_TRUE(sweep.ok()) << sweep.status().ToString() << f.LogTails();
   std::string metrics;
-  const bool refused = WaitUntil(
-      [&] {
-        auto text = f.Metrics();
-        if (text.ok()) metrics = *text;
-        return MetricValue(metrics, "farm_link_messages_total{kind=\"auth_refused\"}") >= 1;
-      },
-      seconds(30));
-  ASSERT_TRUE(refused) << metrics << f.LogTails();
+  ASSERT_TRUE(f.WaitForAuthRefusals(1, seconds(30), &metrics)) << metrics << f.LogTails();
 
   const std::filesystem::path allow = dir_ / "keys" / "agents.allow";
-  std::ofstream(allow, std::ios::app) << keys->public_key << "  # newcomer\n";
+  std::ofstream(allow, std::ios::app) << *newcomer_key << "  # newcomer\n";
   ASSERT_EQ(::kill(f.farmd_pid(), SIGHUP), 0);
 
   auto counts = f.WaitForSweep(*sweep, seconds(90));

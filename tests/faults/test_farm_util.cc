@@ -190,6 +190,28 @@ farm::StatusOr<std::string> TestFarm::WriteUnknownKey(const std::string& name) {
   return path;
 }
 
+farm::StatusOr<std::string> TestFarm::StartAgentWithUnknownKey(const std::string& name,
+                                                              int slots) {
+  FARM_ASSIGN_OR_RETURN(std::string key_file, WriteUnknownKey(name));
+  FARM_ASSIGN_OR_RETURN(farm::transport::CurveKeyPair keys,
+                        farm::transport::ReadCurveKeyFile(key_file));
+  FARM_RETURN_IF_ERROR(StartAgentWith(name, {"--id", name, "--slots", std::to_string(slots),
+                                             "--server-key", server_public_key_, "--key-file",
+                                             key_file}));
+  return keys.public_key;
+}
+
+bool TestFarm::WaitForAuthRefusals(double count, std::chrono::milliseconds limit,
+                                   std::string* metrics) {
+  return WaitUntil(
+      [&] {
+        auto text = Metrics();
+        if (text.ok()) *metrics = *text;
+        return MetricValue(*metrics, "farm_link_messages_total{kind=\"auth_refused\"}") >= count;
+      },
+      limit);
+}
+
 farm::StatusOr<std::int64_t> TestFarm::SubmitSweep(int jobs, int cpu_ms, int bytes) {
   const std::string spec =
       "name: faults\n"

@@ -79,6 +79,12 @@ class TestFarm {
 
   // A key pair farmd does not know, written to keys/<name>.key; returns the file.
   farm::StatusOr<std::string> WriteUnknownKey(const std::string& name);
+  // Starts agent `name` (its id too) with a key pair farmd does not know; returns the
+  // pair's public key.
+  farm::StatusOr<std::string> StartAgentWithUnknownKey(const std::string& name, int slots);
+  // Waits until farmd's /metrics counts at least `count` refused agent connections;
+  // `metrics` gets the last text read (for failure messages).
+  bool WaitForAuthRefusals(double count, std::chrono::milliseconds limit, std::string* metrics);
 
   // Submits a synthetic sweep of `jobs` renders burning `cpu_ms` each and returning
   // `bytes` bytes of output each; returns its id.

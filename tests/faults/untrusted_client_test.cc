@@ -3,7 +3,6 @@
 // neither may register or hold a lease, while an admitted agent completes the sweep.
 #include <gtest/gtest.h>
 
-#include "farm/transport/curve_keys.h"
 #include "fault_test.h"
 #include "test_farm_util.h"
 
@@ -21,13 +20,8 @@ TEST_F(UntrustedClientTest, UnknownKeyAndPlaintextAgentsNeverGetAJob) {
   ASSERT_TRUE(farm.ok()) << farm.status().ToString();
   TestFarm& f = **farm;
   ASSERT_TRUE(f.StartFarmd().ok());
-  auto unknown_key = f.WriteUnknownKey("intruder");
-  ASSERT_TRUE(unknown_key.ok()) << unknown_key.status().ToString();
-  auto unknown = farm::transport::ReadCurveKeyFile(*unknown_key);
+  auto unknown = f.StartAgentWithUnknownKey("intruder", 4);
   ASSERT_TRUE(unknown.ok()) << unknown.status().ToString();
-  ASSERT_TRUE(f.StartAgentWith("intruder", {"--id", "intruder", "--slots", "4", "--server-key",
-                                            f.server_public_key(), "--key-file", *unknown_key})
-                  .ok());
   ASSERT_TRUE(f.StartAgentWith("plaintext", {"--id", "plaintext", "--slots", "4"}).ok());
 
   // Work is queued before the admitted agent exists: an intruder would get it first.
@@ -35,14 +29,7 @@ TEST_F(UntrustedClientTest, UnknownKeyAndPlaintextAgentsNeverGetAJob) {
   ASSERT_TRUE(sweep.ok()) << sweep.status().ToString() << f.LogTails();
   // Both were refused before the admitted agent starts.
   std::string metrics;
-  const bool refused = WaitUntil(
-      [&] {
-        auto text = f.Metrics();
-        if (text.ok()) metrics = *text;
-        return MetricValue(metrics, "farm_link_messages_total{kind=\"auth_refused\"}") >= 2;
-      },
-      seconds(30));
-  EXPECT_TRUE(refused) << metrics << f.LogTails();
+  EXPECT_TRUE(f.WaitForAuthRefusals(2, seconds(30), &metrics)) << metrics << f.LogTails();
   ASSERT_TRUE(f.StartAgent(1, 2).ok());
 
   auto counts = f.WaitForSweep(*sweep, seconds(90));
@@ -59,7 +46,7 @@ TEST_F(UntrustedClientTest, UnknownKeyAndPlaintextAgentsNeverGetAJob) {
   EXPECT_EQ(ids, std::vector<std::string>{"agent-1"}) << agents->dump();
   // The refusals were logged, the unknown key by name.
   const std::string log = farm::TailOfFile(f.farmd_log(), 1000);
-  EXPECT_NE(log.find("refused unknown agent key " + unknown->public_key), std::string::npos)
+  EXPECT_NE(log.find("refused unknown agent key " + *unknown), std::string::npos)
       << log;
   EXPECT_TRUE(log.find("does not speak CURVE") != std::string::npos ||
               log.find("hung up during the CURVE handshake") != std::string::npos)
