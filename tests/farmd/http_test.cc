@@ -325,6 +325,8 @@ TEST_F(HttpTest, MetricsAreValidPrometheusText) {
             std::string::npos);
   EXPECT_NE(metrics.body.find("# TYPE farm_jobs_completed_total counter"), std::string::npos);
   EXPECT_NE(metrics.body.find("farm_link_messages_total{kind=\"sent\"}"), std::string::npos);
+  EXPECT_NE(metrics.body.find("farm_store_wal_checkpoints_total{by=\"thread\"} "), std::string::npos);
+  EXPECT_NE(metrics.body.find("farm_store_wal_checkpoint_failures_total 0\n"), std::string::npos);
   // Every sample line is `name{labels} value`.
   const std::regex sample(R"(^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[0-9.e+]+$)");
   std::istringstream lines(metrics.body);

@@ -12,6 +12,9 @@
 //   3. Store::CreateSweep with N render jobs in one transaction (`farmctl run`'s path);
 //   4. ToCanonicalJson + SHA-256 alone, without the store;
 //   5. for contrast, --contrast-rows rows with one transaction per row.
+// --inline-checkpoints checkpoints the write-ahead log inside the commits that fill it
+// (SQLite's default) instead of on the store's checkpoint thread.
+// --lines picks some of them (e.g. `--lines 1,3`, for a profile of one path).
 // Prints rows/s (wall and per CPU-second) with the machine, its load and the command.
 #include <time.h>
 #include <unistd.h>
@@ -40,8 +43,16 @@ struct Args {
   std::int64_t rows = 100000;
   std::int64_t batch = 10000;
   std::int64_t contrast_rows = 2000;
-  std::string db_path;  // empty: a fresh temporary directory
+  std::string db_path;              // empty: a fresh temporary directory
+  std::string lines = "12345";      // which of the numbered runs above
+  bool inline_checkpoints = false;  // SQLite's checkpoints inside commits, for contrast
 };
+
+farm::store::StoreOptions StoreOptionsOf(const Args& args) {
+  farm::store::StoreOptions options;
+  options.background_checkpoints = !args.inline_checkpoints;
+  return options;
+}
 
 bool ParseCount(const char* text, std::int64_t* out) {
   char* end = nullptr;
@@ -55,6 +66,10 @@ bool ParseArgs(int argc, char** argv, Args* args) {
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--help" || flag == "-h") return false;
+    if (flag == "--inline-checkpoints") {
+      args->inline_checkpoints = true;
+      continue;
+    }
     if (i + 1 >= argc) {
       std::cerr << "bench_store_insert: " << flag << " needs a value\n";
       return false;
@@ -69,6 +84,16 @@ bool ParseArgs(int argc, char** argv, Args* args) {
       ok = ParseCount(value, &args->contrast_rows);
     } else if (flag == "--db") {
       args->db_path = value;
+    } else if (flag == "--lines") {
+      args->lines.clear();
+      for (const char* c = value; *c != '\0'; ++c) {
+        if (*c >= '1' && *c <= '5') {
+          args->lines += *c;
+        } else if (*c != ',') {
+          ok = false;
+        }
+      }
+      ok = ok && !args->lines.empty();
     } else {
       std::cerr << "bench_store_insert: unknown flag " << flag << "\n";
       return false;
@@ -163,9 +188,11 @@ farm::StatusOr<farm::store::NewJob> RenderJob(std::int64_t i) {
 
 // CreateSweep with `rows` render jobs: one transaction writing the sweep, the jobs, the
 // render rows and their links (the path `farmctl run` takes).
-farm::StatusOr<RunResult> CreateSweepRun(const std::string& db_path, std::int64_t rows) {
-  FARM_ASSIGN_OR_RETURN(auto store,
-                        farm::store::Store::Open(db_path, farm::store::OpenMode::kReadWrite));
+farm::StatusOr<RunResult> CreateSweepRun(const Args& args, const std::string& db_path,
+                                         std::int64_t rows) {
+  FARM_ASSIGN_OR_RETURN(
+      auto store,
+      farm::store::Store::Open(db_path, farm::store::OpenMode::kReadWrite, StoreOptionsOf(args)));
   farm::store::NewSweep sweep;
   sweep.name = "bench-sweep";
   sweep.spec_yaml = "name: bench-sweep\n";
@@ -188,10 +215,12 @@ farm::StatusOr<RunResult> CreateSweepRun(const std::string& db_path, std::int64_
 // Inserts `rows` renders (row numbers from `first`) in transactions of `batch` rows.
 // With `precomputed`, the records carry their canonical JSON and param_hash, as
 // ExpandSweep hands them to the coordinator; otherwise the store computes them.
-farm::StatusOr<RunResult> InsertRun(const std::string& db_path, std::int64_t first,
-                                    std::int64_t rows, std::int64_t batch, bool precomputed) {
-  FARM_ASSIGN_OR_RETURN(auto store,
-                        farm::store::Store::Open(db_path, farm::store::OpenMode::kReadWrite));
+farm::StatusOr<RunResult> InsertRun(const Args& args, const std::string& db_path,
+                                    std::int64_t first, std::int64_t rows, std::int64_t batch,
+                                    bool precomputed) {
+  FARM_ASSIGN_OR_RETURN(
+      auto store,
+      farm::store::Store::Open(db_path, farm::store::OpenMode::kReadWrite, StoreOptionsOf(args)));
   farm::store::NewSweep sweep;
   sweep.name = "bench";
   sweep.spec_yaml = "name: bench\n";
@@ -220,6 +249,9 @@ farm::StatusOr<RunResult> InsertRun(const std::string& db_path, std::int64_t fir
   result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   result.cpu_seconds = ProcessCpuSeconds() - cpu_start;
   result.rows = rows;
+  const farm::store::WalCheckpointStats wal = store->wal_checkpoints();
+  std::cerr << "wal checkpoints: background " << wal.background_runs << ", inline "
+            << wal.inline_runs << ", failures " << wal.failures << "\n";
   return result;
 }
 
@@ -259,7 +291,8 @@ int main(int argc, char** argv) {
   Args args;
   if (!ParseArgs(argc, argv, &args)) {
     std::cerr << "usage: bench_store_insert [--rows N (100000)] [--batch N (10000)] "
-                 "[--db PATH (temporary)] [--contrast-rows N (2000, 0 = skip)]\n";
+                 "[--db PATH (temporary)] [--contrast-rows N (2000, 0 = skip)] "
+                 "[--lines 1,2,3,4,5 (all)] [--inline-checkpoints]\n";
     return 2;
   }
   std::string command;
@@ -286,51 +319,57 @@ int main(int argc, char** argv) {
             << ", load average " << LoadAverage() << "\n"
             << "database: " << args.db_path << "\n";
   int exit_code = 0;
+  const auto wanted = [&](char line) { return args.lines.find(line) != std::string::npos; };
   const std::string batch_label = "batch " + std::to_string(args.batch);
-  auto main_run = InsertRun(args.db_path, 0, args.rows, args.batch, /*precomputed=*/true);
-  if (!main_run.ok()) {
-    std::cerr << "bench_store_insert: " << main_run.status().ToString() << "\n";
-    exit_code = 1;
-  } else {
-    PrintRun((batch_label + ", canonical JSON precomputed (as from ExpandSweep)").c_str(),
-             *main_run);
-    std::cout << "database size: " << fs::file_size(args.db_path) / (1024 * 1024) << " MiB\n";
+  if (wanted('1')) {
+    auto run = InsertRun(args, args.db_path, 0, args.rows, args.batch, /*precomputed=*/true);
+    if (!run.ok()) {
+      std::cerr << "bench_store_insert: " << run.status().ToString() << "\n";
+      exit_code = 1;
+    } else {
+      PrintRun((batch_label + ", canonical JSON precomputed (as from ExpandSweep)").c_str(), *run);
+      std::cout << "database size: " << fs::file_size(args.db_path) / (1024 * 1024) << " MiB\n";
+    }
   }
-  // The same rows again into a second file, this time canonicalised by the store.
-  const std::string second_path = args.db_path + ".canonicalise.db";
-  auto second_run = InsertRun(second_path, 0, args.rows, args.batch, /*precomputed=*/false);
-  if (!second_run.ok()) {
-    std::cerr << "bench_store_insert: " << second_run.status().ToString() << "\n";
-    exit_code = 1;
-  } else {
-    PrintRun((batch_label + ", canonical JSON computed by the store").c_str(), *second_run);
+  if (wanted('2')) {
+    // The same rows into a second file, this time canonicalised by the store.
+    const std::string path = args.db_path + ".canonicalise.db";
+    auto run = InsertRun(args, path, 0, args.rows, args.batch, /*precomputed=*/false);
+    if (!run.ok()) {
+      std::cerr << "bench_store_insert: " << run.status().ToString() << "\n";
+      exit_code = 1;
+    } else {
+      PrintRun((batch_label + ", canonical JSON computed by the store").c_str(), *run);
+    }
+    RemoveDatabase(path);
   }
-  RemoveDatabase(second_path);
-  const std::string sweep_path = args.db_path + ".sweep.db";
-  auto sweep_run = CreateSweepRun(sweep_path, args.rows);
-  if (!sweep_run.ok()) {
-    std::cerr << "bench_store_insert: " << sweep_run.status().ToString() << "\n";
-    exit_code = 1;
-  } else {
-    PrintRun("CreateSweep, all render jobs in one transaction, precomputed", *sweep_run);
+  if (wanted('3')) {
+    const std::string path = args.db_path + ".sweep.db";
+    auto run = CreateSweepRun(args, path, args.rows);
+    if (!run.ok()) {
+      std::cerr << "bench_store_insert: " << run.status().ToString() << "\n";
+      exit_code = 1;
+    } else {
+      PrintRun("CreateSweep, all render jobs in one transaction, precomputed", *run);
+    }
+    RemoveDatabase(path);
   }
-  RemoveDatabase(sweep_path);
   const std::int64_t canonical_rows = std::min<std::int64_t>(args.rows, 20000);
-  if (canonical_rows > 0) {
+  if (wanted('4') && canonical_rows > 0) {
     const double seconds = CanonicalSeconds(canonical_rows);
     std::cout << "ToCanonicalJson + SHA-256 alone (no store): "
               << static_cast<std::int64_t>(canonical_rows / seconds) << " rows/s\n";
   }
-  if (args.contrast_rows > 0) {
-    const std::string contrast_path = args.db_path + ".per-row.db";
-    auto contrast = InsertRun(contrast_path, args.rows, args.contrast_rows, 1, true);
-    if (!contrast.ok()) {
-      std::cerr << "bench_store_insert: " << contrast.status().ToString() << "\n";
+  if (wanted('5') && args.contrast_rows > 0) {
+    const std::string path = args.db_path + ".per-row.db";
+    auto run = InsertRun(args, path, args.rows, args.contrast_rows, 1, true);
+    if (!run.ok()) {
+      std::cerr << "bench_store_insert: " << run.status().ToString() << "\n";
       exit_code = 1;
     } else {
-      PrintRun("batch 1 (one transaction per row), precomputed", *contrast);
+      PrintRun("batch 1 (one transaction per row), precomputed", *run);
     }
-    RemoveDatabase(contrast_path);
+    RemoveDatabase(path);
   }
   if (!temp_dir.empty()) fs::remove_all(temp_dir);
   return exit_code;

@@ -78,6 +78,14 @@ std::string CoordinatorImpl::MetricsText() const {
          static_cast<double>(counters_.send_failures));
   Metric(out, "farm_store_errors_total", "counter", "Failed database writes.",
          static_cast<double>(counters_.store_errors));
+  const store::WalCheckpointStats wal = store_.wal_checkpoints();
+  out << "# HELP farm_store_wal_checkpoints_total Checkpoints of the database's write-ahead log.\n"
+         "# TYPE farm_store_wal_checkpoints_total counter\n"
+      << "farm_store_wal_checkpoints_total{by=\"thread\"} " << wal.background_runs << '\n'
+      << "farm_store_wal_checkpoints_total{by=\"writer\"} " << wal.inline_runs << '\n';
+  Metric(out, "farm_store_wal_checkpoint_failures_total", "counter",
+         "Checkpoints that failed (the log grows until one succeeds).",
+         static_cast<double>(wal.failures));
 
   const auto agents = scheduler_->Agents();
   out << "# HELP farm_agent_busy_seconds_total Slot-seconds the agent's slots held leases.\n"

@@ -83,6 +83,7 @@ StatusOr<std::unique_ptr<StoreImpl>> OpenImpl(const std::string& path, OpenMode 
     impl->migration_at_open = {version, version, {}};
   } else {
     FARM_ASSIGN_OR_RETURN(impl->migration_at_open, ApplyMigrations(*impl));
+    if (impl->options().background_checkpoints) impl->StartBackgroundCheckpoints();
   }
   return impl;
 }
@@ -105,6 +106,7 @@ Store::~Store() = default;
 const std::string& Store::path() const { return impl_->path(); }
 bool Store::read_only() const { return impl_->read_only(); }
 const MigrateResult& Store::migration_at_open() const { return impl_->migration_at_open; }
+WalCheckpointStats Store::wal_checkpoints() const { return impl_->wal_checkpoints(); }
 
 StatusOr<MigrateResult> Store::Migrate() {
   return Guarded(*impl_, "migrate", [&]() { return ApplyMigrations(*impl_); });

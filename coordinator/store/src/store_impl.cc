@@ -4,6 +4,7 @@
 #include <SQLiteCpp/Exception.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -17,6 +18,26 @@ StoreImpl::StoreImpl(std::string path, bool read_only, StoreOptions options,
       read_only_(read_only),
       options_(std::move(options)),
       db_(std::move(db)) {}
+
+StoreImpl::~StoreImpl() { checkpointer_.reset(); }
+
+void StoreImpl::StartBackgroundCheckpoints() {
+  if (read_only_ || checkpointer_) return;
+  checkpointer_ =
+      WalCheckpointer::Start(path_, db_->getHandle(), std::max(1, options_.wal_checkpoint_pages));
+}
+
+WalCheckpointStats StoreImpl::wal_checkpoints() const {
+  WalCheckpointStats stats;
+  if (!checkpointer_) return stats;
+  const CheckpointCounts counts = checkpointer_->counts();
+  stats.background = true;
+  stats.background_runs = counts.background;
+  stats.inline_runs = counts.inline_runs;
+  stats.failures = counts.failures;
+  if (counts.last_error != SQLITE_OK) stats.last_error = sqlite3_errstr(counts.last_error);
+  return stats;
+}
 
 std::int64_t StoreImpl::NowMs() const {
   if (options_.clock_ms) return options_.clock_ms();

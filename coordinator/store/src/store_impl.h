@@ -18,6 +18,7 @@
 
 #include "farm/schemas/status.h"
 #include "farm/store/store.h"
+#include "wal_checkpointer.h"
 
 namespace farm::store {
 
@@ -25,6 +26,12 @@ class StoreImpl {
  public:
   StoreImpl(std::string path, bool read_only, StoreOptions options,
             std::unique_ptr<SQLite::Database> db);
+  ~StoreImpl();
+
+  // Moves the write-ahead log's checkpoints to a thread (read-write stores). Without it,
+  // or when its connection cannot open, SQLite checkpoints inside commits as usual.
+  void StartBackgroundCheckpoints();
+  WalCheckpointStats wal_checkpoints() const;
 
   SQLite::Database& db() { return *db_; }
   const std::string& path() const { return path_; }
@@ -71,6 +78,9 @@ class StoreImpl {
   StoreOptions options_;
   std::unique_ptr<SQLite::Database> db_;
   std::unordered_map<std::string, CachedStatement> statements_;
+  // Stopped before db_ closes, so that the writer is the last connection and its close
+  // checkpoints and removes the log.
+  std::unique_ptr<WalCheckpointer> checkpointer_;
 };
 
 // Write scope: BEGIN IMMEDIATE at depth 0, a SAVEPOINT inside an open transaction. Rolls

@@ -58,6 +58,13 @@ struct StoreOptions {
   // Page cache per connection (SQLite's default is 2 MiB; bulk inserts into the
   // param_hash index want more).
   int cache_size_kib = 32 * 1024;
+  // kReadWrite only: checkpoint the write-ahead log on a thread of the store's own
+  // instead of inside the commit that fills it (docs/BENCHMARKS.md, "Store inserts").
+  bool background_checkpoints = true;
+  // Frames in the log that wake the checkpoint thread (SQLite's wal_autocheckpoint
+  // default); at eight times as many the writer checkpoints inline, should the thread
+  // fall behind. Tests use small values.
+  int wal_checkpoint_pages = 1000;
   // Milliseconds since the Unix epoch for created_at/updated_at columns. Empty: the
   // system clock. Tests inject a fake clock.
   std::function<std::int64_t()> clock_ms;
@@ -78,6 +85,15 @@ struct StoreInfo {
   std::int64_t page_count = 0;
   std::int64_t page_size = 0;
   std::vector<std::pair<std::string, std::int64_t>> row_counts;  // table -> rows
+};
+
+// Checkpoints of the write-ahead log since the store opened (kReadWrite).
+struct WalCheckpointStats {
+  bool background = false;         // a checkpoint thread runs (else SQLite's automatic ones)
+  std::int64_t background_runs = 0;
+  std::int64_t inline_runs = 0;    // by the writer, because the thread fell behind
+  std::int64_t failures = 0;       // SQLITE_BUSY excluded (retried)
+  std::string last_error;          // SQLite's message for the last failure
 };
 
 class Store;
@@ -118,6 +134,7 @@ class Store {
   bool read_only() const;
   // What Open's migration did (from == to when nothing was pending, or in kReadOnly).
   const MigrateResult& migration_at_open() const;
+  WalCheckpointStats wal_checkpoints() const;
 
   // Applies pending migrations (normally none after Open) in one transaction with the
   // schema_version rows. Idempotent.

@@ -1,0 +1,67 @@
+// Private to farm_store: checkpoints the write-ahead log on a thread of its own, so that
+// the writer's commits do not wait for pages to be copied into the database file.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace farm::store {
+
+struct CheckpointCounts {
+  std::int64_t background = 0;   // passive checkpoints run by the thread
+  std::int64_t inline_runs = 0;  // run by the writer because the thread fell behind
+  std::int64_t failures = 0;     // of either kind (SQLITE_BUSY excluded: retried later)
+  int last_error = SQLITE_OK;    // SQLite's extended code of the last failure
+};
+
+// SQLite checkpoints a WAL database on the committing connection once the log holds
+// wal_autocheckpoint frames (1,000): the commit that crosses it copies every page of the
+// log into the database file before it returns, about a quarter of a bulk insert's time
+// (docs/BENCHMARKS.md). Instead, the writer's commit hook only wakes this thread, which
+// runs a PASSIVE checkpoint (never blocks the writer or readers) on its own connection.
+// The writer rewinds the log at its next transaction once every frame is copied. Should
+// the thread fall behind (a reader pinning old frames, a slow disk), the writer
+// checkpoints inline once the log holds eight times as many, as SQLite would have done
+// (with 1,000 pages of 16 KiB: 125 MiB).
+class WalCheckpointer {
+ public:
+  // Starts the thread with its own connection to `path`; installs the commit hook on
+  // `writer` (replacing SQLite's automatic checkpoints): from `wake_pages` frames in the
+  // log a commit wakes the thread. Returns nullptr, leaving the writer with SQLite's
+  // automatic checkpoints, if the second connection cannot open.
+  static std::unique_ptr<WalCheckpointer> Start(const std::string& path, sqlite3* writer,
+                                                int wake_pages);
+  ~WalCheckpointer();  // stops and joins the thread, closes its connection
+
+  WalCheckpointer(const WalCheckpointer&) = delete;
+  WalCheckpointer& operator=(const WalCheckpointer&) = delete;
+
+  CheckpointCounts counts() const;
+
+ private:
+  WalCheckpointer(sqlite3* own, sqlite3* writer, int wake_pages);
+  static int OnCommit(void* self, sqlite3* db, const char* schema, int pages);
+  void Wake();
+  void Run();
+  void Count(int rc, bool background);
+
+  sqlite3* own_;     // this thread's connection
+  sqlite3* writer_;  // the store's connection, for the hook
+  const int wake_pages_;
+  const int inline_pages_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  bool requested_ = false;
+  bool stopping_ = false;
+  CheckpointCounts counts_;
+  std::thread thread_;
+};
+
+}  // namespace farm::store
