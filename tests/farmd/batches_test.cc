@@ -4,6 +4,7 @@
 // a batch, and a lost ack batch (results resent, deduplicated).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <set>
 
 #include "farm/schemas/sha256.h"
@@ -147,6 +148,53 @@ TEST_F(BatchesTest, ResultBatchPartlyStaleAndFenced) {
   EXPECT_EQ(farm_.coordinator().counters().results_ignored, 1u);
 }
 
+TEST_F(BatchesTest, MetricsAreStoredWithTheirAttemptOnly) {
+  farm_.Submit(4);
+  auto agent = JoinBatched("a1", 4);
+  const std::vector<v1::JobOffer> offers = AwaitOffers(*agent);
+  ASSERT_EQ(offers.size(), 4u);
+  // Two with metrics (a NaN is left out: JSON has none), one without, and one stale report
+  // whose metrics must not reach the job's real attempt.
+  v1::JobResult with = Succeeded(offers[0].lease(), "with metrics");
+  (*with.mutable_metrics())["seconds_total"] = 2.5;
+  (*with.mutable_metrics())["faces_found"] = 1;
+  (*with.mutable_metrics())["not_a_number"] = std::nan("");
+  v1::JobResult failed;
+  *failed.mutable_lease() = offers[1].lease();
+  failed.set_status(v1::RESULT_STATUS_FAILED);
+  failed.set_error("out of memory");
+  (*failed.mutable_metrics())["peak_memory_bytes"] = 1024;
+  v1::JobResult without = Succeeded(offers[2].lease(), "without metrics");
+  v1::LeaseRef stale_lease = offers[3].lease();
+  stale_lease.set_attempt(stale_lease.attempt() + 1);
+  v1::JobResult stale = Succeeded(stale_lease, "stale");
+  (*stale.mutable_metrics())["seconds_total"] = 99;
+  v1::Envelope results;
+  for (const v1::JobResult* r : {&with, &failed, &without, &stale}) {
+    *results.mutable_job_result_batch()->add_results() = *r;
+  }
+  ASSERT_TRUE(agent->Send(results).ok());
+  auto acks = farm_.Await(*agent, v1::Envelope::kResultAckBatch);
+  ASSERT_TRUE(acks.has_value());
+  EXPECT_EQ(acks->result_ack_batch().acks_size(), 3);
+
+  auto metrics_of = [&](int i) {
+    auto attempts =
+        farm_.store().ListAttempts(static_cast<std::int64_t>(offers[i].lease().job_id()));
+    EXPECT_TRUE(attempts.ok());
+    EXPECT_EQ(attempts.ok() ? attempts->size() : 0u, 1u);
+    return attempts.ok() && !attempts->empty() ? (*attempts)[0].metrics_json : "?";
+  };
+  EXPECT_EQ(metrics_of(0), R"({"faces_found":1.0,"seconds_total":2.5})");
+  EXPECT_EQ(metrics_of(1), R"({"peak_memory_bytes":1024.0})");
+  EXPECT_EQ(metrics_of(2), "");
+  EXPECT_EQ(metrics_of(3), "");  // the stale report's metrics went nowhere
+  const auto failed_id = static_cast<std::int64_t>(offers[1].lease().job_id());
+  EXPECT_EQ(CountAttempts(farm_.store(), failed_id, store::AttemptOutcome::kFailed), 1);
+  EXPECT_EQ(farm_.store().GetJob(static_cast<std::int64_t>(offers[3].lease().job_id()))->state,
+            store::JobState::kLeased);
+}
+
 TEST_F(BatchesTest, LostAckBatchResultsAreResentAndStoredOnce) {
   farm_.Submit(2);
   auto agent = JoinBatched("a1", 2);
@@ -200,14 +248,24 @@ TEST_F(BatchesTest, ARefusedRowInTheBatchKeepsTheOthersAndTheJobState) {
                   .ok());
   v1::Envelope results;
   for (int i = 0; i < 2; ++i) {
-    *results.mutable_job_result_batch()->add_results() =
-        Succeeded(offers[i].lease(), "output " + std::to_string(i));
+    v1::JobResult result = Succeeded(offers[i].lease(), "output " + std::to_string(i));
+    (*result.mutable_metrics())["seconds_total"] = i + 1.5;
+    *results.mutable_job_result_batch()->add_results() = result;
   }
   ASSERT_TRUE(agent->Send(results).ok());
   auto acks = farm_.Await(*agent, v1::Envelope::kResultAckBatch);
   ASSERT_TRUE(acks.has_value());
   EXPECT_EQ(acks->result_ack_batch().acks_size(), 2);
   EXPECT_TRUE(farm_.coordinator().RunOnce().ok());  // a refused row does not halt farmd
+  // Written one by one too: each result's metrics reach its own attempt, the refused one's
+  // included.
+  for (int i = 0; i < 2; ++i) {
+    auto attempts =
+        farm_.store().ListAttempts(static_cast<std::int64_t>(offers[i].lease().job_id()));
+    ASSERT_TRUE(attempts.ok());
+    ASSERT_EQ(attempts->size(), 1u);
+    EXPECT_EQ((*attempts)[0].metrics_json, "{\"seconds_total\":" + std::to_string(i + 1) + ".5}");
+  }
   EXPECT_GE(farm_.coordinator().counters().store_errors, 1u);
   EXPECT_EQ(farm_.store().GetJob(closed)->state, store::JobState::kSucceeded);
   EXPECT_EQ(CountAttempts(farm_.store(), closed, store::AttemptOutcome::kExpired), 1);

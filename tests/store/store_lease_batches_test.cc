@@ -126,6 +126,49 @@ TEST_F(StoreLeaseBatchesTest, OneRefusedRowWritesNothing) {
   EXPECT_EQ(*store_->CountAttempts(AttemptOutcome::kSucceeded), 0);
 }
 
+TEST_F(StoreLeaseBatchesTest, MetricsWrittenWithTheAttemptsEnd) {
+  ASSERT_TRUE(store_->StartAttempts(Leases(1)).ok());
+  // Set before the end (SetAttemptMetrics): a row without metrics keeps it.
+  ASSERT_TRUE(store_->SetAttemptMetrics(jobs_[2], 1, R"({"seconds_total":9})").ok());
+  // Every third row carries metrics, across more than one chunk; the last job stays open.
+  const int last = kJobs - 1;
+  auto metrics_of = [](int i) { return R"({"seconds_total":)" + std::to_string(i) + "}"; };
+  std::vector<Store::EndedLease> ended;
+  for (int i = 0; i < last; ++i) {
+    Store::EndedLease end{jobs_[i], 1, AttemptOutcome::kSucceeded, "", JobState::kSucceeded};
+    if (i % 3 == 0) end.metrics_json = metrics_of(i);
+    ended.push_back(end);
+  }
+  ASSERT_TRUE(store_->FinishAttempts(ended).ok());
+  const std::string db = dir_.File("farm.db");
+  auto metrics_type = [&](int i) {
+    return testing_util::RawSql(
+        db, "SELECT typeof(metrics_json) FROM attempts WHERE job_id = " + std::to_string(jobs_[i]));
+  };
+  for (int i = 0; i < kJobs; ++i) {
+    auto attempts = store_->ListAttempts(jobs_[i]);
+    ASSERT_TRUE(attempts.ok());
+    ASSERT_EQ(attempts->size(), 1u);
+    if (i != last && i % 3 == 0) {
+      EXPECT_EQ((*attempts)[0].metrics_json, metrics_of(i)) << "job index " << i;
+    } else if (i == 2) {
+      EXPECT_EQ((*attempts)[0].metrics_json, R"({"seconds_total":9})");
+    } else {
+      EXPECT_EQ(metrics_type(i), "null") << "job index " << i;
+    }
+  }
+
+  // A stale row refuses the call: the current row's metrics are rolled back with its end,
+  // and the stale attempt's metrics stay as they were.
+  Status finished = store_->FinishAttempts(
+      {{jobs_[last], 1, AttemptOutcome::kSucceeded, "", JobState::kSucceeded, true, R"({"a":1})"},
+       {jobs_[0], 1, AttemptOutcome::kSucceeded, "", JobState::kSucceeded, true, R"({"b":2})"}});
+  EXPECT_EQ(finished.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(metrics_type(last), "null");
+  EXPECT_EQ(store_->ListOpenAttempts()->size(), 1u);
+  EXPECT_EQ((*store_->ListAttempts(jobs_[0]))[0].metrics_json, metrics_of(0));
+}
+
 TEST_F(StoreLeaseBatchesTest, JobArtifactsInOneCall) {
   NewArtifact artifact;
   artifact.sha256 = Sha256Hex("bytes");

@@ -173,7 +173,8 @@ class CoordinatorImpl {
     bool is_train = false;
     std::string param_hash;
     std::vector<studiofarm::v1::ArtifactDescriptor> artifacts;
-    std::string metrics_json;  // the result's metrics; empty when it had none
+    // The result's metrics; empty when it had none, or once its attempt's end took them.
+    std::string metrics_json;
     studiofarm::v1::Envelope ack;
   };
   std::vector<PendingResult> pending_results_;

@@ -3,8 +3,10 @@
 // ack before its result. A batch the store cannot take halts farmd (fail-stop).
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <tuple>
 
 #include "adaptive_search.h"
 #include "conversions.h"
@@ -17,6 +19,39 @@ namespace {
 // How often sweeps with running work are checked for completion: the check walks the
 // sweep's finished jobs (SQLite's jobs_sweep index), milliseconds for a big sweep.
 constexpr scheduler::TimeMs kSweepCheckIntervalMs = 1000;
+
+// The metrics of the batch's results by lease, sorted: an accepted result ended its lease,
+// so its attempt's row in Store::FinishAttempts writes them, with no statement of their own.
+class MetricsByLease {
+ public:
+  explicit MetricsByLease(std::vector<CoordinatorImpl::PendingResult>& results) {
+    for (CoordinatorImpl::PendingResult& r : results) {
+      if (r.metrics_json.empty()) continue;
+      entries_.push_back({r.lease.job, r.lease.attempt, &r.metrics_json});
+    }
+    std::sort(entries_.begin(), entries_.end(), Before);
+  }
+  // Moves the metrics of (job, attempt) out of their result; empty when there are none.
+  std::string Take(scheduler::JobId job, int attempt) {
+    const Entry key{job, attempt, nullptr};
+    auto it = std::lower_bound(entries_.begin(), entries_.end(), key, Before);
+    if (it == entries_.end() || it->job != job || it->attempt != attempt) return {};
+    std::string taken = std::move(*it->json);
+    it->json->clear();  // taken: not written again by the leftovers
+    return taken;
+  }
+
+ private:
+  struct Entry {
+    scheduler::JobId job;
+    int attempt;
+    std::string* json;
+  };
+  static bool Before(const Entry& a, const Entry& b) {
+    return std::tie(a.job, a.attempt) < std::tie(b.job, b.attempt);
+  }
+  std::vector<Entry> entries_;
+};
 
 }  // namespace
 
@@ -45,6 +80,7 @@ void CoordinatorImpl::ProcessDecisions(const std::function<Status()>& extra) {
     if (Status status = extra(); !status.ok()) StoreError(status, "result");
   }
   if (!halted()) StorePendingResults();
+  MetricsByLease metrics(pending_results_);  // after StorePendingResults: it reads them
   std::vector<bool> carry(decisions.size(), false);
   // Leases started and ended go into one multi-row statement per table; a job's terminal
   // state written by its attempt's end is not written again by its JobFinished.
@@ -62,7 +98,8 @@ void CoordinatorImpl::ProcessDecisions(const std::function<Status()>& extra) {
       const std::optional<scheduler::JobState> state = scheduler_->FindJobState(d->job);
       store::JobState next = store::JobState::kQueued;
       if (state && scheduler::IsTerminal(*state)) next = ToStore(*state);
-      writes.ends.push_back({d->job, d->attempt, ToStore(d->outcome), d->error, next, d->counted});
+      writes.ends.push_back({d->job, d->attempt, ToStore(d->outcome), d->error, next, d->counted,
+                             metrics.Take(d->job, d->attempt)});
       if (!d->counted) {
         ++(d->outcome == scheduler::AttemptOutcome::kAgentLost ? counters_.offers_lost
                                                                : counters_.busy_refusals);
@@ -83,6 +120,15 @@ void CoordinatorImpl::ProcessDecisions(const std::function<Status()>& extra) {
     }
   }
   FlushBatchWrites(writes, carry);
+  // Metrics no attempt end took (none expected: an accepted result ends its lease at once).
+  for (const PendingResult& r : pending_results_) {
+    if (halted()) break;
+    if (r.metrics_json.empty()) continue;
+    if (Status status = store_.SetAttemptMetrics(r.lease.job, r.lease.attempt, r.metrics_json);
+        !status.ok()) {
+      StoreError(status, "metrics of job " + std::to_string(r.lease.job));
+    }
+  }
   std::set<std::int64_t> finished_sweeps;
   if (!halted() && sweep_check_due()) {
     finished_sweeps.swap(sweeps_to_check_);
@@ -161,13 +207,21 @@ void CoordinatorImpl::FlushBatchWrites(BatchWrites& writes, std::vector<bool>& c
         Status one =
             store_.FinishAttempt(end.job_id, end.attempt, end.outcome, end.error, end.next_state,
                                  end.counted);
-        if (one.ok()) continue;
-        StoreError(one, "finish attempt of job " + std::to_string(end.job_id));
-        // Its JobFinished left the terminal state to this write (as before batches, the
-        // job's state is written even when its attempt row was refused).
-        if (!halted() && end.next_state != store::JobState::kQueued) {
-          if (Status state = store_.SetJobState(end.job_id, end.next_state); !state.ok()) {
-            StoreError(state, "finish job " + std::to_string(end.job_id));
+        if (!one.ok()) {
+          StoreError(one, "finish attempt of job " + std::to_string(end.job_id));
+          // Its JobFinished left the terminal state to this write (as before batches, the
+          // job's state is written even when its attempt row was refused).
+          if (!halted() && end.next_state != store::JobState::kQueued) {
+            if (Status state = store_.SetJobState(end.job_id, end.next_state); !state.ok()) {
+              StoreError(state, "finish job " + std::to_string(end.job_id));
+            }
+          }
+        }
+        // The result's metrics belong to its attempt whether or not the end was refused.
+        if (!halted() && !end.metrics_json.empty()) {
+          if (Status m = store_.SetAttemptMetrics(end.job_id, end.attempt, end.metrics_json);
+              !m.ok()) {
+            StoreError(m, "metrics of job " + std::to_string(end.job_id));
           }
         }
       }

@@ -291,12 +291,7 @@ void CoordinatorImpl::StorePendingResults() {
     } else {
       links.insert(links.end(), own_links.begin(), own_links.end());
     }
-    if (!r.metrics_json.empty()) {
-      if (Status status = store_.SetAttemptMetrics(r.lease.job, r.lease.attempt, r.metrics_json);
-          !status.ok()) {
-        StoreError(status, "metrics of job " + std::to_string(r.lease.job));
-      }
-    }
+    // The metrics are written with the attempt's end (ProcessDecisions).
   }
   if (halted() || links.empty()) return;
   if (Status status = store_.SetJobArtifacts(links); !status.ok()) {

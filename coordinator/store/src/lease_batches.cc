@@ -114,9 +114,9 @@ Status Store::FinishAttempts(const std::vector<EndedLease>& ended) {
         // Fencing as in FinishAttempt: open, and the job's newest attempt.
         auto close = impl_->Prepare(
             "UPDATE attempts SET outcome = v.column3, finished_at = ?, error = v.column4, "
-            "counted = v.column5 FROM "
-            "(VALUES " +
-            ValuesList(n, 5) +
+            "counted = v.column5, metrics_json = COALESCE(v.column6, attempts.metrics_json) "
+            "FROM (VALUES " +
+            ValuesList(n, 6) +
             ") AS v WHERE attempts.job_id = v.column1 AND "
             "attempts.attempt = v.column2 AND attempts.outcome IS NULL AND "
             "v.column2 = (SELECT attempt_count FROM jobs WHERE jobs.id = v.column1)");
@@ -128,6 +128,7 @@ Status Store::FinishAttempts(const std::vector<EndedLease>& ended) {
           close->bind(p++, Name(ended[i].outcome));
           BindTextOrNull(*close, p++, ended[i].error);
           close->bind(p++, ended[i].counted ? 1 : 0);
+          BindTextOrNull(*close, p++, ended[i].metrics_json);
         }
         if (static_cast<std::size_t>(close->exec()) != n) {
           throw RowRefused{

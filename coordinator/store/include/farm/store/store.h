@@ -208,6 +208,9 @@ class Store {
     std::string error;
     JobState next_state = JobState::kQueued;
     bool counted = true;  // false: not held against max_attempts (Attempt::counted)
+    // The agent's metrics (as SetAttemptMetrics takes them), written by the same statement
+    // that closes the attempt. Empty: the column is left as it is.
+    std::string metrics_json = {};
   };
   Status FinishAttempts(const std::vector<EndedLease>& ended);
   struct JobArtifactLink {
