@@ -258,6 +258,8 @@ TEST_F(FarmctlReportTest, SelfContainedPageWithPlotsSheetsAndThumbnailsRendersIn
   EXPECT_NE(html.find("not rendered (queued)"), std::string::npos);
   EXPECT_NE(html.find("36: queued 1, succeeded 35"), std::string::npos);
   EXPECT_NE(html.find("image file missing"), std::string::npos);
+  // The ranked tables show each render's prompt, read from its canonical record.
+  EXPECT_NE(html.find("<span class=\"muted\">studio portrait of sks person</span>"), std::string::npos);
   // Best first: Euler a at cfg 10 with 1600 steps scores 0.3 + 0.3 + 0.05 + 0.02 = 0.67.
   const std::size_t best = html.find("id=\"best\"");
   ASSERT_NE(best, std::string::npos);

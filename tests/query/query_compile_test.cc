@@ -107,7 +107,7 @@ TEST(QueryCompile, NotIsPushedToTheConditions) {
   EXPECT_EQ(WhereOf(MustBuild(Filter("NOT pose IN ('a') OR NOT pose NOT IN ('b')"))),
             "(r.pose NOT IN (?) OR r.pose IN (?))");
   EXPECT_EQ(WhereOf(MustBuild(Filter("NOT sampler NOT LIKE 'x%' AND NOT prompt LIKE '%y'"))),
-            "(r.sampler LIKE ? AND r.prompt NOT LIKE ?)");
+            "(r.sampler LIKE ? AND json_extract(r.params_json, '$.prompt') NOT LIKE ?)");
   EXPECT_EQ(WhereOf(MustBuild(Filter("NOT score IS NULL AND NOT (euclidean IS NOT NULL)"))),
             "(rr.score IS NOT NULL AND rr.euclidean IS NULL)");
   EXPECT_EQ(WhereOf(MustBuild(Filter("NOT face_found = true"))), "(rr.faces_found > 0) <> ?");

@@ -1,12 +1,14 @@
 // 0009_renders_slim.sql on a database that holds rows: every render and link survives,
 // prompts read from params_json, queries keep their indexes, new inserts dedup against
-// the migrated rows.
+// the migrated rows. 0012_prompt_columns.sql on one at schema 11: every row and its
+// params_json survive, the prompt columns are gone, the catalogue's prompt filter works.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
+#include "farm/query/render_query.h"
 #include "farm/schemas/migrations.h"
 #include "farm/schemas/render_params.h"
 #include "farm/schemas/sha256.h"
@@ -22,6 +24,7 @@ using testing_util::MigrationVersion;
 using testing_util::OldRenderInsertSql;
 using testing_util::OpenOrDie;
 using testing_util::RawSql;
+using testing_util::RenderInsertSqlAt;
 using testing_util::SampleRender;
 using testing_util::TempDir;
 
@@ -119,18 +122,20 @@ TEST_F(StoreMigrationTest, RowsLinksAndPromptsSurvive) {
     EXPECT_EQ(render->params_json, *json);
     EXPECT_EQ(render->param_hash, Sha256Hex(*json));
     EXPECT_EQ(render->params.prompt, params_[i].prompt);
-    // The prompt columns now read params_json.
-    auto prompts =
-        Select("SELECT prompt, negative_prompt FROM renders WHERE id = ?1", {SqlValue{std::int64_t{i + 1}}});
+    // The prompts are read from params_json (0012_prompt_columns.sql).
+    auto prompts = Select(
+        "SELECT json_extract(params_json, '$.prompt'), json_extract(params_json, "
+        "'$.negative_prompt') FROM renders WHERE id = ?1",
+        {SqlValue{std::int64_t{i + 1}}});
     ASSERT_TRUE(prompts.ok()) << prompts.status().ToString();
     ASSERT_EQ(prompts->rows.size(), 1u);
     EXPECT_EQ(Text(prompts->rows[0][0]), params_[i].prompt);
     EXPECT_EQ(Text(prompts->rows[0][1]), params_[i].negative_prompt);
   }
-  // Stored once: the prompts are virtual columns (hidden = 2), not stored ones.
-  EXPECT_EQ(RawSql(path_, "SELECT group_concat(name || ':' || hidden) FROM "
-                          "pragma_table_xinfo('renders') WHERE name LIKE '%prompt'"),
-            "prompt:2,negative_prompt:2");
+  // Stored once: in params_json, with no column of their own at the latest schema.
+  EXPECT_EQ(RawSql(path_, "SELECT count(*) FROM pragma_table_xinfo('renders') "
+                          "WHERE name LIKE '%prompt%'"),
+            "0");
 
   // Links: sweep_renders reads render_results; the link without a row got one.
   EXPECT_EQ(RawSql(path_, "SELECT type FROM sqlite_schema WHERE name = 'sweep_renders'"), "view");
@@ -189,10 +194,10 @@ TEST_F(StoreMigrationTest, QueriesUseTheGridAndSeedIndexes) {
                           "WHERE job_id = 1"),
             "2");
 
-  // A prompt filter reads the virtual column.
+  // A prompt filter reads params_json.
   auto quoted = Select(
       "SELECT rr.sweep_id, r.id FROM render_results rr JOIN renders r ON r.id = rr.render_id "
-      "WHERE r.prompt LIKE ?1 ORDER BY rr.sweep_id",
+      "WHERE json_extract(r.params_json, '$.prompt') LIKE ?1 ORDER BY rr.sweep_id",
       {SqlValue{std::string("%person's \"best\"%")}});
   ASSERT_TRUE(quoted.ok()) << quoted.status().ToString();
   ASSERT_EQ(quoted->rows.size(), 2u);
@@ -214,10 +219,141 @@ TEST_F(StoreMigrationTest, NewInsertsDedupAgainstMigratedRows) {
   EXPECT_EQ((*inserted)[0].id, 2);
   EXPECT_FALSE((*inserted)[0].created);
   EXPECT_TRUE((*inserted)[1].created);
-  auto prompt = Select("SELECT prompt FROM renders WHERE id = ?1", {SqlValue{(*inserted)[1].id}});
+  auto prompt = Select("SELECT json_extract(params_json, '$.prompt') FROM renders WHERE id = ?1",
+                       {SqlValue{(*inserted)[1].id}});
   ASSERT_TRUE(prompt.ok());
   EXPECT_EQ(Text(prompt->rows[0][0]), fresh.params.prompt);
   EXPECT_EQ(RawSql(path_, "SELECT count(*) FROM sweep_renders WHERE sweep_id = 2"), "3");
+}
+
+
+// 0012_prompt_columns.sql: a database at schema 11 (prompts as virtual columns) with
+// renders in two sweeps, one render's prompt with quotes and an empty negative prompt.
+class PromptColumnsMigrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    version_ = MigrationVersion("prompt_columns");
+    ASSERT_GT(version_, 1) << "no migration named prompt_columns";
+    path_ = dir_.File("schema11.db");
+    CreateDatabaseAtVersion(path_, version_ - 1);
+    // The fixture is what it says: schema 11 has both prompts as virtual columns.
+    ASSERT_EQ(RawSql(path_, "SELECT group_concat(name || ':' || hidden) FROM "
+                            "pragma_table_xinfo('renders') WHERE name LIKE '%prompt'"),
+              "prompt:2,negative_prompt:2");
+    params_ = {SampleRender(1), SampleRender(2), SampleRender(3), SampleRender(4)};
+    params_[1].prompt = "studio portrait of sks person, cool blue light";
+    params_[2].prompt = "sks person's \"golden\" hour portrait";
+    params_[2].negative_prompt = "";
+    params_[3].negative_prompt = "lowres, golden frame";
+    std::string sql =
+        "INSERT INTO sweeps (id, name, spec_yaml, spec_sha256, created_at, updated_at) VALUES "
+        "(1, 'one', 'name: one', printf('%064d', 1), 1, 1), "
+        "(2, 'two', 'name: two', printf('%064d', 2), 1, 1);";
+    for (int i = 0; i < 4; ++i) sql += RenderInsertSqlAt(version_ - 1, i + 1, params_[i]);
+    sql +=
+        "INSERT INTO render_results (sweep_id, render_id, created_at) VALUES "
+        "(1, 1, 1), (1, 2, 1), (1, 3, 1), (1, 4, 1), (2, 3, 1);";
+    RawSql(path_, sql);
+    before_ = RawSql(path_, kRenderColumnsDump);
+    ASSERT_FALSE(before_.empty());
+  }
+
+  // Render ids in sweep order and then id order, as the catalogue's query gives them.
+  std::vector<std::int64_t> Ids(const std::string& where) {
+    query::RenderQuery query;
+    query.where = where;
+    query.order_by = "sweep, id";
+    auto built = query::BuildRenderQuery(query);
+    EXPECT_TRUE(built.ok()) << built.status().ToString();
+    if (!built.ok()) return {};
+    auto rows = store_->Select(built->sql, built->binds);
+    EXPECT_TRUE(rows.ok()) << where << ": " << rows.status().ToString();
+    std::vector<std::int64_t> ids;
+    if (rows.ok()) {
+      for (const auto& row : rows->rows) ids.push_back(std::get<std::int64_t>(row[0]));
+    }
+    return ids;
+  }
+
+  TempDir dir_;
+  std::string path_;
+  int version_ = 0;
+  std::vector<RenderParams> params_;
+  std::string before_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(PromptColumnsMigrationTest, RowsSurviveAndThePromptColumnsAreGone) {
+  store_ = OpenOrDie(path_);
+  ASSERT_NE(store_, nullptr);
+  EXPECT_EQ(store_->migration_at_open().from_version, version_ - 1);
+  EXPECT_EQ(store_->migration_at_open().to_version, LatestSchemaVersion());
+  EXPECT_THAT(store_->migration_at_open().applied,
+              ::testing::Contains(::testing::EndsWith("_prompt_columns")));
+
+  // Every row and every stored column as it was, params_json byte for byte.
+  EXPECT_EQ(RawSql(path_, "SELECT count(*) FROM renders"), "4");
+  EXPECT_EQ(RawSql(path_, kRenderColumnsDump), before_);
+  for (int i = 0; i < 4; ++i) {
+    auto render = store_->GetRender(i + 1);
+    ASSERT_TRUE(render.ok()) << render.status().ToString();
+    auto json = ToCanonicalJson(params_[i]);
+    ASSERT_TRUE(json.ok());
+    EXPECT_EQ(render->params_json, *json);
+    EXPECT_EQ(render->param_hash, Sha256Hex(*json));
+    EXPECT_EQ(render->params.prompt, params_[i].prompt);
+    EXPECT_EQ(render->params.negative_prompt, params_[i].negative_prompt);
+  }
+
+  // No prompt column, virtual or stored, and SQL that names one is refused.
+  EXPECT_EQ(RawSql(path_, "SELECT count(*) FROM pragma_table_xinfo('renders') "
+                          "WHERE name LIKE '%prompt%'"),
+            "0");
+  auto named = store_->Select("SELECT prompt FROM renders", {});
+  ASSERT_FALSE(named.ok());
+  EXPECT_THAT(named.status().message(), HasSubstr("prompt"));
+
+  // A render inserted after the migration dedups against the old rows and stores its
+  // prompt in params_json only.
+  NewRender again;
+  again.params = params_[2];
+  NewRender fresh;
+  fresh.params = SampleRender(5);
+  fresh.params.prompt = "fresh golden prompt";
+  auto inserted = store_->InsertRenders({again, fresh});
+  ASSERT_TRUE(inserted.ok()) << inserted.status().ToString();
+  ASSERT_EQ(inserted->size(), 2u);
+  EXPECT_EQ((*inserted)[0].id, 3);
+  EXPECT_FALSE((*inserted)[0].created);
+  EXPECT_TRUE((*inserted)[1].created);
+  EXPECT_EQ(RawSql(path_, "SELECT json_extract(params_json, '$.prompt') FROM renders WHERE id = " +
+                              std::to_string((*inserted)[1].id)),
+            "fresh golden prompt");
+}
+
+TEST_F(PromptColumnsMigrationTest, CatalogueFiltersOnThePromptsAfterTheMigration) {
+  store_ = OpenOrDie(path_);
+  ASSERT_NE(store_, nullptr);
+  // Render 3 is in both sweeps: one result row each.
+  EXPECT_EQ(Ids("prompt LIKE '%golden%'"), (std::vector<std::int64_t>{1, 3, 4, 3}));
+  EXPECT_EQ(Ids("prompt LIKE '%blue%' OR negative_prompt LIKE '%golden%'"),
+            (std::vector<std::int64_t>{2, 4}));
+  EXPECT_EQ(Ids("prompt = 'sks person''s \"golden\" hour portrait' AND negative_prompt = ''"),
+            (std::vector<std::int64_t>{3, 3}));
+  EXPECT_EQ(Ids("NOT prompt LIKE '%golden%'"), (std::vector<std::int64_t>{2}));
+
+  // The prompts as output columns read the canonical record too.
+  query::RenderQuery query;
+  query.where = "id = 3 AND sweep = 2";
+  query.columns = {"prompt", "negative_prompt"};
+  auto built = query::BuildRenderQuery(query);
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  auto rows = store_->Select(built->sql, built->binds);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->rows.size(), 1u);
+  const auto json = query::RowsToJson(*built, *rows);
+  EXPECT_EQ(json[0]["prompt"], params_[2].prompt);
+  EXPECT_EQ(json[0]["negative_prompt"], "");
 }
 
 }  // namespace

@@ -54,8 +54,8 @@ TEST_F(StoreRendersTest, TypedColumnsCanonicalJsonAndHash) {
              "scheduler, steps, cfg, clip_skip, width, height, pose, tone, denoise, lora_ref, "
              "lora_weight, checkpoint_sha256 = '" +
                  Sha256Hex("checkpoint") +
-                 "', prompt, "
-                 "negative_prompt) FROM renders WHERE id = " +
+                 "', json_extract(params_json, '$.prompt'), "
+                 "json_extract(params_json, '$.negative_prompt')) FROM renders WHERE id = " +
                  id);
   EXPECT_EQ(row, "-1|DPM++ 2M|karras|25|6.5|2|512|768|three_quarter_left|warm|1|sha256:" +
                      Sha256Hex("lora") +

@@ -139,11 +139,12 @@ inline std::string SqlQuote(std::string_view text) {
   return quoted + "'";
 }
 
-// An INSERT of a render row as the store wrote it before 0009_renders_slim.sql (prompts
-// stored as columns too), for databases made by CreateDatabaseAtVersion(path, 8 or less).
+// An INSERT of a render row with the stored columns of schema `version`: before
+// 0009_renders_slim.sql (version 8 or less) the prompts were stored as columns too; from
+// 9 on they are only in params_json (9 to 11: virtual columns, which take no value).
 // `job_id` and `artifact_id` 0 leave the columns NULL.
-inline std::string OldRenderInsertSql(std::int64_t id, const RenderParams& params,
-                                      std::int64_t job_id = 0, std::int64_t artifact_id = 0) {
+inline std::string RenderInsertSqlAt(int version, std::int64_t id, const RenderParams& params,
+                                     std::int64_t job_id = 0, std::int64_t artifact_id = 0) {
   auto json = ToCanonicalJson(params);
   EXPECT_TRUE(json.ok()) << json.status().ToString();
   const std::string text = json.ok() ? *json : "{}";
@@ -154,10 +155,12 @@ inline std::string OldRenderInsertSql(std::int64_t id, const RenderParams& param
     return value.empty() ? std::string("NULL") : SqlQuote(value);
   };
   const bool lora = !params.loras.empty();
+  const bool prompt_columns = version <= 8;
   return "INSERT INTO renders (id, param_hash, params_json, job_id, seed, sampler, scheduler, "
          "steps, cfg, clip_skip, width, height, pose, tone, denoise, lora_ref, lora_weight, "
-         "checkpoint_sha256, prompt, negative_prompt, artifact_id, rendered_at, created_at) "
-         "VALUES (" +
+         "checkpoint_sha256, " +
+         std::string(prompt_columns ? "prompt, negative_prompt, " : "") +
+         "artifact_id, rendered_at, created_at) VALUES (" +
          std::to_string(id) + ", " + SqlQuote(Sha256Hex(text)) + ", " + SqlQuote(text) + ", " +
          id_or_null(job_id) + ", " + std::to_string(static_cast<std::int64_t>(params.seed)) +
          ", " + SqlQuote(params.sampler) + ", " + SqlQuote(params.scheduler) + ", " +
@@ -167,10 +170,19 @@ inline std::string OldRenderInsertSql(std::int64_t id, const RenderParams& param
          text_or_null(params.tone) + ", " + std::to_string(params.denoise) + ", " +
          (lora ? SqlQuote(params.loras[0].ref) : "NULL") + ", " +
          (lora ? std::to_string(params.loras[0].weight) : "NULL") + ", " +
-         SqlQuote(params.checkpoint_sha256) + ", " + SqlQuote(params.prompt) + ", " +
-         SqlQuote(params.negative_prompt) + ", " + id_or_null(artifact_id) + ", " +
-         (artifact_id == 0 ? "NULL" : "1700000000500") + ", " + std::to_string(1700000000000 + id) +
-         ");";
+         SqlQuote(params.checkpoint_sha256) + ", " +
+         (prompt_columns
+              ? SqlQuote(params.prompt) + ", " + SqlQuote(params.negative_prompt) + ", "
+              : std::string()) +
+         id_or_null(artifact_id) + ", " + (artifact_id == 0 ? "NULL" : "1700000000500") + ", " +
+         std::to_string(1700000000000 + id) + ");";
+}
+
+// An INSERT of a render row as the store wrote it before 0009_renders_slim.sql (prompts
+// stored as columns too), for databases made by CreateDatabaseAtVersion(path, 8 or less).
+inline std::string OldRenderInsertSql(std::int64_t id, const RenderParams& params,
+                                      std::int64_t job_id = 0, std::int64_t artifact_id = 0) {
+  return RenderInsertSqlAt(8, id, params, job_id, artifact_id);
 }
 
 // The version of the migration named `name` (e.g. "renders_slim"); 0 when none is.

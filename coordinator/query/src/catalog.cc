@@ -45,8 +45,11 @@ std::vector<ColumnInfo> MakeColumns() {
       {"lora_weight", "r.lora_weight", T::kReal, "first LoRA's weight"},
       {"lora_step", kLoraStepSql, T::kInteger, "training step of a trained LoRA"},
       {"checkpoint", "r.checkpoint_sha256", T::kText, "base checkpoint's SHA-256"},
-      {"prompt", "r.prompt", T::kText, "prompt after template expansion"},
-      {"negative_prompt", "r.negative_prompt", T::kText, "negative prompt"},
+      // The prompts live only in the canonical record (0012_prompt_columns.sql).
+      {"prompt", "json_extract(r.params_json, '$.prompt')", T::kText,
+       "prompt after template expansion"},
+      {"negative_prompt", "json_extract(r.params_json, '$.negative_prompt')", T::kText,
+       "negative prompt"},
       {"engine", "json_extract(r.params_json, '$.engine')", T::kText, "render engine version"},
       {"stages", "json_extract(r.params_json, '$.stages')", T::kText,
        "pipeline stages and their settings (JSON)"},

@@ -95,7 +95,7 @@ RenderInsert RenderWriter::Upsert(const RenderParams& params, const CanonicalRen
     insert.bind(16, params.loras.front().weight);
   }
   insert.bindNoCopy(17, params.checkpoint_sha256);
-  // prompt and negative_prompt are read from params_json (0009_renders_slim.sql).
+  // No prompt columns: readers take the prompts from params_json (0012_prompt_columns.sql).
   insert.bind(18, static_cast<int64_t>(now_ms));
   const bool created = insert.exec() == 1;
   insert.reset();  // release the bound strings before the caller's records go away
