@@ -64,6 +64,15 @@ TEST_F(ArtifactTest, ArtifactsWithTheSameBytesAreStoredOnce) {
   EXPECT_EQ(CountAttempts(farm_->store(), job_id(), store::AttemptOutcome::kSucceeded), 1);
   EXPECT_EQ(StoredArtifacts(), 2);
   EXPECT_EQ(CountFiles(farm_->artifact_root()), 2);
+  EXPECT_EQ(farm_->coordinator().counters().artifacts_stored, 2u);
+  // Every name is linked, the two with the same bytes to the one row.
+  auto outputs = farm_->store().ListJobArtifacts(job_id());
+  ASSERT_TRUE(outputs.ok());
+  std::map<std::string, std::int64_t> by_name;
+  for (const auto& output : *outputs) by_name[output.name] = output.artifact.id;
+  ASSERT_EQ(by_name.size(), 3u);
+  EXPECT_EQ(by_name["image"], by_name["stage/detailer#1"]);
+  EXPECT_NE(by_name["image"], by_name["record"]);
 }
 
 TEST_F(ArtifactTest, DeclaredSizeMustMatchReceivedBytes) {

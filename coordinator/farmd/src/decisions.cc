@@ -350,15 +350,24 @@ void CoordinatorImpl::CarryOut(const scheduler::Decision& decision, OfferBatches
     OfferSent& sent = offers_sent_[d->job];
     sent.attempt = d->attempt;
     sent.sequence_by_agent.clear();
-    for (const scheduler::Placement& placement : d->placements) {
+    for (std::size_t k = 0; k < d->placements.size(); ++k) {
+      const scheduler::Placement& placement = d->placements[k];
       offer.set_gang_rank(static_cast<std::uint32_t>(placement.rank));
+      // The last seat (the only one outside a gang) takes the offer itself, not a copy.
+      auto place = [&](v1::JobOffer* out) {
+        if (k + 1 == d->placements.size()) {
+          *out = std::move(offer);
+        } else {
+          *out = offer;
+        }
+      };
       if (batch_peers_.count(placement.agent)) {
         // Sent with the agent's other offers of this batch (SendOffers numbers them).
-        *batches[placement.agent].mutable_job_offer_batch()->add_offers() = offer;
+        place(batches[placement.agent].mutable_job_offer_batch()->add_offers());
         continue;
       }
       v1::Envelope envelope;
-      *envelope.mutable_job_offer() = offer;
+      place(envelope.mutable_job_offer());
       Status status = Send(placement.agent, std::move(envelope));
       sent.sequence_by_agent[placement.agent] = sequence_;  // Send numbered it
       if (!status.ok()) OfferNotDelivered(placement.agent, status);

@@ -3,6 +3,7 @@
 // after that transaction committed.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -218,17 +219,21 @@ void CoordinatorImpl::StorePendingResults() {
   std::map<std::string, std::int64_t> stored_in_batch;
   for (const PendingResult& r : pending_results_) {
     if (halted()) return;  // the batch rolls back: no further write may run
-    std::vector<store::Store::JobArtifactLink> own_links;
-    std::map<std::string, std::int64_t> by_name;  // artifact name -> id
+    // This result's named outputs are links[own_links..]: dropped again if it fails.
+    const std::size_t own_links = links.size();
+    std::map<std::string, std::int64_t> by_name;  // artifact name -> id (a train run's)
     store::RenderResultUpdate render_result;      // a render's image, faces, agent, time
     render_result.job_id = r.lease.job;
     auto store_artifacts = [&]() -> Status {
-      // Artifacts with the same bytes (a stage that changed nothing) were uploaded once.
-      std::map<std::string, std::int64_t> stored;  // sha256 -> artifact id
-      for (const v1::ArtifactDescriptor& d : r.artifacts) {
-        auto known = stored.find(d.sha256());
-        std::int64_t artifact_id = known == stored.end() ? 0 : known->second;
-        if (artifact_id == 0) {
+      for (auto it = r.artifacts.begin(); it != r.artifacts.end(); ++it) {
+        const v1::ArtifactDescriptor& d = *it;
+        // Artifacts with the same bytes (a stage that changed nothing) were uploaded once:
+        // a repeat takes the row its first descriptor stored (in stored_in_batch).
+        const bool repeat = std::any_of(r.artifacts.begin(), it, [&](const auto& earlier) {
+          return earlier.sha256() == d.sha256();
+        });
+        std::int64_t artifact_id = repeat ? stored_in_batch.at(d.sha256()) : 0;
+        if (!repeat) {
           FARM_ASSIGN_OR_RETURN(std::string path, uploads_.Commit(r.peer, r.lease, d.sha256()));
           auto batch_known = stored_in_batch.find(d.sha256());
           if (batch_known != stored_in_batch.end()) {
@@ -243,13 +248,12 @@ void CoordinatorImpl::StorePendingResults() {
             FARM_ASSIGN_OR_RETURN(artifact_id, store_.InsertArtifact(artifact));
             stored_in_batch.emplace(d.sha256(), artifact_id);
           }
-          stored.emplace(d.sha256(), artifact_id);
           ++counters_.artifacts_stored;
         }
         // By name too: agents fetch "the artifact N of the job with param_hash H".
         if (!d.name().empty()) {
-          own_links.push_back({r.lease.job, d.name(), artifact_id});
-          by_name[d.name()] = artifact_id;
+          links.push_back({r.lease.job, d.name(), artifact_id});
+          if (r.is_train) by_name[d.name()] = artifact_id;
         }
         constexpr std::string_view kStagePrefix = "stage/";
         if (r.is_render && d.name().rfind(kStagePrefix, 0) == 0) {
@@ -277,19 +281,21 @@ void CoordinatorImpl::StorePendingResults() {
     };
     // One result's failure must not keep the others out of the transaction.
     if (Status status = store_artifacts(); !status.ok()) {
+      links.resize(own_links);
       StoreError(status, "result of job " + std::to_string(r.lease.job) + " attempt " +
                              std::to_string(r.lease.attempt) + " from agent " + r.peer);
       if (halted()) return;
     } else if (r.is_train && r.succeeded) {
       // A training run's rows may read the job's named outputs: stored first, row by row.
-      Status status = store_.SetJobArtifacts(own_links);
+      const std::vector<store::Store::JobArtifactLink> train_links(links.begin() + own_links,
+                                                                   links.end());
+      links.resize(own_links);
+      Status status = store_.SetJobArtifacts(train_links);
       if (status.ok()) status = StoreTrainRun(r, by_name);
       if (!status.ok()) {
         StoreError(status, "training run of job " + std::to_string(r.lease.job));
         if (halted()) return;
       }
-    } else {
-      links.insert(links.end(), own_links.begin(), own_links.end());
     }
     // The metrics are written with the attempt's end (ProcessDecisions).
   }
