@@ -36,23 +36,25 @@ StatusOr<ResultAck> SchedulerImpl::ReportResult(const AgentId& id, const ResultR
   }
   agents_.Heard(agent->handle, Now(), LivenessTimeoutMs(options_));
 
-  const std::string lease_name =
-      "job " + std::to_string(job->spec.id) + " attempt " + std::to_string(attempt);
+  // Named only in a refusal: an accepted result builds no string.
+  auto lease_name = [&] {
+    return "job " + std::to_string(job->spec.id) + " attempt " + std::to_string(attempt);
+  };
   if (const AttemptRecord* record = job->FindAttempt(attempt);
       record != nullptr && record->result_accepted) {
     return ResultAck{ResultVerdict::kDuplicate, false,
-                     "the result of " + lease_name + " was already accepted"};
+                     "the result of " + lease_name() + " was already accepted"};
   }
   const Lease* lease = leases_.Find(job->spec.id);
   if (lease == nullptr || lease->attempt != attempt) {
     const std::string current =
         lease == nullptr ? "no open lease" : "current attempt " + std::to_string(lease->attempt);
     return ResultAck{ResultVerdict::kStale, false,
-                     lease_name + " is not current (" + current + ")"};
+                     lease_name() + " is not current (" + current + ")"};
   }
   if (!lease->HeldBy(agent->handle)) {
     return ResultAck{ResultVerdict::kStale, false,
-                     "agent '" + id + "' does not hold the lease of " + lease_name};
+                     "agent '" + id + "' does not hold the lease of " + lease_name()};
   }
 
   const bool after_cancel = lease->cancelling;
