@@ -1,10 +1,10 @@
 #include "farm/agent/agent.h"
 
 #include <algorithm>
-#include <cstdio>
 
 #include "connection.h"
 #include "job_slots.h"
+#include "line_log.h"
 #include "result_outbox.h"
 
 namespace farm::agent {
@@ -17,7 +17,7 @@ namespace {
 // Log lines carry the agent id and, where there is one, the lease, so they join up with
 // farmd's logs.
 void Log(const std::string& agent_id, const std::string& text) {
-  std::fprintf(stderr, "farm-agent agent=%s %s\n", agent_id.c_str(), text.c_str());
+  LineLog::Instance().Add(agent_id, text);
 }
 
 std::string LeaseText(const LeaseKey& lease) {
@@ -416,10 +416,12 @@ Status Agent::Impl::Run(const std::atomic<bool>& stop) {
     };
     if (connection_ == nullptr) {
       until(next_connect_);
+      LineLog::Instance().Flush();
       WaitOnFd(slots_.wake_fd(), wait);
     } else {
       until(last_heard_ + SilenceLimit() + milliseconds(1));
       if (registered_) until(next_heartbeat_);
+      LineLog::Instance().Flush();  // before the agent may sleep (cheap when empty)
       StatusOr<Connection::PollResult> polled = connection_->Poll(slots_.wake_fd(), wait);
       if (!polled.ok()) {
         Disconnect(Now(), polled.status().ToString());
@@ -433,6 +435,7 @@ Status Agent::Impl::Run(const std::atomic<bool>& stop) {
   if (!fatal_.ok()) slots_.StopAll(CancellationToken::Reason::kReleased);
   // Job threads still waiting on farmd fail now instead of at their timeout.
   if (options_.artifact_fetcher) options_.artifact_fetcher->Detach();
+  LineLog::Instance().Flush();
   return fatal_;
 }
 
