@@ -1,8 +1,9 @@
 // End-to-end dispatch: a real farmd and A real farm-agents (S slots each) on loopback
 // run J zero-time synthetic jobs (cpu_ms 0, bytes 0), every result committed to SQLite
 // before its ack. Prints jobs/s and farmd's CPU time per job (utime+stime from
-// /proc/<pid>/stat), for each A of --agents; with --compare FARMD also for a second
-// farmd binary in the same run, and the ratio.
+// /proc/<pid>/stat), the agents' CPU time per job and how busy all cores were, for each
+// A of --agents; with --compare FARMD also for a second farmd binary in the same run, and
+// the ratio.
 //
 //   bench_dispatch --agents 1,8,64 --jobs 50000 --slots 4 [--compare /tmp/farmd-before]
 #include <unistd.h>
@@ -42,6 +43,27 @@ double CpuSeconds(pid_t pid) {
     if (i == 15) stime = std::stoull(field);
   }
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// Busy and total CPU seconds of the whole machine, all cores (/proc/stat's first line).
+struct MachineCpu {
+  double busy = 0;
+  double total = 0;
+};
+MachineCpu MachineCpuSeconds() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  in >> cpu;
+  MachineCpu result;
+  unsigned long long value = 0;
+  for (int i = 0; i < 8 && in >> value; ++i) {  // user nice system idle iowait irq softirq steal
+    result.total += static_cast<double>(value);
+    if (i != 3 && i != 4) result.busy += static_cast<double>(value);
+  }
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  result.busy /= tick;
+  result.total /= tick;
+  return result;
 }
 
 // Job counts through a read-only store connection (farmd's CPU is not charged for it).
@@ -105,6 +127,8 @@ struct Run {
   double dispatch_s = 0;  // answer until every job's result was committed
   double submit_cpu_s = 0;
   double dispatch_cpu_s = 0;
+  double agents_cpu_s = 0;  // all agents during dispatch
+  double machine_busy = 0;  // share of all cores busy during dispatch (any process)
   long long succeeded = 0;
   long long attempts_ok = 0;
   bool ok = false;
@@ -190,11 +214,18 @@ Run RunOnce(const std::string& farmd_path, const std::string& agent_path, int ag
                                {"synthetic", true},
                                {"synthetic_cpu_ms", 0},
                                {"synthetic_bytes", 0}};
+  const auto agents_cpu = [&] {
+    double sum = 0;
+    for (const farm::ChildProcess& worker : workers) sum += CpuSeconds(worker.pid());
+    return sum;
+  };
   const double cpu0 = CpuSeconds(farmd->pid());
   const auto t0 = Clock::now();
   auto submitted = api.Post("/api/v1/sweeps", body);
   const auto t1 = Clock::now();
   const double cpu1 = CpuSeconds(farmd->pid());
+  const double agents1 = agents_cpu();
+  const MachineCpu machine1 = MachineCpuSeconds();
   if (!submitted.ok()) {
     std::fprintf(stderr, "submit: %s\n", submitted.status().ToString().c_str());
     return run;
@@ -214,12 +245,18 @@ Run RunOnce(const std::string& farmd_path, const std::string& agent_path, int ag
   }
   const auto t2 = Clock::now();
   const double cpu2 = CpuSeconds(farmd->pid());
+  const double agents2 = agents_cpu();
+  const MachineCpu machine2 = MachineCpuSeconds();
   for (farm::ChildProcess& worker : workers) worker.Stop(std::chrono::seconds(2));
   farmd->Stop(std::chrono::seconds(10));
   run.submit_s = std::chrono::duration<double>(t1 - t0).count();
   run.dispatch_s = std::chrono::duration<double>(t2 - t1).count();
   run.submit_cpu_s = cpu1 - cpu0;
   run.dispatch_cpu_s = cpu2 - cpu1;
+  run.agents_cpu_s = agents2 - agents1;
+  if (machine2.total > machine1.total) {
+    run.machine_busy = (machine2.busy - machine1.busy) / (machine2.total - machine1.total);
+  }
   const JobCounts final_counts = reader.Count();
   run.succeeded = final_counts.succeeded;
   run.attempts_ok = final_counts.attempts_succeeded;
@@ -230,11 +267,14 @@ Run RunOnce(const std::string& farmd_path, const std::string& agent_path, int ag
 void Print(const char* label, int agents, int slots, long long jobs, const Run& r) {
   std::printf(
       "%s A=%d S=%d J=%lld: submit %s s (farmd CPU %s s); dispatch %s s = %.0f jobs/s, farmd "
-      "CPU %.1f us/job; end to end %.0f jobs/s; %lld succeeded, %lld successful attempts%s\n",
+      "CPU %.1f us/job (agents %.1f, all cores %.0f %% busy); end to end %.0f jobs/s; %lld "
+      "succeeded, %lld successful attempts%s\n",
       label, agents, slots, jobs, Seconds(r.submit_s).c_str(), Seconds(r.submit_cpu_s).c_str(),
       Seconds(r.dispatch_s).c_str(), r.dispatch_s > 0 ? jobs / r.dispatch_s : 0.0,
-      r.dispatch_cpu_s * 1e6 / static_cast<double>(jobs), jobs / (r.submit_s + r.dispatch_s),
-      r.succeeded, r.attempts_ok, r.ok ? "" : "  ** NOT ALL RESULTS COMMITTED **");
+      r.dispatch_cpu_s * 1e6 / static_cast<double>(jobs),
+      r.agents_cpu_s * 1e6 / static_cast<double>(jobs), 100 * r.machine_busy,
+      jobs / (r.submit_s + r.dispatch_s), r.succeeded, r.attempts_ok,
+      r.ok ? "" : "  ** NOT ALL RESULTS COMMITTED **");
   std::fflush(stdout);
 }
 
