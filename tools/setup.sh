@@ -38,6 +38,7 @@ readonly PACKAGES=(
   libboost-dev libboost-system-dev                 # farmd HTTP (Asio/Beast)
   libopencv-dev libjpeg-dev                        # kernels/image, kernels/faceid (JPEG as libjpeg-turbo decodes it)
   libsqlitecpp-dev libsqlite3-dev                  # coordinator/store
+  libjemalloc-dev                                  # farmd's allocator (optional; docs/BENCHMARKS.md)
   libgtest-dev libgmock-dev                        # tests
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev  # specs, canonical JSON, CLI
   zlib1g-dev libicu-dev                            # kernels/sd/text: the bundled CLIP vocabulary (.gz), Unicode data

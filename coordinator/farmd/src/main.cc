@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
   app.add_option("--presets-dir", presets_dir, "tones.yaml/pipelines.yaml (default: config dir)");
   app.add_option("--spec-dir", spec_dir, "base of relative paths in submitted specs");
   app.add_flag("--synthetic", synthetic, "submissions run as synthetic stand-ins by default");
-  app.set_version_flag("--version", FARM_VERSION);
+  app.set_version_flag("--version", FARM_VERSION " (malloc: " FARM_ALLOCATOR ")");
   CLI11_PARSE(app, argc, argv);
   farm::farmd::ScrubTokenArgs(argc, argv);
 
