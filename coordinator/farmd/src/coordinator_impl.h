@@ -171,7 +171,7 @@ class CoordinatorImpl {
     bool succeeded = false;
     bool is_render = false;
     bool is_train = false;
-    std::string param_hash;
+    std::string param_hash;  // a render's (empty for other kinds)
     std::vector<studiofarm::v1::ArtifactDescriptor> artifacts;
     // The result's metrics; empty when it had none, or once its attempt's end took them.
     std::string metrics_json;

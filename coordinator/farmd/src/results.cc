@@ -196,7 +196,7 @@ void CoordinatorImpl::HandleResult(const std::string& peer, const v1::JobResult&
   pending.succeeded = report.kind == scheduler::ResultKind::kSucceeded;
   pending.is_render = spec != nullptr && spec->kind == scheduler::JobKind::kRender;
   pending.is_train = spec != nullptr && spec->kind == scheduler::JobKind::kTrain;
-  if (spec != nullptr) pending.param_hash = spec->param_hash;
+  if (pending.is_render) pending.param_hash = spec->param_hash;  // its row is found by it
   if (pending.succeeded) {
     pending.artifacts.assign(result.artifacts().begin(), result.artifacts().end());
   }
