@@ -78,12 +78,14 @@ SlotEvent JobSlots::RunJob(const Queued& job) {
   const LeaseKey lease{job.spec.job_id, job.spec.attempt};
   const auto start = std::chrono::steady_clock::now();
   ProgressFn progress = [this, lease](const ProgressUpdate& update) {
+    bool signal = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       progress_[lease] = update;
+      signal = !signalled_;
+      signalled_ = true;
     }
-    const uint64_t one = 1;
-    (void)!::write(wake_fd_, &one, sizeof(one));
+    if (signal) Wake();
   };
   SlotEvent event;
   event.lease = lease;
@@ -109,12 +111,15 @@ void JobSlots::Wake() {
 }
 
 void JobSlots::Push(SlotEvent event) {
+  bool signal = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     finished_.push_back(std::move(event));
+    signal = !signalled_;
+    signalled_ = true;
   }
-  const uint64_t one = 1;
-  (void)!::write(wake_fd_, &one, sizeof(one));
+  // One write until the socket thread drains: the jobs finishing meanwhile ride along.
+  if (signal) Wake();
 }
 
 bool JobSlots::Stop(const LeaseKey& lease, CancellationToken::Reason reason) {
@@ -134,6 +139,7 @@ std::vector<SlotEvent> JobSlots::Drain() {
   std::vector<SlotEvent> events;
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    signalled_ = false;  // what is pushed from now on signals again
     for (auto& [lease, update] : progress_) {
       SlotEvent event;
       event.lease = lease;

@@ -96,6 +96,9 @@ class JobSlots {
   std::mutex mutex_;
   std::map<LeaseKey, ProgressUpdate> progress_;  // guarded by mutex_; coalesced
   std::deque<SlotEvent> finished_;               // guarded by mutex_; at most capacity_
+  // guarded by mutex_: wake_fd_ was written since the last Drain (job threads write it
+  // once per drain, not once per event).
+  bool signalled_ = false;
 };
 
 }  // namespace farm::agent
