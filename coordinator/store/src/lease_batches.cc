@@ -1,6 +1,8 @@
 // Store methods for farmd's group commit: many leases started or ended, and many named
 // job outputs, each with one multi-row statement per table (in chunks), instead of two
 // or three statements and a savepoint per row.
+#include <algorithm>
+#include <array>
 #include <string>
 #include <vector>
 
@@ -10,15 +12,12 @@
 namespace farm::store {
 namespace {
 
-// Rows per statement. A chunk is split into power-of-two sizes below this, so at most
-// eight statement texts per kind are prepared and cached.
+// Rows per statement: a call of up to this many rows is one statement per table (farmd's
+// group commits hold a few to a few dozen jobs). Each row count has its own statement
+// text, prepared once and cached by the store: at most this many per kind.
 constexpr std::size_t kMaxRowsPerStatement = 64;
 
-std::size_t NextChunk(std::size_t left) {
-  std::size_t size = kMaxRowsPerStatement;
-  while (size > left) size /= 2;
-  return size;
-}
+std::size_t NextChunk(std::size_t left) { return std::min(left, kMaxRowsPerStatement); }
 
 // "(?, ?, ?), (?, ?, ?)" for `rows` rows of `columns` parameters.
 std::string ValuesList(std::size_t rows, int columns) {
@@ -32,6 +31,23 @@ std::string ValuesList(std::size_t rows, int columns) {
   }
   return out;
 }
+
+// The statement texts for 1..kMaxRowsPerStatement rows: `head` + ValuesList + `tail`,
+// built once (per call it was a string build and a hash of it every time). Built whole in
+// the constructor, so the function-local instances below are read-only once made and
+// safe for stores on several threads.
+class StatementTexts {
+ public:
+  StatementTexts(const std::string& head, int columns, const std::string& tail) {
+    for (std::size_t rows = 1; rows <= kMaxRowsPerStatement; ++rows) {
+      texts_[rows - 1] = head + ValuesList(rows, columns) + tail;
+    }
+  }
+  const std::string& For(std::size_t rows) const { return texts_[rows - 1]; }
+
+ private:
+  std::array<std::string, kMaxRowsPerStatement> texts_;
+};
 
 // Thrown inside the write scope when a row fails a check: the scope rolls back and the
 // Status comes out of Guarded unchanged.
@@ -64,12 +80,13 @@ Status Store::StartAttempts(const std::vector<NewLease>& leases) {
       const std::size_t n = NextChunk(leases.size() - begin);
       {
         // Fencing as in StartAttempt: the job must be queued and the lease its next attempt.
-        auto update = impl_->Prepare(
+        static const StatementTexts texts(
             "UPDATE jobs SET state = 'leased', attempt_count = v.column2, updated_at = ? FROM "
-            "(VALUES " +
-            ValuesList(n, 2) +
+            "(VALUES ",
+            2,
             ") AS v WHERE jobs.id = v.column1 AND "
             "jobs.state = 'queued' AND jobs.attempt_count + 1 = v.column2");
+        auto update = impl_->Prepare(texts.For(n));
         int p = 1;
         update->bind(p++, static_cast<int64_t>(now));
         for (std::size_t i = begin; i < begin + n; ++i) {
@@ -85,9 +102,9 @@ Status Store::StartAttempts(const std::vector<NewLease>& leases) {
       }
       {
         // The agents foreign key refuses an unknown agent (InvalidArgument).
-        auto insert = impl_->Prepare(
-            "INSERT INTO attempts (job_id, attempt, agent_id, leased_at, deadline) VALUES " +
-            ValuesList(n, 5));
+        static const StatementTexts texts(
+            "INSERT INTO attempts (job_id, attempt, agent_id, leased_at, deadline) VALUES ", 5, "");
+        auto insert = impl_->Prepare(texts.For(n));
         int p = 1;
         for (std::size_t i = begin; i < begin + n; ++i) {
           insert->bind(p++, static_cast<int64_t>(leases[i].job_id));
@@ -112,14 +129,15 @@ Status Store::FinishAttempts(const std::vector<EndedLease>& ended) {
       const std::size_t n = NextChunk(ended.size() - begin);
       {
         // Fencing as in FinishAttempt: open, and the job's newest attempt.
-        auto close = impl_->Prepare(
+        static const StatementTexts texts(
             "UPDATE attempts SET outcome = v.column3, finished_at = ?, error = v.column4, "
             "counted = v.column5, metrics_json = COALESCE(v.column6, attempts.metrics_json) "
-            "FROM (VALUES " +
-            ValuesList(n, 6) +
+            "FROM (VALUES ",
+            6,
             ") AS v WHERE attempts.job_id = v.column1 AND "
             "attempts.attempt = v.column2 AND attempts.outcome IS NULL AND "
             "v.column2 = (SELECT attempt_count FROM jobs WHERE jobs.id = v.column1)");
+        auto close = impl_->Prepare(texts.For(n));
         int p = 1;
         close->bind(p++, static_cast<int64_t>(now));
         for (std::size_t i = begin; i < begin + n; ++i) {
@@ -139,10 +157,11 @@ Status Store::FinishAttempts(const std::vector<EndedLease>& ended) {
         }
       }
       {
-        auto update = impl_->Prepare(
+        static const StatementTexts texts(
             "UPDATE jobs SET state = v.column2, last_error = COALESCE(v.column3, last_error), "
-            "updated_at = ? FROM (VALUES " +
-            ValuesList(n, 3) + ") AS v WHERE jobs.id = v.column1");
+            "updated_at = ? FROM (VALUES ",
+            3, ") AS v WHERE jobs.id = v.column1");
+        auto update = impl_->Prepare(texts.For(n));
         int p = 1;
         update->bind(p++, static_cast<int64_t>(now));
         for (std::size_t i = begin; i < begin + n; ++i) {
@@ -169,9 +188,9 @@ Status Store::SetJobArtifacts(const std::vector<JobArtifactLink>& links) {
   return GuardedRows(*impl_, "set job artifacts", [&] {
     for (std::size_t begin = 0; begin < links.size();) {
       const std::size_t n = NextChunk(links.size() - begin);
-      auto insert = impl_->Prepare(
-          "INSERT OR REPLACE INTO job_artifacts (job_id, name, artifact_id) VALUES " +
-          ValuesList(n, 3));
+      static const StatementTexts texts(
+          "INSERT OR REPLACE INTO job_artifacts (job_id, name, artifact_id) VALUES ", 3, "");
+      auto insert = impl_->Prepare(texts.For(n));
       int p = 1;
       for (std::size_t i = begin; i < begin + n; ++i) {
         insert->bind(p++, static_cast<int64_t>(links[i].job_id));
