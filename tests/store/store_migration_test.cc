@@ -165,6 +165,10 @@ TEST_F(StoreMigrationTest, QueriesUseTheGridAndSeedIndexes) {
       path_, "SELECT group_concat(name) FROM (SELECT name FROM sqlite_schema WHERE type = "
              "'index' AND tbl_name = 'renders' AND name NOT LIKE 'sqlite_%' ORDER BY name)");
   EXPECT_EQ(indexes, "renders_artifact,renders_grid,renders_job,renders_seed");
+  // 0013 narrowed the grid index to its two leading columns (cheaper inserts).
+  EXPECT_EQ(RawSql(path_, "SELECT group_concat(name) FROM "
+                          "(SELECT name FROM pragma_index_info('renders_grid') ORDER BY seqno)"),
+            "sampler,cfg");
 
   const std::string filter =
       "SELECT r.id FROM renders r WHERE r.sampler = ?1 AND r.cfg >= ?2 AND r.pose IN (?3, ?4) "

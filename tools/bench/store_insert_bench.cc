@@ -316,7 +316,8 @@ int main(int argc, char** argv) {
 
   std::cout << "command: " << command << "\n"
             << "machine: " << sysconf(_SC_NPROCESSORS_ONLN) << " cores, " << CpuModel()
-            << ", load average " << LoadAverage() << "\n"
+            << ", load average " << LoadAverage() << "; malloc: " << FARM_ALLOCATOR
+            << " (as farmd)\n"
             << "database: " << args.db_path << "\n";
   int exit_code = 0;
   const auto wanted = [&](char line) { return args.lines.find(line) != std::string::npos; };
