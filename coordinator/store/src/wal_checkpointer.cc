@@ -1,5 +1,9 @@
 #include "wal_checkpointer.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <memory>
 
 namespace farm::store {
@@ -15,11 +19,21 @@ std::unique_ptr<WalCheckpointer> WalCheckpointer::Start(const std::string& path,
     sqlite3_close(own);  // a failed open may still return a handle
     return nullptr;
   }
-  return std::unique_ptr<WalCheckpointer>(new WalCheckpointer(own, writer, wake_pages));
+  const int log_fd = ::open((path + "-wal").c_str(), O_RDONLY | O_CLOEXEC);
+  if (log_fd < 0) {
+    sqlite3_close(own);
+    return nullptr;
+  }
+  return std::unique_ptr<WalCheckpointer>(new WalCheckpointer(own, writer, wake_pages, log_fd));
 }
 
-WalCheckpointer::WalCheckpointer(sqlite3* own, sqlite3* writer, int wake_pages)
-    : own_(own), writer_(writer), wake_pages_(wake_pages), inline_pages_(8 * wake_pages) {
+WalCheckpointer::WalCheckpointer(sqlite3* own, sqlite3* writer, int wake_pages, int log_fd)
+    : own_(own),
+      writer_(writer),
+      log_fd_(log_fd),
+      wake_pages_(wake_pages),
+      inline_pages_(8 * wake_pages),
+      inline_rest_pages_(std::max(1, wake_pages / 16)) {
   thread_ = std::thread([this] { Run(); });
   sqlite3_wal_hook(writer_, &WalCheckpointer::OnCommit, this);
 }
@@ -34,6 +48,15 @@ WalCheckpointer::~WalCheckpointer() {
   wake_.notify_one();
   thread_.join();
   sqlite3_close(own_);
+  ::close(log_fd_);
+}
+
+std::uint32_t WalCheckpointer::LogGeneration() const {
+  unsigned char header[16];
+  if (::pread(log_fd_, header, sizeof(header), 0) != static_cast<ssize_t>(sizeof(header))) return 0;
+  // Big-endian at offset 12 (https://www.sqlite.org/fileformat2.html#walformat).
+  return (std::uint32_t{header[12]} << 24) | (std::uint32_t{header[13]} << 16) |
+         (std::uint32_t{header[14]} << 8) | std::uint32_t{header[15]};
 }
 
 CheckpointCounts WalCheckpointer::counts() const {
@@ -44,21 +67,52 @@ CheckpointCounts WalCheckpointer::counts() const {
 // Runs on the writer's thread after each commit, with the frames now in the log.
 int WalCheckpointer::OnCommit(void* self, sqlite3* db, const char* schema, int pages) {
   auto* checkpointer = static_cast<WalCheckpointer*>(self);
+  if (pages < checkpointer->wake_pages_) return SQLITE_OK;
+  // Only the writer rewinds the log (at the start of a transaction), so its header is
+  // settled here.
+  const std::uint32_t generation = checkpointer->LogGeneration();
   if (pages >= checkpointer->inline_pages_) {
-    // The commit has happened; an error here is counted, never reported as the
-    // commit's (SQLite's own automatic checkpoint ignores it the same way).
-    const int rc =
-        sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-    checkpointer->Count(rc, /*background=*/false);
-  } else if (pages >= checkpointer->wake_pages_) {
-    checkpointer->Wake();
+    checkpointer->CheckpointInline(db, schema);
+    return SQLITE_OK;
+  }
+  bool finish_inline = false;
+  {
+    std::lock_guard<std::mutex> lock(checkpointer->mutex_);
+    if (generation != checkpointer->generation_) {  // rewound: nothing of it is copied
+      checkpointer->generation_ = generation;
+      checkpointer->backfilled_ = 0;
+    }
+    if (checkpointer->running_ || checkpointer->requested_) return SQLITE_OK;
+    // Nothing copied of this log yet: the thread does the bulk.
+    const int backfilled = checkpointer->backfilled_;
+    // The rest is small next to what the thread just copied: copying it here is cheap,
+    // and only a log copied whole can be rewound.
+    const int rest = pages - backfilled;
+    finish_inline = backfilled > 0 && (rest <= checkpointer->inline_rest_pages_ ||
+                                       rest <= checkpointer->last_run_pages_ / 4);
+  }
+  if (finish_inline) {
+    checkpointer->CheckpointInline(db, schema);
+  } else {
+    checkpointer->WakeUnlessRunning();
   }
   return SQLITE_OK;
 }
 
-void WalCheckpointer::Wake() {
+// The commit has happened; an error here is counted, never reported as the commit's
+// (SQLite's own automatic checkpoint ignores it the same way).
+void WalCheckpointer::CheckpointInline(sqlite3* db, const char* schema) {
+  int copied = 0;
+  const int rc = sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, &copied);
+  Count(rc, /*background=*/false);
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (rc == SQLITE_OK) backfilled_ = copied;
+}
+
+void WalCheckpointer::WakeUnlessRunning() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (running_) return;
     requested_ = true;
   }
   wake_.notify_one();
@@ -79,13 +133,21 @@ void WalCheckpointer::Run() {
     wake_.wait(lock, [this] { return requested_ || stopping_; });
     if (stopping_) return;
     requested_ = false;
+    running_ = true;
+    const std::uint32_t generation = generation_;
     lock.unlock();
     // PASSIVE copies what no reader still needs and never waits; BUSY (another
     // checkpoint running, e.g. the writer's inline one) is retried at the next wake.
+    int copied = 0;
     const int rc =
-        sqlite3_wal_checkpoint_v2(own_, "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+        sqlite3_wal_checkpoint_v2(own_, "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, &copied);
     Count(rc, /*background=*/true);
     lock.lock();
+    running_ = false;
+    if (rc == SQLITE_OK && generation == generation_) {
+      last_run_pages_ = copied - backfilled_;
+      backfilled_ = copied;
+    }
   }
 }
 

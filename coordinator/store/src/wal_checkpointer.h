@@ -24,12 +24,18 @@ struct CheckpointCounts {
 // SQLite checkpoints a WAL database on the committing connection once the log holds
 // wal_autocheckpoint frames (1,000): the commit that crosses it copies every page of the
 // log into the database file before it returns, about a quarter of a bulk insert's time
-// (docs/BENCHMARKS.md). Instead, the writer's commit hook only wakes this thread, which
-// runs a PASSIVE checkpoint (never blocks the writer or readers) on its own connection.
-// The writer rewinds the log at its next transaction once every frame is copied. Should
-// the thread fall behind (a reader pinning old frames, a slow disk), the writer
-// checkpoints inline once the log holds eight times as many, as SQLite would have done
-// (with 1,000 pages of 16 KiB: 125 MiB).
+// (docs/BENCHMARKS.md). Instead, the writer's commit hook wakes this thread, which runs a
+// PASSIVE checkpoint (never blocks the writer or readers) on its own connection.
+//
+// The writer rewinds the log at its next transaction only once every frame is copied,
+// which the thread alone never achieves while commits keep coming (each adds frames
+// during its copy; waking it after every commit cost two fsyncs per commit). So the
+// thread copies the bulk, and the writer copies the rest inline once few frames are left
+// (a sixteenth of `wake_pages`, or a quarter of what the thread copied last), which lets
+// its next transaction rewind the log. Should the thread
+// fall behind (a reader pinning old frames, a slow disk), the writer checkpoints inline
+// once the log holds eight times `wake_pages`, as SQLite would have done (with 1,000
+// pages of 16 KiB: 125 MiB).
 class WalCheckpointer {
  public:
   // Starts the thread with its own connection to `path`; installs the commit hook on
@@ -46,20 +52,29 @@ class WalCheckpointer {
   CheckpointCounts counts() const;
 
  private:
-  WalCheckpointer(sqlite3* own, sqlite3* writer, int wake_pages);
+  WalCheckpointer(sqlite3* own, sqlite3* writer, int wake_pages, int log_fd);
   static int OnCommit(void* self, sqlite3* db, const char* schema, int pages);
-  void Wake();
+  // The log's checkpoint sequence (its header), which each rewind increments.
+  std::uint32_t LogGeneration() const;
+  void CheckpointInline(sqlite3* db, const char* schema);
+  void WakeUnlessRunning();
   void Run();
   void Count(int rc, bool background);
 
   sqlite3* own_;     // this thread's connection
   sqlite3* writer_;  // the store's connection, for the hook
+  int log_fd_ = -1;  // the write-ahead log, read-only, for its header
   const int wake_pages_;
   const int inline_pages_;
+  const int inline_rest_pages_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  bool requested_ = false;
+  bool requested_ = false;  // guarded by mutex_, as the rest below
+  bool running_ = false;    // a background checkpoint is in progress
   bool stopping_ = false;
+  int backfilled_ = 0;            // frames of the current log copied by the last checkpoint
+  int last_run_pages_ = 0;        // frames the thread's last checkpoint copied
+  std::uint32_t generation_ = 0;  // the log's checkpoint sequence the count belongs to
   CheckpointCounts counts_;
   std::thread thread_;
 };
