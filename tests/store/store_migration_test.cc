@@ -46,42 +46,46 @@ std::string Text(const SqlValue& value) {
   return "NULL";
 }
 
-class StoreMigrationTest : public ::testing::Test {
+// A database at the schema before one migration, with rows written by raw SQL as the
+// older store wrote them; the store opened on it applies the rest.
+class MigrationFixture : public ::testing::Test {
  protected:
-  void SetUp() override {
-    version_ = MigrationVersion("renders_slim");
-    ASSERT_GT(version_, 1) << "no migration named renders_slim";
-    path_ = dir_.File("old.db");
+  // path_ at the schema before the migration named `name` (version_ is that migration's).
+  void CreateBefore(const char* name, const char* file) {
+    version_ = MigrationVersion(name);
+    ASSERT_GT(version_, 1) << "no migration named " << name;
+    path_ = dir_.File(file);
     CreateDatabaseAtVersion(path_, version_ - 1);
-    // Two sweeps: renders 1-3 in sweep 1 (render 2 rendered, render 3 with a pose and a
-    // quote in its prompt), render 2 shared with sweep 2. Render 3's link in sweep 2 has no
-    // render_results row, as no store wrote it, to see that the migration gives it one.
-    params_ = {SampleRender(1), SampleRender(2), SampleRender(3)};
-    params_[2].prompt = "studio portrait of sks person's \"best\" side, cool light";
-    params_[2].negative_prompt = "";
-    std::string sql =
-        "INSERT INTO sweeps (id, name, spec_yaml, spec_sha256, created_at, updated_at) VALUES "
-        "(1, 'one', 'name: one', printf('%064d', 1), 1, 1), "
-        "(2, 'two', 'name: two', printf('%064d', 2), 1, 1);"
-        "INSERT INTO artifacts (id, sha256, size, path, media_type, created_at) VALUES "
-        "(1, '" + Sha256Hex("png-2") + "', 5, 'png/2.png', 'image/png', 1);"
-        "INSERT INTO jobs (id, sweep_id, kind, param_hash, params_json, state, created_at, "
-        "updated_at) VALUES (1, 1, 'render', printf('%064d', 11), '{}', 'succeeded', 1, 1);";
-    sql += OldRenderInsertSql(1, params_[0]);
-    sql += OldRenderInsertSql(2, params_[1], /*job_id=*/1, /*artifact_id=*/1);
-    sql += OldRenderInsertSql(3, params_[2]);
-    sql +=
-        "INSERT INTO sweep_renders (sweep_id, render_id) VALUES (1, 1), (1, 2), (1, 3), (2, 2), "
-        "(2, 3);"
-        "INSERT INTO render_results (sweep_id, render_id, job_id, artifact_id, image_sha256, "
-        "rendered_at, score, faces_found, created_at) VALUES "
-        "(1, 1, NULL, NULL, NULL, NULL, NULL, NULL, 1), "
-        "(1, 2, 1, 1, '" + Sha256Hex("png-2") + "', 1700000000500, 0.61, 1, 1), "
-        "(1, 3, NULL, NULL, NULL, NULL, NULL, NULL, 1), "
-        "(2, 2, 1, 1, '" + Sha256Hex("png-2") + "', 1700000000500, 0.55, 1, 1);";
-    RawSql(path_, sql);
+  }
+  // The renders as stored before the migration, to compare with after.
+  void RememberRenders() {
     before_ = RawSql(path_, kRenderColumnsDump);
     ASSERT_FALSE(before_.empty());
+  }
+  // Opens the store (migrating) and checks that the migration named `name` ran from
+  // version_ - 1.
+  void OpenAndMigrate(const char* name) {
+    store_ = OpenOrDie(path_);
+    ASSERT_NE(store_, nullptr);
+    EXPECT_EQ(store_->migration_at_open().from_version, version_ - 1);
+    EXPECT_THAT(store_->migration_at_open().applied,
+                ::testing::Contains(::testing::EndsWith(std::string("_") + name)));
+  }
+
+  // Every stored column as it was, params_json byte for byte, and each render (ids from
+  // 1, as params_) read back with its hash and prompts.
+  void ExpectRendersAsStored() {
+    EXPECT_EQ(RawSql(path_, kRenderColumnsDump), before_);
+    for (std::size_t i = 0; i < params_.size(); ++i) {
+      auto render = store_->GetRender(static_cast<std::int64_t>(i) + 1);
+      ASSERT_TRUE(render.ok()) << render.status().ToString();
+      auto json = ToCanonicalJson(params_[i]);
+      ASSERT_TRUE(json.ok());
+      EXPECT_EQ(render->params_json, *json);
+      EXPECT_EQ(render->param_hash, Sha256Hex(*json));
+      EXPECT_EQ(render->params.prompt, params_[i].prompt);
+      EXPECT_EQ(render->params.negative_prompt, params_[i].negative_prompt);
+    }
   }
 
   StatusOr<SelectResult> Select(const std::string& sql, std::vector<SqlValue> binds = {}) {
@@ -105,23 +109,51 @@ class StoreMigrationTest : public ::testing::Test {
   std::unique_ptr<Store> store_;
 };
 
-TEST_F(StoreMigrationTest, RowsLinksAndPromptsSurvive) {
-  store_ = OpenOrDie(path_);
-  ASSERT_NE(store_, nullptr);
-  EXPECT_EQ(store_->migration_at_open().from_version, version_ - 1);
-  EXPECT_THAT(store_->migration_at_open().applied,
-              ::testing::Contains(::testing::EndsWith("_renders_slim")));
+class StoreMigrationTest : public MigrationFixture {
+ protected:
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(CreateBefore("renders_slim", "old.db"));
+    // Two sweeps: renders 1-3 in sweep 1 (render 2 rendered, render 3 with a pose and a
+    // quote in its prompt), render 2 shared with sweep 2. Render 3's link in sweep 2 has no
+    // render_results row, as no store wrote it, to see that the migration gives it one.
+    params_ = {SampleRender(1), SampleRender(2), SampleRender(3)};
+    params_[2].prompt = "studio portrait of sks person's \"best\" side, cool light";
+    params_[2].negative_prompt = "";
+    std::string sql =
+        "INSERT INTO sweeps (id, name, spec_yaml, spec_sha256, created_at, updated_at) VALUES "
+        "(1, 'one', 'name: one', printf('%064d', 1), 1, 1), "
+        "(2, 'two', 'name: two', printf('%064d', 2), 1, 1);"
+        "INSERT INTO artifacts (id, sha256, size, path, media_type, created_at) VALUES "
+        "(1, '" +
+        Sha256Hex("png-2") +
+        "', 5, 'png/2.png', 'image/png', 1);"
+        "INSERT INTO jobs (id, sweep_id, kind, param_hash, params_json, state, created_at, "
+        "updated_at) VALUES (1, 1, 'render', printf('%064d', 11), '{}', 'succeeded', 1, 1);";
+    sql += OldRenderInsertSql(1, params_[0]);
+    sql += OldRenderInsertSql(2, params_[1], /*job_id=*/1, /*artifact_id=*/1);
+    sql += OldRenderInsertSql(3, params_[2]);
+    sql +=
+        "INSERT INTO sweep_renders (sweep_id, render_id) VALUES (1, 1), (1, 2), (1, 3), (2, 2), "
+        "(2, 3);"
+        "INSERT INTO render_results (sweep_id, render_id, job_id, artifact_id, image_sha256, "
+        "rendered_at, score, faces_found, created_at) VALUES "
+        "(1, 1, NULL, NULL, NULL, NULL, NULL, NULL, 1), "
+        "(1, 2, 1, 1, '" +
+        Sha256Hex("png-2") +
+        "', 1700000000500, 0.61, 1, 1), "
+        "(1, 3, NULL, NULL, NULL, NULL, NULL, NULL, 1), "
+        "(2, 2, 1, 1, '" +
+        Sha256Hex("png-2") + "', 1700000000500, 0.55, 1, 1);";
+    RawSql(path_, sql);
+    RememberRenders();
+  }
+};
 
-  // Every stored column as it was; the canonical JSON byte for byte.
-  EXPECT_EQ(RawSql(path_, kRenderColumnsDump), before_);
+TEST_F(StoreMigrationTest, RowsLinksAndPromptsSurvive) {
+  ASSERT_NO_FATAL_FAILURE(OpenAndMigrate("renders_slim"));
+
+  ExpectRendersAsStored();
   for (int i = 0; i < 3; ++i) {
-    auto render = store_->GetRender(i + 1);
-    ASSERT_TRUE(render.ok()) << render.status().ToString();
-    auto json = ToCanonicalJson(params_[i]);
-    ASSERT_TRUE(json.ok());
-    EXPECT_EQ(render->params_json, *json);
-    EXPECT_EQ(render->param_hash, Sha256Hex(*json));
-    EXPECT_EQ(render->params.prompt, params_[i].prompt);
     // The prompts are read from params_json (0012_prompt_columns.sql).
     auto prompts = Select(
         "SELECT json_extract(params_json, '$.prompt'), json_extract(params_json, "
@@ -133,14 +165,16 @@ TEST_F(StoreMigrationTest, RowsLinksAndPromptsSurvive) {
     EXPECT_EQ(Text(prompts->rows[0][1]), params_[i].negative_prompt);
   }
   // Stored once: in params_json, with no column of their own at the latest schema.
-  EXPECT_EQ(RawSql(path_, "SELECT count(*) FROM pragma_table_xinfo('renders') "
-                          "WHERE name LIKE '%prompt%'"),
+  EXPECT_EQ(RawSql(path_,
+                   "SELECT count(*) FROM pragma_table_xinfo('renders') "
+                   "WHERE name LIKE '%prompt%'"),
             "0");
 
   // Links: sweep_renders reads render_results; the link without a row got one.
   EXPECT_EQ(RawSql(path_, "SELECT type FROM sqlite_schema WHERE name = 'sweep_renders'"), "view");
-  EXPECT_EQ(RawSql(path_, "SELECT group_concat(sweep_id || '-' || render_id) FROM "
-                          "(SELECT * FROM sweep_renders ORDER BY sweep_id, render_id)"),
+  EXPECT_EQ(RawSql(path_,
+                   "SELECT group_concat(sweep_id || '-' || render_id) FROM "
+                   "(SELECT * FROM sweep_renders ORDER BY sweep_id, render_id)"),
             "1-1,1-2,1-3,2-2,2-3");
   auto shared = store_->GetRenderResult(2, 2);
   ASSERT_TRUE(shared.ok()) << shared.status().ToString();
@@ -161,13 +195,15 @@ TEST_F(StoreMigrationTest, RowsLinksAndPromptsSurvive) {
 TEST_F(StoreMigrationTest, QueriesUseTheGridAndSeedIndexes) {
   store_ = OpenOrDie(path_);
   ASSERT_NE(store_, nullptr);
-  const std::string indexes = RawSql(
-      path_, "SELECT group_concat(name) FROM (SELECT name FROM sqlite_schema WHERE type = "
+  const std::string indexes =
+      RawSql(path_,
+             "SELECT group_concat(name) FROM (SELECT name FROM sqlite_schema WHERE type = "
              "'index' AND tbl_name = 'renders' AND name NOT LIKE 'sqlite_%' ORDER BY name)");
   EXPECT_EQ(indexes, "renders_artifact,renders_grid,renders_job,renders_seed");
   // 0013 narrowed the grid index to its two leading columns (cheaper inserts).
-  EXPECT_EQ(RawSql(path_, "SELECT group_concat(name) FROM "
-                          "(SELECT name FROM pragma_index_info('renders_grid') ORDER BY seqno)"),
+  EXPECT_EQ(RawSql(path_,
+                   "SELECT group_concat(name) FROM "
+                   "(SELECT name FROM pragma_index_info('renders_grid') ORDER BY seqno)"),
             "sampler,cfg");
 
   const std::string filter =
@@ -194,8 +230,9 @@ TEST_F(StoreMigrationTest, QueriesUseTheGridAndSeedIndexes) {
               HasSubstr("renders_job"));
   EXPECT_THAT(Plan("SELECT id FROM render_results WHERE job_id = ?1", {SqlValue{std::int64_t{1}}}),
               HasSubstr("render_results_job"));
-  EXPECT_EQ(RawSql(path_, "SELECT count(*) FROM render_results INDEXED BY render_results_job "
-                          "WHERE job_id = 1"),
+  EXPECT_EQ(RawSql(path_,
+                   "SELECT count(*) FROM render_results INDEXED BY render_results_job "
+                   "WHERE job_id = 1"),
             "2");
 
   // A prompt filter reads params_json.
@@ -230,19 +267,16 @@ TEST_F(StoreMigrationTest, NewInsertsDedupAgainstMigratedRows) {
   EXPECT_EQ(RawSql(path_, "SELECT count(*) FROM sweep_renders WHERE sweep_id = 2"), "3");
 }
 
-
 // 0012_prompt_columns.sql: a database at schema 11 (prompts as virtual columns) with
 // renders in two sweeps, one render's prompt with quotes and an empty negative prompt.
-class PromptColumnsMigrationTest : public ::testing::Test {
+class PromptColumnsMigrationTest : public MigrationFixture {
  protected:
   void SetUp() override {
-    version_ = MigrationVersion("prompt_columns");
-    ASSERT_GT(version_, 1) << "no migration named prompt_columns";
-    path_ = dir_.File("schema11.db");
-    CreateDatabaseAtVersion(path_, version_ - 1);
+    ASSERT_NO_FATAL_FAILURE(CreateBefore("prompt_columns", "schema11.db"));
     // The fixture is what it says: schema 11 has both prompts as virtual columns.
-    ASSERT_EQ(RawSql(path_, "SELECT group_concat(name || ':' || hidden) FROM "
-                            "pragma_table_xinfo('renders') WHERE name LIKE '%prompt'"),
+    ASSERT_EQ(RawSql(path_,
+                     "SELECT group_concat(name || ':' || hidden) FROM "
+                     "pragma_table_xinfo('renders') WHERE name LIKE '%prompt'"),
               "prompt:2,negative_prompt:2");
     params_ = {SampleRender(1), SampleRender(2), SampleRender(3), SampleRender(4)};
     params_[1].prompt = "studio portrait of sks person, cool blue light";
@@ -258,8 +292,7 @@ class PromptColumnsMigrationTest : public ::testing::Test {
         "INSERT INTO render_results (sweep_id, render_id, created_at) VALUES "
         "(1, 1, 1), (1, 2, 1), (1, 3, 1), (1, 4, 1), (2, 3, 1);";
     RawSql(path_, sql);
-    before_ = RawSql(path_, kRenderColumnsDump);
-    ASSERT_FALSE(before_.empty());
+    RememberRenders();
   }
 
   // Render ids in sweep order and then id order, as the catalogue's query gives them.
@@ -278,40 +311,19 @@ class PromptColumnsMigrationTest : public ::testing::Test {
     }
     return ids;
   }
-
-  TempDir dir_;
-  std::string path_;
-  int version_ = 0;
-  std::vector<RenderParams> params_;
-  std::string before_;
-  std::unique_ptr<Store> store_;
 };
 
 TEST_F(PromptColumnsMigrationTest, RowsSurviveAndThePromptColumnsAreGone) {
-  store_ = OpenOrDie(path_);
-  ASSERT_NE(store_, nullptr);
-  EXPECT_EQ(store_->migration_at_open().from_version, version_ - 1);
+  ASSERT_NO_FATAL_FAILURE(OpenAndMigrate("prompt_columns"));
   EXPECT_EQ(store_->migration_at_open().to_version, LatestSchemaVersion());
-  EXPECT_THAT(store_->migration_at_open().applied,
-              ::testing::Contains(::testing::EndsWith("_prompt_columns")));
 
-  // Every row and every stored column as it was, params_json byte for byte.
   EXPECT_EQ(RawSql(path_, "SELECT count(*) FROM renders"), "4");
-  EXPECT_EQ(RawSql(path_, kRenderColumnsDump), before_);
-  for (int i = 0; i < 4; ++i) {
-    auto render = store_->GetRender(i + 1);
-    ASSERT_TRUE(render.ok()) << render.status().ToString();
-    auto json = ToCanonicalJson(params_[i]);
-    ASSERT_TRUE(json.ok());
-    EXPECT_EQ(render->params_json, *json);
-    EXPECT_EQ(render->param_hash, Sha256Hex(*json));
-    EXPECT_EQ(render->params.prompt, params_[i].prompt);
-    EXPECT_EQ(render->params.negative_prompt, params_[i].negative_prompt);
-  }
+  ExpectRendersAsStored();
 
   // No prompt column, virtual or stored, and SQL that names one is refused.
-  EXPECT_EQ(RawSql(path_, "SELECT count(*) FROM pragma_table_xinfo('renders') "
-                          "WHERE name LIKE '%prompt%'"),
+  EXPECT_EQ(RawSql(path_,
+                   "SELECT count(*) FROM pragma_table_xinfo('renders') "
+                   "WHERE name LIKE '%prompt%'"),
             "0");
   auto named = store_->Select("SELECT prompt FROM renders", {});
   ASSERT_FALSE(named.ok());
