@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -77,6 +77,10 @@ int main(int argc, char** argv) {
   app.add_option("--connect", options.endpoint, "farmd endpoint, e.g. tcp://host:5555");
   app.add_option("--id", options.agent_id, "stable agent id (socket routing id)");
   app.add_option("--slots", options.slots, "jobs run at once")->check(CLI::Range(1, 1024));
+  app.add_option("--prefetch", options.prefetch,
+                 "leases taken beyond --slots, queued until a slot frees (for short jobs; "
+                 "default 0)")
+      ->check(CLI::Range(0, 1024));
   app.add_option("--threads", options.compute_threads, "threads a job may use")
       ->check(CLI::Range(1, 1024));
   auto* key_opt = app.add_option("--server-key", server_key, "farmd's CURVE public key (Z85)");
@@ -150,7 +154,8 @@ int main(int argc, char** argv) {
   if (int code = farm::agent::RunTokenizeCommand(app); code >= 0) return code;
 #endif
   if (options.endpoint.empty() || options.agent_id.empty()) {
-    std::fprintf(stderr, "farm-agent: --connect and --id are required to serve farmd (see --help)\n");
+    std::fprintf(stderr,
+                 "farm-agent: --connect and --id are required to serve farmd (see --help)\n");
     return 2;
   }
 
@@ -218,11 +223,13 @@ int main(int argc, char** argv) {
 #endif
 #ifdef FARM_HAVE_TRAINING_JOBS
   // JOB_KIND_PREPARE with face models, JOB_KIND_TRAIN with farm-train; the same models folder.
-  if (farm::StatusOr<farm::agent::WorkerModels> models = farm::agent::LoadWorkerModels(); models.ok()) {
+  if (farm::StatusOr<farm::agent::WorkerModels> models = farm::agent::LoadWorkerModels();
+      models.ok()) {
     registered = farm::agent::RegisterTrainingRunners(runners, *fetcher, cache_dir, *models);
     if (!registered.ok()) return Fail(registered);
   } else {
-    std::fprintf(stderr, "farm-agent: prepare and train jobs disabled: %s\n", models.status().ToString().c_str());
+    std::fprintf(stderr, "farm-agent: prepare and train jobs disabled: %s\n",
+                 models.status().ToString().c_str());
   }
 #endif
 

@@ -24,12 +24,13 @@ constexpr char kAgentId[] = "agent-under-test";
 
 class AgentLoopTest : public ::testing::Test {
  protected:
-  void StartAgent(uint32_t slots = 1) {
+  void StartAgent(uint32_t slots = 1, uint32_t prefetch = 0) {
     ASSERT_TRUE(registry_.Register(std::make_unique<SyntheticRunner>()).ok());
     AgentOptions options;
     options.endpoint = coordinator_.endpoint();
     options.agent_id = kAgentId;
     options.slots = slots;
+    options.prefetch = prefetch;
     options.heartbeat_interval = milliseconds(100);
     options.heartbeat_liveness = 5;
     coordinator_.heartbeat_liveness = 5;  // the Welcome sets what the agent uses
@@ -244,6 +245,73 @@ TEST_F(AgentLoopTest, TwoSlotsRunTwoJobsAtOnceAndReleaseAThird) {
       },
       kWait);
   EXPECT_EQ(cancelled, (std::set<uint64_t>{1, 2}));
+}
+
+TEST_F(AgentLoopTest, PrefetchQueuesAnOfferBehindTheRunningJobAndRefusesBeyondIt) {
+  StartAgent(1, 1);
+  std::optional<Received> reg = coordinator_.AcceptRegistration(kWait);
+  ASSERT_TRUE(reg.has_value());
+  EXPECT_EQ(reg->envelope.register_().capabilities().prefetch(), 1u);
+  coordinator_.SendOffer(kAgentId, 1, 1, v1::JOB_KIND_SYNTHETIC, R"({"cpu_ms": 60000})");
+  coordinator_.SendOffer(kAgentId, 2, 1, v1::JOB_KIND_SYNTHETIC, R"({"cpu_ms": 10})");
+  ASSERT_TRUE(WaitForActiveLeases(2)) << "the queued lease is held (and renewed) too";
+  coordinator_.SendOffer(kAgentId, 3, 1, v1::JOB_KIND_SYNTHETIC, R"({"cpu_ms": 10})");
+  std::optional<Received> third = WaitForResult(3);
+  ASSERT_TRUE(third.has_value());
+  EXPECT_TRUE(third->envelope.job_result().refused_busy());
+  // Job 2 waits for the one slot: no result while job 1 runs.
+  EXPECT_FALSE(coordinator_
+                   .WaitUntil(
+                       [](const Received& r) {
+                         return r.envelope.has_job_result() &&
+                                r.envelope.job_result().lease().job_id() == 2;
+                       },
+                       milliseconds(300))
+                   .has_value());
+  coordinator_.SendCancel(kAgentId, 1, 1);
+  std::optional<Received> second = WaitForResult(2);
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->envelope.job_result().status(), v1::RESULT_STATUS_SUCCEEDED);
+}
+
+TEST_F(AgentLoopTest, ACancelledQueuedJobEndsAtOnceUnrun) {
+  StartAgent(1, 1);
+  ASSERT_TRUE(coordinator_.AcceptRegistration(kWait).has_value());
+  coordinator_.SendOffer(kAgentId, 1, 1, v1::JOB_KIND_SYNTHETIC, R"({"cpu_ms": 60000})");
+  coordinator_.SendOffer(kAgentId, 2, 1, v1::JOB_KIND_SYNTHETIC, R"({"cpu_ms": 60000})");
+  ASSERT_TRUE(WaitForActiveLeases(2));
+  coordinator_.SendCancel(kAgentId, 2, 1);
+  std::optional<Received> second = WaitForResult(2);  // while job 1 still holds the slot
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->envelope.job_result().status(), v1::RESULT_STATUS_CANCELLED);
+  EXPECT_EQ(second->envelope.job_result().error(), "stopped before a slot started it");
+  coordinator_.SendAck(kAgentId, 2, 1);
+  EXPECT_TRUE(WaitForActiveLeases(1)) << "job 1 runs on";
+  coordinator_.SendCancel(kAgentId, 1, 1);
+  ASSERT_TRUE(WaitForResult(1).has_value());
+}
+
+TEST_F(AgentLoopTest, AGangRankIsNeverQueued) {
+  StartAgent(1, 1);
+  ASSERT_TRUE(coordinator_.AcceptRegistration(kWait).has_value());
+  coordinator_.SendOffer(kAgentId, 1, 1, v1::JOB_KIND_SYNTHETIC, R"({"cpu_ms": 60000})");
+  ASSERT_TRUE(WaitForActiveLeases(1));
+  // Its ranks must start together: a rank behind another job would stall the whole gang.
+  v1::Envelope gang;
+  v1::JobOffer* offer = gang.mutable_job_offer();
+  offer->mutable_lease()->set_job_id(2);
+  offer->mutable_lease()->set_attempt(1);
+  offer->set_kind(v1::JOB_KIND_SYNTHETIC);
+  offer->set_params_json(R"({"cpu_ms": 10})");
+  offer->set_gang_rank(0);
+  offer->set_gang_size(2);
+  coordinator_.Send(kAgentId, gang);
+  std::optional<Received> refused = WaitForResult(2);
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->envelope.job_result().status(), v1::RESULT_STATUS_RELEASED);
+  EXPECT_TRUE(refused->envelope.job_result().refused_busy());
+  coordinator_.SendCancel(kAgentId, 1, 1);
+  ASSERT_TRUE(WaitForResult(1).has_value());
 }
 
 TEST_F(AgentLoopTest, MalformedFramesDoNotCrashTheAgent) {

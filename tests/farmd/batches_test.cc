@@ -18,7 +18,8 @@ class BatchesTest : public ::testing::Test {
   void SetUp() override { farm_.Open(); }
 
   // Registers `id` as an agent that takes batches; the Welcome must say farmd does too.
-  std::unique_ptr<transport::FakeAgentEnd> JoinBatched(const std::string& id, int slots) {
+  std::unique_ptr<transport::FakeAgentEnd> JoinBatched(const std::string& id, int slots,
+                                                       int prefetch = 0) {
     auto end = farm_.link().Connect(id);
     v1::Envelope reg;
     reg.mutable_register_()->set_agent_id(id);
@@ -27,6 +28,8 @@ class BatchesTest : public ::testing::Test {
     reg.mutable_register_()->set_agent_version("test");
     reg.mutable_register_()->set_batches(true);
     reg.mutable_register_()->mutable_capabilities()->set_slots(static_cast<std::uint32_t>(slots));
+    reg.mutable_register_()->mutable_capabilities()->set_prefetch(
+        static_cast<std::uint32_t>(prefetch));
     EXPECT_TRUE(end->Send(reg).ok());
     auto welcome = farm_.Await(*end, v1::Envelope::kWelcome);
     EXPECT_TRUE(welcome && welcome->welcome().batches());
@@ -89,6 +92,15 @@ TEST_F(BatchesTest, OffersOnlyForFreeSlotsInOneMessage) {
   EXPECT_TRUE(acks->result_ack_batch().acks(0).accepted());
   EXPECT_EQ(AwaitOffers(*agent).size(), 1u);
   EXPECT_EQ(farm_.store().ListOpenAttempts()->size(), 3u);
+}
+
+TEST_F(BatchesTest, AnAgentsPrefetchAddsToTheLeasesItIsOffered) {
+  farm_.Submit(10);
+  auto agent = JoinBatched("a1", 2, 3);
+  const std::vector<v1::JobOffer> offers = AwaitOffers(*agent);
+  EXPECT_EQ(offers.size(), 5u);  // two slots and three queue places
+  EXPECT_EQ(farm_.store().ListOpenAttempts()->size(), 5u);
+  EXPECT_TRUE(AwaitOffers(*agent, 5).empty());
 }
 
 TEST_F(BatchesTest, ResultBatchPartlyStaleAndFenced) {

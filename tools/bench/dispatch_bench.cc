@@ -141,7 +141,7 @@ std::string Seconds(double s) {
 }
 
 Run RunOnce(const std::string& farmd_path, const std::string& agent_path, int agents, int slots,
-            long long jobs, const fs::path& dir) {
+            int prefetch, long long jobs, const fs::path& dir) {
   Run run;
   fs::remove_all(dir);
   fs::create_directories(dir / "photos");
@@ -186,8 +186,14 @@ Run RunOnce(const std::string& farmd_path, const std::string& agent_path, int ag
                   "bench-" + std::to_string(i),
                   "--slots",
                   std::to_string(slots),
+
                   "--shutdown-grace-ms",
                   "0"};
+    // Only when asked: an older agent binary has no --prefetch.
+    if (prefetch > 0) {
+      agent.argv.push_back("--prefetch");
+      agent.argv.push_back(std::to_string(prefetch));
+    }
     agent.log_path = (dir / ("agent-" + std::to_string(i) + ".log")).string();
     auto child = farm::ChildProcess::Start(agent);
     if (child.ok()) workers.push_back(std::move(*child));
@@ -264,13 +270,14 @@ Run RunOnce(const std::string& farmd_path, const std::string& agent_path, int ag
   return run;
 }
 
-void Print(const char* label, int agents, int slots, long long jobs, const Run& r) {
+void Print(const char* label, int agents, int slots, int prefetch, long long jobs, const Run& r) {
   std::printf(
-      "%s A=%d S=%d J=%lld: submit %s s (farmd CPU %s s); dispatch %s s = %.0f jobs/s, farmd "
+      "%s A=%d S=%d%s J=%lld: submit %s s (farmd CPU %s s); dispatch %s s = %.0f jobs/s, farmd "
       "CPU %.1f us/job (agents %.1f, all cores %.0f %% busy); end to end %.0f jobs/s; %lld "
       "succeeded, %lld successful attempts%s\n",
-      label, agents, slots, jobs, Seconds(r.submit_s).c_str(), Seconds(r.submit_cpu_s).c_str(),
-      Seconds(r.dispatch_s).c_str(), r.dispatch_s > 0 ? jobs / r.dispatch_s : 0.0,
+      label, agents, slots, prefetch > 0 ? (" P=" + std::to_string(prefetch)).c_str() : "", jobs,
+      Seconds(r.submit_s).c_str(), Seconds(r.submit_cpu_s).c_str(), Seconds(r.dispatch_s).c_str(),
+      r.dispatch_s > 0 ? jobs / r.dispatch_s : 0.0,
       r.dispatch_cpu_s * 1e6 / static_cast<double>(jobs),
       r.agents_cpu_s * 1e6 / static_cast<double>(jobs), 100 * r.machine_busy,
       jobs / (r.submit_s + r.dispatch_s), r.succeeded, r.attempts_ok,
@@ -285,11 +292,14 @@ int main(int argc, char** argv) {
   std::vector<int> agent_counts = {1, 8, 64};
   long long jobs = 50000;
   int slots = 4;
+  int prefetch = 0;
   std::string farmd = BENCH_FARMD_PATH, agent = BENCH_AGENT_PATH, compare,
               dir = (fs::temp_directory_path() / "bench_dispatch").string();
   app.add_option("--agents", agent_counts, "agent counts to run, e.g. 1,8,64")->delimiter(',');
   app.add_option("--jobs", jobs, "jobs per run")->check(CLI::Range(1LL, 10000000LL));
   app.add_option("--slots", slots, "slots per agent")->check(CLI::Range(1, 1024));
+  app.add_option("--prefetch", prefetch, "leases each agent queues beyond its slots (0: none)")
+      ->check(CLI::Range(0, 1024));
   app.add_option("--farmd", farmd, "farmd binary");
   app.add_option("--agent", agent, "farm-agent binary");
   app.add_option("--compare", compare, "a second farmd binary, run right after each A");
@@ -301,11 +311,11 @@ int main(int argc, char** argv) {
   std::printf("machine: %u cores, load average %.2f %.2f %.2f\n",
               std::thread::hardware_concurrency(), load[0], load[1], load[2]);
   for (int a : agent_counts) {
-    const Run run = RunOnce(farmd, agent, a, slots, jobs, fs::path(dir) / "a");
-    Print("farmd        ", a, slots, jobs, run);
+    const Run run = RunOnce(farmd, agent, a, slots, prefetch, jobs, fs::path(dir) / "a");
+    Print("farmd        ", a, slots, prefetch, jobs, run);
     if (!compare.empty()) {
-      const Run other = RunOnce(compare, agent, a, slots, jobs, fs::path(dir) / "b");
-      Print("farmd (cmp)  ", a, slots, jobs, other);
+      const Run other = RunOnce(compare, agent, a, slots, prefetch, jobs, fs::path(dir) / "b");
+      Print("farmd (cmp)  ", a, slots, prefetch, jobs, other);
       if (run.dispatch_s > 0 && other.dispatch_s > 0) {
         std::printf("ratio A=%d: %.2fx jobs/s, %.2fx less farmd CPU per job\n", a,
                     other.dispatch_s / run.dispatch_s, other.dispatch_cpu_s / run.dispatch_cpu_s);

@@ -34,7 +34,7 @@ class Agent::Impl {
       : options_(std::move(options)),
         runners_(runners),
         keys_(std::move(keys)),
-        slots_(options_.slots),
+        slots_(options_.slots, options_.prefetch),
         interval_(options_.heartbeat_interval),
         liveness_(options_.heartbeat_liveness),
         backoff_(options_.reconnect_initial) {}
@@ -134,6 +134,7 @@ void Agent::Impl::SendRegister() {
   caps->set_device_memory_bytes(options_.device_memory_bytes);
   caps->set_cpu_cores(options_.cpu_cores);
   caps->set_slots(options_.slots);
+  caps->set_prefetch(options_.prefetch);
   // What the runners hold now (after a reconnect, engines loaded before it still count).
   std::vector<std::string> held = runners_->held_models();
   held.insert(held.end(), options_.cached_model_sha256.begin(), options_.cached_model_sha256.end());
@@ -206,7 +207,8 @@ void Agent::Impl::HandleOffer(const v1::JobOffer& offer) {
   } else if (JobRunner* runner = runners_->Find(offer.kind()); runner == nullptr) {
     Refuse(lease, v1::RESULT_STATUS_FAILED,
            "agent " + options_.agent_id + " has no runner for " + v1::JobKind_Name(offer.kind()));
-  } else if (slots_.full()) {
+  } else if (slots_.full() || (offer.gang_size() > 1 && slots_.slots_taken())) {
+    // A gang's ranks must start together: one is never queued behind another job.
     Refuse(lease, v1::RESULT_STATUS_RELEASED,
            "all " + std::to_string(options_.slots) + " slots of agent " + options_.agent_id +
                " are busy",
@@ -450,6 +452,7 @@ StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentOptions options,
     return InvalidArgument("agent: the id must be 1 to 255 bytes");
   }
   if (options.slots == 0) return InvalidArgument("agent: --slots must be at least 1");
+  if (options.prefetch > 1024) return InvalidArgument("agent: --prefetch must be at most 1024");
   if (options.heartbeat_interval.count() <= 0 || options.heartbeat_liveness == 0) {
     return InvalidArgument("agent: heartbeat interval and liveness must be positive");
   }

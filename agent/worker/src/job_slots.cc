@@ -10,8 +10,10 @@
 
 namespace farm::agent {
 
-JobSlots::JobSlots(uint32_t capacity)
-    : capacity_(capacity), wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+JobSlots::JobSlots(uint32_t capacity, uint32_t prefetch)
+    : capacity_(capacity),
+      prefetch_(prefetch),
+      wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
 
 JobSlots::~JobSlots() {
   StopAll(CancellationToken::Reason::kReleased);
@@ -32,7 +34,7 @@ std::vector<LeaseKey> JobSlots::Active() const {
 
 Status JobSlots::Start(const JobSpec& spec, JobRunner* runner) {
   const LeaseKey lease{spec.job_id, spec.attempt};
-  if (full()) return FailedPrecondition("every slot is busy");
+  if (full()) return FailedPrecondition("every slot and queue place is taken");
   if (Contains(lease)) return FailedPrecondition("the lease is already running");
   auto token = std::make_shared<CancellationToken>();
   bool need_worker = false;
@@ -68,7 +70,7 @@ void JobSlots::WorkerLoop() {
     Queued job = std::move(queued_.front());
     queued_.pop_front();
     lock.unlock();
-    SlotEvent event = RunJob(job);
+    SlotEvent event = job.token->stop_requested() ? NotStarted(job) : RunJob(job);
     Push(std::move(event));
     lock.lock();
   }
@@ -105,6 +107,17 @@ SlotEvent JobSlots::RunJob(const Queued& job) {
   return event;
 }
 
+// A queued job stopped (cancelled, released) before a slot took it: never run.
+SlotEvent JobSlots::NotStarted(const Queued& job) {
+  SlotEvent event;
+  event.lease = LeaseKey{job.spec.job_id, job.spec.attempt};
+  event.finished = true;
+  event.outcome.status = JobStatus::kCancelled;
+  event.outcome.error = "stopped before a slot started it";
+  event.stop_reason = job.token->reason();
+  return event;
+}
+
 void JobSlots::Wake() {
   const uint64_t one = 1;
   (void)!::write(wake_fd_, &one, sizeof(one));
@@ -122,15 +135,36 @@ void JobSlots::Push(SlotEvent event) {
   if (signal) Wake();
 }
 
+// A stopped job still waiting for a slot ends now, unrun, instead of when a slot frees.
+template <typename Pred>
+void JobSlots::StopQueued(Pred matches) {
+  bool signal = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = queued_.begin(); it != queued_.end();) {
+      if (!matches(LeaseKey{it->spec.job_id, it->spec.attempt})) {
+        ++it;
+        continue;
+      }
+      finished_.push_back(NotStarted(*it));
+      it = queued_.erase(it);
+      if (!signalled_) signal = signalled_ = true;
+    }
+  }
+  if (signal) Wake();
+}
+
 bool JobSlots::Stop(const LeaseKey& lease, CancellationToken::Reason reason) {
   auto it = running_.find(lease);
   if (it == running_.end()) return false;
   it->second.token->Request(reason);
+  StopQueued([&lease](const LeaseKey& queued) { return queued == lease; });
   return true;
 }
 
 void JobSlots::StopAll(CancellationToken::Reason reason) {
   for (auto& [lease, job] : running_) job.token->Request(reason);
+  StopQueued([](const LeaseKey&) { return true; });
 }
 
 std::vector<SlotEvent> JobSlots::Drain() {

@@ -43,7 +43,8 @@ struct SlotEvent {
 
 class JobSlots {
  public:
-  explicit JobSlots(uint32_t capacity);
+  // `capacity` jobs run at once; up to `prefetch` more wait for a slot, in order.
+  explicit JobSlots(uint32_t capacity, uint32_t prefetch = 0);
   ~JobSlots();
   JobSlots(const JobSlots&) = delete;
   JobSlots& operator=(const JobSlots&) = delete;
@@ -53,13 +54,18 @@ class JobSlots {
   // Makes wake_fd() readable (thread-safe), e.g. when a job thread queued a download.
   void Wake();
 
-  bool full() const { return running_.size() >= capacity_; }
+  // Every slot and every queue place taken.
+  bool full() const { return running_.size() >= capacity_ + prefetch_; }
+  // A job started now would wait for a slot.
+  bool slots_taken() const { return running_.size() >= capacity_; }
+  // Jobs held: running or waiting for a slot.
   std::size_t running() const { return running_.size(); }
   bool Contains(const LeaseKey& lease) const { return running_.count(lease) != 0; }
   std::vector<LeaseKey> Active() const;
 
-  // Starts `runner` on a new thread. FailedPrecondition when every slot is busy or the
-  // lease already runs. `runner` must outlive the job.
+  // Starts `runner` on a slot's thread, or queues it behind the running jobs when every
+  // slot is busy. FailedPrecondition when the queue is full too or the lease already runs.
+  // `runner` must outlive the job.
   Status Start(const JobSpec& spec, JobRunner* runner);
 
   // Asks a job (or all) to stop; false when the lease is not running.
@@ -82,8 +88,12 @@ class JobSlots {
   void Push(SlotEvent event);
   void WorkerLoop();
   SlotEvent RunJob(const Queued& job);
+  static SlotEvent NotStarted(const Queued& job);
+  template <typename Pred>
+  void StopQueued(Pred matches);
 
   const uint32_t capacity_;
+  const uint32_t prefetch_;
   int wake_fd_ = -1;
   std::map<LeaseKey, Running> running_;  // socket thread only
   std::vector<std::thread> workers_;     // socket thread only; at most capacity_

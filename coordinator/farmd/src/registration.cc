@@ -1,6 +1,8 @@
 // Agents joining and staying alive: Register -> Welcome, heartbeats both ways, progress.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "conversions.h"
 #include "coordinator_impl.h"
 
@@ -26,8 +28,10 @@ void CoordinatorImpl::HandleRegister(const std::string& peer, const v1::Register
   spec.device = caps.device_kind() == v1::DEVICE_KIND_CUDA ? scheduler::DeviceKind::kCuda
                                                            : scheduler::DeviceKind::kCpu;
   spec.device_memory_bytes = caps.device_memory_bytes();
-  spec.slots =
-      caps.slots() == 0 ? 1 : static_cast<int>(std::min<std::uint32_t>(caps.slots(), 1024));
+  // The scheduler's slots are leases the agent takes at once: its slots plus the leases it
+  // queues (Capabilities.prefetch).
+  const std::uint32_t run_slots = std::clamp<std::uint32_t>(caps.slots(), 1, 1024);
+  spec.slots = static_cast<int>(run_slots + std::min<std::uint32_t>(caps.prefetch(), 1024));
   spec.cached_models.assign(caps.cached_model_sha256().begin(), caps.cached_model_sha256().end());
   for (int kind : caps.job_kinds()) {
     scheduler::JobKind parsed;
@@ -142,8 +146,8 @@ void CoordinatorImpl::HandleProgress(const std::string& peer, const v1::Progress
   }
   // held == false: the scheduler issued a CancelRequest, sent with the decisions.
   if (held.ok() && *held) {
-    last_progress_[lease.job] = {lease.job, progress.stage(), progress.step(), progress.total_steps(),
-                                 progress.message()};
+    last_progress_[lease.job] = {lease.job, progress.stage(), progress.step(),
+                                 progress.total_steps(), progress.message()};
   }
 }
 

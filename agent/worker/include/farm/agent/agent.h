@@ -58,8 +58,13 @@ struct AgentOptions {
   // Stable agent id, used as the socket's routing id (1..255 bytes). Required.
   std::string agent_id;
   std::string hostname;  // reported in Register; main() fills it
-  // Jobs run at once. Offers beyond this are answered with a RELEASED result.
+  // Jobs run at once. Offers beyond this (and `prefetch`) are answered with a RELEASED
+  // result.
   uint32_t slots = 1;
+  // Leases taken beyond `slots`, queued until a slot frees (short jobs: a slot never waits
+  // a round trip for its next one). Gang ranks are never queued: they start at once or are
+  // refused as busy. 0: none.
+  uint32_t prefetch = 0;
   // Intra-job threads a runner may use (JobSpec::compute_threads).
   uint32_t compute_threads = 1;
 
