@@ -321,38 +321,34 @@ int main(int argc, char** argv) {
             << "database: " << args.db_path << "\n";
   int exit_code = 0;
   const auto wanted = [&](char line) { return args.lines.find(line) != std::string::npos; };
-  const std::string batch_label = "batch " + std::to_string(args.batch);
-  if (wanted('1')) {
-    auto run = InsertRun(args, args.db_path, 0, args.rows, args.batch, /*precomputed=*/true);
+  // Prints a run's line, or its error (and the exit code becomes 1); true when it ran.
+  const auto report = [&](const std::string& label, const farm::StatusOr<RunResult>& run) {
     if (!run.ok()) {
       std::cerr << "bench_store_insert: " << run.status().ToString() << "\n";
       exit_code = 1;
-    } else {
-      PrintRun((batch_label + ", canonical JSON precomputed (as from ExpandSweep)").c_str(), *run);
+      return false;
+    }
+    PrintRun(label.c_str(), *run);
+    return true;
+  };
+  const std::string batch_label = "batch " + std::to_string(args.batch);
+  if (wanted('1')) {
+    auto run = InsertRun(args, args.db_path, 0, args.rows, args.batch, /*precomputed=*/true);
+    if (report(batch_label + ", canonical JSON precomputed (as from ExpandSweep)", run)) {
       std::cout << "database size: " << fs::file_size(args.db_path) / (1024 * 1024) << " MiB\n";
     }
   }
   if (wanted('2')) {
     // The same rows into a second file, this time canonicalised by the store.
     const std::string path = args.db_path + ".canonicalise.db";
-    auto run = InsertRun(args, path, 0, args.rows, args.batch, /*precomputed=*/false);
-    if (!run.ok()) {
-      std::cerr << "bench_store_insert: " << run.status().ToString() << "\n";
-      exit_code = 1;
-    } else {
-      PrintRun((batch_label + ", canonical JSON computed by the store").c_str(), *run);
-    }
+    report(batch_label + ", canonical JSON computed by the store",
+           InsertRun(args, path, 0, args.rows, args.batch, /*precomputed=*/false));
     RemoveDatabase(path);
   }
   if (wanted('3')) {
     const std::string path = args.db_path + ".sweep.db";
-    auto run = CreateSweepRun(args, path, args.rows);
-    if (!run.ok()) {
-      std::cerr << "bench_store_insert: " << run.status().ToString() << "\n";
-      exit_code = 1;
-    } else {
-      PrintRun("CreateSweep, all render jobs in one transaction, precomputed", *run);
-    }
+    report("CreateSweep, all render jobs in one transaction, precomputed",
+           CreateSweepRun(args, path, args.rows));
     RemoveDatabase(path);
   }
   const std::int64_t canonical_rows = std::min<std::int64_t>(args.rows, 20000);
@@ -363,13 +359,8 @@ int main(int argc, char** argv) {
   }
   if (wanted('5') && args.contrast_rows > 0) {
     const std::string path = args.db_path + ".per-row.db";
-    auto run = InsertRun(args, path, args.rows, args.contrast_rows, 1, true);
-    if (!run.ok()) {
-      std::cerr << "bench_store_insert: " << run.status().ToString() << "\n";
-      exit_code = 1;
-    } else {
-      PrintRun("batch 1 (one transaction per row), precomputed", *run);
-    }
+    report("batch 1 (one transaction per row), precomputed",
+           InsertRun(args, path, args.rows, args.contrast_rows, 1, true));
     RemoveDatabase(path);
   }
   if (!temp_dir.empty()) fs::remove_all(temp_dir);

@@ -84,8 +84,7 @@ SlotEvent JobSlots::RunJob(const Queued& job) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       progress_[lease] = update;
-      signal = !signalled_;
-      signalled_ = true;
+      signal = SignalDueLocked();
     }
     if (signal) Wake();
   };
@@ -118,6 +117,12 @@ SlotEvent JobSlots::NotStarted(const Queued& job) {
   return event;
 }
 
+bool JobSlots::SignalDueLocked() {
+  if (signalled_) return false;
+  signalled_ = true;
+  return true;
+}
+
 void JobSlots::Wake() {
   const uint64_t one = 1;
   (void)!::write(wake_fd_, &one, sizeof(one));
@@ -128,10 +133,8 @@ void JobSlots::Push(SlotEvent event) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     finished_.push_back(std::move(event));
-    signal = !signalled_;
-    signalled_ = true;
+    signal = SignalDueLocked();
   }
-  // One write until the socket thread drains: the jobs finishing meanwhile ride along.
   if (signal) Wake();
 }
 
@@ -148,7 +151,7 @@ void JobSlots::StopQueued(Pred matches) {
       }
       finished_.push_back(NotStarted(*it));
       it = queued_.erase(it);
-      if (!signalled_) signal = signalled_ = true;
+      signal = SignalDueLocked() || signal;
     }
   }
   if (signal) Wake();

@@ -86,6 +86,9 @@ class JobSlots {
     std::shared_ptr<CancellationToken> token;
   };
   void Push(SlotEvent event);
+  // mutex_ held, after queueing an event: true when wake_fd_ is to be written (once per
+  // drain; the events queued meanwhile ride along).
+  bool SignalDueLocked();
   void WorkerLoop();
   SlotEvent RunJob(const Queued& job);
   static SlotEvent NotStarted(const Queued& job);

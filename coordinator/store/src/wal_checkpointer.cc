@@ -68,13 +68,13 @@ CheckpointCounts WalCheckpointer::counts() const {
 int WalCheckpointer::OnCommit(void* self, sqlite3* db, const char* schema, int pages) {
   auto* checkpointer = static_cast<WalCheckpointer*>(self);
   if (pages < checkpointer->wake_pages_) return SQLITE_OK;
-  // Only the writer rewinds the log (at the start of a transaction), so its header is
-  // settled here.
-  const std::uint32_t generation = checkpointer->LogGeneration();
   if (pages >= checkpointer->inline_pages_) {
     checkpointer->CheckpointInline(db, schema);
     return SQLITE_OK;
   }
+  // Only the writer rewinds the log (at the start of a transaction), so its header is
+  // settled here.
+  const std::uint32_t generation = checkpointer->LogGeneration();
   bool finish_inline = false;
   {
     std::lock_guard<std::mutex> lock(checkpointer->mutex_);
@@ -83,18 +83,18 @@ int WalCheckpointer::OnCommit(void* self, sqlite3* db, const char* schema, int p
       checkpointer->backfilled_ = 0;
     }
     if (checkpointer->running_ || checkpointer->requested_) return SQLITE_OK;
-    // Nothing copied of this log yet: the thread does the bulk.
+    // Once the thread has copied the bulk, a small rest is cheap to copy here, and only a
+    // log copied whole can be rewound. Before that, the thread does the bulk.
     const int backfilled = checkpointer->backfilled_;
-    // The rest is small next to what the thread just copied: copying it here is cheap,
-    // and only a log copied whole can be rewound.
     const int rest = pages - backfilled;
     finish_inline = backfilled > 0 && (rest <= checkpointer->inline_rest_pages_ ||
                                        rest <= checkpointer->last_run_pages_ / 4);
+    checkpointer->requested_ = !finish_inline;
   }
   if (finish_inline) {
     checkpointer->CheckpointInline(db, schema);
   } else {
-    checkpointer->WakeUnlessRunning();
+    checkpointer->wake_.notify_one();
   }
   return SQLITE_OK;
 }
@@ -104,22 +104,12 @@ int WalCheckpointer::OnCommit(void* self, sqlite3* db, const char* schema, int p
 void WalCheckpointer::CheckpointInline(sqlite3* db, const char* schema) {
   int copied = 0;
   const int rc = sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, &copied);
-  Count(rc, /*background=*/false);
   std::lock_guard<std::mutex> lock(mutex_);
+  CountLocked(rc, /*background=*/false);
   if (rc == SQLITE_OK) backfilled_ = copied;
 }
 
-void WalCheckpointer::WakeUnlessRunning() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (running_) return;
-    requested_ = true;
-  }
-  wake_.notify_one();
-}
-
-void WalCheckpointer::Count(int rc, bool background) {
-  std::lock_guard<std::mutex> lock(mutex_);
+void WalCheckpointer::CountLocked(int rc, bool background) {
   (background ? counts_.background : counts_.inline_runs) += 1;
   if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
     counts_.failures += 1;
@@ -141,8 +131,8 @@ void WalCheckpointer::Run() {
     int copied = 0;
     const int rc =
         sqlite3_wal_checkpoint_v2(own_, "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, &copied);
-    Count(rc, /*background=*/true);
     lock.lock();
+    CountLocked(rc, /*background=*/true);
     running_ = false;
     if (rc == SQLITE_OK && generation == generation_) {
       last_run_pages_ = copied - backfilled_;

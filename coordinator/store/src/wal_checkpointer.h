@@ -4,7 +4,6 @@
 
 #include <sqlite3.h>
 
-#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -32,10 +31,9 @@ struct CheckpointCounts {
 // during its copy; waking it after every commit cost two fsyncs per commit). So the
 // thread copies the bulk, and the writer copies the rest inline once few frames are left
 // (a sixteenth of `wake_pages`, or a quarter of what the thread copied last), which lets
-// its next transaction rewind the log. Should the thread
-// fall behind (a reader pinning old frames, a slow disk), the writer checkpoints inline
-// once the log holds eight times `wake_pages`, as SQLite would have done (with 1,000
-// pages of 16 KiB: 125 MiB).
+// its next transaction rewind the log. Should the thread fall behind (a reader pinning
+// old frames, a slow disk), the writer checkpoints inline once the log holds eight times
+// `wake_pages`, as SQLite would have done (with 1,000 pages of 16 KiB: 125 MiB).
 class WalCheckpointer {
  public:
   // Starts the thread with its own connection to `path`; installs the commit hook on
@@ -57,9 +55,8 @@ class WalCheckpointer {
   // The log's checkpoint sequence (its header), which each rewind increments.
   std::uint32_t LogGeneration() const;
   void CheckpointInline(sqlite3* db, const char* schema);
-  void WakeUnlessRunning();
   void Run();
-  void Count(int rc, bool background);
+  void CountLocked(int rc, bool background);  // mutex_ held
 
   sqlite3* own_;     // this thread's connection
   sqlite3* writer_;  // the store's connection, for the hook
