@@ -8,11 +8,15 @@
 #include "farm/query/catalog.h"
 #include "farm/query/expression.h"
 #include "farm/query/render_query.h"
+#include "farm/store/render_sql.h"
 
 namespace farm::query {
 namespace {
 
 using store::SqlValue;
+
+// params.<path>: json_extract over the whole record, wherever its members are stored.
+const std::string kParamsSql = std::string("json_extract(") + store::kRenderRecordSql + ", ?)";
 
 BuiltQuery MustBuild(const RenderQuery& query) {
   StatusOr<BuiltQuery> built = BuildRenderQuery(query);
@@ -107,7 +111,8 @@ TEST(QueryCompile, NotIsPushedToTheConditions) {
   EXPECT_EQ(WhereOf(MustBuild(Filter("NOT pose IN ('a') OR NOT pose NOT IN ('b')"))),
             "(r.pose NOT IN (?) OR r.pose IN (?))");
   EXPECT_EQ(WhereOf(MustBuild(Filter("NOT sampler NOT LIKE 'x%' AND NOT prompt LIKE '%y'"))),
-            "(r.sampler LIKE ? AND json_extract(r.params_json, '$.prompt') NOT LIKE ?)");
+            "(r.sampler LIKE ? AND json_extract(" + std::string(farm::store::kRenderSharedSql) +
+                ", '$.prompt') NOT LIKE ?)");
   EXPECT_EQ(WhereOf(MustBuild(Filter("NOT score IS NULL AND NOT (euclidean IS NOT NULL)"))),
             "(rr.score IS NOT NULL AND rr.euclidean IS NULL)");
   EXPECT_EQ(WhereOf(MustBuild(Filter("NOT face_found = true"))), "(rr.faces_found > 0) <> ?");
@@ -158,15 +163,14 @@ TEST(QueryCompile, TimeColumnsTakeIsoDatesAsMilliseconds) {
 
 TEST(QueryCompile, ParamsPathIsBoundNotSpliced) {
   const BuiltQuery built = MustBuild(Filter("params.stages[0].kind = 'detailer'"));
-  EXPECT_EQ(WhereOf(built), "json_extract(r.params_json, ?) = ?");
+  EXPECT_EQ(WhereOf(built), kParamsSql + " = ?");
   EXPECT_EQ(built.binds,
             (std::vector<SqlValue>{std::string("$.stages[0].kind"), std::string("detailer")}));
   // Params compare with any value; the path's case is kept (JSON keys are case-sensitive).
   EXPECT_EQ(Binds("PARAMS.Rng IN (1, 2.5, 'x', true)"),
             (std::vector<SqlValue>{std::string("$.Rng"), std::int64_t{1}, 2.5, std::string("x"),
                                    std::int64_t{1}}));
-  EXPECT_EQ(WhereOf(MustBuild(Filter("params.prompt LIKE '%red%'"))),
-            "json_extract(r.params_json, ?) LIKE ?");
+  EXPECT_EQ(WhereOf(MustBuild(Filter("params.prompt LIKE '%red%'"))), kParamsSql + " LIKE ?");
 }
 
 TEST(QueryCompile, DerivedColumnsComeFromTheCatalogue) {
@@ -250,7 +254,7 @@ TEST(QueryCompile, OrderByLists) {
   EXPECT_EQ(OrderOf(MustBuild(query)), "r.id, rr.id");
   query.order_by = "params.seed desc";
   const BuiltQuery built = MustBuild(query);
-  EXPECT_EQ(OrderOf(built), "json_extract(r.params_json, ?) DESC, rr.id");
+  EXPECT_EQ(OrderOf(built), kParamsSql + " DESC, rr.id");
   EXPECT_EQ(built.binds, (std::vector<SqlValue>{std::string("$.seed")}));
 }
 

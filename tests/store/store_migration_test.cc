@@ -12,6 +12,7 @@
 #include "farm/schemas/migrations.h"
 #include "farm/schemas/render_params.h"
 #include "farm/schemas/sha256.h"
+#include "farm/store/render_sql.h"
 #include "farm/store/store.h"
 #include "store_test_util.h"
 
@@ -260,7 +261,8 @@ TEST_F(StoreMigrationTest, NewInsertsDedupAgainstMigratedRows) {
   EXPECT_EQ((*inserted)[0].id, 2);
   EXPECT_FALSE((*inserted)[0].created);
   EXPECT_TRUE((*inserted)[1].created);
-  auto prompt = Select("SELECT json_extract(params_json, '$.prompt') FROM renders WHERE id = ?1",
+  auto prompt = Select(std::string("SELECT json_extract(") + kRenderSharedSql +
+                           ", '$.prompt') FROM renders r WHERE id = ?1",
                        {SqlValue{(*inserted)[1].id}});
   ASSERT_TRUE(prompt.ok());
   EXPECT_EQ(Text(prompt->rows[0][0]), fresh.params.prompt);
@@ -330,7 +332,7 @@ TEST_F(PromptColumnsMigrationTest, RowsSurviveAndThePromptColumnsAreGone) {
   EXPECT_THAT(named.status().message(), HasSubstr("prompt"));
 
   // A render inserted after the migration dedups against the old rows and stores its
-  // prompt in params_json only.
+  // prompt once, with the members its sweep shares (0014_render_settings.sql).
   NewRender again;
   again.params = params_[2];
   NewRender fresh;
@@ -342,7 +344,8 @@ TEST_F(PromptColumnsMigrationTest, RowsSurviveAndThePromptColumnsAreGone) {
   EXPECT_EQ((*inserted)[0].id, 3);
   EXPECT_FALSE((*inserted)[0].created);
   EXPECT_TRUE((*inserted)[1].created);
-  EXPECT_EQ(RawSql(path_, "SELECT json_extract(params_json, '$.prompt') FROM renders WHERE id = " +
+  EXPECT_EQ(RawSql(path_, std::string("SELECT json_extract(") + kRenderSharedSql +
+                              ", '$.prompt') FROM renders r WHERE id = " +
                               std::to_string((*inserted)[1].id)),
             "fresh golden prompt");
 }

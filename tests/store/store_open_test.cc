@@ -43,7 +43,7 @@ TEST(StoreOpenTest, FreshDatabaseIsMigratedToLatest) {
   EXPECT_EQ(info->journal_mode, "wal");
   EXPECT_GT(info->page_count, 0);
   EXPECT_GT(info->page_size, 0);
-  ASSERT_EQ(info->row_counts.size(), 14u);
+  ASSERT_EQ(info->row_counts.size(), 15u);
   EXPECT_EQ(info->row_counts.back().first, "job_artifacts");
   EXPECT_EQ(info->row_counts.front().first, "sweeps");
   for (const auto& [table, rows] : info->row_counts) EXPECT_EQ(rows, 0) << table;

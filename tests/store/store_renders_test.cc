@@ -4,6 +4,7 @@
 
 #include "farm/schemas/render_params.h"
 #include "farm/schemas/sha256.h"
+#include "farm/store/render_sql.h"
 #include "farm/store/store.h"
 #include "store_test_util.h"
 
@@ -54,9 +55,8 @@ TEST_F(StoreRendersTest, TypedColumnsCanonicalJsonAndHash) {
              "scheduler, steps, cfg, clip_skip, width, height, pose, tone, denoise, lora_ref, "
              "lora_weight, checkpoint_sha256 = '" +
                  Sha256Hex("checkpoint") +
-                 "', json_extract(params_json, '$.prompt'), "
-                 "json_extract(params_json, '$.negative_prompt')) FROM renders WHERE id = " +
-                 id);
+                 "', json_extract(" + kRenderSharedSql + ", '$.prompt'), json_extract(" +
+                 kRenderSharedSql + ", '$.negative_prompt')) FROM renders r WHERE id = " + id);
   EXPECT_EQ(row, "-1|DPM++ 2M|karras|25|6.5|2|512|768|three_quarter_left|warm|1|sha256:" +
                      Sha256Hex("lora") +
                      "|0.75|1|studio portrait of sks person, golden light|blurry");
@@ -143,6 +143,86 @@ TEST_F(StoreRendersTest, PrecomputedCanonicalFormIsStoredAsGiven) {
   EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(refused.status().message(), HasSubstr("render #1"));
   EXPECT_EQ(RawSql(path_, "SELECT count(*) FROM renders"), "1");
+}
+
+// 0014_render_settings.sql: a sweep's renders keep their own members, the rest once.
+TEST_F(StoreRendersTest, SharedSettingsAreStoredOnceAndRecordsComeBackExactly) {
+  std::vector<NewRender> rows;
+  for (int i = 0; i < 40; ++i) {
+    RenderParams params = SampleRender(i);  // two samplers (own), with and without a pose
+    params.seed = 5000 + static_cast<std::uint64_t>(i);
+    params.cfg = 3.0 + 0.5 * (i % 7);
+    rows.push_back(Row(params, sweep_id_));
+  }
+  auto inserted = store_->InsertRenders(rows);
+  ASSERT_TRUE(inserted.ok()) << inserted.status().ToString();
+  // Pose ("" or three_quarter_left) is shared; samplers are not: two settings rows.
+  EXPECT_EQ(RawSql(path_, "SELECT count(*) FROM render_settings"), "2");
+  EXPECT_EQ(RawSql(path_, "SELECT count(*) FROM renders WHERE settings_id IS NULL"), "0");
+  // A later batch finds the stored settings instead of adding its own.
+  RenderParams later = SampleRender(3);
+  later.seed = 1;
+  auto again = store_->InsertRenders({Row(later, sweep_id_)});
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(RawSql(path_, "SELECT count(*) FROM render_settings"), "2");
+
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const std::string canonical = ToCanonicalJson(rows[i].params).value();
+    auto render = store_->GetRender((*inserted)[i].id);
+    ASSERT_TRUE(render.ok()) << render.status().ToString();
+    EXPECT_EQ(render->params_json, canonical) << i;
+    EXPECT_EQ(Sha256Hex(render->params_json), render->param_hash) << i;
+    // The row holds only the own members: the prompt is not repeated in it.
+    EXPECT_EQ(RawSql(path_, "SELECT instr(params_json, 'studio portrait') FROM renders WHERE id = " +
+                                std::to_string(render->id)),
+              "0");
+    // SQL readers see the same members (in another key order).
+    const std::string id = std::to_string(render->id);
+    EXPECT_EQ(RawSql(path_, "SELECT count(*) FROM json_each((SELECT params_json FROM render_records "
+                            "WHERE render_id = " + id + "))"),
+              RawSql(path_, "SELECT count(*) FROM json_each('" + canonical + "')"));
+    EXPECT_EQ(RawSql(path_, "SELECT count(*) FROM json_each((SELECT params_json FROM render_records "
+                            "WHERE render_id = " + id + ")) e JOIN json_each('" + canonical +
+                            "') c ON c.key = e.key AND c.value IS e.value"),
+              RawSql(path_, "SELECT count(*) FROM json_each('" + canonical + "')"));
+  }
+  RenderFilter filter;
+  filter.sweep_id = sweep_id_;
+  filter.limit = 5;
+  auto listed = store_->ListRenders(filter);
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  ASSERT_EQ(listed->size(), 5u);
+  EXPECT_EQ((*listed)[4].params_json, ToCanonicalJson(rows[4].params).value());
+}
+
+// Rows stored before 0014 hold their whole record and no settings row; both forms read.
+TEST_F(StoreRendersTest, WholeRecordsStillRead) {
+  auto inserted = store_->InsertRenders({Row(SampleRender(1), sweep_id_)});
+  ASSERT_TRUE(inserted.ok());
+  const std::string canonical = ToCanonicalJson(SampleRender(1)).value();
+  const std::string id = std::to_string((*inserted)[0].id);
+  RawSql(path_, "UPDATE renders SET settings_id = NULL, params_json = '" + canonical +
+                    "' WHERE id = " + id);
+  auto render = store_->GetRender((*inserted)[0].id);
+  ASSERT_TRUE(render.ok()) << render.status().ToString();
+  EXPECT_EQ(render->params_json, canonical);
+  EXPECT_EQ(RawSql(path_, "SELECT json_extract(" + std::string(kRenderSharedSql) +
+                              ", '$.prompt') FROM renders r WHERE id = " + id),
+            SampleRender(1).prompt);
+  EXPECT_EQ(RawSql(path_, "SELECT json_extract(" + std::string(kRenderRecordSql) +
+                              ", '$.seed') FROM renders r WHERE id = " + id),
+            "1001");
+}
+
+// A split row whose settings row was damaged is reported, not read as another record.
+TEST_F(StoreRendersTest, DamagedSettingsAreDataLoss) {
+  auto inserted = store_->InsertRenders({Row(SampleRender(1), sweep_id_)});
+  ASSERT_TRUE(inserted.ok());
+  RawSql(path_, "UPDATE render_settings SET settings_json = '[1]'");
+  auto render = store_->GetRender((*inserted)[0].id);
+  ASSERT_FALSE(render.ok());
+  EXPECT_EQ(render.status().code(), StatusCode::kDataLoss);
+  EXPECT_THAT(render.status().message(), HasSubstr("render settings"));
 }
 
 TEST_F(StoreRendersTest, ListFilters) {

@@ -6,7 +6,8 @@
 // Makes (or reuses, when --db names an existing benchmark database) a store with N
 // renders (default 1,000,000) spread over --sweeps sweeps, one render_results row each:
 // 4 samplers, cfg 3..12, 8 poses p1..p8, 2 tones, 4 step counts, random seeds, scores
-// ~N(0.5, 0.1) with 5% NULL (no face). The schema comes from Store::Open (the farm's
+// ~N(0.5, 0.1) with 5% NULL (no face); records split as the store writes them (the
+// members of each pose and tone once, in render_settings). The schema comes from Store::Open (the farm's
 // migrations); the rows from one INSERT ... SELECT per table run by the sqlite3 shell
 // (the store is the only SQLite user in the farm's code, and the rows are generated
 // inside SQLite from the row number, so every run builds the same data).
@@ -110,19 +111,28 @@ std::string PopulateSql(const Args& args) {
   sql += base + ", a AS (" + attrs + ") INSERT INTO jobs (id, sweep_id, kind, param_hash, "
          "params_json, state, created_at, updated_at) SELECT i, sweep, 'render', param_hash, "
          "'{}', 'succeeded', 1796083200000 + i, 1796083200000 + i FROM a;\n";
+  // Rows as the store writes them (0014_render_settings.sql): the members a (pose, tone)
+  // cell shares once in render_settings, each render's own members in params_json.
+  sql += "WITH RECURSIVE c(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM c WHERE k < 15) "
+         "INSERT INTO render_settings (id, fingerprint, settings_json, created_at) "
+         "SELECT k + 1, k, json_object('checkpoint_sha256', printf('%064d', 7), "
+         "'controlnets', json_array(), 'engine', 'studiofarm-sd/1', 'kind', 'render', "
+         "'loras', json_array(json_object('ref', 'train:' || printf('%064d', 3) || '@1600', "
+         "'weight', 0.8)), 'negative_prompt', 'blurry, lowres', 'pose', 'p' || (k / 2 + 1), "
+         "'prompt', 'studio portrait of sks person, ' || "
+         "CASE k % 2 WHEN 0 THEN 'warm' ELSE 'cool' END || ' light', 'rng', 'cpu', "
+         "'stages', json_array(), 'tone', CASE k % 2 WHEN 0 THEN 'warm' ELSE 'cool' END, "
+         "'v', 1), 1796083200000 FROM c;\n";
   sql += base + ", a AS (" + attrs + ") INSERT INTO renders (id, param_hash, params_json, job_id, "
          "seed, sampler, scheduler, steps, cfg, clip_skip, width, height, pose, tone, denoise, "
-         "lora_ref, lora_weight, checkpoint_sha256, created_at) "
-         "SELECT i, param_hash, json_object('cfg', cfg, 'checkpoint_sha256', printf('%064d', 7), "
-         "'clip_skip', 2, 'controlnets', json_array(), 'denoise', 1.0, 'engine', "
-         "'studiofarm-sd/1', 'height', 768, 'loras', json_array(json_object('ref', "
-         "'train:' || printf('%064d', 3) || '@1600', 'weight', 0.8)), 'negative_prompt', "
-         "'blurry, lowres', 'pose', pose, 'prompt', 'studio portrait of sks person, ' || tone || "
-         "' light', 'rng', 'cpu', 'sampler', sampler, 'scheduler', 'karras', 'seed', seed, "
-         "'stages', json_array(), 'steps', steps, 'tone', tone, 'version', 1, 'width', 512), "
+         "lora_ref, lora_weight, checkpoint_sha256, created_at, settings_id) "
+         "SELECT i, param_hash, json_object('cfg', cfg, 'clip_skip', 2, 'denoise', 1.0, "
+         "'height', 768, 'sampler', sampler, 'scheduler', 'karras', 'seed', seed, "
+         "'steps', steps, 'width', 512), "
          "i, seed, sampler, 'karras', steps, cfg, 2, 512, 768, pose, tone, 1.0, "
          "'train:' || printf('%064d', 3) || '@1600', 0.8, printf('%064d', 7), "
-         "1796083200000 + i FROM a;\n";
+         "1796083200000 + i, " +
+         "(" + Hash("i", 40014) + " % 8) * 2 + " + Hash("i", 53668) + " % 2 + 1 FROM a;\n";
   sql += base + "INSERT INTO render_results (id, sweep_id, render_id, job_id, image_sha256, "
          "agent_id, agent_version, seconds, identity_id, score, faces_found, created_at) "
          "SELECT i, (i - 1) / " + per_sweep + " + 1, i, i, printf('%064x', i * 7), "
@@ -232,6 +242,8 @@ int main(int argc, char** argv) {
   add("selective filter (seed), top by score", {}, "seed = 3399", "score desc", 100);
   add("one sweep, face_found and score range, every row", {3},
       "face_found = true AND score >= 0.7", "score desc", 0);
+  // The prompt lives with the settings a cell shares (0014_render_settings.sql).
+  add("prompt filter, top-100 by score", {}, "prompt LIKE \"%cool light\"", "score desc", 100);
 
   std::cout << "query: BuildRenderQuery + Store::Select, default columns, warm cache, "
             << args.runs << " runs\n";

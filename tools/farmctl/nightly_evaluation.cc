@@ -9,6 +9,7 @@
 
 #include "farm/analysis/proportion.h"
 #include "farm/analysis/scored_table.h"
+#include "farm/store/render_sql.h"
 #include "farm/store/store.h"
 
 namespace farmctl {
@@ -19,9 +20,10 @@ using farm::analysis::kFaceUnknown;
 using farm::analysis::kNoFace;
 using Json = nlohmann::ordered_json;
 
-// Fixed text, every value bound.
-constexpr char kRendersOfSweep[] =
-    "SELECT r.id, r.params_json, r.pose, rr.score, rr.faces_found, rr.image_sha256, "
+// Fixed text, every value bound; the whole record as render_sql.h builds it.
+const std::string kRendersOfSweep =
+    std::string("SELECT r.id, ") + farm::store::kRenderRecordSql +
+    ", r.pose, rr.score, rr.faces_found, rr.image_sha256, "
     "rr.agent_version FROM render_results rr JOIN renders r ON r.id = rr.render_id "
     "WHERE rr.sweep_id = ?1 ORDER BY r.id";
 

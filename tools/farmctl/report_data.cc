@@ -4,6 +4,7 @@
 #include <variant>
 
 #include "farm/schemas/trained_lora.h"
+#include "farm/store/render_sql.h"
 #include "farm/store/store.h"
 
 namespace farmctl::report {
@@ -12,12 +13,12 @@ namespace {
 using farm::store::SqlValue;
 
 // One statement for every row: the sweep's view of each render (render_results), the
-// render's parameters (the prompt from the canonical record: 0012_prompt_columns.sql), the
-// job that served it and the image's stored path.
-constexpr char kRowsSql[] = R"sql(
+// render's parameters (the prompt from the record's shared part: 0012_prompt_columns.sql,
+// 0014_render_settings.sql), the job that served it and the image's stored path.
+const std::string kRowsSql = R"sql(
 SELECT rr.render_id, r.param_hash, r.sampler, r.scheduler, r.steps, r.cfg, r.clip_skip, r.seed,
        r.width, r.height, r.pose, r.tone, r.denoise, r.lora_ref, r.lora_weight,
-       r.checkpoint_sha256, json_extract(r.params_json, '$.prompt'), rr.score, rr.faces_found,
+       r.checkpoint_sha256, json_extract()sql" + std::string(farm::store::kRenderSharedSql) + R"sql(, '$.prompt'), rr.score, rr.faces_found,
        rr.seconds, rr.rendered_at, rr.agent_id, j.state, rr.image_sha256, a.path
 FROM render_results rr
 JOIN renders r ON r.id = rr.render_id

@@ -10,6 +10,7 @@
 
 #include "conversions.h"
 #include "farm/schemas/render_params.h"
+#include "farm/store/render_sql.h"
 #include "farm/sweep/halving.h"
 #include "gang_size.h"
 #include "required_models.h"
@@ -60,7 +61,7 @@ StatusOr<Cells> ReadCells(store::Store& store, std::int64_t sweep_id, const std:
   const std::string column = metric == "euclidean" ? "rr.euclidean" : "rr.score";
   FARM_ASSIGN_OR_RETURN(
       store::SelectResult result,
-      store.Select("SELECT r.params_json, " + column +
+      store.Select(std::string("SELECT ") + store::kRenderRecordSql + ", " + column +
                        ", rr.job_id FROM render_results rr JOIN renders r ON r.id = rr.render_id "
                        "WHERE rr.sweep_id = ?1 ORDER BY rr.render_id",
                    {store::SqlValue(sweep_id)}));

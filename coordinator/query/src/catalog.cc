@@ -4,7 +4,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 
+#include "farm/store/render_sql.h"
 #include "text_util.h"
 
 namespace farm::query {
@@ -20,6 +22,12 @@ constexpr char kLoraHashSql[] =
 constexpr char kLoraStepSql[] =
     "(CASE WHEN r.lora_ref LIKE 'train:%@%' "
     "THEN CAST(substr(r.lora_ref, instr(r.lora_ref, '@') + 1) AS INTEGER) END)";
+
+// A member its sweep shares, e.g. Shared("prompt"): json_extract over render_sql.h's
+// shared part (a literal path, so no bound value).
+std::string Shared(const char* member) {
+  return std::string("json_extract(") + store::kRenderSharedSql + ", '$." + member + "')";
+}
 
 std::vector<ColumnInfo> MakeColumns() {
   return {
@@ -45,14 +53,12 @@ std::vector<ColumnInfo> MakeColumns() {
       {"lora_weight", "r.lora_weight", T::kReal, "first LoRA's weight"},
       {"lora_step", kLoraStepSql, T::kInteger, "training step of a trained LoRA"},
       {"checkpoint", "r.checkpoint_sha256", T::kText, "base checkpoint's SHA-256"},
-      // The prompts live only in the canonical record (0012_prompt_columns.sql).
-      {"prompt", "json_extract(r.params_json, '$.prompt')", T::kText,
-       "prompt after template expansion"},
-      {"negative_prompt", "json_extract(r.params_json, '$.negative_prompt')", T::kText,
-       "negative prompt"},
-      {"engine", "json_extract(r.params_json, '$.engine')", T::kText, "render engine version"},
-      {"stages", "json_extract(r.params_json, '$.stages')", T::kText,
-       "pipeline stages and their settings (JSON)"},
+      // The prompts live only in the record (0012_prompt_columns.sql), with the other
+      // members a sweep shares (0014_render_settings.sql).
+      {"prompt", Shared("prompt"), T::kText, "prompt after template expansion"},
+      {"negative_prompt", Shared("negative_prompt"), T::kText, "negative prompt"},
+      {"engine", Shared("engine"), T::kText, "render engine version"},
+      {"stages", Shared("stages"), T::kText, "pipeline stages and their settings (JSON)"},
       {"score", "rr.score", T::kReal, "face-ID cosine similarity (NULL: no face or not scored)"},
       {"euclidean", "rr.euclidean", T::kReal, "face-ID Euclidean distance"},
       {"faces", "rr.faces_found", T::kInteger, "faces found in the image (NULL: not scored)"},
@@ -77,7 +83,11 @@ bool IsIdentChar(char c) { return IsIdentStart(c) || (c >= '0' && c <= '9'); }
 
 constexpr std::size_t kMaxParamsPathBytes = 256;
 constexpr std::string_view kParamsPrefix = "params.";
-constexpr char kParamsSql[] = "json_extract(r.params_json, ?)";
+// Any path of the whole record (render_sql.h), bound as a value.
+const std::string& ParamsSql() {
+  static const std::string sql = std::string("json_extract(") + store::kRenderRecordSql + ", ?)";
+  return sql;
+}
 
 }  // namespace
 
@@ -116,7 +126,7 @@ std::string ParamsJsonPath(std::string_view name) {
   return "$." + std::string(path);
 }
 
-bool IsParamsColumn(const ColumnInfo& column) { return column.sql == kParamsSql; }
+bool IsParamsColumn(const ColumnInfo& column) { return column.sql == ParamsSql(); }
 
 const ColumnInfo* FindRenderColumn(std::string_view name) {
   const std::string lower = ToLower(name);
@@ -133,7 +143,7 @@ const ColumnInfo* FindRenderColumn(std::string_view name) {
   std::unique_ptr<ColumnInfo>& slot = interned[key];
   if (!slot) {
     slot = std::make_unique<ColumnInfo>(
-        ColumnInfo{key, kParamsSql, ColumnType::kText, "value at " + path + " in params_json"});
+        ColumnInfo{key, ParamsSql(), ColumnType::kText, "value at " + path + " in params_json"});
   }
   return slot.get();
 }

@@ -8,9 +8,14 @@ namespace {
 constexpr char kInsertRender[] =
     "INSERT INTO renders (param_hash, params_json, job_id, seed, sampler, scheduler, steps, "
     "cfg, clip_skip, width, height, pose, tone, denoise, lora_ref, lora_weight, "
-    "checkpoint_sha256, created_at) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) "
+    "checkpoint_sha256, created_at, settings_id) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19) "
     "ON CONFLICT (param_hash) DO NOTHING";
+
+constexpr char kFindSettings[] =
+    "SELECT id FROM render_settings WHERE fingerprint = ?1 AND settings_json = ?2";
+constexpr char kInsertSettings[] =
+    "INSERT INTO render_settings (fingerprint, settings_json, created_at) VALUES (?1, ?2, ?3)";
 
 // A new render's result row: its job (if any) has not run, so there is nothing to copy.
 constexpr char kInsertNewResult[] =
@@ -66,14 +71,46 @@ RenderWriter::RenderWriter(StoreImpl& impl)
       insert_(impl.Prepare(kInsertRender)),
       find_(impl.Prepare("SELECT id FROM renders WHERE param_hash = ?")),
       result_(impl.Prepare(kInsertResult)),
-      new_result_(impl.Prepare(kInsertNewResult)) {}
+      new_result_(impl.Prepare(kInsertNewResult)),
+      settings_find_(impl.Prepare(kFindSettings)),
+      settings_insert_(impl.Prepare(kInsertSettings)) {}
+
+std::int64_t RenderWriter::SettingsId(const std::string& shared, std::int64_t now_ms) {
+  const std::int64_t fingerprint = SettingsFingerprint(shared);
+  SQLite::Statement& find = *settings_find_;
+  find.reset();
+  find.bind(1, static_cast<int64_t>(fingerprint));
+  find.bindNoCopy(2, shared);
+  std::int64_t id = 0;
+  if (find.executeStep()) id = find.getColumn(0).getInt64();
+  find.reset();
+  if (id == 0) {
+    SQLite::Statement& insert = *settings_insert_;
+    insert.reset();
+    insert.bind(1, static_cast<int64_t>(fingerprint));
+    insert.bindNoCopy(2, shared);
+    insert.bind(3, static_cast<int64_t>(now_ms));
+    insert.exec();
+    insert.reset();
+    id = impl_.db().getLastInsertRowid();
+  }
+  return id;
+}
 
 RenderInsert RenderWriter::Upsert(const RenderParams& params, const CanonicalRender& canonical,
                                   std::int64_t job_id, std::int64_t now_ms) {
   SQLite::Statement& insert = *insert_;
   insert.reset();  // every parameter is bound again below
   insert.bindNoCopy(1, canonical.param_hash());
-  insert.bindNoCopy(2, canonical.params_json());
+  const RecordSplitter::Split split = splitter_.SplitRecord(canonical.params_json(), &own_);
+  if (split.shared != nullptr) {
+    if (*split.settings_id == 0) *split.settings_id = SettingsId(*split.shared, now_ms);
+    insert.bindNoCopy(2, own_);
+    insert.bind(19, static_cast<int64_t>(*split.settings_id));
+  } else {
+    insert.bindNoCopy(2, canonical.params_json());
+    insert.bind(19);
+  }
   BindIdOrNull(insert, 3, job_id);
   // Seeds >= 2^63 wrap to negative (documented in 0001_initial.sql).
   insert.bind(4, static_cast<int64_t>(params.seed));

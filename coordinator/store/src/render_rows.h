@@ -10,6 +10,7 @@
 #include "farm/schemas/render_params.h"
 #include "farm/schemas/status.h"
 #include "farm/store/records.h"
+#include "render_record_split.h"
 #include "store_impl.h"
 
 namespace farm::store {
@@ -57,7 +58,8 @@ class RenderWriter {
   explicit RenderWriter(StoreImpl& impl);
 
   // Inserts the row unless its param_hash exists; either way returns its id. `job_id`
-  // 0 leaves the column NULL.
+  // 0 leaves the column NULL. The record is stored split when it can be (its shared
+  // members in render_settings, once; see render_record_split.h).
   RenderInsert Upsert(const RenderParams& params, const CanonicalRender& canonical,
                       std::int64_t job_id, std::int64_t now_ms);
   // Links the render to the sweep and gives the sweep its render_results row, served by
@@ -69,11 +71,20 @@ class RenderWriter {
                       std::int64_t now_ms);
 
  private:
+  // The id of the render_settings row holding `shared`, found or inserted.
+  std::int64_t SettingsId(const std::string& shared, std::int64_t now_ms);
+
   StoreImpl& impl_;
   StoreImpl::StatementLease insert_;
   StoreImpl::StatementLease find_;
   StoreImpl::StatementLease result_;
   StoreImpl::StatementLease new_result_;
+  StoreImpl::StatementLease settings_find_;
+  StoreImpl::StatementLease settings_insert_;
+  // Layouts seen by this writer, with their settings rows' ids (one transaction: a
+  // rolled-back insert cannot leave a stale id behind), and the own part being written.
+  RecordSplitter splitter_;
+  std::string own_;
 };
 
 }  // namespace farm::store

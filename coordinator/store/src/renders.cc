@@ -2,6 +2,7 @@
 #include <string>
 
 #include "farm/store/store.h"
+#include "render_record_split.h"
 #include "render_rows.h"
 #include "store_impl.h"
 
@@ -10,15 +11,22 @@ namespace {
 
 constexpr char kRenderColumns[] =
     "SELECT r.id, r.param_hash, r.params_json, r.job_id, r.artifact_id, r.rendered_at, "
-    "r.created_at, r.faces_artifact_id, r.record_artifact_id FROM renders r";
+    "r.created_at, r.faces_artifact_id, r.record_artifact_id, s.settings_json "
+    "FROM renders r LEFT JOIN render_settings s ON s.id = r.settings_id";
 
 Render ReadRender(SQLite::Statement& row) {
   Render render;
   render.id = row.getColumn(0).getInt64();
   render.param_hash = row.getColumn(1).getString();
-  render.params_json = row.getColumn(2).getString();
-  render.params = ValueOrCorrupt(RenderParamsFromJson(render.params_json),
-                                 "render " + std::to_string(render.id) + " params_json");
+  const std::string context = "render " + std::to_string(render.id) + " params_json";
+  // A split record (0014_render_settings.sql) is joined back into its canonical bytes.
+  const SQLite::Column settings = row.getColumn(9);
+  render.params_json =
+      settings.isNull()
+          ? row.getColumn(2).getString()
+          : ValueOrCorrupt(JoinRenderRecord(settings.getString(), row.getColumn(2).getString()),
+                           context);
+  render.params = ValueOrCorrupt(RenderParamsFromJson(render.params_json), context);
   render.job_id = OptionalInt64(row.getColumn(3));
   render.artifact_id = OptionalInt64(row.getColumn(4));
   render.rendered_at_ms = OptionalInt64(row.getColumn(5));

@@ -16,9 +16,9 @@ namespace {
 
 // Main tables in the order `farmctl db info` lists them.
 constexpr const char* kTables[] = {
-    "sweeps",           "jobs",      "job_deps",   "attempts",        "renders",
-    "render_results",   "artifacts", "identities", "identity_photos", "loras",
-    "lora_checkpoints", "scores",    "agents",     "job_artifacts"};
+    "sweeps",         "jobs",      "job_deps",     "attempts",        "renders", "render_settings",
+    "render_results", "artifacts", "identities",   "identity_photos", "loras",   "lora_checkpoints",
+    "scores",         "agents",    "job_artifacts"};
 
 constexpr int kPageSize = 16384;
 

@@ -22,7 +22,7 @@ enum class ColumnType {
 
 struct ColumnInfo {
   std::string name;  // as the user writes it, e.g. "cfg"
-  std::string sql;   // e.g. "r.cfg"; "json_extract(r.params_json, ?)" for params.<path>
+  std::string sql;   // e.g. "r.cfg"; json_extract(<whole record>, ?) for params.<path>
   ColumnType type;
   std::string help;
 };
@@ -33,7 +33,8 @@ const std::vector<ColumnInfo>& RenderColumns();
 // A column by name (case-insensitive), or nullptr. Also resolves "params.<path>" (a path
 // into the render's canonical params JSON: segments [A-Za-z_][A-Za-z0-9_]* joined by '.',
 // array indices as [N], e.g. params.stages[0].kind): its SQL is
-// "json_extract(r.params_json, ?)" with the path bound as "$.<path>" (ParamsJsonPath), its
+// json_extract over the whole record (farm/store/render_sql.h's kRenderRecordSql) with
+// the path bound as "$.<path>" (ParamsJsonPath), its
 // type kText, though it compares with any value. The pointer stays valid for the
 // program's life (params columns are interned; each distinct path costs one entry).
 const ColumnInfo* FindRenderColumn(std::string_view name);
