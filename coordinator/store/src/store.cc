@@ -74,8 +74,9 @@ StatusOr<std::unique_ptr<StoreImpl>> OpenImpl(const std::string& path, OpenMode 
   // A Store is used from one thread at a time (store.h), so its connection needs none of
   // SQLite's per-call locking (SQLite's "multi-thread" mode; the checkpoint thread has a
   // connection of its own): a lock and unlock fewer on every API call.
-  const int flags = SQLite::OPEN_NOMUTEX | (read_only ? SQLite::OPEN_READONLY
-                                                      : SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+  const int flags =
+      SQLite::OPEN_NOMUTEX |
+      (read_only ? SQLite::OPEN_READONLY : SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
   const int cache_size_kib = options.cache_size_kib;
   auto db = std::make_unique<SQLite::Database>(path, flags, options.busy_timeout_ms);
   auto impl = std::make_unique<StoreImpl>(path, read_only, std::move(options), std::move(db));
