@@ -54,19 +54,22 @@ TEST(StoreWalCheckpointTest, TheThreadCheckpointsAndTheWriterRewindsTheLog) {
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->wal_checkpoints().background);
 
-  // 60 commits of 40 renders (about 10 frames each): far more frames than the log ever
-  // holds when it is rewound. The pause lets the woken thread finish, so the writer,
-  // seven commits behind the thread at worst, never needs to step in.
+  // 60 commits of 40 renders (10 to 17 frames each): far more frames than the log ever
+  // holds when it is rewound. The pause lets the woken thread finish, so the thread does
+  // the checkpoints; the writer steps in only when the disk is slow enough that the thread
+  // falls seven commits behind (a busy CI machine).
   for (int batch = 0; batch < 60; ++batch) {
     InsertBatch(*store, batch * 40, 40);
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   const WalCheckpointStats stats = store->wal_checkpoints();
   EXPECT_GE(stats.background_runs, 5);
-  EXPECT_EQ(stats.inline_runs, 0);
+  EXPECT_GT(stats.background_runs, 2 * stats.inline_runs)
+      << stats.background_runs << " background, " << stats.inline_runs << " inline";
   EXPECT_EQ(stats.failures, 0) << stats.last_error;
-  // Every row is in the database file or the log; the log never grew past the inline limit.
-  EXPECT_LT(FileSize(path + "-wal"), 8 * kWakePages * kFrameBytes);
+  // Every row is in the database file or the log; the log never grew past the inline limit
+  // and the commit that reached it (without checkpoints it would reach 600 frames).
+  EXPECT_LT(FileSize(path + "-wal"), (8 * kWakePages + 32) * kFrameBytes);
   EXPECT_EQ(RawSql(path, "SELECT count(*) FROM renders"), "2400");
 }
 
@@ -88,8 +91,8 @@ TEST(StoreWalCheckpointTest, UnderBackToBackCommitsTheLogIsRewoundWithoutACheckp
   // per commit: about 380 here, about 80 now.
   EXPECT_LE(stats.background_runs + stats.inline_runs, kCommits / 2)
       << stats.background_runs << " background, " << stats.inline_runs << " inline";
-  // At worst the writer steps in at eight times the threshold (a few commits more when
-  // the thread's checkpoint holds the log at that moment).
+  // At worst the writer steps in at eight times the threshold, after the thread's
+  // checkpoint if one runs (however slow the disk): one commit more, never twice as much.
   EXPECT_LT(FileSize(path + "-wal"), 2 * 8 * 64 * kFrameBytes);
   std::printf("%d commits: %lld checkpoints by the thread, %lld by the writer\n", kCommits,
               static_cast<long long>(stats.background_runs),

@@ -69,7 +69,7 @@ int WalCheckpointer::OnCommit(void* self, sqlite3* db, const char* schema, int p
   auto* checkpointer = static_cast<WalCheckpointer*>(self);
   if (pages < checkpointer->wake_pages_) return SQLITE_OK;
   if (pages >= checkpointer->inline_pages_) {
-    checkpointer->CheckpointInline(db, schema);
+    checkpointer->CheckpointInline(db, schema, /*wait_for_thread=*/true);
     return SQLITE_OK;
   }
   // Only the writer rewinds the log (at the start of a transaction), so its header is
@@ -92,7 +92,7 @@ int WalCheckpointer::OnCommit(void* self, sqlite3* db, const char* schema, int p
     checkpointer->requested_ = !finish_inline;
   }
   if (finish_inline) {
-    checkpointer->CheckpointInline(db, schema);
+    checkpointer->CheckpointInline(db, schema, /*wait_for_thread=*/false);
   } else {
     checkpointer->wake_.notify_one();
   }
@@ -101,10 +101,17 @@ int WalCheckpointer::OnCommit(void* self, sqlite3* db, const char* schema, int p
 
 // The commit has happened; an error here is counted, never reported as the commit's
 // (SQLite's own automatic checkpoint ignores it the same way).
-void WalCheckpointer::CheckpointInline(sqlite3* db, const char* schema) {
+void WalCheckpointer::CheckpointInline(sqlite3* db, const char* schema, bool wait_for_thread) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (wait_for_thread) thread_idle_.wait(lock, [this] { return !running_; });
+  // This checkpoint covers any wake still pending, and the thread starts none meanwhile.
+  requested_ = false;
+  writer_running_ = true;
+  lock.unlock();
   int copied = 0;
   const int rc = sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, &copied);
-  std::lock_guard<std::mutex> lock(mutex_);
+  lock.lock();
+  writer_running_ = false;
   CountLocked(rc, /*background=*/false);
   if (rc == SQLITE_OK) backfilled_ = copied;
 }
@@ -120,7 +127,7 @@ void WalCheckpointer::CountLocked(int rc, bool background) {
 void WalCheckpointer::Run() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (true) {
-    wake_.wait(lock, [this] { return requested_ || stopping_; });
+    wake_.wait(lock, [this] { return (requested_ && !writer_running_) || stopping_; });
     if (stopping_) return;
     requested_ = false;
     running_ = true;
@@ -134,6 +141,7 @@ void WalCheckpointer::Run() {
     lock.lock();
     CountLocked(rc, /*background=*/true);
     running_ = false;
+    thread_idle_.notify_all();
     if (rc == SQLITE_OK && generation == generation_) {
       last_run_pages_ = copied - backfilled_;
       backfilled_ = copied;

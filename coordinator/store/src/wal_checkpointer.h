@@ -33,7 +33,11 @@ struct CheckpointCounts {
 // (a sixteenth of `wake_pages`, or a quarter of what the thread copied last), which lets
 // its next transaction rewind the log. Should the thread fall behind (a reader pinning
 // old frames, a slow disk), the writer checkpoints inline once the log holds eight times
-// `wake_pages`, as SQLite would have done (with 1,000 pages of 16 KiB: 125 MiB).
+// `wake_pages`, as SQLite would have done (with 1,000 pages of 16 KiB: 125 MiB). If the
+// thread's checkpoint is still running then (a slow disk: its fsync), the writer waits
+// for it to end first: its own would only find SQLite's checkpoint lock taken, and the
+// log would grow for as long as the disk stays slow. The writer then runs at the disk's
+// pace, as it did with SQLite's own checkpoints.
 class WalCheckpointer {
  public:
   // Starts the thread with its own connection to `path`; installs the commit hook on
@@ -54,7 +58,8 @@ class WalCheckpointer {
   static int OnCommit(void* self, sqlite3* db, const char* schema, int pages);
   // The log's checkpoint sequence (its header), which each rewind increments.
   std::uint32_t LogGeneration() const;
-  void CheckpointInline(sqlite3* db, const char* schema);
+  // `wait_for_thread`: first wait until the thread's checkpoint, if one runs, has ended.
+  void CheckpointInline(sqlite3* db, const char* schema, bool wait_for_thread);
   void Run();
   void CountLocked(int rc, bool background);  // mutex_ held
 
@@ -66,8 +71,10 @@ class WalCheckpointer {
   const int inline_rest_pages_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  bool requested_ = false;  // guarded by mutex_, as the rest below
-  bool running_ = false;    // a background checkpoint is in progress
+  std::condition_variable thread_idle_;  // the thread's checkpoint has ended
+  bool requested_ = false;               // guarded by mutex_, as the rest below
+  bool running_ = false;                 // a background checkpoint is in progress
+  bool writer_running_ = false;          // the writer's inline checkpoint is in progress
   bool stopping_ = false;
   int backfilled_ = 0;            // frames of the current log copied by the last checkpoint
   int last_run_pages_ = 0;        // frames the thread's last checkpoint copied
