@@ -8,6 +8,7 @@ namespace farm::store {
 namespace {
 
 constexpr std::size_t kNotFound = std::string_view::npos;
+constexpr std::size_t kMaxLayouts = 16;  // a sweep's cells seen by one batch, most recent kept
 
 // The members that vary render by render within a sweep (the grid's axes). The rest
 // repeat: prompts, checkpoint, LoRAs and ControlNets (whose inputs follow the pose),
@@ -65,6 +66,16 @@ class ValueScanner {
     }
     return end == pos ? kNotFound : end;
   }
+
+  // The same for a scalar (a string or a number), or kNotFound for anything else:
+  // objects, arrays and null are never own members.
+  std::size_t ScalarEnd(std::size_t pos) const {
+    if (pos >= text_.size()) return kNotFound;
+    const char first = text_[pos];
+    return first == '{' || first == '[' || first == 'n' ? kNotFound : ValueEnd(pos);
+  }
+
+  std::string_view text() const { return text_; }
 
  private:
   std::size_t FindQuote(std::size_t from) const {
@@ -126,37 +137,12 @@ struct RecordSplitter::Layout {
   std::vector<Entry> entries;
   std::int64_t settings_id = 0;
 
-  // Appends the own part of `canonical` to `own` when the record has this layout.
-  bool Match(std::string_view canonical, std::string* own) const;
+  // Appends the own part of the scanned record to `own` when it has this layout.
+  bool Match(const ValueScanner& record, std::string* own) const;
 };
 
-namespace {
-
-// One past a scalar own value starting at `pos` (a string or a number), or kNotFound
-// for anything else: objects, arrays and null are never own.
-std::size_t OwnValueEnd(std::string_view text, std::size_t pos) {
-  if (pos >= text.size()) return kNotFound;
-  if (text[pos] == '"') {
-    for (std::size_t i = pos + 1; i < text.size(); ++i) {
-      if (text[i] == '\\') {
-        ++i;
-      } else if (text[i] == '"') {
-        return i + 1;
-      }
-    }
-    return kNotFound;
-  }
-  if (text[pos] == '{' || text[pos] == '[' || text[pos] == 'n') return kNotFound;
-  std::size_t end = pos;
-  while (end < text.size() && text[end] != ',' && text[end] != '}') ++end;
-  return end == pos ? kNotFound : end;
-}
-
-constexpr std::size_t kMaxLayouts = 16;
-
-}  // namespace
-
-bool RecordSplitter::Layout::Match(std::string_view canonical, std::string* own) const {
+bool RecordSplitter::Layout::Match(const ValueScanner& record, std::string* own) const {
+  const std::string_view canonical = record.text();
   if (canonical.size() < 2 || canonical.front() != '{') return false;
   own->assign("{");
   std::size_t pos = 1;
@@ -180,7 +166,7 @@ bool RecordSplitter::Layout::Match(std::string_view canonical, std::string* own)
         canonical.compare(pos + 1, entry.own_key.size(), entry.own_key) != 0) {
       return false;
     }
-    const std::size_t value_end = OwnValueEnd(canonical, key_end + 1);
+    const std::size_t value_end = record.ScalarEnd(key_end + 1);
     if (value_end == kNotFound) return false;
     if (own->size() > 1) own->push_back(',');
     own->append(canonical, pos, value_end - pos);
@@ -195,8 +181,9 @@ RecordSplitter::RecordSplitter() = default;
 RecordSplitter::~RecordSplitter() = default;
 
 RecordSplitter::Split RecordSplitter::SplitRecord(std::string_view canonical, std::string* own) {
+  const ValueScanner record(canonical);
   for (std::size_t i = 0; i < layouts_.size(); ++i) {
-    if (!layouts_[i]->Match(canonical, own)) continue;
+    if (!layouts_[i]->Match(record, own)) continue;
     std::rotate(layouts_.begin(), layouts_.begin() + static_cast<std::ptrdiff_t>(i),
                 layouts_.begin() + static_cast<std::ptrdiff_t>(i) + 1);
     return {&layouts_.front()->shared, &layouts_.front()->settings_id};
@@ -219,7 +206,7 @@ RecordSplitter::Split RecordSplitter::Learn(std::string_view canonical, std::str
     // Own values are scalars. A null stays shared: SQLite's json_patch (the SQL view of a
     // split record) reads a null in its patch as "delete this key".
     if (own_key != kOwnKeys.end() &&
-        OwnValueEnd(member.text, member.key.size() + 3) == member.text.size()) {
+        ValueScanner(member.text).ScalarEnd(member.key.size() + 3) == member.text.size()) {
       layout->entries.push_back({*own_key, 0, 0});
       own_members.push_back(member);
       continue;

@@ -104,14 +104,13 @@ int WalCheckpointer::OnCommit(void* self, sqlite3* db, const char* schema, int p
 void WalCheckpointer::CheckpointInline(sqlite3* db, const char* schema, bool wait_for_thread) {
   std::unique_lock<std::mutex> lock(mutex_);
   if (wait_for_thread) thread_idle_.wait(lock, [this] { return !running_; });
-  // This checkpoint covers any wake still pending, and the thread starts none meanwhile.
+  // This checkpoint covers any wake still pending; only the writer's commits wake the
+  // thread, so it starts none meanwhile.
   requested_ = false;
-  writer_running_ = true;
   lock.unlock();
   int copied = 0;
   const int rc = sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, &copied);
   lock.lock();
-  writer_running_ = false;
   CountLocked(rc, /*background=*/false);
   if (rc == SQLITE_OK) backfilled_ = copied;
 }
@@ -127,7 +126,7 @@ void WalCheckpointer::CountLocked(int rc, bool background) {
 void WalCheckpointer::Run() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (true) {
-    wake_.wait(lock, [this] { return (requested_ && !writer_running_) || stopping_; });
+    wake_.wait(lock, [this] { return requested_ || stopping_; });
     if (stopping_) return;
     requested_ = false;
     running_ = true;

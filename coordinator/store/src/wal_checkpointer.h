@@ -74,7 +74,6 @@ class WalCheckpointer {
   std::condition_variable thread_idle_;  // the thread's checkpoint has ended
   bool requested_ = false;               // guarded by mutex_, as the rest below
   bool running_ = false;                 // a background checkpoint is in progress
-  bool writer_running_ = false;          // the writer's inline checkpoint is in progress
   bool stopping_ = false;
   int backfilled_ = 0;            // frames of the current log copied by the last checkpoint
   int last_run_pages_ = 0;        // frames the thread's last checkpoint copied
